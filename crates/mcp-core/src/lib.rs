@@ -1,0 +1,18 @@
+//! Shared types for the MCP platform crates.
+//!
+//! Every storage trait in the workspace (`RoleStore`, `RevocationStore`, `AuditSink`,
+//! `GraphStore`) reports backend failures as a [`StoreError`], so the server can map
+//! them to HTTP status codes without knowing which backend produced them.
+//!
+//! ```
+//! use mcp_core::StoreError;
+//!
+//! let err = StoreError::unavailable("database is locked");
+//! assert!(err.is_transient());
+//! assert_eq!(err.to_string(), "store unavailable: database is locked");
+//! ```
+#![deny(missing_docs)]
+
+mod store_error;
+
+pub use store_error::{BoxError, StoreError};
