@@ -1,0 +1,357 @@
+//! [`AuditLogger`]: typed helpers that record audit events without ever failing or stalling
+//! the caller.
+//!
+//! Every event is first written to `tracing` (target `audit`) as one JSON line, then queued.
+//! A background tokio task drains the queue into the sink in batches, in order. While the sink
+//! fails, events stay queued and the task retries with exponential backoff. When the queue is
+//! full, `log` waits at most [`AuditLoggerConfig::enqueue_timeout_ms`] for room and then
+//! appends the event to the spill file; from then on newer events also go to the spill file
+//! until the task has replayed it, so the sink receives events in exactly the order they were
+//! logged (queue, then spill file, then newer events).
+//!
+//! An event the sink refuses for good ([`StoreError::Invalid`], or [`StoreError::Conflict`]
+//! because its `event_id` is already stored) is reported through `tracing` and counted in
+//! [`LoggerStats::rejected`], so one bad event cannot block the ones behind it.
+
+mod config;
+mod spill;
+mod worker;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use mcp_core::StoreError;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use config::AuditLoggerConfig;
+use spill::SpillFile;
+
+use crate::Error;
+use crate::chain::ChainReport;
+use crate::event::AuditEvent;
+use crate::sink::{AuditFilter, AuditSink, StoredEvent};
+
+/// Records audit events: to `tracing` always, and to an [`AuditSink`] when it has one.
+///
+/// Cheap to clone; clones share the queue and the background writer, which stops once the last
+/// clone is dropped and the queue is empty. Call [`flush`](Self::flush) before shutting down.
+#[derive(Debug, Clone)]
+pub struct AuditLogger {
+    shared: Option<Arc<Shared>>,
+    _stop: Option<Arc<StopOnDrop>>,
+}
+
+/// Counters for metrics, from [`AuditLogger::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggerStats {
+    /// Events waiting in memory (including the batch being written).
+    pub queued: usize,
+    /// Events waiting in the spill file.
+    pub spilled: usize,
+    /// Events lost because the queue was full and there was no usable spill file.
+    pub dropped: u64,
+    /// Events the sink refused for good (invalid, or already stored).
+    pub rejected: u64,
+}
+
+struct Shared {
+    sink: Arc<dyn AuditSink>,
+    config: AuditLoggerConfig,
+    state: Mutex<QueueState>,
+    /// Wakes the worker: new events or shutdown.
+    wake: Notify,
+    /// Wakes `flush` and waiting `log` calls: the worker made progress.
+    progress: Notify,
+    dropped: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct QueueState {
+    queue: VecDeque<AuditEvent>,
+    spill: Option<SpillFile>,
+    /// Set when the last logger handle is dropped: the worker stops once the queue is empty.
+    shutdown: bool,
+}
+
+impl QueueState {
+    fn spilling(&self) -> bool {
+        self.spill.as_ref().is_some_and(|s| s.pending() > 0)
+    }
+
+    fn pending(&self) -> usize {
+        self.queue.len() + self.spill.as_ref().map_or(0, SpillFile::pending)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Every update leaves the queue consistent, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[derive(Debug)]
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().shutdown = true;
+        self.0.wake.notify_one();
+    }
+}
+
+impl AuditLogger {
+    /// A logger that stores events in `sink` through a background task.
+    ///
+    /// Fails when `config` is invalid, when the spill file cannot be opened, or when called
+    /// outside a tokio runtime. Events left in the spill file by an earlier run are replayed
+    /// first.
+    pub fn new(sink: impl AuditSink + 'static, config: AuditLoggerConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let spill = config
+            .spill_path
+            .as_deref()
+            .map(|path| {
+                SpillFile::open(path).map_err(|source| Error::Spill {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .transpose()?;
+        let shared = Arc::new(Shared {
+            sink: Arc::new(sink),
+            state: Mutex::new(QueueState {
+                queue: VecDeque::with_capacity(config.queue_capacity.min(4096)),
+                spill,
+                shutdown: false,
+            }),
+            config,
+            wake: Notify::new(),
+            progress: Notify::new(),
+            dropped: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        });
+        runtime.spawn(worker::run(Arc::clone(&shared)));
+        Ok(Self {
+            _stop: Some(Arc::new(StopOnDrop(Arc::clone(&shared)))),
+            shared: Some(shared),
+        })
+    }
+
+    /// A logger with no sink: events only go to `tracing`. Needs no runtime.
+    pub fn without_sink() -> Self {
+        Self {
+            shared: None,
+            _stop: None,
+        }
+    }
+
+    /// The sink events are stored in, if any.
+    pub fn sink(&self) -> Option<&Arc<dyn AuditSink>> {
+        self.shared.as_ref().map(|s| &s.sink)
+    }
+
+    /// Records `event` and returns its id. Never fails and never returns a sink error; waits
+    /// at most the configured enqueue timeout when the queue is full.
+    pub async fn log(&self, event: AuditEvent) -> Uuid {
+        let id = event.event_id;
+        emit(&event);
+        if let Some(shared) = &self.shared {
+            enqueue(shared, event).await;
+        }
+        id
+    }
+
+    /// Records an authentication attempt; `failure_reason` becomes the error message.
+    pub async fn log_authentication(
+        &self,
+        user_id: &str,
+        success: bool,
+        ip: Option<IpAddr>,
+        failure_reason: Option<&str>,
+    ) -> Uuid {
+        let mut event = AuditEvent::authentication(user_id, success, ip);
+        event.error_message = failure_reason.map(str::to_owned);
+        self.log(event).await
+    }
+
+    /// Records a permission check: `user_id` asked for `permission` on `resource`. `reason`
+    /// (e.g. which role granted it, or why not) goes to `details.reason`.
+    pub async fn log_authorization(
+        &self,
+        user_id: &str,
+        resource: &str,
+        permission: &str,
+        granted: bool,
+        reason: Option<&str>,
+    ) -> Uuid {
+        let mut event = AuditEvent::authorization(user_id, resource, permission, granted);
+        if let Some(reason) = reason {
+            event = event.with_detail("reason", reason);
+        }
+        self.log(event).await
+    }
+
+    /// Records a sandboxed code run. Only the SHA-256 of `code` is recorded, never the code;
+    /// see [`AuditEvent::code_execution`].
+    pub async fn log_code_execution(
+        &self,
+        user_id: &str,
+        language: &str,
+        code: &str,
+        exit_code: Option<i32>,
+        duration: Duration,
+    ) -> Uuid {
+        self.log(AuditEvent::code_execution(
+            user_id, language, code, exit_code, duration,
+        ))
+        .await
+    }
+
+    /// Records a security violation; see [`AuditEvent::security_violation`].
+    pub async fn log_security_violation(
+        &self,
+        user_id: Option<&str>,
+        violation: &str,
+        description: &str,
+        ip: Option<IpAddr>,
+    ) -> Uuid {
+        let event =
+            AuditEvent::security_violation(user_id.map(str::to_owned), violation, description)
+                .with_ip(ip);
+        self.log(event).await
+    }
+
+    /// Queries the sink. Sees only stored events: [`flush`](Self::flush) first to include
+    /// everything logged so far.
+    pub async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, Error> {
+        let sink = self.sink().ok_or(Error::NoSink)?;
+        Ok(sink.query(filter).await?)
+    }
+
+    /// Verifies the sink's hash chain.
+    pub async fn verify_chain(&self) -> Result<ChainReport, Error> {
+        let sink = self.sink().ok_or(Error::NoSink)?;
+        Ok(sink.verify_chain().await?)
+    }
+
+    /// Waits until every event logged so far is stored, or `timeout` passes
+    /// ([`Error::FlushTimeout`], events stay queued). Returns at once without a sink.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let start = Instant::now();
+        let deadline = start + timeout;
+        loop {
+            let progress = shared.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            let pending = shared.lock().pending();
+            if pending == 0 {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                let pending = shared.lock().pending();
+                if pending == 0 {
+                    return Ok(());
+                }
+                return Err(Error::FlushTimeout {
+                    waited: start.elapsed(),
+                    pending,
+                });
+            }
+        }
+    }
+
+    /// Events logged but not yet stored (in memory plus in the spill file).
+    pub fn queue_depth(&self) -> usize {
+        self.shared.as_ref().map_or(0, |s| s.lock().pending())
+    }
+
+    /// Queue depths and loss counters, for metrics.
+    pub fn stats(&self) -> LoggerStats {
+        let Some(shared) = &self.shared else {
+            return LoggerStats::default();
+        };
+        let state = shared.lock();
+        LoggerStats {
+            queued: state.queue.len(),
+            spilled: state.spill.as_ref().map_or(0, SpillFile::pending),
+            dropped: shared.dropped.load(Ordering::Relaxed),
+            rejected: shared.rejected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Writes `event` to `tracing` (target `audit`) as one JSON line: INFO for successes, WARN
+/// for failures.
+fn emit(event: &AuditEvent) {
+    let line = serde_json::to_string(event).unwrap_or_default();
+    let event_type = event.event_type.as_str();
+    if event.success {
+        tracing::info!(target: "audit", event_type, "{line}");
+    } else {
+        tracing::warn!(target: "audit", event_type, "{line}");
+    }
+}
+
+async fn enqueue(shared: &Shared, event: AuditEvent) {
+    let deadline = Instant::now() + Duration::from_millis(shared.config.enqueue_timeout_ms);
+    loop {
+        let progress = shared.progress.notified();
+        tokio::pin!(progress);
+        progress.as_mut().enable();
+        {
+            let mut state = shared.lock();
+            let spilling = state.spilling();
+            if !spilling && state.queue.len() < shared.config.queue_capacity {
+                state.queue.push_back(event);
+                drop(state);
+                shared.wake.notify_one();
+                return;
+            }
+            if spilling || Instant::now() >= deadline {
+                spill_or_drop(shared, &mut state, &event);
+                drop(state);
+                shared.wake.notify_one();
+                return;
+            }
+        }
+        // Queue full and nothing spilled yet: wait (bounded) for the worker to make room.
+        let _ = tokio::time::timeout_at(deadline, progress).await;
+    }
+}
+
+fn spill_or_drop(shared: &Shared, state: &mut QueueState, event: &AuditEvent) {
+    let reason = match state.spill.as_mut() {
+        Some(spill) => match spill.push(event) {
+            Ok(()) => return,
+            Err(e) => format!("writing spill file {} failed: {e}", spill.path().display()),
+        },
+        None => "the queue is full and no spill file is configured".to_owned(),
+    };
+    shared.dropped.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(target: "audit", event_id = %event.event_id, "audit event dropped: {reason}");
+}
+
+/// Whether the sink refused these events for good, so retrying them would never succeed.
+fn is_permanent(err: &StoreError) -> bool {
+    matches!(err, StoreError::Invalid(_) | StoreError::Conflict(_))
+}

@@ -1,0 +1,466 @@
+//! [`SqliteAuditSink`]: the default durable backend, an embedded SQLite file (feature `sqlite`).
+//!
+//! One table, `audit_events`, one row per event, keyed by `seq`. Every event field has its own
+//! column (`timestamp` as fixed-width RFC 3339 text with nine fractional digits, so text order
+//! is time order; `details` as canonical JSON text), next to `prev_hash` and `hash`.
+//! [`AuditSink::verify_chain`] rebuilds each event from its columns and re-hashes it, so an
+//! edit to any column is detected. The schema is migrated at open (tracked in
+//! `PRAGMA user_version`); the database runs in WAL mode with indexes on `event_type`,
+//! `user_id` and `timestamp`.
+//!
+//! Appends take SQLite's write lock (`BEGIN IMMEDIATE`) before reading the chain head, so even
+//! several processes or sinks on the same file keep one valid chain. All SQLite work runs on
+//! tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mcp_core::StoreError;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use serde_json::{Map, Value};
+
+use crate::chain::{
+    ChainHead, ChainReport, ChainVerifier, canonical_json, canonical_value, hash_canonical,
+};
+use crate::event::{AuditEvent, timestamp_format};
+use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE audit_events (
+        seq           INTEGER PRIMARY KEY,
+        event_id      TEXT    NOT NULL UNIQUE,
+        event_type    TEXT    NOT NULL,
+        timestamp     TEXT    NOT NULL,
+        user_id       TEXT,
+        ip_address    TEXT,
+        user_agent    TEXT,
+        resource      TEXT,
+        action        TEXT,
+        success       INTEGER NOT NULL,
+        details       TEXT    NOT NULL,
+        request_id    TEXT,
+        session_id    TEXT,
+        duration_ms   INTEGER,
+        error_message TEXT,
+        prev_hash     TEXT    NOT NULL,
+        hash          TEXT    NOT NULL
+    );
+    CREATE INDEX audit_events_event_type ON audit_events (event_type, seq);
+    CREATE INDEX audit_events_user_id ON audit_events (user_id, seq);
+    CREATE INDEX audit_events_timestamp ON audit_events (timestamp);
+"];
+
+const COLUMNS: &str = "seq, event_id, event_type, timestamp, user_id, ip_address, user_agent, \
+    resource, action, success, details, request_id, session_id, duration_ms, error_message, \
+    prev_hash, hash";
+
+const INSERT: &str = "INSERT INTO audit_events (seq, event_id, event_type, timestamp, user_id, \
+    ip_address, user_agent, resource, action, success, details, request_id, session_id, \
+    duration_ms, error_message, prev_hash, hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// How long a connection waits for another writer before reporting `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An [`AuditSink`] stored in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteAuditSink {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteAuditSink {
+    /// Opens (creating if needed) the database at `path`, switches it to WAL mode and applies
+    /// pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let inner = tokio::task::spawn_blocking(move || -> Result<Inner, StoreError> {
+            let mut writer = open_connection(&path)?;
+            let mode: String = writer
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(map_err("enable WAL"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Invalid(format!(
+                    "{}: SQLite refused WAL mode (journal_mode = {mode})",
+                    path.display()
+                )));
+            }
+            writer
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(map_err("set synchronous"))?;
+            migrate(&mut writer)?;
+            let reader = open_connection(&path)?;
+            Ok(Inner {
+                path,
+                writer: Mutex::new(writer),
+                reader: Mutex::new(reader),
+            })
+        })
+        .await
+        .map_err(join_err)??;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The database file this sink writes to.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(join_err)?
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::unavailable_from(format!("open {}", path.display()), e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(map_err("set busy timeout"))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err("begin migration"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(map_err("read schema version"))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::Invalid(format!(
+            "audit database schema version {version} is newer than this build supports ({known})"
+        )));
+    }
+    for sql in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+        tx.execute_batch(sql).map_err(map_err("apply migration"))?;
+    }
+    tx.pragma_update(None, "user_version", known)
+        .map_err(map_err("record schema version"))?;
+    tx.commit().map_err(map_err("commit migration"))
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A rusqlite connection stays usable after a panic elsewhere; open transactions roll back
+    // when their guard drops.
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Maps a rusqlite error at the backend's edge: busy, locked and I/O trouble are transient.
+fn map_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |err| match err.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::unavailable_from(format!("sqlite: {context}"), err),
+        Some(ErrorCode::ConstraintViolation) => {
+            StoreError::Conflict(format!("sqlite: {context}: {err}"))
+        }
+        _ => StoreError::backend(format!("sqlite: {context}"), err),
+    }
+}
+
+fn join_err(err: tokio::task::JoinError) -> StoreError {
+    StoreError::backend("sqlite worker task failed", err)
+}
+
+/// An event turned into column values, before it has a place in the chain.
+struct PreparedRow {
+    canonical: String,
+    columns: [SqlValue; 14],
+}
+
+fn opt_text(s: &Option<String>) -> SqlValue {
+    s.as_ref()
+        .map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
+}
+
+fn prepare(event: &AuditEvent) -> PreparedRow {
+    let duration = event.duration_ms.map_or(SqlValue::Null, |d| {
+        SqlValue::Integer(i64::try_from(d).unwrap_or(i64::MAX))
+    });
+    PreparedRow {
+        canonical: canonical_json(event),
+        columns: [
+            SqlValue::Text(event.event_id.to_string()),
+            SqlValue::Text(event.event_type.as_str().to_owned()),
+            SqlValue::Text(timestamp_format::format(&event.timestamp)),
+            opt_text(&event.user_id),
+            event
+                .ip_address
+                .map_or(SqlValue::Null, |ip| SqlValue::Text(ip.to_string())),
+            opt_text(&event.user_agent),
+            opt_text(&event.resource),
+            opt_text(&event.action),
+            SqlValue::Integer(i64::from(event.success)),
+            SqlValue::Text(canonical_value(&Value::Object(event.details.clone()))),
+            opt_text(&event.request_id),
+            opt_text(&event.session_id),
+            duration,
+            opt_text(&event.error_message),
+        ],
+    }
+}
+
+fn read_head(conn: &Connection) -> Result<ChainHead, StoreError> {
+    conn.query_row(
+        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(ChainHead {
+                seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                hash: r.get(1)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(map_err("read chain head"))
+    .map(|head| head.unwrap_or_else(ChainHead::genesis))
+}
+
+fn append_rows(conn: &mut Connection, rows: Vec<PreparedRow>) -> Result<ChainHead, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err("begin append"))?;
+    let mut head = read_head(&tx)?;
+    {
+        let mut insert = tx
+            .prepare_cached(INSERT)
+            .map_err(map_err("prepare insert"))?;
+        for row in rows {
+            let seq = head.seq + 1;
+            let hash = hash_canonical(&head.hash, &row.canonical);
+            let seq_value = SqlValue::Integer(i64::try_from(seq).unwrap_or(i64::MAX));
+            let prev_hash = std::mem::replace(
+                &mut head,
+                ChainHead {
+                    seq,
+                    hash: hash.clone(),
+                },
+            )
+            .hash;
+            let params = std::iter::once(seq_value)
+                .chain(row.columns)
+                .chain([SqlValue::Text(prev_hash), SqlValue::Text(hash)]);
+            insert
+                .execute(rusqlite::params_from_iter(params))
+                .map_err(map_err("insert event"))?;
+        }
+    }
+    tx.commit().map_err(map_err("commit append"))?;
+    Ok(head)
+}
+
+/// A stored row read back: the chain fields and the event, or why the event is unreadable.
+struct RawRow {
+    seq: u64,
+    prev_hash: String,
+    hash: String,
+    event_id: Option<uuid::Uuid>,
+    event: Result<AuditEvent, String>,
+}
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
+    let seq: i64 = row.get("seq")?;
+    let event_id: String = row.get("event_id")?;
+    let parsed_id = uuid::Uuid::parse_str(&event_id).ok();
+    Ok(RawRow {
+        seq: u64::try_from(seq).unwrap_or(0),
+        prev_hash: row.get("prev_hash")?,
+        hash: row.get("hash")?,
+        event_id: parsed_id,
+        event: decode_event(row, &event_id),
+    })
+}
+
+fn decode_event(row: &Row<'_>, event_id: &str) -> Result<AuditEvent, String> {
+    let text = |name: &str| -> Result<Option<String>, String> {
+        row.get::<_, Option<String>>(name)
+            .map_err(|e| format!("column {name}: {e}"))
+    };
+    let required = |name: &str| -> Result<String, String> {
+        text(name)?.ok_or_else(|| format!("column {name} is NULL"))
+    };
+    let event_type = required("event_type")?;
+    let timestamp = required("timestamp")?;
+    let ip_address = text("ip_address")?
+        .map(|ip| {
+            ip.parse()
+                .map_err(|e| format!("column ip_address {ip:?}: {e}"))
+        })
+        .transpose()?;
+    let success: i64 = row
+        .get("success")
+        .map_err(|e| format!("column success: {e}"))?;
+    let details = required("details")?;
+    let details: Map<String, Value> =
+        serde_json::from_str(&details).map_err(|e| format!("column details: {e}"))?;
+    let duration_ms: Option<i64> = row
+        .get("duration_ms")
+        .map_err(|e| format!("column duration_ms: {e}"))?;
+    Ok(AuditEvent {
+        event_id: event_id
+            .parse()
+            .map_err(|e| format!("column event_id {event_id:?}: {e}"))?,
+        event_type: event_type
+            .parse()
+            .map_err(|e: crate::Error| e.to_string())?,
+        timestamp: timestamp_format::parse(&timestamp)
+            .map_err(|e| format!("column timestamp {timestamp:?}: {e}"))?,
+        user_id: text("user_id")?,
+        ip_address,
+        user_agent: text("user_agent")?,
+        resource: text("resource")?,
+        action: text("action")?,
+        success: match success {
+            0 => false,
+            1 => true,
+            other => return Err(format!("column success is {other}, not 0 or 1")),
+        },
+        details,
+        request_id: text("request_id")?,
+        session_id: text("session_id")?,
+        duration_ms: duration_ms
+            .map(|d| u64::try_from(d).map_err(|_| format!("column duration_ms is negative: {d}")))
+            .transpose()?,
+        error_message: text("error_message")?,
+    })
+}
+
+fn run_query(conn: &Connection, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+    let limit = filter.effective_limit();
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_events");
+    let mut conditions: Vec<&str> = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(t) = filter.event_type {
+        conditions.push("event_type = ?");
+        params.push(SqlValue::Text(t.as_str().to_owned()));
+    }
+    if let Some(user) = &filter.user_id {
+        conditions.push("user_id = ?");
+        params.push(SqlValue::Text(user.clone()));
+    }
+    if let Some(since) = &filter.since {
+        conditions.push("timestamp >= ?");
+        params.push(SqlValue::Text(timestamp_format::format(since)));
+    }
+    if let Some(until) = &filter.until {
+        conditions.push("timestamp < ?");
+        params.push(SqlValue::Text(timestamp_format::format(until)));
+    }
+    if let Some(success) = filter.success {
+        conditions.push("success = ?");
+        params.push(SqlValue::Integer(i64::from(success)));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY seq DESC LIMIT ?");
+    params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(map_err("prepare query"))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params), read_row)
+        .map_err(map_err("run query"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row.map_err(map_err("read row"))?;
+        let event = row.event.map_err(|message| StoreError::Backend {
+            message: format!("audit row seq {} is unreadable: {message}", row.seq),
+            source: None,
+        })?;
+        out.push(StoredEvent {
+            seq: row.seq,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+            event,
+        });
+    }
+    Ok(out)
+}
+
+fn run_verify(conn: &mut Connection) -> Result<ChainReport, StoreError> {
+    // One read transaction: a consistent snapshot even while appends continue.
+    let tx = conn.transaction().map_err(map_err("begin verify"))?;
+    let mut verifier = ChainVerifier::new();
+    {
+        let mut stmt = tx
+            .prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"))
+            .map_err(map_err("prepare verify"))?;
+        let mut rows = stmt.query([]).map_err(map_err("run verify"))?;
+        while let Some(row) = rows.next().map_err(map_err("read row"))? {
+            let row = read_row(row).map_err(map_err("read row"))?;
+            let intact = match &row.event {
+                Ok(event) => verifier.check(row.seq, &row.prev_hash, &row.hash, event),
+                Err(message) => {
+                    verifier.unreadable(row.seq, row.event_id, message.clone());
+                    false
+                }
+            };
+            if !intact {
+                break;
+            }
+        }
+    }
+    tx.finish().map_err(map_err("end verify"))?;
+    Ok(verifier.finish())
+}
+
+#[async_trait]
+impl AuditSink for SqliteAuditSink {
+    async fn append(&self, events: &[AuditEvent]) -> Result<ChainHead, StoreError> {
+        validate(events)?;
+        if events.is_empty() {
+            return self.blocking(|inner| read_head(&lock(&inner.writer))).await;
+        }
+        let events = events.to_vec();
+        self.blocking(move |inner| {
+            let rows: Vec<PreparedRow> = events.iter().map(prepare).collect();
+            append_rows(&mut lock(&inner.writer), rows)
+        })
+        .await
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let filter = filter.clone();
+        self.blocking(move |inner| run_query(&lock(&inner.reader), &filter))
+            .await
+    }
+
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.blocking(|inner| run_verify(&mut lock(&inner.reader)))
+            .await
+    }
+}

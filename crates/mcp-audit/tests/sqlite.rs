@@ -1,0 +1,217 @@
+//! The shared conformance suite against a SQLite file in a temporary directory, plus what only
+//! SQLite can show: tampering with rows on disk, reopening, migrations and several writers.
+
+use std::sync::Arc;
+
+use mcp_audit::conformance::Guarded;
+use mcp_audit::{AuditEvent, AuditFilter, AuditSink, BreakReason, EventType, SqliteAuditSink};
+use tempfile::TempDir;
+
+mcp_audit::audit_sink_conformance!(async {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    Guarded::new(sink, dir)
+});
+
+async fn populated() -> (TempDir, SqliteAuditSink, Vec<AuditEvent>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| AuditEvent::new(EventType::DataRead).with_user(format!("u{i}")))
+        .collect();
+    sink.append(&events).await.unwrap();
+    (dir, sink, events)
+}
+
+fn raw(sink: &SqliteAuditSink) -> rusqlite::Connection {
+    rusqlite::Connection::open(sink.path()).unwrap()
+}
+
+#[tokio::test]
+async fn row_edited_on_disk_is_reported_as_the_first_broken_link() {
+    let (_dir, sink, events) = populated().await;
+    let changed = raw(&sink)
+        .execute(
+            "UPDATE audit_events SET user_id = 'mallory' WHERE seq IN (3, 4)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 2);
+    let report = sink.verify_chain().await.unwrap();
+    let broken = report.broken.expect("tampering detected");
+    assert_eq!((broken.seq, broken.event_id), (3, Some(events[2].event_id)));
+    assert!(
+        matches!(broken.reason, BreakReason::HashMismatch { .. }),
+        "{broken}"
+    );
+    assert_eq!((report.checked, report.head.seq), (3, 2));
+}
+
+#[tokio::test]
+async fn edited_details_json_is_detected() {
+    let (_dir, sink, events) = populated().await;
+    raw(&sink)
+        .execute(
+            "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 5",
+            [],
+        )
+        .unwrap();
+    let broken = sink.verify_chain().await.unwrap().broken.unwrap();
+    assert_eq!((broken.seq, broken.event_id), (5, Some(events[4].event_id)));
+}
+
+#[tokio::test]
+async fn deleted_row_is_reported_as_a_sequence_gap() {
+    let (_dir, sink, events) = populated().await;
+    raw(&sink)
+        .execute("DELETE FROM audit_events WHERE seq = 2", [])
+        .unwrap();
+    let broken = sink.verify_chain().await.unwrap().broken.unwrap();
+    assert_eq!((broken.seq, broken.event_id), (3, Some(events[2].event_id)));
+    assert_eq!(
+        broken.reason,
+        BreakReason::SequenceGap {
+            expected: 2,
+            found: 3
+        }
+    );
+}
+
+#[tokio::test]
+async fn rewritten_prev_hash_is_reported() {
+    let (_dir, sink, _) = populated().await;
+    raw(&sink)
+        .execute("UPDATE audit_events SET prev_hash = hash WHERE seq = 4", [])
+        .unwrap();
+    let broken = sink.verify_chain().await.unwrap().broken.unwrap();
+    assert_eq!(broken.seq, 4);
+    assert!(matches!(
+        broken.reason,
+        BreakReason::PrevHashMismatch { .. }
+    ));
+}
+
+#[tokio::test]
+async fn unreadable_row_is_reported_not_an_error() {
+    let (_dir, sink, events) = populated().await;
+    raw(&sink)
+        .execute(
+            "UPDATE audit_events SET event_type = 'bogus' WHERE seq = 1",
+            [],
+        )
+        .unwrap();
+    let broken = sink.verify_chain().await.unwrap().broken.unwrap();
+    assert_eq!((broken.seq, broken.event_id), (1, Some(events[0].event_id)));
+    match broken.reason {
+        BreakReason::Unreadable { message } => assert!(message.contains("bogus"), "{message}"),
+        other => panic!("expected Unreadable, got {other:?}"),
+    }
+    let err = sink.query(&AuditFilter::new()).await.unwrap_err();
+    assert!(err.to_string().contains("seq 1 is unreadable"), "{err}");
+}
+
+#[tokio::test]
+async fn reopened_database_keeps_and_extends_the_chain() {
+    let (dir, sink, events) = populated().await;
+    drop(sink);
+    let reopened = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let head = reopened
+        .append_one(&AuditEvent::new(EventType::DataWrite))
+        .await
+        .unwrap();
+    assert_eq!(head.seq, 6);
+    let rows = reopened.query(&AuditFilter::new()).await.unwrap();
+    assert_eq!(rows[5].event, events[0]);
+    assert!(reopened.verify_chain().await.unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn open_creates_schema_indexes_and_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let conn = raw(&sink);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap();
+    let indexes: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            "audit_events_event_type",
+            "audit_events_timestamp",
+            "audit_events_user_id"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn database_from_a_newer_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteAuditSink::open(&path).await.unwrap_err();
+    assert!(matches!(err, mcp_audit::StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[tokio::test]
+async fn unopenable_path_is_reported_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteAuditSink::open(dir.path().join("missing/dir/audit.db"))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_sinks_on_one_file_keep_one_valid_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = Arc::new(SqliteAuditSink::open(&path).await.unwrap());
+    let b = Arc::new(SqliteAuditSink::open(&path).await.unwrap());
+    let mut tasks = Vec::new();
+    for (i, sink) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                let batch = [
+                    AuditEvent::new(EventType::DataWrite).with_user(format!("w{i}")),
+                    AuditEvent::new(EventType::DataRead).with_user(format!("w{i}")),
+                ];
+                sink.append(&batch).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = a.verify_chain().await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.broken);
+    assert_eq!(report.head.seq, 200);
+    assert_eq!(b.verify_chain().await.unwrap(), report);
+}
