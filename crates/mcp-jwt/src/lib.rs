@@ -1,2 +1,23 @@
-//! Issue and verify JSON Web Tokens with pinned algorithms, key rotation and revocation.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+mod claims;
+mod config;
+mod error;
+mod issuer;
+mod keys;
+pub mod store;
+mod verifier;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use claims::{Claims, DEFAULT_ROLE};
+pub use config::{
+    Algorithm, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TTL_SECS, JwtConfig,
+    KeyConfig, MAX_LEEWAY_SECS, MAX_TTL_SECS, MIN_HMAC_SECRET_BYTES, Secret,
+};
+pub use error::Error;
+pub use issuer::{IssuedToken, JwtIssuer};
+pub use store::RevocationStore;
+pub use verifier::JwtVerifier;
