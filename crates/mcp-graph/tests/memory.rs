@@ -1,0 +1,3 @@
+//! The shared conformance suite against the in-memory backend.
+
+mcp_graph::graph_store_conformance!(async { mcp_graph::MemoryGraphStore::new() });
