@@ -300,15 +300,14 @@ impl AuditLogger {
     }
 }
 
-/// Writes `event` to `tracing` (target `audit`) as one JSON line: INFO for successes, WARN
-/// for failures.
+/// Writes `event` to `tracing` (target `audit`) as one JSON line, the whole message with no
+/// extra fields: INFO for successes, WARN for failures.
 fn emit(event: &AuditEvent) {
     let line = serde_json::to_string(event).unwrap_or_default();
-    let event_type = event.event_type.as_str();
     if event.success {
-        tracing::info!(target: "audit", event_type, "{line}");
+        tracing::info!(target: "audit", "{line}");
     } else {
-        tracing::warn!(target: "audit", event_type, "{line}");
+        tracing::warn!(target: "audit", "{line}");
     }
 }
 
