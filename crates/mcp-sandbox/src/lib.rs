@@ -1,2 +1,16 @@
-//! Isolated execution of Python, JavaScript and Bash, and the lint, test and generate tools built on it.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+mod bwrap;
+mod config;
+mod error;
+mod exec;
+mod probe;
+pub mod tools;
+
+pub use bwrap::seccomp::denied_syscall_names;
+pub use bwrap::{BwrapSandbox, SANDBOX_UID, WORK_DIR};
+pub use config::{Interpreters, Limits, RequestLimits, SandboxConfig};
+pub use error::Error;
+pub use exec::{ExecRequest, ExecResult, Language, Sandbox};
+pub use probe::{LanguageStatus, Layer, LayerStatus, Probe};

@@ -1,0 +1,237 @@
+//! `test`: runs pytest on submitted code and tests inside the sandbox.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bwrap::{BwrapSandbox, Job};
+use crate::exec::validate_file_name;
+use crate::{Error, RequestLimits};
+
+/// Code plus pytest tests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TestRequest {
+    /// The code under test, stored as `<module>.py`.
+    pub code: String,
+    /// The tests, stored as `test_<module>.py`; they import the code with `import <module>`.
+    pub tests: String,
+    /// Module name of the code; `solution` by default.
+    #[serde(default = "default_module")]
+    pub module: String,
+    /// Limits of the pytest run.
+    #[serde(default)]
+    pub limits: RequestLimits,
+    /// Extra files placed in the work dir (fixtures, data).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+fn default_module() -> String {
+    "solution".into()
+}
+
+impl TestRequest {
+    /// Tests for `code` in module `solution`.
+    pub fn new(code: impl Into<String>, tests: impl Into<String>) -> Self {
+        TestRequest {
+            code: code.into(),
+            tests: tests.into(),
+            module: default_module(),
+            limits: RequestLimits::default(),
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+/// The outcome of one test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TestOutcome {
+    /// The test passed.
+    Passed,
+    /// An assertion or the test body failed.
+    Failed,
+    /// Setup, teardown or collection failed.
+    Error,
+    /// The test was skipped.
+    Skipped,
+}
+
+/// One test (or a collection error).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TestCase {
+    /// pytest node id, e.g. `test_solution.py::test_add`.
+    pub name: String,
+    /// What happened.
+    pub outcome: TestOutcome,
+    /// How long the test body ran.
+    pub duration_ms: f64,
+    /// The failure report, for failed and errored tests.
+    pub message: Option<String>,
+}
+
+/// The result of a pytest run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TestReport {
+    /// Tests that passed.
+    pub passed: u32,
+    /// Tests that failed.
+    pub failed: u32,
+    /// Setup, teardown and collection errors.
+    pub errors: u32,
+    /// Skipped tests.
+    pub skipped: u32,
+    /// Every test with its outcome and duration.
+    pub tests: Vec<TestCase>,
+    /// pytest's exit status (0 all passed, 1 failures, 2 interrupted, 5 no tests, ...), when it
+    /// finished.
+    pub exit_code: Option<i32>,
+    /// The wall-time limit ran out.
+    pub timed_out: bool,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// pytest's console output (stdout then stderr), without the machine-readable report.
+    pub output: String,
+}
+
+const PLUGIN: &str = r#"import json, os, sys
+_MARK = os.environ.get("MCP_REPORT_MARKER", "")
+_cases = []
+
+def _text(report):
+    try:
+        return report.longreprtext or None
+    except Exception:
+        return str(report.longrepr)
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        outcome = report.outcome
+    elif report.outcome == "failed":
+        outcome = "error"
+    elif report.when == "setup" and report.outcome == "skipped":
+        outcome = "skipped"
+    else:
+        return
+    _cases.append({
+        "name": report.nodeid,
+        "outcome": outcome,
+        "duration_ms": report.duration * 1000.0,
+        "message": _text(report) if outcome in ("failed", "error") else None,
+    })
+
+def pytest_collectreport(report):
+    if report.failed:
+        _cases.append({"name": report.nodeid or "<collection>", "outcome": "error",
+                       "duration_ms": 0.0, "message": _text(report)})
+
+def pytest_sessionfinish(session, exitstatus):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(1, ("\n" + _MARK + json.dumps(_cases) + "\n").encode())
+"#;
+
+const PLUGIN_MODULE: &str = "mcp_pytest_report";
+
+impl BwrapSandbox {
+    /// Runs pytest on `request.tests` against `request.code` inside the sandbox.
+    pub async fn test(&self, request: &TestRequest) -> Result<TestReport, Error> {
+        let module = &request.module;
+        let valid = !module.is_empty()
+            && module
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !module.starts_with(|c: char| c.is_ascii_digit())
+            && module != PLUGIN_MODULE;
+        if !valid {
+            return Err(Error::InvalidFileName {
+                name: module.clone(),
+                reason: "module must be a Python identifier",
+            });
+        }
+        let code_file = format!("{module}.py");
+        let test_file = format!("test_{module}.py");
+        let mut files = vec![
+            (code_file.clone(), request.code.clone().into_bytes()),
+            (test_file.clone(), request.tests.clone().into_bytes()),
+            (format!("{PLUGIN_MODULE}.py"), PLUGIN.as_bytes().to_vec()),
+        ];
+        for (name, content) in &request.files {
+            validate_file_name(name)?;
+            if files.iter().any(|(n, _)| n == name) {
+                return Err(Error::InvalidFileName {
+                    name: name.clone(),
+                    reason: "this name holds the code, the tests or the report plugin",
+                });
+            }
+            files.push((name.clone(), content.clone().into_bytes()));
+        }
+        let size: u64 = files.iter().map(|(_, c)| c.len() as u64).sum();
+        if size > self.config().max_input_bytes {
+            return Err(Error::InputTooLarge {
+                size,
+                max: self.config().max_input_bytes,
+            });
+        }
+        let marker = format!("@@mcp-pytest-report-{}@@", uuid::Uuid::new_v4().simple());
+        let job = Job {
+            argv: vec![
+                self.config().interpreters.python.display().to_string(),
+                "-m".into(),
+                "pytest".into(),
+                "-q".into(),
+                "-p".into(),
+                "no:cacheprovider".into(),
+                "-p".into(),
+                PLUGIN_MODULE.into(),
+                test_file,
+            ],
+            files,
+            limits: self.resolve_limits(&request.limits)?,
+            env: vec![("MCP_REPORT_MARKER".into(), marker.clone())],
+            ..Job::default()
+        };
+        let r = self.execute(job).await?;
+        if r.stderr.contains("No module named pytest") {
+            return Err(Error::ToolMissing {
+                tool: "pytest",
+                hint: "install pytest for the sandbox's python (Debian: apt-get install python3-pytest)",
+            });
+        }
+        let (stdout, cases) = match r.stdout.rfind(&marker) {
+            Some(at) => {
+                let json = r.stdout[at + marker.len()..].trim();
+                let cases: Vec<TestCase> =
+                    serde_json::from_str(json).map_err(|e| Error::ToolOutput {
+                        tool: "pytest",
+                        message: e.to_string(),
+                    })?;
+                (r.stdout[..at].trim_end().to_string(), cases)
+            }
+            // Killed before the session finished (timeout, memory, output limit).
+            None => (r.stdout.clone(), Vec::new()),
+        };
+        let count = |o| cases.iter().filter(|c| c.outcome == o).count() as u32;
+        let mut output = stdout;
+        if !r.stderr.is_empty() {
+            output.push('\n');
+            output.push_str(&r.stderr);
+        }
+        Ok(TestReport {
+            passed: count(TestOutcome::Passed),
+            failed: count(TestOutcome::Failed),
+            errors: count(TestOutcome::Error),
+            skipped: count(TestOutcome::Skipped),
+            tests: cases,
+            exit_code: r.exit_code,
+            timed_out: r.timed_out,
+            duration_ms: r.duration_ms,
+            output,
+        })
+    }
+}
