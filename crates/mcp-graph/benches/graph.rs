@@ -1,1 +1,139 @@
-fn main() {}
+//! SQLite graph store on a 100k-node graph: single-node upserts and 2-hop traversal.
+//!
+//! Setup (not measured by criterion, printed once): 100,000 `Person` nodes, each with three
+//! outgoing `KNOWS` relationships to pseudo-random other nodes (300,000 in all), written with
+//! `SqliteGraphStore::upsert_batch` in transactions of 10,000 nodes or relationships. The
+//! database is a real file in a temporary directory (WAL mode).
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mcp_graph::{
+    Direction, GraphStore, Label, Node, NodeKey, NodeRef, RelType, Relationship, SqliteGraphStore,
+    properties_from_json,
+};
+use serde_json::json;
+
+const NODES: u64 = 100_000;
+const DEGREE: u64 = 3;
+const CHUNK: usize = 10_000;
+
+fn person(i: u64) -> NodeRef {
+    NodeRef::new(
+        Label::new("Person").expect("label"),
+        NodeKey::new(format!("p{i}")).expect("key"),
+    )
+}
+
+/// A deterministic spread of targets (no RNG needed): multiplicative hashing modulo `NODES`.
+fn target(i: u64, j: u64) -> u64 {
+    (i.wrapping_mul(2_654_435_761)
+        .wrapping_add(j.wrapping_mul(40_503))
+        .wrapping_add(j + 1))
+        % NODES
+}
+
+async fn build(store: &SqliteGraphStore) {
+    let started = Instant::now();
+    let nodes: Vec<Node> = (0..NODES)
+        .map(|i| {
+            let r = person(i);
+            Node {
+                label: r.label,
+                key: r.key,
+                properties: properties_from_json(json!({"n": i, "name": format!("person {i}")}))
+                    .expect("props"),
+            }
+        })
+        .collect();
+    for chunk in nodes.chunks(CHUNK) {
+        store
+            .upsert_batch(chunk.to_vec(), Vec::new())
+            .await
+            .expect("nodes");
+    }
+    let knows = RelType::new("KNOWS").expect("type");
+    let rels: Vec<Relationship> = (0..NODES)
+        .flat_map(|i| (0..DEGREE).map(move |j| (i, target(i, j))))
+        .filter(|(i, t)| i != t)
+        .map(|(i, t)| Relationship {
+            from: person(i),
+            rel_type: knows.clone(),
+            to: person(t),
+            properties: Default::default(),
+        })
+        .collect();
+    for chunk in rels.chunks(CHUNK) {
+        store
+            .upsert_batch(Vec::new(), chunk.to_vec())
+            .await
+            .expect("relationships");
+    }
+    let stats = store.stats().await.expect("stats");
+    eprintln!(
+        "setup: {} nodes, {} relationships in {:.1?} (upsert_batch, {CHUNK} per transaction)",
+        stats.nodes,
+        stats.relationships,
+        started.elapsed()
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = runtime
+        .block_on(SqliteGraphStore::open(dir.path().join("graph.db")))
+        .expect("open");
+    runtime.block_on(build(&store));
+
+    let label = Label::new("Person").expect("label");
+    let counter = AtomicU64::new(0);
+    let next = || counter.fetch_add(7_919, Ordering::Relaxed) % NODES;
+
+    c.bench_function("sqlite_100k/upsert_node_existing", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let r = person(next());
+            let props = properties_from_json(json!({"seen": true})).expect("props");
+            black_box(store.upsert_node(&label, &r.key, props).await.expect("upsert"))
+        })
+    });
+
+    let fresh = AtomicU64::new(NODES);
+    c.bench_function("sqlite_100k/upsert_node_new", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let r = person(fresh.fetch_add(1, Ordering::Relaxed));
+            let props = properties_from_json(json!({"name": "new"})).expect("props");
+            black_box(store.upsert_node(&label, &r.key, props).await.expect("upsert"))
+        })
+    });
+
+    for (name, direction) in [("outgoing", Direction::Outgoing), ("both", Direction::Both)] {
+        c.bench_function(&format!("sqlite_100k/neighbors_2hop_{name}"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let found = store
+                    .neighbors(&person(next()), None, direction, 2, 100)
+                    .await
+                    .expect("neighbors");
+                black_box(found)
+            })
+        });
+    }
+
+    c.bench_function("sqlite_100k/query_one_hop", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let q = mcp_graph::ReadQuery::new(
+                "MATCH (a:Person {n: $n})-[:KNOWS]->(b:Person) RETURN b.name",
+            )
+            .param("n", next() as i64);
+            black_box(store.query(&q).await.expect("query"))
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
