@@ -270,6 +270,27 @@ impl JwtConfig {
             keys,
         }
     }
+
+    /// Sets the token lifetime in seconds.
+    #[must_use]
+    pub fn with_ttl_secs(mut self, ttl_secs: u64) -> Self {
+        self.ttl_secs = ttl_secs;
+        self
+    }
+
+    /// Sets the allowed clock skew in seconds.
+    #[must_use]
+    pub fn with_leeway_secs(mut self, leeway_secs: u64) -> Self {
+        self.leeway_secs = leeway_secs;
+        self
+    }
+
+    /// Sets the longest token accepted, in bytes.
+    #[must_use]
+    pub fn with_max_token_bytes(mut self, max_token_bytes: usize) -> Self {
+        self.max_token_bytes = max_token_bytes;
+        self
+    }
 }
 
 impl fmt::Debug for JwtConfig {

@@ -58,7 +58,7 @@ fn t(secs: i64) -> DateTime<Utc> {
 /// fresh store built by awaiting `$make` (any expression producing a future, such as an
 /// `async { ... }` block).
 ///
-/// ```ignore
+/// ```no_run
 /// // tests/memory.rs
 /// use mcp_jwt::store::memory::MemoryRevocationStore;
 /// mcp_jwt::revocation_store_conformance!(async { MemoryRevocationStore::new() });

@@ -125,6 +125,20 @@ async fn issued_token_round_trips_with_its_claims() {
 }
 
 #[tokio::test]
+async fn configured_ttl_sets_the_expiry() {
+    let config = hs_config().with_ttl_secs(900);
+    let issued = JwtIssuer::from_config(&config)
+        .expect("issuer")
+        .issue("bob", ["viewer"])
+        .expect("issue");
+    assert_eq!(issued.claims.exp - issued.claims.iat.expect("iat"), 900);
+    verifier(&config)
+        .verify(&issued.token)
+        .await
+        .expect("verifies");
+}
+
+#[tokio::test]
 async fn every_issued_token_has_a_unique_jti() {
     let issuer = JwtIssuer::from_config(&hs_config()).expect("issuer");
     let a = issuer.issue("alice", ["viewer"]).expect("issue");
