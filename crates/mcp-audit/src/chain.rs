@@ -22,7 +22,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -33,16 +32,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The canonical JSON text of `event`, the bytes the chain hashes (see the module docs).
 pub fn canonical_json(event: &AuditEvent) -> String {
-    // An `AuditEvent` always serializes: every field is a plain value or a JSON map.
-    let value = serde_json::to_value(event).unwrap_or(Value::Null);
-    canonical_value(&value)
-}
-
-/// Any JSON value written by the canonical rules (sorted keys, no whitespace).
-pub(crate) fn canonical_value(value: &Value) -> String {
-    let mut out = String::with_capacity(512);
-    write_canonical(value, &mut out);
-    out
+    crate::canonical::event(event)
 }
 
 /// The chain hash of `event` when it follows an event whose hash is `prev_hash`.
@@ -56,41 +46,6 @@ pub(crate) fn hash_canonical(prev_hash: &str, canonical: &str) -> String {
     hasher.update(prev_hash.as_bytes());
     hasher.update(canonical.as_bytes());
     format!("{:x}", hasher.finalize())
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (key, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_scalar(&Value::String(key.clone()), out);
-                out.push(':');
-                write_canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        scalar => write_scalar(scalar, out),
-    }
-}
-
-fn write_scalar(value: &Value, out: &mut String) {
-    // Scalars (null, bools, numbers, strings) always serialize.
-    out.push_str(&serde_json::to_string(value).unwrap_or_default());
 }
 
 /// The newest link of a chain: its sequence number and hash.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod canonical;
 pub mod chain;
 mod error;
 pub mod event;

@@ -215,3 +215,10 @@ async fn two_sinks_on_one_file_keep_one_valid_chain() {
     assert_eq!(report.head.seq, 200);
     assert_eq!(b.verify_chain().await.unwrap(), report);
 }
+
+#[tokio::test]
+async fn in_memory_database_path_is_refused() {
+    let err = SqliteAuditSink::open(":memory:").await.unwrap_err();
+    assert!(matches!(err, mcp_audit::StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("MemoryAuditSink"), "{err}");
+}

@@ -1,4 +1,9 @@
 //! The [`AuditSink`] trait: where audit events are stored, and the types it speaks.
+//!
+//! Adding a backend in this crate: call `validate` before writing, compute links with
+//! [`chain::compute_hash`](crate::chain::compute_hash) under the backend's write lock, walk the
+//! stored rows in `seq` order through `chain::ChainVerifier` for `verify_chain`, and mount
+//! [`audit_sink_conformance!`](crate::audit_sink_conformance) in `tests/<backend>.rs`.
 
 use std::sync::Arc;
 

@@ -22,9 +22,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use crate::chain::{
-    ChainHead, ChainReport, ChainVerifier, canonical_json, canonical_value, hash_canonical,
-};
+use crate::canonical;
+use crate::chain::{ChainHead, ChainReport, ChainVerifier, hash_canonical};
 use crate::event::{AuditEvent, timestamp_format};
 use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 
@@ -80,10 +79,17 @@ struct Inner {
 }
 
 impl SqliteAuditSink {
-    /// Opens (creating if needed) the database at `path`, switches it to WAL mode and applies
-    /// pending migrations.
+    /// Opens (creating if needed) the database file at `path`, switches it to WAL mode and
+    /// applies pending migrations. An in-memory database (`:memory:`) is refused as
+    /// [`StoreError::Invalid`]: use [`MemoryAuditSink`](crate::MemoryAuditSink) instead.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Err(StoreError::Invalid(
+                "SqliteAuditSink needs a database file path; use MemoryAuditSink for an in-memory log"
+                    .to_owned(),
+            ));
+        }
         let inner = tokio::task::spawn_blocking(move || -> Result<Inner, StoreError> {
             let mut writer = open_connection(&path)?;
             let mode: String = writer
@@ -133,8 +139,7 @@ impl SqliteAuditSink {
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::unavailable_from(format!("open {}", path.display()), e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
@@ -190,41 +195,28 @@ fn join_err(err: tokio::task::JoinError) -> StoreError {
     StoreError::backend("sqlite worker task failed", err)
 }
 
-/// An event turned into column values, before it has a place in the chain.
+/// The parts of an event's row that take work to produce, made before the write lock.
 struct PreparedRow {
     canonical: String,
-    columns: [SqlValue; 14],
-}
-
-fn opt_text(s: &Option<String>) -> SqlValue {
-    s.as_ref()
-        .map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
+    details: String,
+    event_id: String,
+    timestamp: String,
+    ip_address: Option<String>,
+    duration_ms: Option<i64>,
 }
 
 fn prepare(event: &AuditEvent) -> PreparedRow {
-    let duration = event.duration_ms.map_or(SqlValue::Null, |d| {
-        SqlValue::Integer(i64::try_from(d).unwrap_or(i64::MAX))
-    });
+    let details = canonical::map(&event.details);
     PreparedRow {
-        canonical: canonical_json(event),
-        columns: [
-            SqlValue::Text(event.event_id.to_string()),
-            SqlValue::Text(event.event_type.as_str().to_owned()),
-            SqlValue::Text(timestamp_format::format(&event.timestamp)),
-            opt_text(&event.user_id),
-            event
-                .ip_address
-                .map_or(SqlValue::Null, |ip| SqlValue::Text(ip.to_string())),
-            opt_text(&event.user_agent),
-            opt_text(&event.resource),
-            opt_text(&event.action),
-            SqlValue::Integer(i64::from(event.success)),
-            SqlValue::Text(canonical_value(&Value::Object(event.details.clone()))),
-            opt_text(&event.request_id),
-            opt_text(&event.session_id),
-            duration,
-            opt_text(&event.error_message),
-        ],
+        canonical: canonical::event_with_details(event, &details),
+        details,
+        event_id: event.event_id.to_string(),
+        timestamp: timestamp_format::format(&event.timestamp),
+        ip_address: event.ip_address.map(|ip| ip.to_string()),
+        // `validate` has refused durations above i64::MAX.
+        duration_ms: event
+            .duration_ms
+            .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
     }
 }
 
@@ -244,7 +236,11 @@ fn read_head(conn: &Connection) -> Result<ChainHead, StoreError> {
     .map(|head| head.unwrap_or_else(ChainHead::genesis))
 }
 
-fn append_rows(conn: &mut Connection, rows: Vec<PreparedRow>) -> Result<ChainHead, StoreError> {
+fn append_rows(
+    conn: &mut Connection,
+    events: &[AuditEvent],
+    rows: &[PreparedRow],
+) -> Result<ChainHead, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err("begin append"))?;
@@ -253,24 +249,34 @@ fn append_rows(conn: &mut Connection, rows: Vec<PreparedRow>) -> Result<ChainHea
         let mut insert = tx
             .prepare_cached(INSERT)
             .map_err(map_err("prepare insert"))?;
-        for row in rows {
+        for (event, row) in events.iter().zip(rows) {
             let seq = head.seq + 1;
             let hash = hash_canonical(&head.hash, &row.canonical);
-            let seq_value = SqlValue::Integer(i64::try_from(seq).unwrap_or(i64::MAX));
-            let prev_hash = std::mem::replace(
-                &mut head,
-                ChainHead {
-                    seq,
-                    hash: hash.clone(),
-                },
-            )
-            .hash;
-            let params = std::iter::once(seq_value)
-                .chain(row.columns)
-                .chain([SqlValue::Text(prev_hash), SqlValue::Text(hash)]);
+            let seq_sql = i64::try_from(seq).map_err(|_| {
+                StoreError::Invalid(format!("audit chain is full at seq {}", head.seq))
+            })?;
             insert
-                .execute(rusqlite::params_from_iter(params))
+                .execute(rusqlite::params![
+                    seq_sql,
+                    row.event_id,
+                    event.event_type.as_str(),
+                    row.timestamp,
+                    event.user_id,
+                    row.ip_address,
+                    event.user_agent,
+                    event.resource,
+                    event.action,
+                    event.success,
+                    row.details,
+                    event.request_id,
+                    event.session_id,
+                    row.duration_ms,
+                    event.error_message,
+                    head.hash,
+                    hash,
+                ])
                 .map_err(map_err("insert event"))?;
+            head = ChainHead { seq, hash };
         }
     }
     tx.commit().map_err(map_err("commit append"))?;
@@ -447,8 +453,9 @@ impl AuditSink for SqliteAuditSink {
         }
         let events = events.to_vec();
         self.blocking(move |inner| {
+            // Serializing is the costly part: do it before taking the write lock.
             let rows: Vec<PreparedRow> = events.iter().map(prepare).collect();
-            append_rows(&mut lock(&inner.writer), rows)
+            append_rows(&mut lock(&inner.writer), &events, &rows)
         })
         .await
     }
