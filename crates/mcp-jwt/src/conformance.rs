@@ -55,19 +55,44 @@ fn t(secs: i64) -> DateTime<Utc> {
 }
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling the case with a
-/// fresh store built by awaiting `$make` (any expression producing a future, such as an
+/// fresh store built by awaiting the expression (anything producing a future, such as an
 /// `async { ... }` block).
+///
+/// With `optional:` the future yields an `Option` of a store instead, and `None` skips the
+/// case (printing why): use it for backends that need an external service, such as Neo4j
+/// when no test server is configured.
 ///
 /// ```no_run
 /// // tests/memory.rs
 /// use mcp_jwt::store::memory::MemoryRevocationStore;
 /// mcp_jwt::revocation_store_conformance!(async { MemoryRevocationStore::new() });
+///
+/// // tests/neo4j.rs would read its URI from the environment and skip without one:
+/// mod external {
+///     # use mcp_jwt::store::memory::MemoryRevocationStore as Neo4jRevocationStore;
+///     mcp_jwt::revocation_store_conformance!(optional: async {
+///         let uri = std::env::var("MCP_TEST_NEO4J_URI").ok()?;
+///         # let _ = uri;
+///         Some(Neo4jRevocationStore::new())
+///     });
+/// }
 /// ```
 #[macro_export]
 macro_rules! revocation_store_conformance {
+    (optional: $make:expr $(,)?) => {
+        $crate::__revocation_store_cases!(optional $make);
+    };
     ($make:expr $(,)?) => {
+        $crate::__revocation_store_cases!(always $make);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __revocation_store_cases {
+    ($mode:ident $make:expr) => {
         $crate::__revocation_store_cases!(
-            $make;
+            $mode $make;
             unknown_jti_is_not_revoked,
             revoked_jti_is_reported_revoked,
             revoking_one_jti_leaves_others_unrevoked,
@@ -83,19 +108,31 @@ macro_rules! revocation_store_conformance {
             revoked_token_is_rejected_before_expiry,
         );
     };
+    ($mode:ident $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $case() {
+                let store = $crate::__revocation_store_make!($mode $make);
+                $crate::conformance::$case(store).await;
+            }
+        )+
+    };
 }
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __revocation_store_cases {
-    ($make:expr; $($case:ident),+ $(,)?) => {
-        $(
-            #[::tokio::test]
-            async fn $case() {
-                let store = $make.await;
-                $crate::conformance::$case(store).await;
+macro_rules! __revocation_store_make {
+    (always $make:expr) => {
+        $make.await
+    };
+    (optional $make:expr) => {
+        match $make.await {
+            ::core::option::Option::Some(store) => store,
+            ::core::option::Option::None => {
+                ::std::eprintln!("skipped: revocation store backend not configured");
+                return;
             }
-        )+
+        }
     };
 }
 
