@@ -99,7 +99,12 @@ fn bench(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let r = person(next());
             let props = properties_from_json(json!({"seen": true})).expect("props");
-            black_box(store.upsert_node(&label, &r.key, props).await.expect("upsert"))
+            black_box(
+                store
+                    .upsert_node(&label, &r.key, props)
+                    .await
+                    .expect("upsert"),
+            )
         })
     });
 
@@ -108,7 +113,12 @@ fn bench(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let r = person(fresh.fetch_add(1, Ordering::Relaxed));
             let props = properties_from_json(json!({"name": "new"})).expect("props");
-            black_box(store.upsert_node(&label, &r.key, props).await.expect("upsert"))
+            black_box(
+                store
+                    .upsert_node(&label, &r.key, props)
+                    .await
+                    .expect("upsert"),
+            )
         })
     });
 

@@ -16,9 +16,9 @@
 //! (e.g. `graph_store_conformance!(optional core: …)`):
 //! - `core`: the typed API (upserts, lookups, traversal, deletion, stats, validation, Unicode);
 //! - `query`: read-only queries written in the embedded Cypher subset, which real Cypher
-//!   also accepts (results are compared without relying on row order).
-
-#![allow(clippy::missing_panics_doc)]
+//!   also accepts (results are compared without relying on row order);
+//! - `embedded`: not part of the default set; for backends that run the embedded subset
+//!   (memory, SQLite), checks that Cypher outside it is refused as `Unsupported`.
 
 use crate::{
     Direction, Error, GraphStore, Label, MAX_DEPTH, MAX_ROW_LIMIT, Node, NodeKey, NodeRef,
@@ -29,8 +29,8 @@ use serde_json::json;
 
 /// Expands to one `#[tokio::test]` per conformance case, each with a fresh store.
 ///
-/// Forms: `graph_store_conformance!(async { store })` mounts every case;
-/// `core: …` or `query: …` mounts one group; an `optional` prefix (`optional: …`,
+/// Forms: `graph_store_conformance!(async { store })` mounts the `core` and `query` cases;
+/// `core: …`, `query: …` or `embedded: …` mounts one group; an `optional` prefix (`optional: …`,
 /// `optional core: …`, `optional query: …`) takes an expression producing `Option<store>` and
 /// skips the case when it is `None`.
 #[macro_export]
@@ -50,6 +50,9 @@ macro_rules! graph_store_conformance {
     };
     (query: $make:expr) => {
         $crate::__graph_store_cases!(required $make; query);
+    };
+    (embedded: $make:expr) => {
+        $crate::__graph_store_cases!(required $make; embedded);
     };
     ($make:expr) => {
         $crate::__graph_store_cases!(required $make; core);
@@ -91,6 +94,13 @@ macro_rules! __graph_store_cases {
             query_row_limit_and_limit_clause_are_enforced,
             query_write_clauses_are_refused_and_change_nothing,
             query_unicode_parameters_match,
+            query_past_its_timeout_fails_with_timeout,
+        );
+    };
+    ($mode:ident $make:expr; embedded) => {
+        $crate::__graph_store_cases!(@each $mode $make;
+            embedded_subset_refuses_other_cypher_as_unsupported,
+            embedded_subset_reports_a_missing_parameter,
         );
     };
     (@each required $make:expr; $($case:ident),* $(,)?) => {
@@ -113,6 +123,115 @@ macro_rules! __graph_store_cases {
             }
         )*
     };
+}
+
+/// A store plus something to keep alive (and drop after it), such as the temporary directory
+/// holding an SQLite file or a handle that cleans up a test database. Implements
+/// [`GraphStore`] by delegating to the store.
+///
+/// ```ignore
+/// async fn fresh_store() -> Guarded<SqliteGraphStore, tempfile::TempDir> {
+///     let dir = tempfile::tempdir().unwrap();
+///     let store = SqliteGraphStore::open(dir.path().join("graph.db")).await.unwrap();
+///     Guarded::new(store, dir)
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Guarded<S, G> {
+    // Fields drop in order: the store closes before the guard is dropped.
+    store: S,
+    guard: G,
+}
+
+impl<S, G> Guarded<S, G> {
+    /// Wraps `store`, keeping `guard` until the store has been dropped.
+    pub fn new(store: S, guard: G) -> Self {
+        Self { store, guard }
+    }
+
+    /// The guard.
+    pub fn guard(&self) -> &G {
+        &self.guard
+    }
+}
+
+impl<S, G> std::ops::Deref for Guarded<S, G> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.store
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: GraphStore, G: Send + Sync> GraphStore for Guarded<S, G> {
+    async fn upsert_node(
+        &self,
+        label: &Label,
+        key: &NodeKey,
+        properties: Properties,
+    ) -> crate::Result<Node> {
+        self.store.upsert_node(label, key, properties).await
+    }
+
+    async fn upsert_relationship(
+        &self,
+        from: &NodeRef,
+        rel_type: &RelType,
+        to: &NodeRef,
+        properties: Properties,
+    ) -> crate::Result<crate::Relationship> {
+        self.store
+            .upsert_relationship(from, rel_type, to, properties)
+            .await
+    }
+
+    async fn get_node(&self, node: &NodeRef) -> crate::Result<Option<Node>> {
+        self.store.get_node(node).await
+    }
+
+    async fn find_nodes(
+        &self,
+        label: &Label,
+        filter: &Properties,
+        limit: usize,
+    ) -> crate::Result<Vec<Node>> {
+        self.store.find_nodes(label, filter, limit).await
+    }
+
+    async fn neighbors(
+        &self,
+        node: &NodeRef,
+        rel_type: Option<&RelType>,
+        direction: Direction,
+        depth: usize,
+        limit: usize,
+    ) -> crate::Result<Vec<Node>> {
+        self.store
+            .neighbors(node, rel_type, direction, depth, limit)
+            .await
+    }
+
+    async fn delete_node(&self, node: &NodeRef) -> crate::Result<bool> {
+        self.store.delete_node(node).await
+    }
+
+    async fn delete_relationship(
+        &self,
+        from: &NodeRef,
+        rel_type: &RelType,
+        to: &NodeRef,
+    ) -> crate::Result<bool> {
+        self.store.delete_relationship(from, rel_type, to).await
+    }
+
+    async fn stats(&self) -> crate::Result<crate::GraphStats> {
+        self.store.stats().await
+    }
+
+    async fn query(&self, query: &ReadQuery) -> crate::Result<QueryResult> {
+        self.store.query(query).await
+    }
 }
 
 fn label(name: &str) -> Label {
@@ -898,4 +1017,49 @@ pub async fn query_unicode_parameters_match<S: GraphStore>(store: S) {
     )
     .await;
     assert_eq!(value_rows(&by_literal), [[json!("東京")]]);
+}
+
+/// A query whose timeout has already passed fails with `Timeout` instead of returning rows.
+pub async fn query_past_its_timeout_fails_with_timeout<S: GraphStore>(store: S) {
+    people(&store).await;
+    let query = ReadQuery::new("MATCH (p:Person) RETURN p").timeout(std::time::Duration::ZERO);
+    let err = store.query(&query).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+/// Valid Cypher outside the embedded subset is refused with `Unsupported`, naming the feature.
+pub async fn embedded_subset_refuses_other_cypher_as_unsupported<S: GraphStore>(store: S) {
+    people(&store).await;
+    for (cypher, feature) in [
+        ("MATCH (p:Person) RETURN count(p)", "count"),
+        ("MATCH (p:Person) RETURN p.name ORDER BY p.name", "ORDER"),
+        (
+            "MATCH (p:Person)-[:KNOWS*1..3]->(q) RETURN q",
+            "variable-length",
+        ),
+        (
+            "MATCH (p:Person) WHERE p.age > 10 OR p.age < 5 RETURN p",
+            "OR",
+        ),
+        ("OPTIONAL MATCH (p:Person) RETURN p", "MATCH"),
+    ] {
+        match store.query(&ReadQuery::new(cypher)).await {
+            Err(Error::Unsupported { feature: f }) => assert!(f.contains(feature), "{cypher}: {f}"),
+            other => panic!("{cypher}: expected Unsupported, got {other:?}"),
+        }
+    }
+}
+
+/// A `$parameter` without a value is reported by name.
+pub async fn embedded_subset_reports_a_missing_parameter<S: GraphStore>(store: S) {
+    people(&store).await;
+    let err = store
+        .query(&ReadQuery::new("MATCH (p:Person {name: $who}) RETURN p"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingParameter { name } if name == "who"),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "missing query parameter $who");
 }

@@ -1,21 +1,23 @@
 //! The shared conformance suite against SQLite, each case on a fresh database file.
 
+use mcp_graph::conformance::Guarded;
 use mcp_graph::{
     Direction, GraphStore, NodeKey, NodeRef, Properties, RelType, SqliteGraphStore,
     properties_from_json,
 };
 use serde_json::json;
 
-/// A store on a new file in its own temporary directory, which lives as long as the test process.
-async fn fresh_store() -> SqliteGraphStore {
+/// A store on a new file in its own temporary directory, removed when the store is dropped.
+async fn fresh_store() -> Guarded<SqliteGraphStore, tempfile::TempDir> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.keep().join("graph.db");
-    SqliteGraphStore::open(&path)
+    let store = SqliteGraphStore::open(dir.path().join("graph.db"))
         .await
-        .expect("open sqlite graph")
+        .expect("open sqlite graph");
+    Guarded::new(store, dir)
 }
 
 mcp_graph::graph_store_conformance!(fresh_store());
+mcp_graph::graph_store_conformance!(embedded: fresh_store());
 
 #[tokio::test]
 async fn reopening_the_file_keeps_nodes_and_relationships() {

@@ -5,7 +5,10 @@
 //! `rels(id, from_id, type, to_id, props JSON)` unique on `(from_id, type, to_id)` with an index
 //! on `(to_id, type)` for incoming traversal. Relationships reference nodes with
 //! `ON DELETE CASCADE`, which makes node deletion detach. The database runs in WAL mode.
-//! Every call runs on a blocking thread (`spawn_blocking`) over one connection.
+//! Every call runs on a blocking thread (`spawn_blocking`). Writes go through one connection;
+//! reads (lookups, traversal, stats, queries) through a second one opened with
+//! `PRAGMA query_only`, so a long query does not hold up writers and SQLite itself refuses any
+//! write on the read path.
 
 use crate::model::{
     Direction, GraphStats, Label, Node, NodeKey, NodeRef, Properties, RelType, Relationship,
@@ -27,7 +30,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Queries use the embedded Cypher subset documented in the crate README.
 #[derive(Clone, Debug)]
 pub struct SqliteGraphStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 /// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`.
@@ -118,25 +122,33 @@ impl SqliteGraphStore {
     /// Opens (creating if needed) the graph database at `path`, in WAL mode, and migrates its schema.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || {
-            let mut conn = Connection::open(&path)
-                .map_err(|e| backend(&format!("opening {}", path.display()), e))?;
-            configure(&mut conn)?;
-            Ok::<_, Error>(conn)
+        let (writer, reader) = tokio::task::spawn_blocking(move || {
+            let opening = |e| backend(&format!("opening {}", path.display()), e);
+            let mut writer = Connection::open(&path).map_err(opening)?;
+            configure(&mut writer)?;
+            let reader = Connection::open(&path).map_err(opening)?;
+            reader
+                .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")
+                .map_err(|e| backend("configuring the read connection", e))?;
+            Ok::<_, Error>((writer, reader))
         })
         .await
         .map_err(|e| Error::Store(StoreError::backend("sqlite open task failed", e)))??;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
-    /// A private in-memory database (nothing persisted), mainly for tests.
+    /// A private in-memory database (nothing persisted), mainly for tests. Reads and writes
+    /// share its one connection.
     pub async fn open_in_memory() -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(|e| backend("opening in memory", e))?;
         configure(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::clone(&conn),
+            reader: conn,
         })
     }
 
@@ -149,7 +161,7 @@ impl SqliteGraphStore {
         nodes: Vec<Node>,
         relationships: Vec<Relationship>,
     ) -> Result<()> {
-        self.blocking(move |conn| {
+        self.write(move |conn| {
             let tx = conn
                 .transaction()
                 .map_err(|e| backend("starting transaction", e))?;
@@ -164,22 +176,38 @@ impl SqliteGraphStore {
         .await
     }
 
-    /// Runs `f` with the connection on a blocking thread.
-    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    /// Runs `f` with the write connection on a blocking thread.
+    async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // Statements never panic while holding the lock, and SQLite keeps its own state
-            // consistent, so a poisoned lock is safe to keep using.
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::Store(StoreError::backend("sqlite task failed", e)))?
+        on_blocking_thread(Arc::clone(&self.writer), f).await
     }
+
+    /// Runs `f` with the read-only connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        on_blocking_thread(Arc::clone(&self.reader), f).await
+    }
+}
+
+async fn on_blocking_thread<T, F>(conn: Arc<Mutex<Connection>>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        // Statements never panic while holding the lock, and SQLite keeps its own state
+        // consistent, so a poisoned lock is safe to keep using.
+        let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| Error::Store(StoreError::backend("sqlite task failed", e)))?
 }
 
 /// The row id and properties of a node.
@@ -407,7 +435,7 @@ impl GraphStore for SqliteGraphStore {
         properties: Properties,
     ) -> Result<Node> {
         let (label, key) = (label.clone(), key.clone());
-        self.blocking(move |conn| {
+        self.write(move |conn| {
             let tx = conn
                 .transaction()
                 .map_err(|e| backend("starting transaction", e))?;
@@ -426,7 +454,7 @@ impl GraphStore for SqliteGraphStore {
         properties: Properties,
     ) -> Result<Relationship> {
         let (from, rel_type, to) = (from.clone(), rel_type.clone(), to.clone());
-        self.blocking(move |conn| {
+        self.write(move |conn| {
             let tx = conn
                 .transaction()
                 .map_err(|e| backend("starting transaction", e))?;
@@ -439,8 +467,7 @@ impl GraphStore for SqliteGraphStore {
 
     async fn get_node(&self, node: &NodeRef) -> Result<Option<Node>> {
         let node = node.clone();
-        self.blocking(move |conn| GraphRead::node(&*conn, &node))
-            .await
+        self.read(move |conn| GraphRead::node(&*conn, &node)).await
     }
 
     async fn find_nodes(
@@ -450,7 +477,7 @@ impl GraphStore for SqliteGraphStore {
         limit: usize,
     ) -> Result<Vec<Node>> {
         let (label, filter) = (label.clone(), filter.clone());
-        self.blocking(move |conn| read::find_nodes(&*conn, &label, &filter, limit))
+        self.read(move |conn| read::find_nodes(&*conn, &label, &filter, limit))
             .await
     }
 
@@ -463,7 +490,7 @@ impl GraphStore for SqliteGraphStore {
         limit: usize,
     ) -> Result<Vec<Node>> {
         let (node, rel_type) = (node.clone(), rel_type.cloned());
-        self.blocking(move |conn| {
+        self.read(move |conn| {
             read::neighbors(&*conn, &node, rel_type.as_ref(), direction, depth, limit)
         })
         .await
@@ -471,7 +498,7 @@ impl GraphStore for SqliteGraphStore {
 
     async fn delete_node(&self, node: &NodeRef) -> Result<bool> {
         let node = node.clone();
-        self.blocking(move |conn| {
+        self.write(move |conn| {
             conn.prepare_cached("DELETE FROM nodes WHERE label = ?1 AND key = ?2")
                 .and_then(|mut stmt| stmt.execute(params![node.label.as_str(), node.key.as_str()]))
                 .map(|n| n > 0)
@@ -487,7 +514,7 @@ impl GraphStore for SqliteGraphStore {
         to: &NodeRef,
     ) -> Result<bool> {
         let (from, rel_type, to) = (from.clone(), rel_type.clone(), to.clone());
-        self.blocking(move |conn| {
+        self.write(move |conn| {
             conn.prepare_cached(
                 "DELETE FROM rels WHERE type = ?3
                    AND from_id = (SELECT id FROM nodes WHERE label = ?1 AND key = ?2)
@@ -509,7 +536,7 @@ impl GraphStore for SqliteGraphStore {
     }
 
     async fn stats(&self) -> Result<GraphStats> {
-        self.blocking(|conn| {
+        self.read(|conn| {
             let tx = conn
                 .transaction()
                 .map_err(|e| backend("starting transaction", e))?;
@@ -542,7 +569,7 @@ impl GraphStore for SqliteGraphStore {
 
     async fn query(&self, query: &ReadQuery) -> Result<QueryResult> {
         let query = query.clone();
-        self.blocking(move |conn| {
+        self.read(move |conn| {
             // One read transaction gives the whole query a consistent snapshot.
             let tx = conn
                 .transaction()
