@@ -13,6 +13,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "neo4j")]
+pub mod bolt;
 mod store_error;
 
 pub use store_error::{BoxError, StoreError};

@@ -69,7 +69,60 @@ impl Connection {
         let mut connection = Self::prepare(&info.prepare).await?;
         let hello = info.init.to_hello(connection.version);
         connection.hello(hello).await?;
+        // PATCH(mcp): Bolt 5.1+ authenticates with LOGON after HELLO.
+        if connection.version >= Version::V5_1 {
+            connection.logon(&info.init).await?;
+        }
         Ok(connection)
+    }
+
+    /// PATCH(mcp): sends LOGON with the basic-auth credentials (Bolt 5.1+).
+    async fn logon(&mut self, init: &InitOpts) -> Result<()> {
+        match self.send_recv(BoltRequest::logon(&init.user, &init.password)).await? {
+            BoltResponse::Success(_) => Ok(()),
+            BoltResponse::Failure(msg) => {
+                let message: String = msg.get("message").unwrap_or_default();
+                let code: String = msg.get("code").unwrap_or_default();
+                Err(Error::AuthenticationError(format!("LOGON refused: {code} {message}")))
+            }
+            msg => Err(msg.into_error("LOGON")),
+        }
+    }
+
+    /// PATCH(mcp): brings the connection back to a clean state after the server
+    /// answered a pipelined request with FAILURE. Neo4j answers the requests that
+    /// followed with IGNORED; FalkorDB sends nothing for them. So a RESET is sent
+    /// and responses are read until its SUCCESS, skipping any IGNORED before it.
+    /// Afterwards no response is outstanding on either server.
+    #[cfg_attr(feature = "unstable-bolt-protocol-impl-v2", allow(deprecated))]
+    pub(crate) async fn reset_after_failure(&mut self) -> Result<()> {
+        if self.io_in_progress {
+            return Err(Error::IncompleteBoltExchange);
+        }
+        let reset = BoltRequest::reset().into_bytes(self.version)?;
+        self.io_in_progress = true;
+        self.write_message(&reset).await?;
+        self.stream.flush().await?;
+        self.io_in_progress = false;
+        loop {
+            let bytes = tokio::time::timeout(self.recv_timeout, self.recv_bytes())
+                .await
+                .map_err(|_| Error::ConnectionTimedOut)??;
+            self.io_in_progress = false;
+            match bytes.get(1).copied() {
+                Some(IGNORED_SIGNATURE) => continue,
+                Some(SUCCESS_SIGNATURE) => {
+                    self.pending_responses = 0;
+                    return Ok(());
+                }
+                _ => {
+                    self.io_in_progress = true; // unusable: the pool discards it
+                    return Err(Error::UnexpectedMessage(
+                        "unexpected response to RESET after a FAILURE".into(),
+                    ));
+                }
+            }
+        }
     }
 
     pub fn version(&self) -> Version {

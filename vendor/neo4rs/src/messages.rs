@@ -5,6 +5,7 @@ mod discard;
 mod failure;
 mod hello;
 mod ignore;
+mod logon;
 mod pull;
 mod record;
 mod reset;
@@ -69,6 +70,8 @@ pub enum BoltRequest {
         deprecated(since = "0.9.0", note = "Use `crate::bolt::Reset` instead.")
     )]
     Reset(reset::Reset),
+    /// PATCH(mcp): Bolt 5.1+ authentication after HELLO.
+    Logon(logon::Logon),
 }
 
 #[cfg(not(feature = "unstable-bolt-protocol-impl-v2"))]
@@ -124,15 +127,31 @@ impl BoltRequest {
     ) -> BoltRequest {
         let mut data = BoltMap::default();
         data.put("user_agent".into(), BoltType::String(agent));
-        data.put("scheme".into(), "basic".into());
-        data.put("principal".into(), BoltType::String(principal));
-        data.put("credentials".into(), BoltType::String(credentials));
+        // PATCH(mcp): from Bolt 5.1 the credentials go in LOGON, not HELLO.
+        if version < Version::V5_1 {
+            data.put("scheme".into(), "basic".into());
+            data.put("principal".into(), BoltType::String(principal));
+            data.put("credentials".into(), BoltType::String(credentials));
+        }
         if version >= Version::V4_1 {
             if let Some(context) = routing {
                 data.put("routing".into(), BoltType::Map(context));
             }
         }
         BoltRequest::Hello(hello::Hello::new(data))
+    }
+
+    /// PATCH(mcp): LOGON with basic auth (Bolt 5.1+).
+    pub fn logon(principal: &str, credentials: &str) -> BoltRequest {
+        let mut auth = BoltMap::default();
+        auth.put("scheme".into(), "basic".into());
+        auth.put("principal".into(), principal.into());
+        // Like the official drivers: no `credentials` key for an empty password
+        // (FalkorDB refuses `credentials: ""` but accepts the key being absent).
+        if !credentials.is_empty() {
+            auth.put("credentials".into(), credentials.into());
+        }
+        BoltRequest::Logon(logon::Logon::new(auth))
     }
 
     pub fn run(query: &str, params: BoltMap, extra: BoltMap) -> BoltRequest {
@@ -210,6 +229,7 @@ impl BoltRequest {
             BoltRequest::Commit(commit) => commit.into_bytes(version)?,
             BoltRequest::Rollback(rollback) => rollback.into_bytes(version)?,
             BoltRequest::Reset(reset) => reset.into_bytes(version)?,
+            BoltRequest::Logon(logon) => logon.into_bytes(version)?,
         };
         Ok(bytes)
     }

@@ -127,8 +127,15 @@ impl Query {
             query
         };
 
+        // PATCH(mcp): send `mode` only for reads. Write is the Bolt default (the
+        // official drivers omit it too), and FalkorDB picks the graph from the first
+        // key of this map, so an extra key would make the graph choice random.
         let is_read = operation.is_read();
-        let query = query.extra("mode", if is_read { "r" } else { "w" });
+        let query = if is_read {
+            query.extra("mode", "r")
+        } else {
+            query
+        };
 
         RetryableQuery {
             pool,
@@ -214,7 +221,10 @@ impl Query {
         let success = match response {
             Ok(BoltResponse::Success(success)) => success,
             Ok(failure @ (BoltResponse::Failure(_) | BoltResponse::Ignore(_))) if pipelined => {
-                Self::receive_ignored(connection).await;
+                // PATCH(mcp): FalkorDB never answers the follow-up with IGNORED.
+                if let Err(e) = connection.reset_after_failure().await {
+                    warn!("Failed to reset the connection after a FAILURE: {e}");
+                }
                 return wrap_error(Ok(failure), "RUN");
             }
             otherwise => return wrap_error(otherwise, "RUN"),
@@ -232,16 +242,6 @@ impl Query {
         #[cfg(not(feature = "unstable-bolt-protocol-impl-v2"))]
         {
             Ok(RowStream::new(qid, fields, fetch_size, state))
-        }
-    }
-
-    /// After a FAILURE, the server answers the pipelined follow-up with IGNORED.
-    /// Receiving it keeps the connection in sync, so the pool can reset and reuse it.
-    async fn receive_ignored(connection: &mut ManagedConnection) {
-        match connection.recv().await {
-            Ok(BoltResponse::Ignore(_)) => {}
-            Ok(response) => warn!("Expected IGNORED for the pipelined request, got {response:?}"),
-            Err(e) => warn!("Failed to receive IGNORED for the pipelined request: {e}"),
         }
     }
 }

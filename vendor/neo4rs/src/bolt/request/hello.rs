@@ -56,6 +56,13 @@ impl<'a> HelloBuilder<'a> {
             routing = ServerRouting::No;
         }
 
+        // PATCH(mcp): from Bolt 5.1 the credentials go in LOGON, not HELLO.
+        let (scheme, principal, credentials) = if version < Version::V5_1 {
+            (Some(scheme), Some(principal), Some(credentials))
+        } else {
+            (None, None, None)
+        };
+
         let metadata = Meta {
             user_agent,
             scheme,
@@ -75,9 +82,12 @@ impl<'a> Hello<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct Meta<'a> {
-    scheme: &'a str,
-    principal: &'a str,
-    credentials: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheme: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<&'a str>,
     user_agent: &'a str,
     #[serde(skip_serializing_if = "ServerRouting::is_none")]
     routing: ServerRouting<'a>,
@@ -240,6 +250,21 @@ mod tests {
             .tiny_string("user")
             .tiny_string("credentials")
             .tiny_string("pass")
+            .tiny_string("user_agent")
+            .tiny_string("neo4rs")
+            .build();
+
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn bolt_5_1_hello_has_no_credentials() {
+        let hello = Hello::builder("user", "pass").build(Version::V5_1);
+        let bytes = hello.to_bytes().unwrap();
+
+        let expected = bolt()
+            .structure(1, 0x01)
+            .tiny_map(1)
             .tiny_string("user_agent")
             .tiny_string("neo4rs")
             .build();

@@ -1,0 +1,72 @@
+//! Test harness for the Bolt backends: which server to use, and a fresh graph per test.
+//!
+//! Environment (set by `./scripts/test`, which starts a FalkorDB Bolt server):
+//! - `MCP_TEST_NEO4J_URI`, `MCP_TEST_NEO4J_USER`, `MCP_TEST_NEO4J_PASSWORD`: the server.
+//! - `MCP_TEST_BOLT_SERVER`: `falkordb` (default) or `neo4j`.
+//! - `MCP_TEST_BOLT_REQUIRED=1`: a missing server fails the test instead of skipping it.
+
+use std::time::Duration;
+
+use super::config::{BoltConfig, BoltServer, RetryPolicy};
+
+/// The configuration for one Bolt test, or `None` (test skipped) when no server is set up.
+///
+/// Each call names a new graph (FalkorDB) or database (Neo4j) `t_<test>_<uuid>`, so tests
+/// never see each other's data. On a Neo4j server without multi-database support (Community
+/// edition), set `MCP_TEST_NEO4J_DATABASE` to a database that exists: all tests then share it,
+/// so run them one at a time.
+///
+/// # Panics
+/// When `MCP_TEST_BOLT_REQUIRED=1` and `MCP_TEST_NEO4J_URI` is unset, so that a CI run cannot
+/// pass by skipping every Bolt test.
+pub fn bolt_test_config(test_name: &str) -> Option<BoltConfig> {
+    let Some(uri) = std::env::var("MCP_TEST_NEO4J_URI").ok().filter(|u| !u.is_empty()) else {
+        if std::env::var("MCP_TEST_BOLT_REQUIRED").as_deref() == Ok("1") {
+            panic!("MCP_TEST_BOLT_REQUIRED=1 but MCP_TEST_NEO4J_URI is not set: no Bolt server for {test_name}");
+        }
+        println!("SKIPPED: no Bolt server (set MCP_TEST_NEO4J_URI or run ./scripts/test): {test_name}");
+        return None;
+    };
+    let user = std::env::var("MCP_TEST_NEO4J_USER").unwrap_or_else(|_| "neo4j".into());
+    let password = std::env::var("MCP_TEST_NEO4J_PASSWORD").unwrap_or_default();
+    let server = match std::env::var("MCP_TEST_BOLT_SERVER").as_deref() {
+        Ok("neo4j") => BoltServer::Neo4j,
+        _ => BoltServer::FalkorDb,
+    };
+    let database = std::env::var("MCP_TEST_NEO4J_DATABASE")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| unique_graph_name(test_name));
+    Some(
+        BoltConfig::new(uri, user, password)
+            .with_server(server)
+            .with_database(database)
+            .with_pool_size(4)
+            .with_query_timeout(Duration::from_secs(10))
+            .with_retry(RetryPolicy { max_attempts: 3, initial_backoff_ms: 50, max_backoff_ms: 500 }),
+    )
+}
+
+/// `t_<sanitised test name, shortened>_<32 hex digits>`: a valid graph and database name.
+pub fn unique_graph_name(test_name: &str) -> String {
+    let stem: String = test_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .take(24)
+        .collect();
+    format!("t_{stem}_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_names_are_unique_and_valid() {
+        let a = unique_graph_name("grant then check: allows");
+        let b = unique_graph_name("grant then check: allows");
+        assert_ne!(a, b);
+        let config = BoltConfig::new("bolt://h:1", "u", "").with_database(a);
+        assert!(config.validate().is_ok());
+    }
+}
