@@ -1,13 +1,49 @@
-//! Command-line flags.
+//! Command-line flags (parsed here, validated by [`crate::config::Config::load`]).
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{Backend, LogFormat, Overrides};
+
 /// The MCP platform server.
+///
+/// Settings come from a TOML file (`--config` or `MCP_CONFIG`), overridden by `MCP_...`
+/// environment variables, overridden by these flags. `mcp-server config check` prints the result.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-server", version, about, long_about = None)]
 pub struct Cli {
+    /// The TOML config file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the SQLite files and the generated JWT secret.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Backend of every store: memory, sqlite or neo4j.
+    #[arg(long, global = true, value_enum)]
+    pub storage: Option<BackendArg>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A storage backend, as a flag value.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BackendArg {
+    /// In memory.
+    Memory,
+    /// SQLite files in the data dir.
+    Sqlite,
+    /// A Neo4j server.
+    Neo4j,
+}
+
+/// A log format, as a flag value.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable.
+    Text,
+    /// JSON lines.
+    Json,
 }
 
 /// The subcommands.
@@ -15,15 +51,138 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Show roles and assign them.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Issue and revoke tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 /// Flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "MCP_HOST", default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on.
-    #[arg(long, env = "MCP_PORT", default_value_t = 8080)]
-    pub port: u16,
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (0: any free port; the chosen one is logged).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Log line format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user. The password is asked for (twice) on a terminal, else read from the first
+    /// line of stdin.
+    Add {
+        /// Log-in name.
+        username: String,
+        /// Roles to assign (repeatable), e.g. `--role admin`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// List users with their roles.
+    List,
+    /// Disable a user (log-in and existing tokens stop working).
+    Disable {
+        /// Log-in name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Log-in name.
+        username: String,
+    },
+    /// Set a new password (asked for, or read from stdin).
+    Passwd {
+        /// Log-in name.
+        username: String,
+    },
+}
+
+/// `roles` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// List the roles of the policy and their permissions.
+    List,
+    /// Give a user a role.
+    Assign {
+        /// Log-in name.
+        username: String,
+        /// Role.
+        role: String,
+    },
+    /// Take a role from a user.
+    Revoke {
+        /// Log-in name.
+        username: String,
+        /// Role.
+        role: String,
+    },
+}
+
+/// `tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Issue a token for a user (printed to stdout).
+    Issue {
+        /// Log-in name.
+        username: String,
+    },
+    /// Revoke a token (read from the argument, or stdin when it is `-`).
+    Revoke {
+        /// The token.
+        token: String,
+    },
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit log's hash chain; exits non-zero when it is broken.
+    Verify,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate and print the effective configuration, secrets masked.
+    Check,
+}
+
+impl Cli {
+    /// The flag layer of the configuration.
+    pub fn overrides(&self) -> Overrides {
+        let mut o = Overrides {
+            data_dir: self.data_dir.clone(),
+            backend: self.storage.map(|b| match b {
+                BackendArg::Memory => Backend::Memory,
+                BackendArg::Sqlite => Backend::Sqlite,
+                BackendArg::Neo4j => Backend::Neo4j,
+            }),
+            ..Overrides::default()
+        };
+        if let Command::Serve(args) = &self.command {
+            o.host.clone_from(&args.host);
+            o.port = args.port;
+            o.log_format = args.log_format.map(|f| match f {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            });
+        }
+        o
+    }
 }

@@ -1,34 +1,110 @@
 //! The MCP platform server: an actix-web application that composes the `mcp-*` crates.
 //!
-//! `main.rs` only parses flags and calls [`run`]; everything else lives here so tests can
-//! build the same application.
+//! `main.rs` only parses flags and calls [`run`]. [`app`] builds the same application the
+//! server runs, so tests drive it with `actix_web::test::init_service(app(state))`.
+#![deny(missing_docs)]
 
+pub mod auth;
 pub mod cli;
+mod commands;
+pub mod config;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod middleware;
+pub mod request_id;
 pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod tools;
+pub mod users;
 
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
 use anyhow::Context;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The application: routes from the table, the request middleware, JSON/query error mapping.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.config.http.body_limit_bytes;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(move |err, _| error::json_error(err, limit).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(
+            web::QueryConfig::default().error_handler(|err, _| error::query_error(err).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err).into()))
+        .configure(routes::configure)
+        .default_service(web::to(routes::not_found))
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+}
 
 /// Runs the command the flags name.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref(), &cli.overrides())?;
     match cli.command {
-        cli::Command::Serve(args) => serve(args),
+        cli::Command::Config(cli::ConfigCommand::Check) => {
+            print!("{}", config.to_masked_toml());
+            Ok(())
+        }
+        cli::Command::Serve(_) => {
+            telemetry::init(&config.log);
+            actix_web::rt::System::new().block_on(serve(config))
+        }
+        command => {
+            telemetry::init(&config::LogConfig {
+                level: "warn".into(),
+                ..config.log.clone()
+            });
+            actix_web::rt::System::new().block_on(commands::run(config, command))
+        }
     }
 }
 
-fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-    )
-    .init();
-    let system = actix_web::rt::System::new();
-    system.block_on(async move {
-        let server = actix_web::HttpServer::new(|| actix_web::App::new().configure(routes::configure))
-            .bind((args.host.as_str(), args.port))
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        for addr in server.addrs() {
-            tracing::info!(%addr, "listening");
-        }
-        server.run().await.context("server stopped with an error")
-    })
+/// Starts the server and runs it until SIGINT/SIGTERM; then stops accepting, lets in-flight
+/// requests finish (bounded by `http.shutdown_timeout_secs`) and flushes the audit queue.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let http = config.http.clone();
+    let state = AppState::connect(config).await?;
+    commands::bootstrap_admin(&state).await?;
+    let data = web::Data::new(state.clone());
+    let mut server = actix_web::HttpServer::new(move || app(data.clone()))
+        .shutdown_timeout(http.shutdown_timeout_secs)
+        .bind((http.host.as_str(), http.port))
+        .with_context(|| format!("cannot listen on {}:{}", http.host, http.port))?;
+    if http.workers > 0 {
+        server = server.workers(http.workers);
+    }
+    for addr in server.addrs() {
+        tracing::info!(%addr, "listening");
+    }
+    // actix-web handles SIGINT/SIGTERM itself: graceful stop with the shutdown timeout.
+    server.run().await.context("server stopped with an error")?;
+    tracing::info!("server stopped; flushing the audit log");
+    let flush = Duration::from_secs(http.shutdown_timeout_secs.max(1));
+    if let Err(e) = state.audit.flush(flush).await {
+        tracing::error!(error = %e, "audit events not stored before exit");
+    }
+    Ok(())
 }

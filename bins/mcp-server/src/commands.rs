@@ -1,0 +1,225 @@
+//! The administrative subcommands (`users`, `roles`, `tokens`, `audit`), working on the stores
+//! directly, and the first-start bootstrap of an admin user.
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use mcp_audit::{AuditEvent, EventType};
+
+use crate::cli::{AuditCommand, Command, RolesCommand, TokensCommand, UsersCommand};
+use crate::config::Config;
+use crate::state::{AppState, Backends};
+use crate::users;
+
+/// Environment variable with the first admin's password (used once, on an empty user store).
+pub const BOOTSTRAP_PASSWORD_ENV: &str = "MCP_BOOTSTRAP_ADMIN_PASSWORD";
+/// Environment variable with the first admin's name (default `admin`).
+pub const BOOTSTRAP_USER_ENV: &str = "MCP_BOOTSTRAP_ADMIN_USER";
+
+async fn state(config: Config) -> anyhow::Result<AppState> {
+    let backends = Backends::connect(&config, false).await?;
+    AppState::assemble(config, backends)
+}
+
+fn authorizer(state: &AppState) -> anyhow::Result<&mcp_rbac::Authorizer> {
+    state
+        .authorizer
+        .as_ref()
+        .context("authorizer not configured")
+}
+
+async fn find(state: &AppState, username: &str) -> anyhow::Result<users::User> {
+    state
+        .users
+        .by_username(username)
+        .await?
+        .with_context(|| format!("no user `{username}`"))
+}
+
+/// Runs an administrative subcommand.
+pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
+    let state = state(config).await?;
+    let result = run_on(&state, command).await;
+    let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
+    result
+}
+
+async fn cli_event(state: &AppState, action: &str, target: &str) {
+    let event = AuditEvent::new(EventType::DataWrite)
+        .with_user("cli")
+        .with_action(action.to_owned())
+        .with_resource("cli")
+        .with_detail("target", target.to_owned());
+    state.audit(event).await;
+}
+
+async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Users(UsersCommand::Add { username, roles }) => {
+            let az = authorizer(state)?;
+            if let Some(unknown) = roles.iter().find(|r| !az.policy().has_role(r)) {
+                bail!("unknown role `{unknown}`");
+            }
+            let password = read_password(&format!("Password for {username}: "))?;
+            let user = users::create_user(&*state.users, &username, &password).await?;
+            for role in &roles {
+                az.assign_role(&user.id, role).await?;
+            }
+            cli_event(state, "create_user", &username).await;
+            let roles = az.roles_of(&user.id).await?;
+            println!(
+                "created user {username} ({}) with roles {}",
+                user.id,
+                roles.join(", ")
+            );
+        }
+        Command::Users(UsersCommand::List) => {
+            let az = authorizer(state)?;
+            for user in state.users.list().await? {
+                let roles = az.roles_of(&user.id).await?;
+                let flag = if user.disabled { " (disabled)" } else { "" };
+                println!("{}\t{}\t{}{flag}", user.username, user.id, roles.join(","));
+            }
+        }
+        Command::Users(UsersCommand::Disable { username }) => {
+            let user = find(state, &username).await?;
+            state.users.set_disabled(&user.id, true).await?;
+            cli_event(state, "disable_user", &username).await;
+            println!("disabled {username}");
+        }
+        Command::Users(UsersCommand::Enable { username }) => {
+            let user = find(state, &username).await?;
+            state.users.set_disabled(&user.id, false).await?;
+            cli_event(state, "enable_user", &username).await;
+            println!("enabled {username}");
+        }
+        Command::Users(UsersCommand::Passwd { username }) => {
+            let user = find(state, &username).await?;
+            let password = read_password(&format!("New password for {username}: "))?;
+            users::validate_password(&password)?;
+            let hash =
+                tokio::task::spawn_blocking(move || users::hash_password(&password)).await??;
+            state.users.set_password_hash(&user.id, &hash).await?;
+            cli_event(state, "set_password", &username).await;
+            println!("password of {username} changed");
+        }
+        Command::Roles(RolesCommand::List) => {
+            let policy = authorizer(state)?.policy();
+            for role in policy.roles() {
+                let perms: Vec<String> = policy
+                    .permissions_of(&[role])
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                println!("{role}\t{}", perms.join(","));
+            }
+        }
+        Command::Roles(RolesCommand::Assign { username, role }) => {
+            let user = find(state, &username).await?;
+            authorizer(state)?.assign_role(&user.id, &role).await?;
+            cli_event(state, &format!("assign_role:{role}"), &username).await;
+            println!("{username} has role {role}");
+        }
+        Command::Roles(RolesCommand::Revoke { username, role }) => {
+            let user = find(state, &username).await?;
+            authorizer(state)?.revoke_role(&user.id, &role).await?;
+            cli_event(state, &format!("revoke_role:{role}"), &username).await;
+            println!("{username} no longer has role {role}");
+        }
+        Command::Tokens(TokensCommand::Issue { username }) => {
+            let user = find(state, &username).await?;
+            if user.disabled {
+                bail!("user `{username}` is disabled");
+            }
+            let roles = authorizer(state)?.roles_of(&user.id).await?;
+            let issued = state.issuer.issue(&user.id, roles)?;
+            cli_event(state, "issue_token", &username).await;
+            println!("{}", issued.token);
+        }
+        Command::Tokens(TokensCommand::Revoke { token }) => {
+            let token = if token == "-" {
+                std::io::stdin()
+                    .lock()
+                    .lines()
+                    .next()
+                    .transpose()?
+                    .unwrap_or_default()
+            } else {
+                token
+            };
+            let claims = state
+                .verifier
+                .verify(token.trim())
+                .await
+                .context("cannot revoke")?;
+            state.verifier.revoke(&claims).await?;
+            let event = AuditEvent::new(EventType::TokenRevoked)
+                .with_user("cli")
+                .with_detail("jti", claims.jti.clone());
+            state.audit(event).await;
+            println!("revoked token {}", claims.jti);
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let report = state.audit.verify_chain().await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if let Some(broken) = report.broken {
+                bail!("{broken}");
+            }
+        }
+        Command::Serve(_) | Command::Config(_) => unreachable!("handled in run"),
+    }
+    Ok(())
+}
+
+/// A password from the terminal (asked twice) or the first line of stdin.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt)?;
+        let second = rpassword::prompt_password("Repeat: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        Ok(first)
+    } else {
+        let line = std::io::stdin()
+            .lock()
+            .lines()
+            .next()
+            .transpose()?
+            .unwrap_or_default();
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("no password on stdin");
+        }
+        Ok(password)
+    }
+}
+
+/// On an empty user store: creates the admin from `MCP_BOOTSTRAP_ADMIN_PASSWORD`, or logs how
+/// to create one. Never creates a default password.
+pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
+    if !state.users.list().await?.is_empty() {
+        return Ok(());
+    }
+    let Ok(password) = std::env::var(BOOTSTRAP_PASSWORD_ENV) else {
+        tracing::warn!(
+            "no users yet: create an admin with `mcp-server users add <name> --role admin` \
+             (password from a prompt or stdin), or start once with {BOOTSTRAP_PASSWORD_ENV} set"
+        );
+        return Ok(());
+    };
+    let username = std::env::var(BOOTSTRAP_USER_ENV).unwrap_or_else(|_| "admin".to_owned());
+    let user = users::create_user(&*state.users, &username, &password)
+        .await
+        .with_context(|| {
+            format!("cannot create the bootstrap admin from {BOOTSTRAP_PASSWORD_ENV}")
+        })?;
+    authorizer(state)?
+        .assign_role(&user.id, mcp_rbac::role::ADMIN)
+        .await?;
+    cli_event(state, "bootstrap_admin", &username).await;
+    tracing::warn!(
+        %username,
+        "created the admin user from {BOOTSTRAP_PASSWORD_ENV}; unset it now (it is used only on an empty user store)"
+    );
+    Ok(())
+}

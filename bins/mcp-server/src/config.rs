@@ -1,0 +1,625 @@
+//! Configuration: a TOML file, overridden by `MCP_...` environment variables, overridden by
+//! flags. Only this module reads files or the environment for settings.
+//!
+//! Layers are merged as TOML trees and deserialized once with `deny_unknown_fields`, so a typo in
+//! any layer fails at start-up with the key's name.
+//!
+//! Environment variables: `MCP_<SECTION>__<KEY>` sets `[section] key` (for example
+//! `MCP_HTTP__PORT=8081`, `MCP_STORAGE__NEO4J__URI=bolt://…`), and these short aliases exist:
+//! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`, `MCP_LOG_FORMAT`,
+//! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_NEO4J_URI`, `MCP_NEO4J_USER`,
+//! `MCP_NEO4J_PASSWORD`. `MCP_CONFIG` names the file when `--config` is not given.
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Environment aliases: variable name → dotted key in the config tree.
+const ENV_ALIASES: &[(&str, &str)] = &[
+    ("MCP_HOST", "http.host"),
+    ("MCP_PORT", "http.port"),
+    ("MCP_DATA_DIR", "storage.data_dir"),
+    ("MCP_STORAGE_BACKEND", "storage.backend"),
+    ("MCP_JWT_SECRET", "auth.jwt_secret"),
+    ("MCP_LOG_FORMAT", "log.format"),
+    ("MCP_LOG_LEVEL", "log.level"),
+    ("MCP_EXECUTE_PER_MINUTE", "limits.execute_per_minute"),
+    ("MCP_NEO4J_URI", "storage.neo4j.uri"),
+    ("MCP_NEO4J_USER", "storage.neo4j.user"),
+    ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
+];
+
+/// Keys whose values are secrets: always strings, never parsed as numbers or booleans.
+const STRING_KEYS: &[&str] = &[
+    "auth.jwt_secret",
+    "storage.neo4j.password",
+    "storage.neo4j.user",
+    "http.host",
+];
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// The merged configuration has an unknown key or a value of the wrong type.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The configuration asks for a backend this build does not include.
+    #[error(
+        "storage backend `{0}` is not compiled into this build (rebuild with `--features {0}`)"
+    )]
+    BackendNotCompiled(&'static str),
+}
+
+/// A secret string: masked in `Debug` and when the config is printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+/// The whole configuration of the server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP listener and request limits.
+    pub http: HttpConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Where each store keeps its data.
+    pub storage: StorageConfig,
+    /// Tokens and log-in protection.
+    pub auth: AuthConfig,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+    /// Custom roles (`[roles.NAME]` with `inherits`, `permissions`, `description`); the
+    /// built-in `viewer`, `developer` and `admin` always exist.
+    pub roles: std::collections::BTreeMap<String, mcp_rbac::RoleConfig>,
+    /// The code sandbox (see the mcp-sandbox crate for every key).
+    pub sandbox: mcp_sandbox::SandboxConfig,
+}
+
+/// The HTTP listener and request limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+    /// Largest accepted request body, in bytes (413 above).
+    pub body_limit_bytes: usize,
+    /// Time a request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Time in-flight requests get to finish on SIGINT/SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            body_limit_bytes: 256 * 1024,
+            request_timeout_secs: 60,
+            shutdown_timeout_secs: 10,
+            workers: 0,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Line format.
+    pub format: LogFormat,
+    /// Default level or `tracing` filter (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A storage backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// In memory: lost on restart (tests, trials).
+    Memory,
+    /// Embedded SQLite files in the data dir.
+    #[default]
+    Sqlite,
+    /// A Neo4j (Bolt) server: needs `[storage.neo4j]` and a build with the `neo4j` feature.
+    Neo4j,
+}
+
+/// Where each store keeps its data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Directory of the SQLite files and the generated JWT secret.
+    pub data_dir: PathBuf,
+    /// Backend of every store not set below.
+    pub backend: Backend,
+    /// Backend of user accounts.
+    pub users: Option<Backend>,
+    /// Backend of roles and role assignments.
+    pub roles: Option<Backend>,
+    /// Backend of revoked tokens.
+    pub tokens: Option<Backend>,
+    /// Backend of the audit log.
+    pub audit: Option<Backend>,
+    /// Backend of the knowledge graph.
+    pub graph: Option<Backend>,
+    /// The Neo4j server, for stores on `neo4j`.
+    pub neo4j: Option<Neo4jConfig>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            backend: Backend::Sqlite,
+            users: None,
+            roles: None,
+            tokens: None,
+            audit: None,
+            graph: None,
+            neo4j: None,
+        }
+    }
+}
+
+/// The stores the server keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// User accounts.
+    Users,
+    /// Roles and assignments.
+    Roles,
+    /// Revoked tokens.
+    Tokens,
+    /// The audit log.
+    Audit,
+    /// The knowledge graph.
+    Graph,
+}
+
+impl StoreKind {
+    /// Every store, in start-up order.
+    pub const ALL: [StoreKind; 5] = [
+        Self::Users,
+        Self::Roles,
+        Self::Tokens,
+        Self::Audit,
+        Self::Graph,
+    ];
+
+    /// The store's name in config and `/ready`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Roles => "roles",
+            Self::Tokens => "tokens",
+            Self::Audit => "audit",
+            Self::Graph => "graph",
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The backend chosen for one store.
+    pub fn backend_of(&self, store: StoreKind) -> Backend {
+        let chosen = match store {
+            StoreKind::Users => self.users,
+            StoreKind::Roles => self.roles,
+            StoreKind::Tokens => self.tokens,
+            StoreKind::Audit => self.audit,
+            StoreKind::Graph => self.graph,
+        };
+        chosen.unwrap_or(self.backend)
+    }
+
+    /// The SQLite file of one store.
+    pub fn sqlite_path(&self, store: StoreKind) -> PathBuf {
+        self.data_dir.join(format!("{}.sqlite3", store.name()))
+    }
+}
+
+/// A Neo4j (Bolt) server.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neo4jConfig {
+    /// `bolt://host:port` or `neo4j://host:port`.
+    pub uri: String,
+    /// User name.
+    #[serde(default)]
+    pub user: String,
+    /// Password.
+    #[serde(default)]
+    pub password: Secret,
+}
+
+impl fmt::Debug for Neo4jConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Neo4jConfig")
+            .field("uri", &self.uri)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tokens and log-in protection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC secret of the tokens; generated into `<data_dir>/jwt_secret` when absent.
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of an access token.
+    pub token_ttl_secs: u64,
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    /// Failed log-ins per user name before it is locked for `lockout_secs`.
+    pub max_failures_per_user: u32,
+    /// Failed log-ins per client IP before it is locked for `lockout_secs`.
+    pub max_failures_per_ip: u32,
+    /// How long a lock-out lasts, and the window failures are counted in.
+    pub lockout_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            token_ttl_secs: 3600,
+            issuer: "mcp-server".into(),
+            max_failures_per_user: 5,
+            max_failures_per_ip: 20,
+            lockout_secs: 300,
+        }
+    }
+}
+
+/// Rate limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Code executions per user per minute (`POST /api/v1/execute`).
+    pub execute_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            execute_per_minute: 10,
+        }
+    }
+}
+
+/// Values given as flags: the last, strongest layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--storage`.
+    pub backend: Option<Backend>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Loads the file (if any), then the environment, then the flags, and validates the result.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env, overrides)
+    }
+
+    /// [`Config::load`] with the environment given explicitly (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut tree = toml::Table::new();
+        let file = file.map(Path::to_path_buf).or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == "MCP_CONFIG")
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            tree = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse {
+                    path,
+                    message: e.to_string(),
+                })?;
+        }
+        apply_env(&mut tree, env)?;
+        apply_overrides(&mut tree, overrides);
+        let config: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let uses_neo4j = StoreKind::ALL
+            .iter()
+            .any(|s| self.storage.backend_of(*s) == Backend::Neo4j);
+        if uses_neo4j && self.storage.neo4j.is_none() {
+            return Err(ConfigError::Invalid(
+                "a store uses the neo4j backend but [storage.neo4j] (uri, user, password) is not set"
+                    .into(),
+            ));
+        }
+        if self.limits.execute_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.execute_per_minute must be at least 1".into(),
+            ));
+        }
+        if self.auth.token_ttl_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.token_ttl_secs must be at least 1".into(),
+            ));
+        }
+        if self.http.body_limit_bytes == 0 || self.http.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "http.body_limit_bytes and http.request_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose().len() < 32
+        {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets masked (`config check`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+fn apply_env(tree: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    // Generic `MCP_SECTION__KEY` first, aliases after, so an alias is the more specific.
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("MCP_") else {
+            continue;
+        };
+        if !rest.contains("__") {
+            continue;
+        }
+        let key: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if key.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid(format!(
+                "malformed environment variable {name}"
+            )));
+        }
+        set_path(tree, &key, env_value(&key.join("."), value));
+    }
+    for (alias, dotted) in ENV_ALIASES {
+        if let Some((_, value)) = env.iter().find(|(k, _)| k == alias) {
+            let key: Vec<String> = dotted.split('.').map(str::to_owned).collect();
+            set_path(tree, &key, env_value(dotted, value));
+        }
+    }
+    Ok(())
+}
+
+/// Reads an env value as a TOML scalar (so `8081` is a number), except for string keys.
+fn env_value(dotted: &str, raw: &str) -> toml::Value {
+    if STRING_KEYS.contains(&dotted) {
+        return toml::Value::String(raw.to_owned());
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(tree: &mut toml::Table, key: &[String], value: toml::Value) {
+    let Some((last, parents)) = key.split_last() else {
+        return;
+    };
+    let mut table = tree;
+    for part in parents {
+        let entry = table
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        table = next;
+    }
+    table.insert(last.clone(), value);
+}
+
+fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
+    let mut set = |dotted: &str, value: toml::Value| {
+        let key: Vec<String> = dotted.split('.').map(str::to_owned).collect();
+        set_path(tree, &key, value);
+    };
+    if let Some(host) = &o.host {
+        set("http.host", toml::Value::String(host.clone()));
+    }
+    if let Some(port) = o.port {
+        set("http.port", toml::Value::Integer(i64::from(port)));
+    }
+    if let Some(dir) = &o.data_dir {
+        set(
+            "storage.data_dir",
+            toml::Value::String(dir.to_string_lossy().into_owned()),
+        );
+    }
+    if let Some(backend) = o.backend {
+        set(
+            "storage.backend",
+            toml::Value::try_from(backend).unwrap_or(toml::Value::Boolean(false)),
+        );
+    }
+    if let Some(format) = o.log_format {
+        set(
+            "log.format",
+            toml::Value::try_from(format).unwrap_or(toml::Value::Boolean(false)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_sqlite_in_data_and_ten_executions_per_minute() {
+        let c = Config::load_from(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(c.storage.backend_of(StoreKind::Audit), Backend::Sqlite);
+        assert_eq!(c.storage.data_dir, PathBuf::from("data"));
+        assert_eq!(c.limits.execute_per_minute, 10);
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[http]\nport = 1000\nhost = \"0.0.0.0\"\n").unwrap();
+        let e = env(&[
+            ("MCP_PORT", "2000"),
+            ("MCP_HTTP__REQUEST_TIMEOUT_SECS", "5"),
+        ]);
+        let c = Config::load_from(Some(&file), &e, &Overrides::default()).unwrap();
+        assert_eq!((c.http.host.as_str(), c.http.port), ("0.0.0.0", 2000));
+        assert_eq!(c.http.request_timeout_secs, 5);
+        let flags = Overrides {
+            port: Some(3000),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(Some(&file), &e, &flags).unwrap();
+        assert_eq!(c.http.port, 3000);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let e = env(&[("MCP_HTTP__PROT", "1")]);
+        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn neo4j_backend_without_a_server_is_refused() {
+        let e = env(&[("MCP_STORAGE__GRAPH", "neo4j")]);
+        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("storage.neo4j"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_masks_secrets() {
+        let secret = "x".repeat(40);
+        let e = env(&[
+            ("MCP_JWT_SECRET", secret.as_str()),
+            ("MCP_NEO4J_URI", "bolt://localhost:7687"),
+            ("MCP_NEO4J_PASSWORD", "hunter2hunter2"),
+        ]);
+        let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
+        let printed = c.to_masked_toml();
+        assert!(
+            !printed.contains(&secret) && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(printed.contains("********"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn numeric_looking_secret_stays_a_string() {
+        let secret = "1".repeat(40);
+        let e = env(&[("MCP_JWT_SECRET", secret.as_str())]);
+        let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.auth.jwt_secret.unwrap().expose(), secret);
+    }
+}

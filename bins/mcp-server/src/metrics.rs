@@ -1,0 +1,138 @@
+//! Prometheus metrics, kept in a registry per app (so tests don't share counters).
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The server's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route pattern, method and status.
+    pub requests: IntCounterVec,
+    /// Request latency by route pattern, method and status.
+    pub latency: HistogramVec,
+    /// Failed authentications by reason (`invalid_token`, `invalid_credentials`, `locked_out`).
+    pub auth_failures: IntCounterVec,
+    /// Permission denials by permission.
+    pub permission_denials: IntCounterVec,
+    /// Code executions by language and outcome.
+    pub executions: IntCounterVec,
+    /// Audit events waiting to be written.
+    pub audit_queue_depth: IntGauge,
+    /// Sandbox runs in progress or waiting.
+    pub sandbox_queue: IntGauge,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "mcp_http_requests_total",
+                "HTTP requests by route and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("mcp_http_request_duration_seconds", "HTTP request latency"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                "mcp_auth_failures_total",
+                "Failed authentications by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let permission_denials = IntCounterVec::new(
+            Opts::new(
+                "mcp_permission_denials_total",
+                "Permission denials by permission",
+            ),
+            &["permission"],
+        )
+        .expect("valid metric");
+        let executions = IntCounterVec::new(
+            Opts::new(
+                "mcp_executions_total",
+                "Code executions by language and outcome",
+            ),
+            &["language", "outcome"],
+        )
+        .expect("valid metric");
+        let audit_queue_depth = IntGauge::new(
+            "mcp_audit_queue_depth",
+            "Audit events waiting to be written",
+        )
+        .expect("valid metric");
+        let sandbox_queue =
+            IntGauge::new("mcp_sandbox_queue", "Sandbox runs in progress").expect("valid metric");
+        for m in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(auth_failures.clone()),
+            Box::new(permission_denials.clone()),
+            Box::new(executions.clone()),
+            Box::new(audit_queue_depth.clone()),
+            Box::new(sandbox_queue.clone()),
+        ] {
+            registry.register(m).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            auth_failures,
+            permission_denials,
+            executions,
+            audit_queue_depth,
+            sandbox_queue,
+        }
+    }
+
+    /// Records one finished request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [route, method, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_text_has_request_counts_by_route_and_status() {
+        let m = Metrics::new();
+        m.observe_request("/health", "GET", 200, 0.001);
+        m.executions.with_label_values(&["python", "success"]).inc();
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"mcp_http_requests_total{method="GET",route="/health",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("mcp_http_request_duration_seconds_bucket"));
+        assert!(text.contains(r#"mcp_executions_total{language="python",outcome="success"} 1"#));
+    }
+}

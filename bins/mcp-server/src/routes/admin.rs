@@ -1,0 +1,272 @@
+//! Users and roles (`system:admin`).
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_audit::{AuditEvent, EventType};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::perm::SystemAdmin;
+use crate::auth::{Allowed, CallContext};
+use crate::error::{ApiError, ErrorBody, rbac_error};
+use crate::state::AppState;
+use crate::users::{self, User};
+
+/// A user with their roles.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    /// Stable id.
+    pub id: String,
+    /// Log-in name.
+    pub username: String,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// When the user was created (RFC 3339).
+    pub created_at: String,
+    /// The user's roles.
+    pub roles: Vec<String>,
+}
+
+async fn view(state: &AppState, user: User) -> Result<UserView, ApiError> {
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    let roles = authorizer.roles_of(&user.id).await.map_err(rbac_error)?;
+    Ok(UserView {
+        id: user.id,
+        username: user.username,
+        disabled: user.disabled,
+        created_at: user.created_at.to_rfc3339(),
+        roles,
+    })
+}
+
+async fn find(state: &AppState, username: &str) -> Result<User, ApiError> {
+    state
+        .users
+        .by_username(username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))
+}
+
+/// `POST /api/v1/users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Log-in name: 1–64 of letters, digits, `.`, `_`, `@`, `-`.
+    pub username: String,
+    /// Password: at least 8 characters.
+    pub password: String,
+    /// Roles to assign (default: none, which means `viewer`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// `POST /api/v1/users/{username}/roles` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRole {
+    /// The role to give.
+    pub role: String,
+}
+
+/// A role of the policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    /// Name.
+    pub name: String,
+    /// Roles it inherits from.
+    pub inherits: Vec<String>,
+    /// Every permission it grants, inherited ones included.
+    pub permissions: Vec<String>,
+    /// What it is for.
+    pub description: Option<String>,
+}
+
+async fn audit_admin(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &str,
+    action: &str,
+    target: &str,
+) {
+    let event = AuditEvent::new(EventType::DataWrite)
+        .with_user(caller.to_owned())
+        .with_action(action.to_owned())
+        .with_detail("target_user", target.to_owned());
+    state.audit(CallContext::of(req).stamp(event)).await;
+}
+
+/// List users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
+pub async fn list_users(
+    _: Allowed<SystemAdmin>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<UserView>>, ApiError> {
+    let mut out = Vec::new();
+    for user in state.users.list().await? {
+        out.push(view(&state, user).await?);
+    }
+    Ok(web::Json(out))
+}
+
+/// Create a user, optionally with roles.
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = CreateUser,
+    security(("bearer" = [])), responses(
+    (status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_user(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    if let Some(unknown) = body.roles.iter().find(|r| !authorizer.policy().has_role(r)) {
+        return Err(ApiError::Unprocessable(format!("unknown role `{unknown}`")));
+    }
+    let user = users::create_user(&*state.users, &body.username, &body.password).await?;
+    for role in &body.roles {
+        authorizer
+            .assign_role(&user.id, role)
+            .await
+            .map_err(rbac_error)?;
+    }
+    audit_admin(
+        &state,
+        &req,
+        &auth.principal.user_id,
+        "create_user",
+        &user.username,
+    )
+    .await;
+    Ok(HttpResponse::Created().json(view(&state, user).await?))
+}
+
+async fn set_disabled(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: String,
+    disabled: bool,
+) -> Result<web::Json<UserView>, ApiError> {
+    let user = find(&state, &username).await?;
+    let user = state.users.set_disabled(&user.id, disabled).await?;
+    let action = if disabled {
+        "disable_user"
+    } else {
+        "enable_user"
+    };
+    audit_admin(&state, &req, &auth.principal.user_id, action, &username).await;
+    Ok(web::Json(view(&state, user).await?))
+}
+
+/// Disable a user: they can no longer log in, and their tokens stop working.
+#[utoipa::path(post, path = "/api/v1/users/{username}/disable", tag = "admin",
+    params(("username" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn disable_user(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<web::Json<UserView>, ApiError> {
+    set_disabled(auth, req, state, username.into_inner(), true).await
+}
+
+/// Enable a disabled user.
+#[utoipa::path(post, path = "/api/v1/users/{username}/enable", tag = "admin",
+    params(("username" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn enable_user(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<web::Json<UserView>, ApiError> {
+    set_disabled(auth, req, state, username.into_inner(), false).await
+}
+
+/// Give a user a role.
+#[utoipa::path(post, path = "/api/v1/users/{username}/roles", tag = "admin",
+    params(("username" = String, Path)), request_body = AssignRole, security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn assign_role(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+    body: web::Json<AssignRole>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let user = find(&state, &username).await?;
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    authorizer
+        .assign_role(&user.id, &body.role)
+        .await
+        .map_err(rbac_error)?;
+    let action = format!("assign_role:{}", body.role);
+    audit_admin(&state, &req, &auth.principal.user_id, &action, &username).await;
+    Ok(web::Json(view(&state, user).await?))
+}
+
+/// Take a role from a user.
+#[utoipa::path(delete, path = "/api/v1/users/{username}/roles/{role}", tag = "admin",
+    params(("username" = String, Path), ("role" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn revoke_role(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let (username, role) = path.into_inner();
+    let user = find(&state, &username).await?;
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    authorizer
+        .revoke_role(&user.id, &role)
+        .await
+        .map_err(rbac_error)?;
+    let action = format!("revoke_role:{role}");
+    audit_admin(&state, &req, &auth.principal.user_id, &action, &username).await;
+    Ok(web::Json(view(&state, user).await?))
+}
+
+/// List the roles of the policy with their permissions.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [RoleView]), (status = 403, body = ErrorBody)))]
+pub async fn list_roles(
+    _: Allowed<SystemAdmin>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<RoleView>>, ApiError> {
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    let policy = authorizer.policy();
+    let roles = policy
+        .roles()
+        .map(|name| RoleView {
+            name: name.to_owned(),
+            inherits: policy
+                .parents_of(name)
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+            permissions: policy
+                .permissions_of(&[name])
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            description: policy.description_of(name).map(str::to_owned),
+        })
+        .collect();
+    Ok(web::Json(roles))
+}

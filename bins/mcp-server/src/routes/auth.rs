@@ -1,0 +1,228 @@
+//! Tokens: log in, revoke, who am I.
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_audit::{AuditEvent, EventType};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{CallContext, Principal, authorize, bearer_token};
+use crate::error::{ApiError, ErrorBody};
+use crate::limits::retry_after_secs;
+use crate::state::AppState;
+use crate::users;
+
+/// `POST /auth/token` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Log-in name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// An issued access token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The JWT, for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// Log in: trade a user name and password for an access token.
+///
+/// Unknown user, wrong password and disabled user give the same 401 after the same argon2 work.
+/// Too many failures for a user name or from an IP give 429 with `Retry-After`.
+#[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = TokenRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, body = ErrorBody, description = "invalid username or password"),
+    (status = 429, body = ErrorBody, description = "locked out; see Retry-After")))]
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TokenRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let TokenRequest { username, password } = body.into_inner();
+    let ctx = CallContext::of(&req);
+    let ip = ctx.ip.map(|ip| ip.to_string());
+    let fail_event = |reason: &str| {
+        ctx.stamp(
+            AuditEvent::authentication(username.clone(), false, ctx.ip)
+                .with_detail("username", username.clone())
+                .with_error_message(reason),
+        )
+    };
+    if let Err(wait) = state.login_guard.check(&username, ip.as_deref()) {
+        state
+            .metrics
+            .auth_failures
+            .with_label_values(&["locked_out"])
+            .inc();
+        state
+            .audit(fail_event("locked out after repeated failures"))
+            .await;
+        return Err(ApiError::RateLimited {
+            retry_after_secs: retry_after_secs(wait),
+        });
+    }
+    let user = state.users.by_username(&username).await?;
+    let hash = user.as_ref().map_or_else(
+        || users::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let matches = tokio::task::spawn_blocking(move || users::verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(user) if matches && !user.disabled => user,
+        other => {
+            let reason = match other {
+                None => "unknown user",
+                Some(u) if u.disabled => "user disabled",
+                Some(_) => "wrong password",
+            };
+            state.login_guard.record_failure(&username, ip.as_deref());
+            state
+                .metrics
+                .auth_failures
+                .with_label_values(&["invalid_credentials"])
+                .inc();
+            state.audit(fail_event(reason)).await;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    state.login_guard.record_success(&username);
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    let roles = authorizer
+        .roles_of(&user.id)
+        .await
+        .map_err(crate::error::rbac_error)?;
+    let issued = state
+        .issuer
+        .issue(&user.id, roles)
+        .map_err(ApiError::internal)?;
+    let event = AuditEvent::authentication(user.id.clone(), true, ctx.ip)
+        .with_detail("username", user.username.clone())
+        .with_detail("jti", issued.claims.jti.clone());
+    state.audit(ctx.stamp(event)).await;
+    let expires_in =
+        u64::try_from((issued.claims.expires_at() - chrono::Utc::now()).num_seconds()).unwrap_or(0);
+    Ok(web::Json(TokenResponse {
+        access_token: issued.token,
+        token_type: "bearer".into(),
+        expires_in,
+    }))
+}
+
+/// `POST /auth/revoke` body (optional: an empty body revokes the caller's own token).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// The token to revoke; another user's token needs `system:admin`.
+    pub token: Option<String>,
+}
+
+/// `POST /auth/revoke` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// Always `true`.
+    pub revoked: bool,
+    /// The revoked token's id.
+    pub jti: String,
+}
+
+/// Revoke the caller's token, or (with `system:admin`) any token.
+#[utoipa::path(post, path = "/auth/revoke", tag = "auth", request_body(content = Option<RevokeRequest>),
+    security(("bearer" = [])), responses(
+    (status = 200, body = Revoked),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        RevokeRequest::default()
+    } else {
+        crate::error::require_json(&req)?;
+        serde_json::from_slice::<RevokeRequest>(&body).map_err(|e| crate::error::serde_error(&e))?
+    };
+    let ctx = CallContext::of(&req);
+    let own = bearer_token(&req).unwrap_or_default();
+    let claims = match request.token.as_deref() {
+        None => caller.claims.clone(),
+        Some(t) if t == own => caller.claims.clone(),
+        Some(other) => {
+            authorize(&state, &caller, &mcp_rbac::Permission::SYSTEM_ADMIN, &ctx).await?;
+            match state.verifier.verify(other).await {
+                Ok(claims) => claims,
+                Err(mcp_jwt::Error::Revoked) => {
+                    return Err(ApiError::Conflict("token is already revoked".into()));
+                }
+                Err(e) => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "cannot revoke that token: {e}"
+                    )));
+                }
+            }
+        }
+    };
+    state.verifier.revoke(&claims).await.map_err(|e| match e {
+        mcp_jwt::Error::Store(s) => ApiError::from(s),
+        other => ApiError::internal(other),
+    })?;
+    let event = AuditEvent::new(EventType::TokenRevoked)
+        .with_user(caller.user_id.clone())
+        .with_action("revoke")
+        .with_detail("jti", claims.jti.clone())
+        .with_detail("token_subject", claims.sub.clone());
+    state.audit(ctx.stamp(event)).await;
+    Ok(HttpResponse::Ok().json(Revoked {
+        revoked: true,
+        jti: claims.jti,
+    }))
+}
+
+/// `GET /api/v1/me` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    /// The user's id.
+    pub user_id: String,
+    /// The user's log-in name.
+    pub username: String,
+    /// The user's roles.
+    pub roles: Vec<String>,
+    /// Every permission the roles grant, sorted.
+    pub permissions: Vec<String>,
+    /// When the presented token expires (RFC 3339).
+    pub token_expires_at: String,
+}
+
+/// Who am I: the caller, their roles and permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(state: web::Data<AppState>, caller: Principal) -> Result<web::Json<Me>, ApiError> {
+    let authorizer = state
+        .authorizer
+        .as_ref()
+        .ok_or(ApiError::NotWired("authorizer"))?;
+    let permissions = authorizer
+        .policy()
+        .permissions_of(&caller.roles)
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect();
+    Ok(web::Json(Me {
+        token_expires_at: caller.claims.expires_at().to_rfc3339(),
+        user_id: caller.user_id,
+        username: caller.username,
+        roles: caller.roles,
+        permissions,
+    }))
+}

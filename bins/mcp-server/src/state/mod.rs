@@ -1,0 +1,279 @@
+//! The application state: every backend behind a trait object, chosen from config at start-up.
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use mcp_audit::{AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink};
+use mcp_graph::GraphStore;
+use mcp_jwt::store::RevocationStore;
+use mcp_rbac::{Authorizer, RoleStore};
+use mcp_sandbox::Sandbox;
+
+use crate::config::{Backend, Config, StoreKind};
+use crate::error::ApiError;
+use crate::limits::{ExecuteLimiter, LoginGuard};
+use crate::metrics::Metrics;
+use crate::users::{MemoryUserStore, SqliteUserStore, UserStore};
+
+mod jwt_secret;
+#[cfg(feature = "neo4j")]
+#[path = "neo4j.rs"]
+mod neo4j;
+#[cfg(not(feature = "neo4j"))]
+#[path = "neo4j_disabled.rs"]
+mod neo4j;
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Roles and the policy; `None` only in a mis-wired app (routes then answer 500).
+    pub authorizer: Option<Authorizer>,
+    /// Signs tokens.
+    pub issuer: Arc<mcp_jwt::JwtIssuer>,
+    /// Verifies tokens and revokes them.
+    pub verifier: Arc<mcp_jwt::JwtVerifier>,
+    /// The audit log (non-blocking queue in front of the sink).
+    pub audit: AuditLogger,
+    /// Revoked tokens (the verifier holds it too; kept here for `/ready`).
+    pub revocations: Arc<dyn RevocationStore>,
+    /// The knowledge graph.
+    pub graph: Arc<dyn GraphStore>,
+    /// The code sandbox; `None` when it could not start (then `/ready` is 503 and tool runs
+    /// answer 503), with the reason.
+    pub sandbox: Result<Arc<dyn Sandbox>, String>,
+    /// Metrics of this app.
+    pub metrics: Metrics,
+    /// Per-user execution rate limit.
+    pub execute_limiter: Arc<ExecuteLimiter>,
+    /// Brute-force protection of `/auth/token`.
+    pub login_guard: Arc<LoginGuard>,
+}
+
+/// The backends of an [`AppState`], before it is assembled.
+pub struct Backends {
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Role assignments.
+    pub roles: Arc<dyn RoleStore>,
+    /// Revoked tokens.
+    pub revocations: Arc<dyn RevocationStore>,
+    /// Audit events.
+    pub audit: Arc<dyn AuditSink>,
+    /// The knowledge graph.
+    pub graph: Arc<dyn GraphStore>,
+    /// The sandbox, or why it is not there.
+    pub sandbox: Result<Arc<dyn Sandbox>, String>,
+}
+
+impl Backends {
+    /// All in memory (tests, trials).
+    pub fn memory() -> Self {
+        Self {
+            users: Arc::new(MemoryUserStore::new()),
+            roles: Arc::new(mcp_rbac::store::memory::MemoryRoleStore::new()),
+            revocations: Arc::new(mcp_jwt::store::memory::MemoryRevocationStore::new()),
+            audit: Arc::new(mcp_audit::sink::memory::MemoryAuditSink::new()),
+            graph: Arc::new(mcp_graph::MemoryGraphStore::new()),
+            sandbox: Err("no sandbox configured".into()),
+        }
+    }
+
+    /// Replaces the sandbox (tests plug in a fake).
+    pub fn with_sandbox(mut self, sandbox: Arc<dyn Sandbox>) -> Self {
+        self.sandbox = Ok(sandbox);
+        self
+    }
+
+    /// The backends the config names for each store, and the sandbox when `with_sandbox`
+    /// (administrative commands don't start one).
+    pub async fn connect(config: &Config, with_sandbox: bool) -> anyhow::Result<Self> {
+        let storage = &config.storage;
+        let needs_dir = StoreKind::ALL
+            .iter()
+            .any(|s| storage.backend_of(*s) == Backend::Sqlite);
+        if needs_dir {
+            create_data_dir(&storage.data_dir)?;
+        }
+        let path = |s: StoreKind| storage.sqlite_path(s);
+        let users: Arc<dyn UserStore> = match storage.backend_of(StoreKind::Users) {
+            Backend::Memory => Arc::new(MemoryUserStore::new()),
+            Backend::Sqlite => Arc::new(SqliteUserStore::open(&path(StoreKind::Users)).await?),
+            Backend::Neo4j => neo4j::users(config).await?,
+        };
+        let roles: Arc<dyn RoleStore> = match storage.backend_of(StoreKind::Roles) {
+            Backend::Memory => Arc::new(mcp_rbac::store::memory::MemoryRoleStore::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_rbac::store::sqlite::SqliteRoleStore::open(path(StoreKind::Roles)).await?,
+            ),
+            Backend::Neo4j => neo4j::roles(config).await?,
+        };
+        let revocations: Arc<dyn RevocationStore> = match storage.backend_of(StoreKind::Tokens) {
+            Backend::Memory => Arc::new(mcp_jwt::store::memory::MemoryRevocationStore::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_jwt::store::sqlite::SqliteRevocationStore::open(path(StoreKind::Tokens))
+                    .await?,
+            ),
+            Backend::Neo4j => neo4j::revocations(config).await?,
+        };
+        let audit: Arc<dyn AuditSink> = match storage.backend_of(StoreKind::Audit) {
+            Backend::Memory => Arc::new(mcp_audit::sink::memory::MemoryAuditSink::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_audit::sink::sqlite::SqliteAuditSink::open(path(StoreKind::Audit)).await?,
+            ),
+            Backend::Neo4j => neo4j::audit(config).await?,
+        };
+        let graph: Arc<dyn GraphStore> = match storage.backend_of(StoreKind::Graph) {
+            Backend::Memory => Arc::new(mcp_graph::MemoryGraphStore::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_graph::SqliteGraphStore::open(path(StoreKind::Graph))
+                    .await
+                    .context("graph store")?,
+            ),
+            Backend::Neo4j => neo4j::graph(config).await?,
+        };
+        let sandbox: Result<Arc<dyn Sandbox>, String> = if with_sandbox {
+            match mcp_sandbox::BwrapSandbox::from_config(config.sandbox.clone()).await {
+                Ok(sandbox) => {
+                    if !sandbox.probe().ready {
+                        tracing::error!(
+                            missing = ?sandbox.probe().missing_required(),
+                            "the sandbox cannot isolate code on this host: code runs will be refused"
+                        );
+                    }
+                    Ok(Arc::new(sandbox))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the sandbox did not start: code runs will be refused");
+                    Err(e.to_string())
+                }
+            }
+        } else {
+            Err("not started by this command".into())
+        };
+        Ok(Self {
+            users,
+            roles,
+            revocations,
+            audit,
+            graph,
+            sandbox,
+        })
+    }
+}
+
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+impl AppState {
+    /// Opens the configured backends and assembles the state (inside a tokio runtime).
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let backends = Backends::connect(&config, true).await?;
+        Self::assemble(config, backends)
+    }
+
+    /// Assembles the state from backends (tests use [`Backends::memory`]); needs a tokio
+    /// runtime for the audit logger's task.
+    pub fn assemble(config: Config, backends: Backends) -> anyhow::Result<Self> {
+        let secret = jwt_secret::resolve(&config)?;
+        let mut jwt_config = mcp_jwt::JwtConfig::new(
+            config.auth.issuer.clone(),
+            "primary",
+            vec![mcp_jwt::KeyConfig::hs256("primary", secret)],
+        );
+        jwt_config.ttl_secs = config.auth.token_ttl_secs;
+        let issuer = mcp_jwt::JwtIssuer::from_config(&jwt_config).context("JWT configuration")?;
+        let verifier =
+            mcp_jwt::JwtVerifier::from_config(&jwt_config, Arc::clone(&backends.revocations))
+                .context("JWT configuration")?;
+        let mut roles = mcp_rbac::RolesConfig::default();
+        for (name, role) in &config.roles {
+            roles = roles.with_role(name.clone(), role.clone());
+        }
+        let policy = mcp_rbac::Policy::from_config(&roles).context("roles configuration")?;
+        let authorizer = Authorizer::new(backends.roles, policy);
+        let metrics = Metrics::new();
+        let mut audit_config = AuditLoggerConfig::default();
+        if config.storage.backend_of(StoreKind::Audit) == Backend::Sqlite {
+            audit_config =
+                audit_config.spill_path(config.storage.data_dir.join("audit-spill.jsonl"));
+        }
+        let audit = AuditLogger::new(backends.audit, audit_config).context("audit logger")?;
+        Ok(Self {
+            execute_limiter: Arc::new(ExecuteLimiter::per_minute(config.limits.execute_per_minute)),
+            login_guard: Arc::new(LoginGuard::new(&config.auth)),
+            config: Arc::new(config),
+            users: backends.users,
+            authorizer: Some(authorizer),
+            issuer: Arc::new(issuer),
+            verifier: Arc::new(verifier),
+            audit,
+            revocations: backends.revocations,
+            graph: backends.graph,
+            sandbox: backends.sandbox,
+            metrics,
+        })
+    }
+
+    /// The sandbox, or 503 when it did not start.
+    pub fn sandbox(&self) -> Result<&Arc<dyn Sandbox>, ApiError> {
+        self.sandbox
+            .as_ref()
+            .map_err(|why| ApiError::Unavailable(format!("sandbox: {why}")))
+    }
+
+    /// The graph store.
+    pub fn graph(&self) -> Result<&Arc<dyn GraphStore>, ApiError> {
+        Ok(&self.graph)
+    }
+
+    /// Records an audit event (waits at most the logger's enqueue timeout, never fails).
+    pub async fn audit(&self, event: AuditEvent) {
+        self.audit.log(event).await;
+    }
+}
+
+/// Checks each store and the sandbox: name → `ok` or what failed.
+pub async fn readiness(state: &AppState) -> std::collections::BTreeMap<&'static str, String> {
+    fn show<E: std::fmt::Display>(r: Result<impl Sized, E>) -> String {
+        match r {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    }
+    let mut checks = std::collections::BTreeMap::new();
+    checks.insert("users", show(state.users.ping().await));
+    let roles = match &state.authorizer {
+        Some(a) => show(a.store().roles_of("readiness-probe").await),
+        None => "authorizer not configured".to_owned(),
+    };
+    checks.insert("roles", roles);
+    checks.insert(
+        "tokens",
+        show(state.revocations.is_revoked("readiness-probe").await),
+    );
+    let filter = mcp_audit::AuditFilter::new().limit(1);
+    checks.insert("audit", show(state.audit.query(&filter).await));
+    checks.insert("graph", show(state.graph.stats().await));
+    let sandbox = match &state.sandbox {
+        Ok(s) if s.probe().ready => "ok".to_owned(),
+        Ok(s) => format!(
+            "isolation unavailable: {}",
+            s.probe().missing_required().join(", ")
+        ),
+        Err(why) => why.clone(),
+    };
+    checks.insert("sandbox", sandbox);
+    checks
+}

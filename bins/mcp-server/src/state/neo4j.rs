@@ -1,0 +1,40 @@
+//! Neo4j (Bolt) backends, in a build with the `neo4j` feature.
+//!
+//! Each store uses its crate's Neo4j backend where the crate has one; user accounts stay on
+//! SQLite or memory (asking for Neo4j there is a start-up error).
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::users::UserStore;
+
+fn no_backend<T>(store: &str) -> anyhow::Result<T> {
+    Err(ConfigError::Invalid(format!(
+        "the {store} store has no neo4j backend yet; use `sqlite` or `memory` for it"
+    ))
+    .into())
+}
+
+/// Refuses: user accounts have no Neo4j backend.
+pub async fn users(_: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
+    no_backend("users")
+}
+
+/// The role store on Neo4j.
+pub async fn roles(_: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
+    no_backend("roles")
+}
+
+/// The revocation store on Neo4j.
+pub async fn revocations(_: &Config) -> anyhow::Result<Arc<dyn mcp_jwt::store::RevocationStore>> {
+    no_backend("tokens")
+}
+
+/// The audit sink on Neo4j.
+pub async fn audit(_: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
+    no_backend("audit")
+}
+
+/// The graph store on Neo4j.
+pub async fn graph(_: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
+    no_backend("graph")
+}

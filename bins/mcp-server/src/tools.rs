@@ -1,0 +1,437 @@
+//! The tool operations as plain async functions over [`AppState`] and the caller.
+//!
+//! REST handlers (`routes::tools`, `routes::graph`) and the MCP layer both call these, so rate
+//! limits, metrics and audit events are the same whichever way a tool is called. Permission
+//! checks are the caller's job (`Allowed<P>` over HTTP, [`crate::auth::authorize`] elsewhere),
+//! with the permission each tool needs in [`TOOL_PERMISSIONS`].
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use mcp_audit::{AuditEvent, EventType};
+use mcp_graph::{GraphStats, Node, NodeRef, QueryResult, ReadQuery, RelType, Relationship};
+use mcp_rbac::Permission;
+use mcp_sandbox::{ExecRequest, ExecResult, Language, RequestLimits};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::auth::{CallContext, Principal};
+use crate::error::ApiError;
+use crate::limits::retry_after_secs;
+use crate::state::AppState;
+
+/// Tool name → the permission calling it requires (for the MCP layer; the HTTP routes declare
+/// the same in `routes::endpoints`).
+pub const TOOL_PERMISSIONS: &[(&str, Permission)] = &[
+    ("execute", Permission::TOOLS_EXECUTE),
+    ("lint", Permission::TOOLS_LINT),
+    ("test", Permission::TOOLS_TEST),
+    ("generate", Permission::TOOLS_GENERATE),
+    ("templates", Permission::TOOLS_GENERATE),
+    ("tools", Permission::TOOLS_READ),
+    ("graph_query", Permission::GRAPH_QUERY),
+    ("graph_stats", Permission::GRAPH_QUERY),
+    ("graph_upsert_node", Permission::GRAPH_UPSERT),
+    ("graph_upsert_relationship", Permission::GRAPH_UPSERT),
+    ("graph_delete_node", Permission::GRAPH_DELETE),
+    ("graph_delete_relationship", Permission::GRAPH_DELETE),
+];
+
+/// `execute` input.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// `python`, `javascript` or `bash`.
+    pub language: String,
+    /// The program.
+    pub code: String,
+    /// Bytes for the program's stdin.
+    #[serde(default)]
+    pub stdin: String,
+    /// Limit overrides (`wall_time_ms`, `memory_bytes`, …), each at most the configured maximum.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub limits: RequestLimits,
+    /// Extra read-only files in the work dir (relative path → content).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+/// `execute` output.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExecuteResponse {
+    /// Exit code 0 and no limit hit.
+    pub success: bool,
+    /// The language that ran.
+    pub language: String,
+    /// Lowercase hex SHA-256 of the code (what the audit log records).
+    pub code_sha256: String,
+    /// What the run did: `stdout`, `stderr`, `exit_code`, `timed_out`, `duration_ms`, ….
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub result: ExecResult,
+}
+
+/// Lowercase hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Maps a sandbox error: bad input 422, busy or unavailable 503, the rest 500.
+pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
+    use mcp_sandbox::Error as E;
+    match err {
+        E::QueueFull { .. } => ApiError::Unavailable(err.to_string()),
+        e @ (E::UnknownLanguage(_)
+        | E::InvalidFileName { .. }
+        | E::InputTooLarge { .. }
+        | E::LimitExceedsMaximum { .. }
+        | E::InvalidLimit { .. }
+        | E::UnknownTemplate(_)
+        | E::MissingParameter { .. }
+        | E::UnknownParameter { .. }
+        | E::InvalidParameter { .. }) => ApiError::Unprocessable(e.to_string()),
+        other => {
+            let text = other.to_string();
+            if text.contains("isolation") || text.contains("interpreter") {
+                ApiError::Unavailable(text)
+            } else {
+                ApiError::internal(text)
+            }
+        }
+    }
+}
+
+/// Runs code in the sandbox for `who`: rate-limited per user, counted in metrics, audited with
+/// the code's SHA-256, language, duration and outcome.
+pub async fn execute(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: ExecuteRequest,
+) -> Result<ExecuteResponse, ApiError> {
+    if let Err(wait) = state.execute_limiter.check(&who.user_id) {
+        let event = AuditEvent::new(EventType::RateLimitExceeded)
+            .with_user(who.user_id.clone())
+            .with_action("execute");
+        state.audit(ctx.stamp(event)).await;
+        return Err(ApiError::RateLimited {
+            retry_after_secs: retry_after_secs(wait),
+        });
+    }
+    let language: Language = input
+        .language
+        .parse()
+        .map_err(|e: mcp_sandbox::Error| ApiError::Unprocessable(e.to_string()))?;
+    let sandbox = state.sandbox()?;
+    let code_sha256 = sha256_hex(&input.code);
+    let mut request = ExecRequest::new(language, input.code.clone())
+        .with_stdin(input.stdin)
+        .with_limits(input.limits);
+    for (name, content) in input.files {
+        request = request.with_file(name, content);
+    }
+    state.metrics.sandbox_queue.inc();
+    let started = Instant::now();
+    let outcome = sandbox.run(request).await;
+    state.metrics.sandbox_queue.dec();
+    let elapsed = started.elapsed();
+    let (label, exit_code) = match &outcome {
+        Ok(r) if r.success() => ("success", r.exit_code),
+        Ok(r) if r.timed_out => ("timeout", r.exit_code),
+        Ok(r) => ("failure", r.exit_code),
+        Err(_) => ("error", None),
+    };
+    state
+        .metrics
+        .executions
+        .with_label_values(&[language.as_str(), label])
+        .inc();
+    let mut event = AuditEvent::code_execution(
+        who.user_id.clone(),
+        language.as_str(),
+        &input.code,
+        exit_code,
+        elapsed,
+    )
+    .with_detail("outcome", label);
+    if let Err(e) = &outcome {
+        event = event.with_success(false).with_error_message(e.to_string());
+    }
+    state.audit(ctx.stamp(event)).await;
+    let result = outcome.map_err(sandbox_error)?;
+    Ok(ExecuteResponse {
+        success: result.success(),
+        language: language.as_str().to_owned(),
+        code_sha256,
+        result,
+    })
+}
+
+/// `graph_query` input.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQueryRequest {
+    /// A read-only Cypher query (write clauses are refused).
+    pub cypher: String,
+    /// Values of `$name` placeholders.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Row limit (default 100, at most 10 000).
+    pub limit: Option<usize>,
+}
+
+/// A node reference in requests.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeId {
+    /// The node's label.
+    pub label: String,
+    /// The node's key (unique per label).
+    pub key: String,
+}
+
+/// `graph_upsert_node` input.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertNode {
+    /// The node's label.
+    pub label: String,
+    /// The node's key (unique per label).
+    pub key: String,
+    /// Properties to set (a `null` removes the key).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+}
+
+/// `graph_upsert_relationship` input.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertRelationship {
+    /// Start node.
+    pub from: NodeId,
+    /// Relationship type.
+    #[serde(rename = "type")]
+    pub rel_type: String,
+    /// End node.
+    pub to: NodeId,
+    /// Properties to set.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+}
+
+/// `graph_delete_relationship` input.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRelationship {
+    /// Start node.
+    pub from: NodeId,
+    /// Relationship type.
+    #[serde(rename = "type")]
+    pub rel_type: String,
+    /// End node.
+    pub to: NodeId,
+}
+
+/// Result of a delete.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Deleted {
+    /// Whether the thing existed (and is now gone).
+    pub deleted: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Maps a graph error: bad input 422, a refused write clause 422, timeout 503, store by kind.
+pub fn graph_error(err: mcp_graph::Error) -> ApiError {
+    use mcp_graph::Error as E;
+    match err {
+        E::Store(e) => e.into(),
+        E::Timeout { .. } => ApiError::Unavailable(err.to_string()),
+        other => ApiError::Unprocessable(other.to_string()),
+    }
+}
+
+fn node_ref(id: &NodeId) -> Result<NodeRef, ApiError> {
+    NodeRef::parse(&id.label, &id.key).map_err(graph_error)
+}
+
+async fn audit_graph(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    kind: EventType,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let event = AuditEvent::new(kind)
+        .with_user(who.user_id.clone())
+        .with_action(action.to_owned())
+        .with_detail("target", detail);
+    state.audit(ctx.stamp(event)).await;
+}
+
+/// Runs a read-only query.
+pub async fn graph_query(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: GraphQueryRequest,
+) -> Result<QueryResult, ApiError> {
+    let graph = state.graph()?;
+    let mut query = ReadQuery::new(input.cypher.clone());
+    for (name, value) in input.params {
+        let value = mcp_graph::Value::new(value).map_err(graph_error)?;
+        query = query.param(name, value);
+    }
+    if let Some(limit) = input.limit {
+        query = query.limit(limit);
+    }
+    let result = graph.query(&query).await;
+    let detail = serde_json::json!({ "cypher_sha256": sha256_hex(&input.cypher) });
+    audit_graph(state, who, ctx, EventType::GraphQuery, "query", detail).await;
+    result.map_err(graph_error)
+}
+
+/// Counts of the graph.
+pub async fn graph_stats(state: &AppState) -> Result<GraphStats, ApiError> {
+    state.graph()?.stats().await.map_err(graph_error)
+}
+
+/// Creates or updates a node.
+pub async fn graph_upsert_node(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: UpsertNode,
+) -> Result<Node, ApiError> {
+    let r = NodeRef::parse(&input.label, &input.key).map_err(graph_error)?;
+    let props = mcp_graph::properties_from_json(input.properties).map_err(graph_error)?;
+    let node = state
+        .graph()?
+        .upsert_node(&r.label, &r.key, props)
+        .await
+        .map_err(graph_error)?;
+    let detail = serde_json::json!({ "label": input.label, "key": input.key });
+    audit_graph(
+        state,
+        who,
+        ctx,
+        EventType::GraphUpsert,
+        "upsert_node",
+        detail,
+    )
+    .await;
+    Ok(node)
+}
+
+/// Creates or updates a relationship (both nodes must exist: 404 otherwise).
+pub async fn graph_upsert_relationship(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: UpsertRelationship,
+) -> Result<Relationship, ApiError> {
+    let (from, to) = (node_ref(&input.from)?, node_ref(&input.to)?);
+    let rel_type = RelType::new(input.rel_type.clone()).map_err(graph_error)?;
+    let props = mcp_graph::properties_from_json(input.properties).map_err(graph_error)?;
+    let rel = state
+        .graph()?
+        .upsert_relationship(&from, &rel_type, &to, props)
+        .await
+        .map_err(graph_error)?;
+    let detail = serde_json::json!({ "from": input.from, "type": input.rel_type, "to": input.to });
+    audit_graph(
+        state,
+        who,
+        ctx,
+        EventType::GraphUpsert,
+        "upsert_relationship",
+        detail,
+    )
+    .await;
+    Ok(rel)
+}
+
+/// Deletes a node and its relationships.
+pub async fn graph_delete_node(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: NodeId,
+) -> Result<Deleted, ApiError> {
+    let r = node_ref(&input)?;
+    let deleted = state.graph()?.delete_node(&r).await.map_err(graph_error)?;
+    let detail = serde_json::json!({ "label": input.label, "key": input.key, "existed": deleted });
+    audit_graph(
+        state,
+        who,
+        ctx,
+        EventType::GraphDelete,
+        "delete_node",
+        detail,
+    )
+    .await;
+    Ok(Deleted { deleted })
+}
+
+/// Deletes one relationship.
+pub async fn graph_delete_relationship(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: DeleteRelationship,
+) -> Result<Deleted, ApiError> {
+    let (from, to) = (node_ref(&input.from)?, node_ref(&input.to)?);
+    let rel_type = RelType::new(input.rel_type.clone()).map_err(graph_error)?;
+    let deleted = state
+        .graph()?
+        .delete_relationship(&from, &rel_type, &to)
+        .await
+        .map_err(graph_error)?;
+    let detail = serde_json::json!({
+        "from": input.from, "type": input.rel_type, "to": input.to, "existed": deleted
+    });
+    audit_graph(
+        state,
+        who,
+        ctx,
+        EventType::GraphDelete,
+        "delete_relationship",
+        detail,
+    )
+    .await;
+    Ok(Deleted { deleted })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_hash_is_lowercase_hex_sha256() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn every_tool_permission_is_declared_by_a_route() {
+        let declared: Vec<_> = crate::routes::endpoints()
+            .iter()
+            .filter_map(|e| match &e.access {
+                crate::routes::Access::Permission(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        for (tool, perm) in TOOL_PERMISSIONS {
+            assert!(declared.contains(perm), "{tool}: {perm}");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Users in memory: lost on restart.
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use mcp_core::StoreError;
+use tokio::sync::RwLock;
+
+use super::{User, UserStore};
+
+/// A [`UserStore`] in a map.
+#[derive(Debug, Default)]
+pub struct MemoryUserStore {
+    by_name: RwLock<BTreeMap<String, User>>,
+}
+
+impl MemoryUserStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryUserStore {
+    async fn create(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
+        let mut map = self.by_name.write().await;
+        if map.contains_key(username) {
+            return Err(StoreError::Conflict(format!("user `{username}` exists")));
+        }
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            disabled: false,
+            created_at: chrono::Utc::now(),
+            password_hash: password_hash.to_owned(),
+        };
+        map.insert(username.to_owned(), user.clone());
+        Ok(user)
+    }
+
+    async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.by_name.read().await.get(username).cloned())
+    }
+
+    async fn by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .by_name
+            .read()
+            .await
+            .values()
+            .find(|u| u.id == id)
+            .cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.by_name.read().await.values().cloned().collect())
+    }
+
+    async fn set_disabled(&self, id: &str, disabled: bool) -> Result<User, StoreError> {
+        let mut map = self.by_name.write().await;
+        let user = map
+            .values_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        user.disabled = disabled;
+        Ok(user.clone())
+    }
+
+    async fn set_password_hash(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
+        let mut map = self.by_name.write().await;
+        let user = map
+            .values_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        password_hash.clone_into(&mut user.password_hash);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_store_passes_the_user_store_conformance_cases() {
+        super::super::conformance::run(&super::MemoryUserStore::new()).await;
+    }
+}

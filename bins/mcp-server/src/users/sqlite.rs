@@ -1,0 +1,239 @@
+//! Users in a SQLite file.
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mcp_core::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{User, UserStore};
+
+/// A [`UserStore`] in one SQLite file (WAL mode); calls run on blocking threads.
+#[derive(Clone)]
+pub struct SqliteUserStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteUserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteUserStore").finish_non_exhaustive()
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::unavailable_from("user database is busy", e)
+        }
+        other => StoreError::backend("user database error", other),
+    }
+}
+
+const COLUMNS: &str = "id, username, disabled, created_at, password_hash";
+
+fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let created: String = row.get(3)?;
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        disabled: row.get(2)?,
+        created_at: DateTime::parse_from_rfc3339(&created)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default(),
+        password_hash: row.get(4)?,
+    })
+}
+
+impl SqliteUserStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let conn = Connection::open(&path).map_err(backend)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(backend)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE IF NOT EXISTS users (
+                     id TEXT PRIMARY KEY,
+                     username TEXT NOT NULL UNIQUE,
+                     disabled INTEGER NOT NULL DEFAULT 0,
+                     created_at TEXT NOT NULL,
+                     password_hash TEXT NOT NULL
+                 );",
+            )
+            .map_err(backend)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::backend("sqlite open task failed", e))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let guard = conn
+                .lock()
+                .map_err(|_| StoreError::unavailable("user database poisoned"))?;
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::backend("sqlite task failed", e))?
+    }
+}
+
+fn one(conn: &Connection, sql: &str, arg: &str) -> Result<Option<User>, StoreError> {
+    conn.query_row(sql, params![arg], row_to_user)
+        .optional()
+        .map_err(backend)
+}
+
+#[async_trait]
+impl UserStore for SqliteUserStore {
+    async fn create(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            disabled: false,
+            created_at: Utc::now(),
+            password_hash: password_hash.to_owned(),
+        };
+        let u = user.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO users (id, username, disabled, created_at, password_hash) VALUES (?1, ?2, 0, ?3, ?4)",
+                params![u.id, u.username, u.created_at.to_rfc3339(), u.password_hash],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(code, _)
+                    if code.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Conflict(format!("user `{}` exists", u.username))
+                }
+                other => backend(other),
+            })
+        })
+        .await?;
+        Ok(user)
+    }
+
+    async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let name = username.to_owned();
+        self.with(move |c| {
+            one(
+                c,
+                &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+                &name,
+            )
+        })
+        .await
+    }
+
+    async fn by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            one(
+                c,
+                &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+                &id,
+            )
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
+                .map_err(backend)?;
+            let rows = stmt.query_map([], row_to_user).map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_disabled(&self, id: &str, disabled: bool) -> Result<User, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE users SET disabled = ?1 WHERE id = ?2",
+                    params![disabled, id],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+            one(
+                c,
+                &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+                &id,
+            )?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
+        let (id, hash) = (id.to_owned(), password_hash.to_owned());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                    params![hash, id],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_store_passes_the_user_store_conformance_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteUserStore::open(&dir.path().join("users.sqlite3"))
+            .await
+            .unwrap();
+        super::super::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn users_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite3");
+        let id = SqliteUserStore::open(&path)
+            .await
+            .unwrap()
+            .create("alice", "h")
+            .await
+            .unwrap()
+            .id;
+        let again = SqliteUserStore::open(&path).await.unwrap();
+        assert_eq!(again.by_username("alice").await.unwrap().unwrap().id, id);
+    }
+}
