@@ -242,3 +242,113 @@ pub(crate) fn execute(
         truncated,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        Error, GraphStore, MemoryGraphStore, NodeRef, QueryValue, ReadQuery, RelType,
+        properties_from_json,
+    };
+    use serde_json::json;
+
+    async fn store() -> MemoryGraphStore {
+        let store = MemoryGraphStore::new();
+        for (k, props) in [
+            ("a", json!({"x": 1, "s": "1"})),
+            ("b", json!({"x": 2.5, "tags": ["t"]})),
+        ] {
+            let r = NodeRef::parse("N", k).unwrap();
+            store
+                .upsert_node(&r.label, &r.key, properties_from_json(props).unwrap())
+                .await
+                .unwrap();
+        }
+        let (a, b) = (
+            NodeRef::parse("N", "a").unwrap(),
+            NodeRef::parse("N", "b").unwrap(),
+        );
+        let props = properties_from_json(json!({"w": 3})).unwrap();
+        store
+            .upsert_relationship(&a, &RelType::new("R").unwrap(), &b, props)
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn count(store: &MemoryGraphStore, cypher: &str) -> usize {
+        store
+            .query(&ReadQuery::new(cypher).param("nothing", crate::Value::null()))
+            .await
+            .unwrap_or_else(|e| panic!("{cypher}: {e}"))
+            .rows
+            .len()
+    }
+
+    #[tokio::test]
+    async fn null_never_matches_and_mismatched_types_never_compare() {
+        let s = store().await;
+        assert_eq!(count(&s, "MATCH (n:N {x: null}) RETURN n").await, 0);
+        assert_eq!(count(&s, "MATCH (n:N {x: $nothing}) RETURN n").await, 0);
+        assert_eq!(
+            count(&s, "MATCH (n:N) WHERE n.x = $nothing RETURN n").await,
+            0
+        );
+        assert_eq!(count(&s, "MATCH (n:N) WHERE n.x <> null RETURN n").await, 0);
+        assert_eq!(count(&s, "MATCH (n:N) WHERE n.s > 0 RETURN n").await, 0);
+        assert_eq!(count(&s, "MATCH (n:N) WHERE n.x = '1' RETURN n").await, 0);
+        assert_eq!(count(&s, "MATCH (n:N) WHERE n.x < 3 RETURN n").await, 2);
+        assert_eq!(count(&s, "MATCH (n:N) WHERE n.x <= 1.0 RETURN n").await, 1);
+        assert_eq!(
+            count(&s, "MATCH (n:N) WHERE n.tags = ['t'] RETURN n").await,
+            1
+        );
+        assert_eq!(
+            count(&s, "MATCH (n:N) WHERE n.missing IS NULL RETURN n").await,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn relationship_variables_return_the_relationship_and_filter_on_it() {
+        let s = store().await;
+        let result = s
+            .query(&ReadQuery::new(
+                "MATCH (a:N)-[r:R]->(b:N) WHERE r.w >= 3 RETURN r, r.w AS weight",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(result.columns, ["r", "weight"]);
+        let QueryValue::Relationship(rel) = &result.rows[0][0] else {
+            panic!("{:?}", result.rows)
+        };
+        assert_eq!(rel.from.key.as_str(), "a");
+        assert_eq!(rel.to.key.as_str(), "b");
+        assert_eq!(result.rows[0][1], QueryValue::Value(json!(3)));
+        assert_eq!(
+            count(&s, "MATCH (a:N)-[r:R]->(b:N) WHERE r.w > 3 RETURN r").await,
+            0
+        );
+        assert_eq!(count(&s, "MATCH (a:N)-[:R]->(b:M) RETURN b").await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_limit_of_zero_returns_no_rows() {
+        let s = store().await;
+        assert_eq!(count(&s, "MATCH (n:N) RETURN n LIMIT 0").await, 0);
+        let none = s
+            .query(&ReadQuery::new("MATCH (n:N) RETURN n").limit(0))
+            .await
+            .unwrap();
+        assert!(none.rows.is_empty() && none.truncated);
+    }
+
+    #[tokio::test]
+    async fn parse_errors_surface_through_the_store() {
+        let s = store().await;
+        let err = s
+            .query(&ReadQuery::new("MATCH (n:N RETURN n"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidQuery { .. }), "{err:?}");
+    }
+}

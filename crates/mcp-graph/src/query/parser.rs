@@ -57,6 +57,8 @@ pub(crate) struct Condition {
     pub key: PropertyKey,
     pub op: Op,
     pub operand: Option<Operand>,
+    /// Byte offset of the condition in the query text.
+    pub offset: usize,
 }
 
 /// What a `RETURN` item reads.
@@ -71,6 +73,8 @@ pub(crate) enum Expr {
 pub(crate) struct ReturnItem {
     pub expr: Expr,
     pub column: String,
+    /// Byte offset of the item in the query text.
+    pub offset: usize,
 }
 
 pub(crate) fn parse(text: &str) -> Result<Plan> {
@@ -387,6 +391,7 @@ impl Parser {
                 key,
                 op,
                 operand: None,
+                offset,
             });
         }
         let op = match self.peek() {
@@ -424,6 +429,7 @@ impl Parser {
             key,
             op,
             operand: Some(operand),
+            offset,
         })
     }
 
@@ -531,11 +537,14 @@ impl Parser {
                 "RETURN expressions other than `variable` or `variable.property` (at byte {start})"
             )));
         }
-        Ok(ReturnItem { expr, column })
+        Ok(ReturnItem {
+            expr,
+            column,
+            offset: start,
+        })
     }
 
     fn check_variables(&self, plan: &Plan) -> Result<()> {
-        let mut node_vars: Vec<&str> = Vec::new();
         let mut all: Vec<&str> = Vec::new();
         let nodes = std::iter::once(&plan.start).chain(plan.hop.as_ref().map(|(_, end)| end));
         for var in nodes.filter_map(|n| n.var.as_deref()) {
@@ -544,15 +553,13 @@ impl Parser {
                     "using the variable `{var}` twice in a pattern"
                 )));
             }
-            node_vars.push(var);
             all.push(var);
         }
         if let Some(var) = plan.hop.as_ref().and_then(|(rel, _)| rel.var.as_deref()) {
             if all.contains(&var) {
-                return Err(Error::query(
-                    0,
-                    format!("`{var}` names both a node and a relationship"),
-                ));
+                return Err(Error::unsupported(format!(
+                    "using the variable `{var}` for both a node and a relationship"
+                )));
             }
             all.push(var);
         }
@@ -564,14 +571,14 @@ impl Parser {
         let used = plan
             .conditions
             .iter()
-            .map(|c| c.var.as_str())
+            .map(|c| (c.var.as_str(), c.offset))
             .chain(plan.returns.iter().map(|r| match &r.expr {
-                Expr::Var(v) | Expr::Property(v, _) => v.as_str(),
+                Expr::Var(v) | Expr::Property(v, _) => (v.as_str(), r.offset),
             }));
-        for var in used {
+        for (var, offset) in used {
             if !all.contains(&var) {
                 return Err(Error::query(
-                    0,
+                    offset,
                     format!("variable `{var}` is not defined in the MATCH pattern"),
                 ));
             }
@@ -677,6 +684,18 @@ mod tests {
         assert!(matches!(
             parse("MATCH (n:`bad label`) RETURN n"),
             Err(Error::InvalidIdentifier { kind: "label", .. })
+        ));
+    }
+
+    #[test]
+    fn undefined_variables_are_reported_at_their_position() {
+        assert!(matches!(
+            parse("MATCH (n:A) RETURN m"),
+            Err(Error::InvalidQuery { offset: 19, .. })
+        ));
+        assert!(matches!(
+            parse("MATCH (n:A) WHERE x.k = 1 RETURN n"),
+            Err(Error::InvalidQuery { offset: 18, .. })
         ));
     }
 }
