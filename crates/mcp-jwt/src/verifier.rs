@@ -93,16 +93,20 @@ impl JwtVerifier {
             ));
         }
         let Some(alg) = Algorithm::from_jose(&header.alg) else {
-            return Err(Error::UnsupportedAlgorithm { alg: header.alg });
+            return Err(Error::UnsupportedAlgorithm {
+                alg: for_log(header.alg),
+            });
         };
         let kid = header
             .kid
             .ok_or_else(|| Error::malformed("header has no kid"))?;
         let Some(key) = self.keys.get(&kid) else {
-            return Err(Error::UnknownKey { kid });
+            return Err(Error::UnknownKey { kid: for_log(kid) });
         };
         if alg != key.algorithm {
-            return Err(Error::UnsupportedAlgorithm { alg: header.alg });
+            return Err(Error::UnsupportedAlgorithm {
+                alg: for_log(header.alg),
+            });
         }
         let data = jsonwebtoken::decode::<ReceivedClaims>(token, &key.key, &key.validation)
             .map_err(|e| Error::from_decode(e, &kid))?;
@@ -135,6 +139,23 @@ impl JwtVerifier {
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.keys().map(String::as_str)
     }
+}
+
+/// Header values end up in logs: bound their length and escape control characters.
+fn for_log(value: String) -> String {
+    const MAX_CHARS: usize = 128;
+    if value.len() <= MAX_CHARS && !value.chars().any(char::is_control) {
+        return value;
+    }
+    let mut shown: String = value
+        .chars()
+        .take(MAX_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if value.chars().count() > MAX_CHARS {
+        shown.push('…');
+    }
+    shown
 }
 
 impl fmt::Debug for JwtVerifier {

@@ -361,6 +361,25 @@ async fn token_with_an_unknown_kid_is_refused() {
 }
 
 #[tokio::test]
+async fn unknown_kid_in_the_error_is_bounded_and_escaped_for_logs() {
+    let header =
+        json!({ "alg": "HS256", "typ": "JWT", "kid": format!("evil\n{}", "k".repeat(500)) });
+    let token = forge(
+        &header,
+        &valid_payload(),
+        &EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let err = refused(&verifier(&hs_config()), &token).await;
+    let Error::UnknownKey { kid } = err else {
+        panic!("expected UnknownKey, got {err:?}")
+    };
+    assert!(kid.starts_with("evil\\n"), "{kid}");
+    assert!(!kid.contains('\n'));
+    assert!(kid.chars().count() < 200);
+}
+
+#[tokio::test]
 async fn token_without_a_kid_is_refused_as_malformed() {
     let header = json!({ "alg": "HS256", "typ": "JWT" });
     let token = forge(

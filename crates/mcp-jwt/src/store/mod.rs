@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 pub use mcp_core::StoreError;
 
 pub mod memory;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
