@@ -84,6 +84,7 @@ macro_rules! __graph_store_cases {
             stats_count_nodes_and_relationships_by_label_and_type,
             bad_names_and_nested_values_are_refused_before_reaching_the_store,
             unicode_keys_and_values_round_trip,
+            concurrent_upserts_from_many_tasks_all_land,
         );
     };
     ($mode:ident $make:expr; query) => {
@@ -733,6 +734,44 @@ pub async fn unicode_keys_and_values_round_trip<S: GraphStore>(store: S) {
         .await
         .expect("neighbors");
     assert_eq!(keys(&twins), ["Zürich"]);
+}
+
+/// Upserts from many tasks at once (through an `Arc`) all land, with nothing lost or doubled.
+pub async fn concurrent_upserts_from_many_tasks_all_land<S: GraphStore + 'static>(store: S) {
+    let store = std::sync::Arc::new(store);
+    let hub = node("Hub", "hub");
+    put(&store, &hub, json!({})).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = std::sync::Arc::clone(&store);
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let n = node("Item", &format!("t{t}-{i}"));
+                    put(&store, &n, json!({"task": t, "i": i})).await;
+                    // Every task also bumps the same shared node.
+                    put(&store, &hub, json!({format!("t{t}"): i})).await;
+                    link(&store, &n, "IN", &hub).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task finished");
+    }
+    let stats = store.stats().await.expect("stats");
+    assert_eq!((stats.nodes, stats.relationships), (161, 160));
+    let hub_node = store.get_node(&hub).await.expect("get").expect("exists");
+    assert_eq!(
+        hub_node.properties.len(),
+        8,
+        "every task's last write is kept"
+    );
+    let members = store
+        .neighbors(&hub, Some(&rel("IN")), Direction::Incoming, 1, 1000)
+        .await
+        .expect("neighbors");
+    assert_eq!(members.len(), 160);
 }
 
 fn sorted_rows(result: &QueryResult) -> Vec<String> {
