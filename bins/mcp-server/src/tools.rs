@@ -10,6 +10,9 @@ use std::time::Instant;
 use mcp_audit::{AuditEvent, EventType};
 use mcp_graph::{GraphStats, Node, NodeRef, QueryResult, ReadQuery, RelType, Relationship};
 use mcp_rbac::Permission;
+use mcp_sandbox::tools::{
+    GenerateRequest, Generated, LintReport, LintRequest, TemplateInfo, TestReport, TestRequest,
+};
 use mcp_sandbox::{ExecRequest, ExecResult, Language, RequestLimits};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -166,6 +169,116 @@ pub async fn execute(
         code_sha256,
         result,
     })
+}
+
+async fn audit_code(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    kind: EventType,
+    action: &str,
+    details: serde_json::Value,
+    failure: Option<String>,
+) {
+    let mut event = AuditEvent::new(kind)
+        .with_user(who.user_id.clone())
+        .with_action(action.to_owned());
+    if let serde_json::Value::Object(map) = details {
+        event = event.with_details(map);
+    }
+    if let Some(message) = failure {
+        event = event.with_success(false).with_error_message(message);
+    }
+    state.audit(ctx.stamp(event)).await;
+}
+
+/// Lints code (ruff for Python, node --check for JavaScript, shellcheck for Bash).
+pub async fn lint(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: LintRequest,
+) -> Result<LintReport, ApiError> {
+    let sandbox = state.sandbox_tools()?;
+    let started = Instant::now();
+    let report = sandbox.lint(&input).await;
+    let details = serde_json::json!({
+        "language": input.language.as_str(),
+        "code_sha256": sha256_hex(&input.code),
+        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    });
+    let failure = report.as_ref().err().map(ToString::to_string);
+    audit_code(
+        state,
+        who,
+        ctx,
+        EventType::CodeLint,
+        "lint",
+        details,
+        failure,
+    )
+    .await;
+    report.map_err(sandbox_error)
+}
+
+/// Runs pytest tests against code in the sandbox.
+pub async fn test(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: TestRequest,
+) -> Result<TestReport, ApiError> {
+    let sandbox = state.sandbox_tools()?;
+    state.metrics.sandbox_queue.inc();
+    let started = Instant::now();
+    let report = sandbox.test(&input).await;
+    state.metrics.sandbox_queue.dec();
+    let details = serde_json::json!({
+        "language": "python",
+        "code_sha256": sha256_hex(&input.code),
+        "tests_sha256": sha256_hex(&input.tests),
+        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    });
+    let failure = report.as_ref().err().map(ToString::to_string);
+    audit_code(
+        state,
+        who,
+        ctx,
+        EventType::CodeTest,
+        "test",
+        details,
+        failure,
+    )
+    .await;
+    report.map_err(sandbox_error)
+}
+
+/// Renders a code template.
+pub async fn generate(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: GenerateRequest,
+) -> Result<Generated, ApiError> {
+    let generated = state.generator.generate(&input);
+    let details = serde_json::json!({ "template": input.template });
+    let failure = generated.as_ref().err().map(ToString::to_string);
+    audit_code(
+        state,
+        who,
+        ctx,
+        EventType::CodeGeneration,
+        "generate",
+        details,
+        failure,
+    )
+    .await;
+    generated.map_err(sandbox_error)
+}
+
+/// The code templates and their parameters.
+pub fn templates(state: &AppState) -> Vec<TemplateInfo> {
+    state.generator.templates().to_vec()
 }
 
 /// `graph_query` input.

@@ -8,6 +8,9 @@ use crate::auth::{Allowed, CallContext};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::tools::{self, ExecuteRequest, ExecuteResponse};
+use mcp_sandbox::tools::{
+    GenerateRequest, Generated, LintReport, LintRequest, TemplateInfo, TestReport, TestRequest,
+};
 
 /// Run code in the sandbox (rate-limited per user; audited with the code's SHA-256).
 #[utoipa::path(post, path = "/api/v1/execute", tag = "tools", request_body = ExecuteRequest,
@@ -27,51 +30,66 @@ pub async fn execute(
     ))
 }
 
-/// Lint code.
+/// Lint code: `{"language": "python", "code": "…"}` → diagnostics.
 #[utoipa::path(post, path = "/api/v1/lint", tag = "tools", request_body = Object,
-    security(("bearer" = [])), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    security(("bearer" = [])), responses(
+    (status = 200, description = "lint report", body = Object),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn lint(
-    _: Allowed<ToolsLint>,
-    _body: web::Json<serde_json::Value>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
-    Err(ApiError::Unavailable(
-        "the lint tool is not available in this build".into(),
+    auth: Allowed<ToolsLint>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LintRequest>,
+) -> Result<web::Json<LintReport>, ApiError> {
+    let ctx = CallContext::of(&req);
+    Ok(web::Json(
+        tools::lint(&state, &auth.principal, &ctx, body.into_inner()).await?,
     ))
 }
 
-/// Run tests in the sandbox.
+/// Run pytest tests against code: `{"code": "…", "tests": "…"}` → per-test outcomes.
 #[utoipa::path(post, path = "/api/v1/test", tag = "tools", request_body = Object,
-    security(("bearer" = [])), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    security(("bearer" = [])), responses(
+    (status = 200, description = "test report", body = Object),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn test(
-    _: Allowed<ToolsTest>,
-    _body: web::Json<serde_json::Value>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
-    Err(ApiError::Unavailable(
-        "the test tool is not available in this build".into(),
+    auth: Allowed<ToolsTest>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TestRequest>,
+) -> Result<web::Json<TestReport>, ApiError> {
+    let ctx = CallContext::of(&req);
+    Ok(web::Json(
+        tools::test(&state, &auth.principal, &ctx, body.into_inner()).await?,
     ))
 }
 
-/// Generate code from a template.
+/// Render a template: `{"template": "…", "parameters": {…}}` → generated code.
 #[utoipa::path(post, path = "/api/v1/generate", tag = "tools", request_body = Object,
-    security(("bearer" = [])), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    security(("bearer" = [])), responses(
+    (status = 200, description = "generated code", body = Object),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn generate(
-    _: Allowed<ToolsGenerate>,
-    _body: web::Json<serde_json::Value>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
-    Err(ApiError::Unavailable(
-        "the generate tool is not available in this build".into(),
+    auth: Allowed<ToolsGenerate>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<GenerateRequest>,
+) -> Result<web::Json<Generated>, ApiError> {
+    let ctx = CallContext::of(&req);
+    Ok(web::Json(
+        tools::generate(&state, &auth.principal, &ctx, body.into_inner()).await?,
     ))
 }
 
-/// List code templates.
+/// List the code templates and their parameters.
 #[utoipa::path(get, path = "/api/v1/templates", tag = "tools",
-    security(("bearer" = [])), responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    security(("bearer" = [])), responses(
+    (status = 200, description = "templates", body = [Object]), (status = 403, body = ErrorBody)))]
 pub async fn templates(
     _: Allowed<ToolsGenerate>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
-    Err(ApiError::Unavailable(
-        "templates are not available in this build".into(),
-    ))
+    state: web::Data<AppState>,
+) -> web::Json<Vec<TemplateInfo>> {
+    web::Json(tools::templates(&state))
 }
 
 /// A tool.

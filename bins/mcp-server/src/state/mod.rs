@@ -42,9 +42,14 @@ pub struct AppState {
     pub revocations: Arc<dyn RevocationStore>,
     /// The knowledge graph.
     pub graph: Arc<dyn GraphStore>,
-    /// The code sandbox; `None` when it could not start (then `/ready` is 503 and tool runs
-    /// answer 503), with the reason.
+    /// The code sandbox; `Err(reason)` when it could not start (then `/ready` is 503 and tool
+    /// runs answer 503).
     pub sandbox: Result<Arc<dyn Sandbox>, String>,
+    /// The bubblewrap sandbox itself, for the lint and test tools (not part of the `Sandbox`
+    /// trait); `None` with a fake or no sandbox.
+    pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
+    /// Code templates.
+    pub generator: Arc<mcp_sandbox::tools::Generator>,
     /// Metrics of this app.
     pub metrics: Metrics,
     /// Per-user execution rate limit.
@@ -67,6 +72,8 @@ pub struct Backends {
     pub graph: Arc<dyn GraphStore>,
     /// The sandbox, or why it is not there.
     pub sandbox: Result<Arc<dyn Sandbox>, String>,
+    /// The bubblewrap sandbox, for lint and test.
+    pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
 }
 
 impl Backends {
@@ -79,6 +86,7 @@ impl Backends {
             audit: Arc::new(mcp_audit::sink::memory::MemoryAuditSink::new()),
             graph: Arc::new(mcp_graph::MemoryGraphStore::new()),
             sandbox: Err("no sandbox configured".into()),
+            sandbox_tools: None,
         }
     }
 
@@ -135,6 +143,7 @@ impl Backends {
             ),
             Backend::Neo4j => neo4j::graph(config).await?,
         };
+        let mut sandbox_tools = None;
         let sandbox: Result<Arc<dyn Sandbox>, String> = if with_sandbox {
             match mcp_sandbox::BwrapSandbox::from_config(config.sandbox.clone()).await {
                 Ok(sandbox) => {
@@ -144,7 +153,9 @@ impl Backends {
                             "the sandbox cannot isolate code on this host: code runs will be refused"
                         );
                     }
-                    Ok(Arc::new(sandbox))
+                    let sandbox = Arc::new(sandbox);
+                    sandbox_tools = Some(Arc::clone(&sandbox));
+                    Ok(sandbox as Arc<dyn Sandbox>)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "the sandbox did not start: code runs will be refused");
@@ -161,6 +172,7 @@ impl Backends {
             audit,
             graph,
             sandbox,
+            sandbox_tools,
         })
     }
 }
@@ -222,6 +234,8 @@ impl AppState {
             revocations: backends.revocations,
             graph: backends.graph,
             sandbox: backends.sandbox,
+            sandbox_tools: backends.sandbox_tools,
+            generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
         })
     }
@@ -231,6 +245,16 @@ impl AppState {
         self.sandbox
             .as_ref()
             .map_err(|why| ApiError::Unavailable(format!("sandbox: {why}")))
+    }
+
+    /// The bubblewrap sandbox for lint and test, or 503.
+    pub fn sandbox_tools(&self) -> Result<&Arc<mcp_sandbox::BwrapSandbox>, ApiError> {
+        self.sandbox_tools
+            .as_ref()
+            .ok_or_else(|| match &self.sandbox {
+                Err(why) => ApiError::Unavailable(format!("sandbox: {why}")),
+                Ok(_) => ApiError::Unavailable("lint and test need the bubblewrap sandbox".into()),
+            })
     }
 
     /// The graph store.

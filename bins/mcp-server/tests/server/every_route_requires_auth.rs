@@ -25,9 +25,17 @@ fn request(e: &Endpoint, token: Option<&str>) -> TestRequest {
             path,
             Some(json!({"language": "python", "code": "print(\"hi\")"})),
         ),
-        (Method::POST, "/api/v1/lint" | "/api/v1/test" | "/api/v1/generate") => {
-            (path, Some(json!({})))
+        (Method::POST, "/api/v1/lint") => {
+            (path, Some(json!({"language": "python", "code": "x = 1\n"})))
         }
+        (Method::POST, "/api/v1/test") => (
+            path,
+            Some(json!({"code": "def f():\n    return 1\n", "tests": "def test_f():\n    pass\n"})),
+        ),
+        (Method::POST, "/api/v1/generate") => (
+            path,
+            Some(json!({"template": "python_function", "parameters": {"name": "add"}})),
+        ),
         (Method::POST, "/api/v1/graph/query") => {
             (path, Some(json!({"cypher": "MATCH (n:Person) RETURN n"})))
         }
