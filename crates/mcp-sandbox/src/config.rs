@@ -108,7 +108,6 @@ impl Limits {
 /// Per-request overrides of the default [`Limits`]; `None` keeps the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
 pub struct RequestLimits {
     /// See [`Limits::wall_time_ms`].
     pub wall_time_ms: Option<u64>,

@@ -35,8 +35,9 @@ impl Controller {
 /// The sandbox's parent group in one controller, or why there is none.
 pub(crate) type ParentGroup = Result<PathBuf, String>;
 
-/// Finds (and creates) `<mount>/<own cgroup>/mcp-sandbox-<pid>` for `controller`.
-pub(crate) fn parent_group(controller: Controller) -> ParentGroup {
+/// Finds (and creates) `<mount>/<own cgroup>/mcp-sandbox-<pid>-<instance>` for `controller`.
+/// `instance` tells apart several sandboxes of one process.
+pub(crate) fn parent_group(controller: Controller, instance: u64) -> ParentGroup {
     let name = controller.name();
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
@@ -76,7 +77,7 @@ pub(crate) fn parent_group(controller: Controller) -> ParentGroup {
         .trim_start_matches('/');
     let parent = Path::new(&mount_point)
         .join(relative)
-        .join(format!("mcp-sandbox-{}", std::process::id()));
+        .join(format!("mcp-sandbox-{}-{instance}", std::process::id()));
     fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     Ok(parent)
 }

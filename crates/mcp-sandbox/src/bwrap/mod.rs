@@ -134,6 +134,8 @@ impl BwrapSandbox {
             0o644,
         )?;
 
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let instance = INSTANCES.fetch_add(1, Ordering::SeqCst);
         let mut layers = Vec::new();
         let mut cgroup_parents = Vec::new();
         for controller in Controller::ALL {
@@ -142,7 +144,7 @@ impl BwrapSandbox {
                 Controller::Pids => Layer::CgroupPids,
                 Controller::Cpu => Layer::CgroupCpu,
             };
-            match cgroup::parent_group(controller) {
+            match cgroup::parent_group(controller, instance) {
                 Ok(dir) => {
                     layers.push(status(
                         layer,
@@ -198,7 +200,17 @@ impl BwrapSandbox {
             })
             .collect();
 
-        let ruff = find_ruff(&config);
+        // The run's uid may not reach the original (e.g. under /root), so bind a copy (or a
+        // hard link) that lives in the runtime dir.
+        let ruff = find_ruff(&config).and_then(|src| {
+            let dest = runtime.path().join("ruff");
+            fs::hard_link(&src, &dest)
+                .or_else(|_| fs::copy(&src, &dest).map(|_| ()))
+                .and_then(|()| fs::set_permissions(&dest, fs::Permissions::from_mode(0o755)))
+                .map_err(|e| tracing::warn!(ruff = %src.display(), error = %e, "cannot stage ruff; Python lint falls back to compile()"))
+                .ok()
+                .map(|()| dest)
+        });
         let parallelism = config.parallelism;
         let inner = Inner {
             probe: Probe::new(Vec::new(), Vec::new(), config.allow_weaker_isolation),
@@ -489,7 +501,8 @@ impl BwrapSandbox {
         for (host, inside) in &job.binds {
             cmd.arg("--ro-bind").arg(host).arg(inside);
         }
-        cmd.args(["--remount-ro", "/", "--chdir", WORK_DIR, "--clearenv"]);
+        cmd.args(["--remount-ro", "/usr/local", "--remount-ro", "/"]);
+        cmd.args(["--chdir", WORK_DIR, "--clearenv"]);
         let mut env: BTreeMap<&str, &str> = BTreeMap::from([
             ("PATH", "/usr/bin:/bin"),
             ("HOME", WORK_DIR),

@@ -193,7 +193,9 @@ fn parse_ruff(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
         .into_iter()
         .map(|i| {
             let code = i.code.unwrap_or_else(|| "SyntaxError".into());
-            let severity = if code == "SyntaxError" || code.starts_with("E9") || code == "F821" {
+            let syntax =
+                code == "SyntaxError" || code == "invalid-syntax" || code.starts_with("E9");
+            let severity = if syntax || code == "F821" {
                 Severity::Error
             } else {
                 Severity::Warning

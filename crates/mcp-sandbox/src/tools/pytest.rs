@@ -203,15 +203,20 @@ impl BwrapSandbox {
                 hint: "install pytest for the sandbox's python (Debian: apt-get install python3-pytest)",
             });
         }
+        // The report is one line; pytest prints its summary after it.
         let (stdout, cases) = match r.stdout.rfind(&marker) {
             Some(at) => {
-                let json = r.stdout[at + marker.len()..].trim();
+                let rest = &r.stdout[at + marker.len()..];
+                let (json, after) = rest.split_once('\n').unwrap_or((rest, ""));
                 let cases: Vec<TestCase> =
                     serde_json::from_str(json).map_err(|e| Error::ToolOutput {
                         tool: "pytest",
                         message: e.to_string(),
                     })?;
-                (r.stdout[..at].trim_end().to_string(), cases)
+                let mut text = r.stdout[..at].trim_end().to_string();
+                text.push('\n');
+                text.push_str(after);
+                (text, cases)
             }
             // Killed before the session finished (timeout, memory, output limit).
             None => (r.stdout.clone(), Vec::new()),

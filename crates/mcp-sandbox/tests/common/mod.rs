@@ -1,0 +1,94 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::fs;
+
+use mcp_sandbox::{BwrapSandbox, ExecRequest, ExecResult, Language, Sandbox, SandboxConfig};
+
+/// A sandbox with small limits. `uid_base` must differ between tests (they run in parallel
+/// processes) so "no process of the run's uid is left" is checked per test.
+/// Fails loudly when the host cannot provide every isolation layer.
+pub async fn sandbox(uid_base: u32) -> BwrapSandbox {
+    sandbox_with(uid_base, |_| {}).await
+}
+
+pub async fn sandbox_with(uid_base: u32, tweak: impl FnOnce(&mut SandboxConfig)) -> BwrapSandbox {
+    let mut config = SandboxConfig::default();
+    config.uid_base = uid_base;
+    config.default_limits.wall_time_ms = 4_000;
+    config.default_limits.cpu_time_secs = 3;
+    config.default_limits.memory_bytes = 128 * 1024 * 1024;
+    config.default_limits.max_processes = 32;
+    config.default_limits.max_file_size_bytes = 1024 * 1024;
+    config.default_limits.work_dir_bytes = 8 * 1024 * 1024;
+    config.default_limits.max_output_bytes = 256 * 1024;
+    tweak(&mut config);
+    let sandbox = BwrapSandbox::from_config(config)
+        .await
+        .expect("sandbox starts");
+    let probe = sandbox.probe();
+    assert!(
+        probe.ready && probe.is_full_isolation(),
+        "this host does not provide every isolation layer; the tests refuse to pass without them: {}",
+        serde_json::to_string_pretty(probe).unwrap()
+    );
+    sandbox
+}
+
+pub async fn run(sandbox: &BwrapSandbox, language: Language, code: &str) -> ExecResult {
+    sandbox
+        .run(ExecRequest::new(language, code))
+        .await
+        .expect("run starts")
+}
+
+/// Host processes (uid, pid, name) whose real uid is in `uid_base..uid_base + 16`.
+pub fn processes_of_sandbox_uids(uid_base: u32) -> Vec<(u32, u32, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
+        if let Some(uid) = uid
+            && (uid_base..uid_base + 16).contains(&uid)
+        {
+            let name = status.lines().next().unwrap_or_default().to_string();
+            found.push((uid, pid, name));
+        }
+    }
+    found
+}
+
+/// The host is still usable: it can start a process.
+pub fn host_is_healthy() {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", "echo ok"])
+        .output()
+        .expect("host can still start processes");
+    assert_eq!(out.stdout, b"ok\n");
+}
+
+/// Waits (briefly) until no process of the sandbox uids is left, then asserts it.
+pub async fn assert_nothing_left(uid_base: u32) {
+    for _ in 0..100 {
+        if processes_of_sandbox_uids(uid_base).is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!(
+        "processes of the sandbox uids are still running: {:?}",
+        processes_of_sandbox_uids(uid_base)
+    );
+}
