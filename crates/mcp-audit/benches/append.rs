@@ -63,6 +63,8 @@ fn sqlite(c: &mut Criterion) {
         .block_on(SqliteAuditSink::open(dir.path().join("bench.db")))
         .unwrap();
     let mut group = c.benchmark_group("append/sqlite");
+    // Every iteration grows the database: few samples keep it near a realistic size.
+    group.sample_size(10);
     for n in [1usize, 100, 1000] {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("batch_{n}"), |b| {
@@ -92,6 +94,7 @@ fn logger(c: &mut Criterion) {
     };
     let n = 1000;
     let mut group = c.benchmark_group("logger/sqlite");
+    group.sample_size(10);
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("log_1000_then_flush", |b| {
         b.to_async(&rt).iter_batched(

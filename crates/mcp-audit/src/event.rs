@@ -149,7 +149,7 @@ impl FromStr for EventType {
 /// digits, absent options as `null`) is what the hash chain covers; see [`crate::chain`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    /// Unique id of this event (UUID v4 by default).
+    /// Unique id of this event (a time-ordered UUID v7 by default).
     pub event_id: Uuid,
     /// What kind of event this is.
     pub event_type: EventType,
@@ -191,11 +191,11 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// A new event of `event_type`, with a fresh UUID v4, the current time, `success` set to
+    /// A new event of `event_type`, with a fresh UUID v7, the current time, `success` set to
     /// `!event_type.is_failure()` and every optional field empty.
     pub fn new(event_type: EventType) -> Self {
         Self {
-            event_id: Uuid::new_v4(),
+            event_id: Uuid::now_v7(),
             event_type,
             timestamp: Utc::now(),
             user_id: None,
