@@ -43,17 +43,26 @@ pub enum StoreError {
 impl StoreError {
     /// An [`StoreError::Unavailable`] error with a message and no source.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::Unavailable { message: message.into(), source: None }
+        Self::Unavailable {
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// An [`StoreError::Unavailable`] error wrapping its cause.
     pub fn unavailable_from(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Unavailable { message: message.into(), source: Some(source.into()) }
+        Self::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// A [`StoreError::Backend`] error wrapping its cause.
     pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        Self::Backend { message: message.into(), source: Some(source.into()) }
+        Self::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// Whether retrying the same call later may succeed.

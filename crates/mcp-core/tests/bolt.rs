@@ -12,33 +12,59 @@ fn client(test: &str) -> Option<BoltClient> {
 
 #[tokio::test]
 async fn written_values_are_read_back_with_parameters() {
-    let Some(db) = client("written_values_are_read_back") else { return };
-    db.run(db.query("MERGE (n:Item {key: $key}) SET n.size = $size").param("key", "a").param("size", 3))
+    let Some(db) = client("written_values_are_read_back") else {
+        return;
+    };
+    db.run(
+        db.query("MERGE (n:Item {key: $key}) SET n.size = $size")
+            .param("key", "a")
+            .param("size", 3),
+    )
+    .await
+    .unwrap();
+    let rows = db
+        .read(
+            db.query("MATCH (n:Item {key: $key}) RETURN n.size AS size")
+                .param("key", "a"),
+        )
         .await
         .unwrap();
-    let rows = db.read(db.query("MATCH (n:Item {key: $key}) RETURN n.size AS size").param("key", "a")).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<i64>("size").unwrap(), 3);
 }
 
 #[tokio::test]
 async fn each_test_graph_is_isolated_from_the_others() {
-    let (Some(a), Some(b)) = (client("isolated_a"), client("isolated_b")) else { return };
+    let (Some(a), Some(b)) = (client("isolated_a"), client("isolated_b")) else {
+        return;
+    };
     a.run(a.query("CREATE (:Only {v: 1})")).await.unwrap();
-    let in_b = b.read(b.query("MATCH (n:Only) RETURN count(n) AS c")).await.unwrap();
+    let in_b = b
+        .read(b.query("MATCH (n:Only) RETURN count(n) AS c"))
+        .await
+        .unwrap();
     assert_eq!(in_b[0].get::<i64>("c").unwrap(), 0);
-    let in_a = a.read(a.query("MATCH (n:Only) RETURN count(n) AS c")).await.unwrap();
+    let in_a = a
+        .read(a.query("MATCH (n:Only) RETURN count(n) AS c"))
+        .await
+        .unwrap();
     assert_eq!(in_a[0].get::<i64>("c").unwrap(), 1);
 }
 
 #[tokio::test]
 async fn a_failing_query_errors_quickly_and_the_next_query_works() {
-    let Some(db) = client("failing_query_recovers") else { return };
+    let Some(db) = client("failing_query_recovers") else {
+        return;
+    };
     for _ in 0..3 {
         let started = Instant::now();
         let err = db.run(db.query("RETURN nosuchvariable")).await.unwrap_err();
         assert!(!err.is_transient(), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
         let rows = db.read(db.query("RETURN 41 + 1 AS x")).await.unwrap();
         assert_eq!(rows[0].get::<i64>("x").unwrap(), 42);
     }
@@ -46,18 +72,36 @@ async fn a_failing_query_errors_quickly_and_the_next_query_works() {
 
 #[tokio::test]
 async fn row_limit_keeps_the_first_rows_and_reports_truncation() {
-    let Some(db) = client("row_limit") else { return };
-    let rows = db.fetch(db.query("UNWIND range(1, 10) AS i RETURN i"), Access::Read, 4).await.unwrap();
+    let Some(db) = client("row_limit") else {
+        return;
+    };
+    let rows = db
+        .fetch(
+            db.query("UNWIND range(1, 10) AS i RETURN i"),
+            Access::Read,
+            4,
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.rows.len(), 4);
     assert!(rows.truncated);
-    let rows = db.fetch(db.query("UNWIND range(1, 3) AS i RETURN i"), Access::Read, 4).await.unwrap();
+    let rows = db
+        .fetch(
+            db.query("UNWIND range(1, 3) AS i RETURN i"),
+            Access::Read,
+            4,
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.rows.len(), 3);
     assert!(!rows.truncated);
 }
 
 #[tokio::test]
 async fn indexes_and_unique_keys_can_be_ensured_twice() {
-    let Some(db) = client("ensure_index_twice") else { return };
+    let Some(db) = client("ensure_index_twice") else {
+        return;
+    };
     db.ensure_index("Thing", "name").await.unwrap();
     db.ensure_index("Thing", "name").await.unwrap();
     db.ensure_unique("Thing", "key").await.unwrap();
@@ -67,18 +111,83 @@ async fn indexes_and_unique_keys_can_be_ensured_twice() {
 
 #[tokio::test]
 async fn many_concurrent_queries_share_the_pool() {
-    let Some(db) = client("concurrent_queries") else { return };
+    let Some(db) = client("concurrent_queries") else {
+        return;
+    };
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let db = db.clone();
             tokio::spawn(async move {
-                db.run(db.query("MERGE (n:N {i: $i})").param("i", i)).await.unwrap();
+                db.run(db.query("MERGE (n:N {i: $i})").param("i", i))
+                    .await
+                    .unwrap();
             })
         })
         .collect();
     for t in tasks {
         t.await.unwrap();
     }
-    let rows = db.read(db.query("MATCH (n:N) RETURN count(n) AS c")).await.unwrap();
+    let rows = db
+        .read(db.query("MATCH (n:N) RETURN count(n) AS c"))
+        .await
+        .unwrap();
     assert_eq!(rows[0].get::<i64>("c").unwrap(), 32);
+}
+
+#[tokio::test]
+async fn strings_with_quotes_and_backslashes_round_trip_verbatim() {
+    let Some(db) = client("strings_round_trip") else {
+        return;
+    };
+    let tricky = [
+        "it's",
+        r"back\slash",
+        r"\'",
+        "x' RETURN 1 AS pwned //",
+        "\"double\"",
+        "line\nbreak",
+        "ü€😀",
+        "`tick`",
+    ];
+    for value in tricky {
+        db.run(db.query("CREATE (:S {v: $v})").param("v", value))
+            .await
+            .unwrap();
+        let rows = db
+            .read(
+                db.query("MATCH (s:S {v: $v}) RETURN s.v AS v")
+                    .param("v", value),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{value:?}");
+        assert_eq!(rows[0].get::<String>("v").unwrap(), value);
+    }
+    let rows = db
+        .read(db.query("MATCH (s:S) RETURN count(s) AS c"))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<i64>("c").unwrap(), tricky.len() as i64);
+}
+
+#[tokio::test]
+async fn a_value_of_four_kib_is_stored_on_neo4j_or_refused_on_falkordb() {
+    let Some(db) = client("four_kib_value") else {
+        return;
+    };
+    let big = "x".repeat(4096);
+    let result = db
+        .run(db.query("CREATE (:Big {v: $v})").param("v", big.as_str()))
+        .await;
+    match db.server() {
+        mcp_core::bolt::BoltServer::FalkorDb => {
+            assert!(
+                matches!(result, Err(mcp_core::StoreError::Invalid(_))),
+                "{result:?}"
+            );
+        }
+        _ => result.unwrap(),
+    }
+    // Either way the server is still up.
+    db.ping().await.unwrap();
 }

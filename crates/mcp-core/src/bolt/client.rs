@@ -50,7 +50,9 @@ pub struct BoltClient {
 
 impl std::fmt::Debug for BoltClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BoltClient").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("BoltClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,8 +97,20 @@ impl BoltClient {
         }
     }
 
+    /// On FalkorDB, the query with its parameters escaped (see the `falkordb` module);
+    /// on Neo4j, the query unchanged.
+    fn prepare(&self, query: Query) -> Result<Query, StoreError> {
+        match self.config.server {
+            BoltServer::Neo4j => Ok(query),
+            BoltServer::FalkorDb => {
+                super::falkordb::prepare(&query, self.config.database.as_deref())
+            }
+        }
+    }
+
     /// Runs a query and discards its result.
     pub async fn run(&self, query: Query) -> Result<(), StoreError> {
+        let query = self.prepare(query)?;
         self.retrying(|| async {
             let mut stream = self.graph.execute(query.clone()).await.map_err(map_error)?;
             while stream.next().await.map_err(map_error)?.is_some() {}
@@ -119,8 +133,14 @@ impl BoltClient {
     ///
     /// On FalkorDB, [`Access::Read`] is sent as a write-mode query: FalkorDB ignores the
     /// access mode, and the extra metadata key would break its graph selection.
-    pub async fn fetch(&self, query: Query, access: Access, max_rows: usize) -> Result<Rows, StoreError> {
+    pub async fn fetch(
+        &self,
+        query: Query,
+        access: Access,
+        max_rows: usize,
+    ) -> Result<Rows, StoreError> {
         let read = access == Access::Read && self.config.server == BoltServer::Neo4j;
+        let query = self.prepare(query)?;
         self.retrying(|| async {
             let mut stream = if read {
                 self.graph.execute_read(query.clone()).await
@@ -159,7 +179,8 @@ impl BoltClient {
         match self.config.server {
             BoltServer::Neo4j => {
                 let name = format!("mcp_{label}_{property}_idx").to_lowercase();
-                let cypher = format!("CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{property})");
+                let cypher =
+                    format!("CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{property})");
                 self.run(self.query(&cypher)).await
             }
             BoltServer::FalkorDb => {
@@ -197,7 +218,11 @@ impl BoltClient {
 
     async fn ignore_exists(&self, cypher: String) -> Result<(), StoreError> {
         let attempt = async {
-            let mut stream = self.graph.execute(self.query(&cypher)).await.map_err(map_error)?;
+            let mut stream = self
+                .graph
+                .execute(self.query(&cypher))
+                .await
+                .map_err(map_error)?;
             while stream.next().await.map_err(map_error)?.is_some() {}
             Ok::<_, StoreError>(())
         };
@@ -249,7 +274,9 @@ impl BoltClient {
 pub fn check_identifier(name: &str) -> Result<(), StoreError> {
     let mut chars = name.chars();
     let ok = name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
@@ -298,7 +325,10 @@ mod tests {
             .with_database("g1");
         let client = BoltClient::connect(config).unwrap();
         assert!(client.query("RETURN 1").has_extra_key("g1"));
-        let neo = BoltClient::connect(BoltConfig::new("bolt://127.0.0.1:1", "u", "p").with_database("g1")).unwrap();
+        let neo = BoltClient::connect(
+            BoltConfig::new("bolt://127.0.0.1:1", "u", "p").with_database("g1"),
+        )
+        .unwrap();
         assert!(!neo.query("RETURN 1").has_extra_key("g1"));
     }
 }

@@ -41,20 +41,32 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 3, initial_backoff_ms: 50, max_backoff_ms: 2_000 }
+        Self {
+            max_attempts: 3,
+            initial_backoff_ms: 50,
+            max_backoff_ms: 2_000,
+        }
     }
 }
 
 impl RetryPolicy {
     /// A policy that tries once and never retries.
     pub fn never() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The delay before retry number `retry` (1-based): exponential, capped.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u64.checked_shl(retry.saturating_sub(1).min(32)).unwrap_or(u64::MAX);
-        let ms = self.initial_backoff_ms.saturating_mul(factor).min(self.max_backoff_ms);
+        let factor = 1u64
+            .checked_shl(retry.saturating_sub(1).min(32))
+            .unwrap_or(u64::MAX);
+        let ms = self
+            .initial_backoff_ms
+            .saturating_mul(factor)
+            .min(self.max_backoff_ms);
         Duration::from_millis(ms)
     }
 }
@@ -113,7 +125,11 @@ fn default_query_timeout_ms() -> u64 {
 
 impl BoltConfig {
     /// A configuration with defaults for everything but the address and credentials.
-    pub fn new(uri: impl Into<String>, user: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(
+        uri: impl Into<String>,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self {
             uri: uri.into(),
             user: user.into(),
@@ -163,9 +179,16 @@ impl BoltConfig {
 
     /// Checks the values that cannot be used, with a message naming the field.
     pub fn validate(&self) -> Result<(), StoreError> {
-        let scheme_ok = ["bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://"]
-            .iter()
-            .any(|s| self.uri.starts_with(s));
+        let scheme_ok = [
+            "bolt://",
+            "bolt+s://",
+            "bolt+ssc://",
+            "neo4j://",
+            "neo4j+s://",
+            "neo4j+ssc://",
+        ]
+        .iter()
+        .any(|s| self.uri.starts_with(s));
         if !scheme_ok {
             return Err(StoreError::Invalid(format!(
                 "bolt.uri must start with bolt:// or neo4j:// (got {:?})",
@@ -176,18 +199,26 @@ impl BoltConfig {
             return Err(StoreError::Invalid("bolt.user must not be empty".into()));
         }
         if self.pool_size == 0 {
-            return Err(StoreError::Invalid("bolt.pool_size must be at least 1".into()));
+            return Err(StoreError::Invalid(
+                "bolt.pool_size must be at least 1".into(),
+            ));
         }
         if self.query_timeout_ms == 0 {
-            return Err(StoreError::Invalid("bolt.query_timeout_ms must be at least 1".into()));
+            return Err(StoreError::Invalid(
+                "bolt.query_timeout_ms must be at least 1".into(),
+            ));
         }
         if self.retry.max_attempts == 0 {
-            return Err(StoreError::Invalid("bolt.retry.max_attempts must be at least 1".into()));
+            return Err(StoreError::Invalid(
+                "bolt.retry.max_attempts must be at least 1".into(),
+            ));
         }
         if let Some(db) = &self.database {
             let ok = !db.is_empty()
                 && db.len() <= 63
-                && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+                && db
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
             if !ok {
                 return Err(StoreError::Invalid(format!(
                     "bolt.database must be 1-63 characters of [A-Za-z0-9_.-] (got {db:?})"
@@ -227,14 +258,16 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<BoltConfig>(r#"{"uri":"bolt://h:1","user":"u","pasword":"x"}"#)
-            .unwrap_err();
+        let err =
+            serde_json::from_str::<BoltConfig>(r#"{"uri":"bolt://h:1","user":"u","pasword":"x"}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("pasword"));
     }
 
     #[test]
     fn missing_optional_fields_take_defaults() {
-        let config: BoltConfig = serde_json::from_str(r#"{"uri":"bolt://h:1","user":"u"}"#).unwrap();
+        let config: BoltConfig =
+            serde_json::from_str(r#"{"uri":"bolt://h:1","user":"u"}"#).unwrap();
         assert_eq!(config, BoltConfig::new("bolt://h:1", "u", ""));
         assert_eq!(config.server, BoltServer::Neo4j);
     }
@@ -251,15 +284,29 @@ mod tests {
         let bad = BoltConfig::new("http://h:1", "u", "");
         assert!(bad.validate().unwrap_err().to_string().contains("bolt.uri"));
         let bad = BoltConfig::new("bolt://h:1", "u", "").with_database("a b");
-        assert!(bad.validate().unwrap_err().to_string().contains("bolt.database"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("bolt.database")
+        );
         let bad = BoltConfig::new("bolt://h:1", "u", "").with_pool_size(0);
-        assert!(bad.validate().unwrap_err().to_string().contains("bolt.pool_size"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("bolt.pool_size")
+        );
         assert!(BoltConfig::new("bolt://h:1", "u", "").validate().is_ok());
     }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let policy = RetryPolicy { max_attempts: 10, initial_backoff_ms: 100, max_backoff_ms: 1_000 };
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1_000,
+        };
         assert_eq!(policy.backoff(1), Duration::from_millis(100));
         assert_eq!(policy.backoff(2), Duration::from_millis(200));
         assert_eq!(policy.backoff(4), Duration::from_millis(800));

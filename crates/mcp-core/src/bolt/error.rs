@@ -12,7 +12,9 @@ const CONSTRAINT_VIOLATION: &str = "Neo.ClientError.Schema.ConstraintValidationF
 pub fn map_error(err: neo4rs::Error) -> StoreError {
     use neo4rs::Error as E;
     match &err {
-        E::Neo4j(e) if e.code() == CONSTRAINT_VIOLATION => StoreError::Conflict(e.message().to_owned()),
+        E::Neo4j(e) if e.code() == CONSTRAINT_VIOLATION => {
+            StoreError::Conflict(e.message().to_owned())
+        }
         E::Neo4j(e) if e.code().starts_with("Neo.TransientError.") => {
             StoreError::unavailable_from("Bolt server reported a transient error", err)
         }
@@ -39,7 +41,9 @@ mod tests {
 
     #[test]
     fn io_errors_are_transient() {
-        let err = map_error(neo4rs::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        let err = map_error(neo4rs::Error::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
         assert!(err.is_transient());
         assert!(map_error(neo4rs::Error::ConnectionTimedOut).is_transient());
     }

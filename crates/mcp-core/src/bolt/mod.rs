@@ -9,6 +9,7 @@
 mod client;
 mod config;
 mod error;
+mod falkordb;
 #[cfg(feature = "testing")]
 pub mod testing;
 

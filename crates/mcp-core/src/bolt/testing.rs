@@ -20,11 +20,18 @@ use super::config::{BoltConfig, BoltServer, RetryPolicy};
 /// When `MCP_TEST_BOLT_REQUIRED=1` and `MCP_TEST_NEO4J_URI` is unset, so that a CI run cannot
 /// pass by skipping every Bolt test.
 pub fn bolt_test_config(test_name: &str) -> Option<BoltConfig> {
-    let Some(uri) = std::env::var("MCP_TEST_NEO4J_URI").ok().filter(|u| !u.is_empty()) else {
+    let Some(uri) = std::env::var("MCP_TEST_NEO4J_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         if std::env::var("MCP_TEST_BOLT_REQUIRED").as_deref() == Ok("1") {
-            panic!("MCP_TEST_BOLT_REQUIRED=1 but MCP_TEST_NEO4J_URI is not set: no Bolt server for {test_name}");
+            panic!(
+                "MCP_TEST_BOLT_REQUIRED=1 but MCP_TEST_NEO4J_URI is not set: no Bolt server for {test_name}"
+            );
         }
-        println!("SKIPPED: no Bolt server (set MCP_TEST_NEO4J_URI or run ./scripts/test): {test_name}");
+        println!(
+            "SKIPPED: no Bolt server (set MCP_TEST_NEO4J_URI or run ./scripts/test): {test_name}"
+        );
         return None;
     };
     let user = std::env::var("MCP_TEST_NEO4J_USER").unwrap_or_else(|_| "neo4j".into());
@@ -43,7 +50,11 @@ pub fn bolt_test_config(test_name: &str) -> Option<BoltConfig> {
             .with_database(database)
             .with_pool_size(4)
             .with_query_timeout(Duration::from_secs(10))
-            .with_retry(RetryPolicy { max_attempts: 3, initial_backoff_ms: 50, max_backoff_ms: 500 }),
+            .with_retry(RetryPolicy {
+                max_attempts: 3,
+                initial_backoff_ms: 50,
+                max_backoff_ms: 500,
+            }),
     )
 }
 
@@ -51,7 +62,13 @@ pub fn bolt_test_config(test_name: &str) -> Option<BoltConfig> {
 pub fn unique_graph_name(test_name: &str) -> String {
     let stem: String = test_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(24)
         .collect();
     format!("t_{stem}_{}", uuid::Uuid::new_v4().simple())

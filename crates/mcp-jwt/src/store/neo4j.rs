@@ -4,12 +4,31 @@
 //! Unix seconds (an integer: FalkorDB cannot return temporal values over Bolt). `jti` is
 //! unique (a constraint on Neo4j; on FalkorDB an index plus `MERGE`, which FalkorDB runs
 //! under its per-graph write lock) and `expires_at` is indexed for `purge_expired`.
+//!
+//! A `jti` longer than [`MAX_VERBATIM_JTI`] bytes is stored as `sha256:<hex digest>`: the store
+//! only ever compares ids, and FalkorDB's Bolt endpoint cannot take a query of 4 KiB (see
+//! `mcp_core::bolt`). Ids of that length do not occur in tokens this platform issues.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mcp_core::bolt::{BoltClient, BoltConfig};
 
 use super::{RevocationStore, StoreError, check_jti};
+
+/// Longest `jti` stored as is; longer ones are stored as their SHA-256 digest.
+pub const MAX_VERBATIM_JTI: usize = 512;
+
+/// The value of the `jti` property for `jti`.
+fn jti_key(jti: &str) -> String {
+    if jti.len() <= MAX_VERBATIM_JTI {
+        jti.to_owned()
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(jti.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
 
 /// Keeps revocations as `(:RevokedToken)` nodes in a Bolt server.
 #[derive(Clone, Debug)]
@@ -51,7 +70,7 @@ impl RevocationStore for Neo4jRevocationStore {
                  SET t.expires_at = CASE WHEN t.expires_at IS NULL OR t.expires_at < $exp \
                  THEN $exp ELSE t.expires_at END",
             )
-            .param("jti", jti)
+            .param("jti", jti_key(jti))
             .param("exp", expires_at.timestamp());
         self.client.run(query).await
     }
@@ -61,7 +80,7 @@ impl RevocationStore for Neo4jRevocationStore {
         let query = self
             .client
             .query("MATCH (t:RevokedToken {jti: $jti}) RETURN count(t) AS c")
-            .param("jti", jti);
+            .param("jti", jti_key(jti));
         Ok(count(&self.client.read(query).await?)? > 0)
     }
 
