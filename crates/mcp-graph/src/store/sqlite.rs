@@ -310,6 +310,85 @@ fn sql_prefilter(filter: &Properties) -> (String, Vec<rusqlite::types::Value>) {
     (sql, args)
 }
 
+/// Breadth-first search over row ids (cheaper than [`read::neighbors`], which works on
+/// label/key references): one index lookup per visited node, then one fetch per result.
+fn neighbors(
+    conn: &Connection,
+    start: &NodeRef,
+    rel_type: Option<&RelType>,
+    direction: Direction,
+    depth: usize,
+    limit: usize,
+) -> Result<Vec<Node>> {
+    read::check_depth(depth)?;
+    crate::query::check_limit(limit)?;
+    let Some((start_id, _)) = node_row(conn, start)? else {
+        return Ok(Vec::new());
+    };
+    let type_arg = rel_type.map_or("", RelType::as_str);
+    let mut queries = Vec::new();
+    if direction.includes_outgoing() {
+        queries.push("SELECT to_id FROM rels WHERE from_id = ?1 AND (?2 = '' OR type = ?2)");
+    }
+    if direction.includes_incoming() {
+        queries.push("SELECT from_id FROM rels WHERE to_id = ?1 AND (?2 = '' OR type = ?2)");
+    }
+    let mut seen = std::collections::HashSet::from([start_id]);
+    let mut found: Vec<i64> = Vec::new();
+    let mut frontier = vec![start_id];
+    'levels: for _ in 0..depth {
+        let mut next = Vec::new();
+        for &id in &frontier {
+            for sql in &queries {
+                let mut stmt = conn
+                    .prepare_cached(sql)
+                    .map_err(|e| backend("traversing", e))?;
+                let ids = stmt
+                    .query_map(params![id, type_arg], |row| row.get::<_, i64>(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(|e| backend("traversing", e))?;
+                for other in ids {
+                    if found.len() >= limit {
+                        break 'levels;
+                    }
+                    if seen.insert(other) {
+                        found.push(other);
+                        next.push(other);
+                    }
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT label, key, props FROM nodes WHERE id = ?1")
+        .map_err(|e| backend("reading a node", e))?;
+    let mut nodes = Vec::with_capacity(found.len());
+    for id in found {
+        let row = stmt
+            .query_row([id], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .optional()
+            .map_err(|e| backend("reading a node", e))?;
+        if let Some((label, key, props)) = row {
+            nodes.push(Node {
+                label: Label::new(label)?,
+                key: NodeKey::new(key)?,
+                properties: decode_props(&props)?,
+            });
+        }
+    }
+    Ok(nodes)
+}
+
 impl GraphRead for Connection {
     fn node(&self, node: &NodeRef) -> Result<Option<Node>> {
         node_row(self, node)?
@@ -491,7 +570,11 @@ impl GraphStore for SqliteGraphStore {
     ) -> Result<Vec<Node>> {
         let (node, rel_type) = (node.clone(), rel_type.cloned());
         self.read(move |conn| {
-            read::neighbors(&*conn, &node, rel_type.as_ref(), direction, depth, limit)
+            // One read transaction: the whole traversal sees one snapshot.
+            let tx = conn
+                .transaction()
+                .map_err(|e| backend("starting transaction", e))?;
+            neighbors(&tx, &node, rel_type.as_ref(), direction, depth, limit)
         })
         .await
     }
