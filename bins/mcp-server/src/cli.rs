@@ -66,6 +66,17 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Serve MCP over stdin/stdout for a local agent, as the user of a token.
+    McpStdio(McpStdioArgs),
+}
+
+/// Flags of `mcp-stdio`.
+#[derive(Debug, Args)]
+pub struct McpStdioArgs {
+    /// The access token (from `tokens issue` or `POST /auth/token`); every request acts as its
+    /// user, with that user's current roles.
+    #[arg(long, env = "MCP_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 /// Flags of `serve`.

@@ -165,7 +165,9 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 bail!("{broken}");
             }
         }
-        Command::Serve(_) | Command::Config(_) => unreachable!("handled in run"),
+        Command::Serve(_) | Command::Config(_) | Command::McpStdio(_) => {
+            unreachable!("handled in run")
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! `MCP_HTTP__PORT=8081`, `MCP_STORAGE__NEO4J__URI=bolt://…`), and these short aliases exist:
 //! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`, `MCP_LOG_FORMAT`,
 //! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_NEO4J_URI`, `MCP_NEO4J_USER`,
-//! `MCP_NEO4J_PASSWORD`. `MCP_CONFIG` names the file when `--config` is not given.
+//! `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_SERVER`. `MCP_CONFIG` names the file when `--config` is not given.
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_NEO4J_URI", "storage.neo4j.uri"),
     ("MCP_NEO4J_USER", "storage.neo4j.user"),
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
+    ("MCP_NEO4J_DATABASE", "storage.neo4j.database"),
+    ("MCP_NEO4J_SERVER", "storage.neo4j.server"),
 ];
 
 /// Keys whose values are secrets: always strings, never parsed as numbers or booleans.
@@ -34,6 +36,7 @@ const STRING_KEYS: &[&str] = &[
     "auth.jwt_secret",
     "storage.neo4j.password",
     "storage.neo4j.user",
+    "storage.neo4j.database",
     "http.host",
 ];
 
@@ -297,6 +300,16 @@ pub struct Neo4jConfig {
     /// Password.
     #[serde(default)]
     pub password: Secret,
+    /// Neo4j: the database (default: the server's); FalkorDB: the graph name.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Which server speaks Bolt there: `neo4j` (default) or `falkordb`.
+    #[serde(default = "default_bolt_server")]
+    pub server: String,
+}
+
+fn default_bolt_server() -> String {
+    "neo4j".into()
 }
 
 impl fmt::Debug for Neo4jConfig {
@@ -304,6 +317,8 @@ impl fmt::Debug for Neo4jConfig {
         f.debug_struct("Neo4jConfig")
             .field("uri", &self.uri)
             .field("user", &self.user)
+            .field("database", &self.database)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }

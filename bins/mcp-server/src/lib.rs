@@ -10,6 +10,7 @@ mod commands;
 pub mod config;
 pub mod error;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod request_id;
@@ -56,6 +57,7 @@ pub fn app(
         )
         .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err).into()))
         .configure(routes::configure)
+        .configure(mcp::http::configure)
         .default_service(web::to(routes::not_found))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
 }
@@ -71,6 +73,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Serve(_) => {
             telemetry::init(&config.log);
             actix_web::rt::System::new().block_on(serve(config))
+        }
+        cli::Command::McpStdio(args) => {
+            // Logs go to stderr; stdout carries the protocol.
+            telemetry::init(&config.log);
+            actix_web::rt::System::new().block_on(mcp::stdio::main(config, args.token))
         }
         command => {
             telemetry::init(&config::LogConfig {
@@ -89,7 +96,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::connect(config).await?;
     commands::bootstrap_admin(&state).await?;
     let data = web::Data::new(state.clone());
-    let mut server = actix_web::HttpServer::new(move || app(data.clone()))
+    // One MCP endpoint for all workers, so its sessions are shared.
+    let mcp = web::Data::new(mcp::McpHttp::new(&mcp::McpConfig::for_server(
+        &state.config,
+    )));
+    let mut server = actix_web::HttpServer::new(move || app(data.clone()).app_data(mcp.clone()))
         .shutdown_timeout(http.shutdown_timeout_secs)
         .bind((http.host.as_str(), http.port))
         .with_context(|| format!("cannot listen on {}:{}", http.host, http.port))?;

@@ -63,6 +63,17 @@ fn audit_error(err: mcp_audit::Error) -> ApiError {
     }
 }
 
+/// The events `query` selects, newest first, after writing what is still queued (REST and MCP).
+pub async fn query_events(
+    state: &AppState,
+    query: AuditQuery,
+) -> Result<Vec<StoredEvent>, ApiError> {
+    let filter = query.into_filter()?;
+    // Best effort: include what was just logged (the caller's own authz event, for one).
+    let _ = state.audit.flush(std::time::Duration::from_secs(2)).await;
+    state.audit.query(&filter).await.map_err(audit_error)
+}
+
 /// Query the audit log. Events still in the queue are written first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     security(("bearer" = [])), responses(
@@ -73,12 +84,7 @@ pub async fn query(
     state: web::Data<AppState>,
     params: web::Query<AuditQuery>,
 ) -> Result<web::Json<Vec<StoredEvent>>, ApiError> {
-    let filter = params.into_inner().into_filter()?;
-    // Best effort: include what was just logged (the caller's own authz event, for one).
-    let _ = state.audit.flush(std::time::Duration::from_secs(2)).await;
-    Ok(web::Json(
-        state.audit.query(&filter).await.map_err(audit_error)?,
-    ))
+    Ok(web::Json(query_events(&state, params.into_inner()).await?))
 }
 
 /// Verify the audit log's hash chain.

@@ -4,6 +4,9 @@
 //! SQLite or memory (asking for Neo4j there is a start-up error).
 use std::sync::Arc;
 
+use anyhow::Context;
+use mcp_core::bolt::BoltConfig;
+
 use crate::config::{Config, ConfigError};
 use crate::users::UserStore;
 
@@ -12,6 +15,23 @@ fn no_backend<T>(store: &str) -> anyhow::Result<T> {
         "the {store} store has no neo4j backend yet; use `sqlite` or `memory` for it"
     ))
     .into())
+}
+
+/// The Bolt client settings from `[storage.neo4j]`.
+pub fn bolt_config(config: &Config) -> anyhow::Result<BoltConfig> {
+    let neo = config
+        .storage
+        .neo4j
+        .as_ref()
+        .context("[storage.neo4j] is not set")?;
+    let value = serde_json::json!({
+        "uri": neo.uri,
+        "user": neo.user,
+        "password": neo.password.expose(),
+        "database": neo.database,
+        "server": neo.server,
+    });
+    serde_json::from_value(value).context("invalid [storage.neo4j]")
 }
 
 /// Refuses: user accounts have no Neo4j backend.
@@ -25,8 +45,13 @@ pub async fn roles(_: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
 }
 
 /// The revocation store on Neo4j.
-pub async fn revocations(_: &Config) -> anyhow::Result<Arc<dyn mcp_jwt::store::RevocationStore>> {
-    no_backend("tokens")
+pub async fn revocations(
+    config: &Config,
+) -> anyhow::Result<Arc<dyn mcp_jwt::store::RevocationStore>> {
+    let store = mcp_jwt::store::neo4j::Neo4jRevocationStore::connect(bolt_config(config)?)
+        .await
+        .context("tokens store on neo4j")?;
+    Ok(Arc::new(store))
 }
 
 /// The audit sink on Neo4j.

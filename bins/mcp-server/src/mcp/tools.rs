@@ -1,0 +1,336 @@
+//! The MCP tools: each one names the REST route it mirrors, takes that route's permission from
+//! the route table ([`crate::routes::endpoints`]), and runs the same service function
+//! ([`crate::tools`]), so rate limits and audit events are those of the REST call.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::Method;
+use rmcp::RoleServer;
+use rmcp::handler::server::common::schema_for_type;
+use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool, ToolAnnotations};
+use rmcp::service::Peer;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::params;
+use crate::auth::{CallContext, Principal};
+use crate::error::ApiError;
+use crate::routes::Access;
+use crate::state::AppState;
+use crate::tools as service;
+
+/// One tool of the catalog.
+pub struct ToolSpec {
+    /// The tool's name.
+    pub name: &'static str,
+    /// What it does, for the model.
+    pub description: &'static str,
+    /// The REST route whose permission it shares.
+    pub route: (Method, &'static str),
+    /// Whether it only reads.
+    pub read_only: bool,
+    /// Whether it sends progress notifications while it runs (when the caller asks).
+    pub reports_progress: bool,
+    schema: fn() -> Arc<JsonObject>,
+}
+
+impl std::fmt::Debug for ToolSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} {})", self.name, self.route.0, self.route.1)
+    }
+}
+
+fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    schema_for_type::<T>()
+}
+
+macro_rules! tool {
+    ($name:literal, $method:ident $path:literal, $params:ty, read_only: $ro:literal, progress: $pr:literal, $desc:literal) => {
+        ToolSpec {
+            name: $name,
+            description: $desc,
+            route: (Method::$method, $path),
+            read_only: $ro,
+            reports_progress: $pr,
+            schema: schema::<$params>,
+        }
+    };
+}
+
+/// Every tool, in listing order.
+pub fn catalog() -> &'static [ToolSpec] {
+    use params::*;
+    static CATALOG: std::sync::OnceLock<Vec<ToolSpec>> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        vec![
+            tool!("execute_code", POST "/api/v1/execute", ExecuteCode, read_only: false, progress: true,
+                "Run a Python, JavaScript or Bash program in the isolated sandbox; returns stdout, stderr, exit code and resource use. Rate-limited per user."),
+            tool!("lint_code", POST "/api/v1/lint", LintCode, read_only: true, progress: false,
+                "Lint a program (ruff for Python, node --check for JavaScript, shellcheck for Bash) and return the diagnostics."),
+            tool!("run_tests", POST "/api/v1/test", RunTests, read_only: false, progress: true,
+                "Run pytest tests against Python code in the sandbox; returns per-test outcomes."),
+            tool!("generate_code", POST "/api/v1/generate", GenerateCode, read_only: true, progress: false,
+                "Render a code template with parameters (see list_templates)."),
+            tool!("list_templates", GET "/api/v1/templates", NoArguments, read_only: true, progress: false,
+                "List the code templates and their parameters."),
+            tool!("graph_query", POST "/api/v1/graph/query", GraphQuery, read_only: true, progress: false,
+                "Run a read-only Cypher query on the knowledge graph."),
+            tool!("graph_upsert_node", POST "/api/v1/graph/nodes", UpsertNode, read_only: false, progress: false,
+                "Create or update a node of the knowledge graph."),
+            tool!("graph_upsert_relationship", POST "/api/v1/graph/relationships", UpsertRelationship, read_only: false, progress: false,
+                "Create or update a relationship between two existing nodes."),
+            tool!("graph_delete", DELETE "/api/v1/graph/nodes", GraphDelete, read_only: false, progress: false,
+                "Delete a node (with its relationships) or one relationship."),
+            tool!("audit_query", GET "/api/v1/audit", AuditQuery, read_only: true, progress: false,
+                "Query the audit log, newest first."),
+        ]
+    })
+}
+
+/// The tool called `name`.
+pub fn find(name: &str) -> Option<&'static ToolSpec> {
+    catalog().iter().find(|t| t.name == name)
+}
+
+/// The access the route table declares for `route` (`None`: not in the table, a wiring bug).
+pub fn access_of(route: &(Method, &'static str)) -> Option<Access> {
+    crate::routes::endpoints()
+        .iter()
+        .find(|e| e.method == route.0 && e.path == route.1)
+        .map(|e| e.access.clone())
+}
+
+/// Whether `who` may use something guarded by `route`, without auditing (for listings).
+pub fn visible(state: &AppState, who: &Principal, route: &(Method, &'static str)) -> bool {
+    match access_of(route) {
+        Some(Access::Public | Access::Authenticated) => true,
+        Some(Access::Permission(p)) => state
+            .authorizer
+            .as_ref()
+            .is_some_and(|a| a.policy().check(&who.roles, &p).is_allowed()),
+        None => false,
+    }
+}
+
+impl ToolSpec {
+    /// The MCP description of the tool.
+    pub fn to_tool(&self) -> Tool {
+        let mut annotations = ToolAnnotations::new();
+        annotations.read_only_hint = Some(self.read_only);
+        annotations.destructive_hint = Some(self.name == "graph_delete");
+        annotations.open_world_hint = Some(false);
+        Tool::new(self.name, self.description, (self.schema)()).with_annotations(annotations)
+    }
+}
+
+/// Why a tool call did not produce a result.
+#[derive(Debug)]
+pub enum CallError {
+    /// The arguments do not match the tool's schema (JSON-RPC -32602).
+    InvalidArguments(String),
+    /// The tool ran and failed (a tool result with `isError`).
+    Failed(ApiError),
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+fn parse<P: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<P, CallError> {
+    serde_json::from_value(Value::Object(args))
+        .map_err(|e| CallError::InvalidArguments(format!("invalid arguments for {tool}: {e}")))
+}
+
+/// Converts an MCP input into the service layer's input (same field names, checked by tests).
+fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Result<B, CallError> {
+    serde_json::to_value(a)
+        .and_then(serde_json::from_value)
+        .map_err(|e| CallError::Failed(ApiError::Unprocessable(e.to_string())))
+}
+
+fn to_object<T: Serialize>(value: &T) -> Result<Value, CallError> {
+    let value = serde_json::to_value(value).map_err(ApiError::internal)?;
+    Ok(match value {
+        Value::Object(_) => value,
+        other => json!({ "result": other }),
+    })
+}
+
+/// Where to send progress notifications for one call.
+#[derive(Clone)]
+pub struct Progress {
+    /// The client.
+    pub peer: Peer<RoleServer>,
+    /// The token the client put in the request's `_meta`.
+    pub token: ProgressToken,
+}
+
+impl Progress {
+    async fn send(&self, progress: f64, message: &str) {
+        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
+        param.message = Some(message.to_owned());
+        if let Err(e) = self.peer.notify_progress(param).await {
+            tracing::debug!(error = %e, "progress notification not delivered");
+        }
+    }
+}
+
+/// Interval between progress notifications of a running tool.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs `work`, sending progress (elapsed milliseconds) at the start, every
+/// [`PROGRESS_EVERY`] while it runs, and at the end.
+async fn with_progress<F: Future>(progress: Option<&Progress>, work: F) -> F::Output {
+    let Some(p) = progress else {
+        return work.await;
+    };
+    let started = Instant::now();
+    let elapsed = || started.elapsed().as_secs_f64() * 1000.0;
+    p.send(0.0, "started").await;
+    let mut work = std::pin::pin!(work);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => {
+                p.send(elapsed().max(1.0), "finished").await;
+                return out;
+            }
+            _ = tick.tick() => p.send(elapsed(), "running").await,
+        }
+    }
+}
+
+/// Runs tool `spec` for `who` (permission already checked).
+pub async fn call(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    spec: &ToolSpec,
+    args: JsonObject,
+    progress: Option<&Progress>,
+) -> Result<Value, CallError> {
+    match spec.name {
+        "execute_code" => {
+            let input: params::ExecuteCode = parse(spec.name, args)?;
+            let out = with_progress(
+                progress,
+                service::execute(state, who, ctx, convert(&input)?),
+            )
+            .await?;
+            to_object(&out)
+        }
+        "lint_code" => {
+            let input: params::LintCode = parse(spec.name, args)?;
+            to_object(&service::lint(state, who, ctx, convert(&input)?).await?)
+        }
+        "run_tests" => {
+            let input: params::RunTests = parse(spec.name, args)?;
+            let out =
+                with_progress(progress, service::test(state, who, ctx, convert(&input)?)).await?;
+            to_object(&out)
+        }
+        "generate_code" => {
+            let input: params::GenerateCode = parse(spec.name, args)?;
+            to_object(&service::generate(state, who, ctx, convert(&input)?).await?)
+        }
+        "list_templates" => {
+            let _: params::NoArguments = parse(spec.name, args)?;
+            Ok(json!({ "templates": service::templates(state) }))
+        }
+        "graph_query" => {
+            let input: params::GraphQuery = parse(spec.name, args)?;
+            to_object(&service::graph_query(state, who, ctx, convert(&input)?).await?)
+        }
+        "graph_upsert_node" => {
+            let input: params::UpsertNode = parse(spec.name, args)?;
+            to_object(&service::graph_upsert_node(state, who, ctx, convert(&input)?).await?)
+        }
+        "graph_upsert_relationship" => {
+            let input: params::UpsertRelationship = parse(spec.name, args)?;
+            to_object(&service::graph_upsert_relationship(state, who, ctx, convert(&input)?).await?)
+        }
+        "graph_delete" => match parse(spec.name, args)? {
+            params::GraphDelete::Node { label, key } => {
+                let input = service::NodeId { label, key };
+                to_object(&service::graph_delete_node(state, who, ctx, input).await?)
+            }
+            params::GraphDelete::Relationship { from, rel_type, to } => {
+                let input = json!({ "from": from, "type": rel_type, "to": to });
+                let input = convert(&input)?;
+                to_object(&service::graph_delete_relationship(state, who, ctx, input).await?)
+            }
+        },
+        "audit_query" => {
+            let input: params::AuditQuery = parse(spec.name, args)?;
+            let query: crate::routes::audit::AuditQuery = convert(&input)?;
+            let events = crate::routes::audit::query_events(state, query).await?;
+            Ok(json!({ "events": events }))
+        }
+        other => Err(CallError::Failed(ApiError::internal(format!(
+            "tool {other} is in the catalog but has no implementation"
+        )))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_names_a_route_of_the_table() {
+        for spec in catalog() {
+            assert!(access_of(&spec.route).is_some(), "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn every_tool_input_schema_is_an_object_schema() {
+        for spec in catalog() {
+            let schema = (spec.schema)();
+            let kind = schema.get("type").and_then(Value::as_str);
+            let one_of = schema.contains_key("oneOf");
+            assert!(kind == Some("object") || one_of, "{spec:?}: {schema:?}");
+        }
+    }
+
+    #[test]
+    fn mcp_inputs_convert_into_the_service_inputs() {
+        let exec: params::ExecuteCode = serde_json::from_value(
+            json!({"language": "python", "code": "print(1)", "limits": {"wall_time_ms": 500}}),
+        )
+        .unwrap();
+        let _: service::ExecuteRequest = convert(&exec).unwrap();
+        let lint: params::LintCode =
+            serde_json::from_value(json!({"language": "bash", "code": "echo"})).unwrap();
+        let _: mcp_sandbox::tools::LintRequest = convert(&lint).unwrap();
+        let tests: params::RunTests =
+            serde_json::from_value(json!({"code": "x = 1", "tests": "def test(): pass"})).unwrap();
+        let t: mcp_sandbox::tools::TestRequest = convert(&tests).unwrap();
+        assert_eq!(t.module, "solution");
+        let generate: params::GenerateCode =
+            serde_json::from_value(json!({"template": "t", "parameters": {"a": 1}})).unwrap();
+        let _: mcp_sandbox::tools::GenerateRequest = convert(&generate).unwrap();
+        let query: params::GraphQuery =
+            serde_json::from_value(json!({"cypher": "MATCH (n) RETURN n", "limit": 3})).unwrap();
+        let _: service::GraphQueryRequest = convert(&query).unwrap();
+        let node: params::UpsertNode =
+            serde_json::from_value(json!({"label": "A", "key": "a"})).unwrap();
+        let _: service::UpsertNode = convert(&node).unwrap();
+        let rel: params::UpsertRelationship = serde_json::from_value(
+            json!({"from": {"label": "A", "key": "a"}, "type": "R", "to": {"label": "A", "key": "b"}}),
+        )
+        .unwrap();
+        let _: service::UpsertRelationship = convert(&rel).unwrap();
+        let audit: params::AuditQuery = serde_json::from_value(
+            json!({"event_type": "authz_denied", "since": "2026-01-01T00:00:00Z", "limit": 5}),
+        )
+        .unwrap();
+        let _: crate::routes::audit::AuditQuery = convert(&audit).unwrap();
+    }
+}
