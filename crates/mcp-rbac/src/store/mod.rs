@@ -12,6 +12,8 @@ use mcp_core::StoreError;
 use crate::role;
 
 pub mod memory;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
