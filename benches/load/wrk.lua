@@ -31,6 +31,25 @@ if session ~= "" then
   wrk.headers["Mcp-Session-Id"] = session
 end
 
+-- BENCH_BODY may contain __ID__: each request then gets its own number there (JSON-RPC ids must
+-- be unique among a session's requests in flight), unique across threads too.
+local counter = 0
+local next_thread = 0
+
+function setup(thread)
+  thread:set("thread_index", next_thread)
+  next_thread = next_thread + 1
+end
+
+if body:find("__ID__", 1, true) then
+  local prefix, suffix = body:match("^(.-)__ID__(.*)$")
+  function request()
+    counter = counter + 1
+    local id = tostring((thread_index or 0) * 1000000000 + counter)
+    return wrk.format(nil, nil, nil, prefix .. id .. suffix)
+  end
+end
+
 -- Per thread (each wrk thread has its own Lua state).
 local max_requests = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "0") or 0
 local seen = 0
