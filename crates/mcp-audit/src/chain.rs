@@ -228,6 +228,7 @@ impl ChainVerifier {
     }
 
     /// Records a row that could not be decoded.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn unreadable(&mut self, seq: u64, event_id: Option<Uuid>, message: String) {
         self.checked += 1;
         self.broken = Some(BrokenLink {
