@@ -27,7 +27,9 @@ use crate::sink::{AuditFilter, AuditSink, StoredEvent};
 /// Expands to one `#[tokio::test]` per conformance case, each calling the matching function in
 /// [`conformance`](crate::conformance) with a sink built by `$make.await`.
 ///
-/// The calling crate needs `tokio` (with `macros` and `rt`) as a dev-dependency.
+/// The calling crate needs `tokio` (features `macros` and `rt-multi-thread`) as a
+/// dev-dependency: each case runs on a two-worker multi-thread runtime so concurrent appends
+/// really overlap.
 #[macro_export]
 macro_rules! audit_sink_conformance {
     ($make:expr) => {
