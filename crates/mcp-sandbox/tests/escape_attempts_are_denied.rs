@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{assert_nothing_left, host_is_healthy, run, sandbox, sandbox_with};
+use common::{assert_nothing_left, host_is_healthy, run, sandbox};
 use mcp_sandbox::{ExecRequest, Language, RequestLimits, Sandbox};
 
 #[tokio::test]
@@ -443,8 +443,7 @@ async fn the_sandbox_sees_its_own_namespaces_only() {
 }
 
 #[tokio::test]
-async fn the_host_can_refuse_to_run_without_isolation() {
-    // A config whose bwrap does not exist: nothing runs, even in weaker mode, and the error says why.
+async fn without_bubblewrap_nothing_runs_even_in_weaker_mode() {
     let mut config = mcp_sandbox::SandboxConfig::default();
     config.bwrap = "/nonexistent/bwrap".into();
     config.allow_weaker_isolation = true;
@@ -457,7 +456,48 @@ async fn the_host_can_refuse_to_run_without_isolation() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("bubblewrap"), "{err}");
-    // And a strict config with a missing required layer refuses too.
-    let s = sandbox_with(300_288, |_| {}).await;
-    assert!(s.probe().ready);
+}
+
+#[tokio::test]
+async fn a_missing_required_layer_refuses_runs_unless_weaker_isolation_is_allowed() {
+    let strict = mcp_sandbox::BwrapSandbox::from_config({
+        let mut c = mcp_sandbox::SandboxConfig::default();
+        c.uid_base = 300_304;
+        c.prlimit = "/nonexistent/prlimit".into();
+        c
+    })
+    .await
+    .unwrap();
+    assert!(!strict.probe().ready);
+    assert_eq!(strict.probe().missing_required(), ["rlimits"]);
+    let err = strict
+        .run(ExecRequest::new(Language::Bash, "echo hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refusing to run code: isolation layers unavailable (rlimits); set allow_weaker_isolation to run anyway"
+    );
+
+    let weaker = mcp_sandbox::BwrapSandbox::from_config({
+        let mut c = mcp_sandbox::SandboxConfig::default();
+        c.uid_base = 300_320;
+        c.prlimit = "/nonexistent/prlimit".into();
+        c.allow_weaker_isolation = true;
+        c
+    })
+    .await
+    .unwrap();
+    assert!(weaker.probe().ready && !weaker.probe().is_full_isolation());
+    let r = weaker
+        .run(ExecRequest::new(Language::Bash, "echo hi"))
+        .await
+        .unwrap();
+    assert_eq!(r.stdout, "hi\n");
+    // The other layers still hold.
+    let r = weaker
+        .run(ExecRequest::new(Language::Bash, "cat /etc/shadow"))
+        .await
+        .unwrap();
+    assert_ne!(r.exit_code, Some(0));
 }

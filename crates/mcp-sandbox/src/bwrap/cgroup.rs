@@ -151,7 +151,7 @@ impl RunCgroup {
 
     /// SIGKILLs every process in the groups until they are empty (or ~2 s passed).
     pub(crate) async fn kill_all(&self) {
-        for _ in 0..400 {
+        for _ in 0..1000 {
             let pids = self.pids();
             if pids.is_empty() {
                 return;
@@ -161,7 +161,7 @@ impl RunCgroup {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 }
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         tracing::error!(groups = ?self.dirs, "sandbox cgroup still has processes after SIGKILL");
     }
@@ -194,12 +194,12 @@ impl RunCgroup {
         self.kill_all().await;
         for (_, dir) in &self.dirs {
             let mut removed = false;
-            for _ in 0..50 {
+            for _ in 0..250 {
                 if fs::remove_dir(dir).is_ok() || !dir.exists() {
                     removed = true;
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             if !removed {
                 tracing::warn!(dir = %dir.display(), "could not remove sandbox cgroup");

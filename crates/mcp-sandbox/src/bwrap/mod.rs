@@ -437,19 +437,24 @@ impl BwrapSandbox {
             cmd.args(group.procs_files());
         }
         cmd.arg("--");
-        cmd.arg(&c.prlimit)
-            .arg(format!("--cpu={}:{}", l.cpu_time_secs, l.cpu_time_secs + 1))
-            .arg(format!("--fsize={}", l.max_file_size_bytes))
-            .arg(format!("--nofile={}", l.max_open_files))
-            .arg("--core=0");
-        if uid.is_some() {
-            // Counted per real uid; each run slot has its own uid.
-            cmd.arg(format!("--nproc={}", l.max_processes));
-        }
-        let has_memcg = cgroup.is_some() && self.inner.probe_has_memcg();
-        if !has_memcg && !job.argv.first().is_some_and(|p| p.ends_with("node")) {
-            // Weaker mode without a memory cgroup: cap the address space (breaks node).
-            cmd.arg(format!("--as={}", l.memory_bytes));
+        if c.prlimit.is_file() {
+            cmd.arg(&c.prlimit)
+                .arg(format!("--cpu={}:{}", l.cpu_time_secs, l.cpu_time_secs + 1))
+                .arg(format!("--fsize={}", l.max_file_size_bytes))
+                .arg(format!("--nofile={}", l.max_open_files))
+                .arg("--core=0");
+            let has_pids_cg = cgroup.is_some() && self.inner.has_controller(Controller::Pids);
+            if uid.is_some() && !has_pids_cg {
+                // Weaker mode without a pids cgroup. RLIMIT_NPROC counts per real uid (each slot
+                // has its own) and includes tasks of earlier runs that the kernel has not freed
+                // yet, so it is only the fallback: with a pids cgroup it made rapid runs fail.
+                cmd.arg(format!("--nproc={}", l.max_processes));
+            }
+            let has_memcg = cgroup.is_some() && self.inner.has_controller(Controller::Memory);
+            if !has_memcg && !job.argv.first().is_some_and(|p| p.ends_with("node")) {
+                // Weaker mode without a memory cgroup: cap the address space (breaks node).
+                cmd.arg(format!("--as={}", l.memory_bytes));
+            }
         }
         cmd.arg(&c.bwrap);
         cmd.args([
@@ -694,10 +699,8 @@ impl BwrapSandbox {
 }
 
 impl Inner {
-    fn probe_has_memcg(&self) -> bool {
-        self.cgroup_parents
-            .iter()
-            .any(|(c, _)| *c == Controller::Memory)
+    fn has_controller(&self, controller: Controller) -> bool {
+        self.cgroup_parents.iter().any(|(c, _)| *c == controller)
     }
 }
 
