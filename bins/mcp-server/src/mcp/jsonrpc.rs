@@ -1,6 +1,6 @@
 //! Checks a raw message before rmcp sees it, so that every bad message gets a JSON-RPC error
 //! (rmcp answers malformed JSON over HTTP with a plain-text 415 and drops it over stdio).
-use rmcp::model::{ClientJsonRpcMessage, ErrorCode};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ErrorCode};
 use serde_json::{Value, json};
 
 /// A message that cannot be handed to rmcp, with the error response to send instead.
@@ -58,6 +58,21 @@ fn is_known_method(method: &str) -> bool {
     ) || method.starts_with("notifications/")
 }
 
+/// Why a known request does not parse as its own type (rmcp's typed request, without the
+/// custom-request fallback).
+fn known_request_error(value: &Value) -> Option<String> {
+    use rmcp::model::{CallToolRequest, GetPromptRequest, JsonRpcRequest, ReadResourceRequest};
+    let method = value.get("method")?.as_str()?;
+    let v = value.clone();
+    let err = match method {
+        "tools/call" => serde_json::from_value::<JsonRpcRequest<CallToolRequest>>(v).err(),
+        "prompts/get" => serde_json::from_value::<JsonRpcRequest<GetPromptRequest>>(v).err(),
+        "resources/read" => serde_json::from_value::<JsonRpcRequest<ReadResourceRequest>>(v).err(),
+        _ => None,
+    };
+    err.map(|e| e.to_string())
+}
+
 /// Accepts `bytes` if rmcp can parse it as one client message; otherwise says which JSON-RPC
 /// error to answer: -32700 (not JSON), -32600 (not a JSON-RPC message, or a batch), -32602
 /// (a known method with params of the wrong shape).
@@ -111,6 +126,23 @@ pub fn check(bytes: &[u8]) -> Result<(), Rejected> {
         ));
     }
     match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+        // rmcp keeps a known method whose params do not fit as a custom request, which would
+        // be answered "method not found"; it is a params error.
+        Ok(ClientJsonRpcMessage::Request(request))
+            if matches!(request.request, ClientRequest::CustomRequest(_))
+                && is_known_method(request.request.method()) =>
+        {
+            let method = request.request.method().to_owned();
+            let detail = match known_request_error(&value) {
+                Some(e) => format!(": {e}"),
+                None => String::new(),
+            };
+            Err(reject(
+                id,
+                ErrorCode::INVALID_PARAMS,
+                format!("Invalid params for {method}{detail}"),
+            ))
+        }
         Ok(_) => Ok(()),
         Err(e) => {
             let method = map.get("method").and_then(Value::as_str);

@@ -43,8 +43,16 @@ impl std::fmt::Debug for ToolSpec {
     }
 }
 
+/// The input schema of `T`. MCP requires `"type": "object"` at the top, which schemars leaves
+/// out for an enum (`oneOf` of objects); it is added there.
 fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    schema_for_type::<T>()
+    let schema = schema_for_type::<T>();
+    if schema.contains_key("type") {
+        return schema;
+    }
+    let mut schema = (*schema).clone();
+    schema.insert("type".into(), json!("object"));
+    Arc::new(schema)
 }
 
 macro_rules! tool {
@@ -294,8 +302,7 @@ mod tests {
         for spec in catalog() {
             let schema = (spec.schema)();
             let kind = schema.get("type").and_then(Value::as_str);
-            let one_of = schema.contains_key("oneOf");
-            assert!(kind == Some("object") || one_of, "{spec:?}: {schema:?}");
+            assert_eq!(kind, Some("object"), "{spec:?}: {schema:?}");
         }
     }
 
