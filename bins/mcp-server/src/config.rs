@@ -119,6 +119,8 @@ pub struct Config {
     pub roles: std::collections::BTreeMap<String, mcp_rbac::RoleConfig>,
     /// The code sandbox (see the mcp-sandbox crate for every key).
     pub sandbox: mcp_sandbox::SandboxConfig,
+    /// The MCP endpoint (`/mcp` and `mcp-stdio`): allowed hosts and origins, message size.
+    pub mcp: crate::mcp::McpConfig,
 }
 
 /// The HTTP listener and request limits.

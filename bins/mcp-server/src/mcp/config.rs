@@ -29,10 +29,10 @@ impl Default for McpConfig {
 }
 
 impl McpConfig {
-    /// The settings for a server with `config`: the defaults, plus the configured listen host
-    /// as an allowed `Host` when it is a name or a specific address.
+    /// The settings for a server with `config`: `[mcp]`, plus the configured listen host as an
+    /// allowed `Host` when it is a name or a specific address.
     pub fn for_server(config: &crate::config::Config) -> Self {
-        let mut mcp = Self::default();
+        let mut mcp = config.mcp.clone();
         let host = config.http.host.trim();
         let wildcard = matches!(host, "" | "0.0.0.0" | "::" | "[::]");
         if !wildcard && !mcp.allowed_hosts.iter().any(|h| h == host) {
