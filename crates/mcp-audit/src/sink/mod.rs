@@ -16,6 +16,8 @@ use crate::chain::{ChainHead, ChainReport};
 use crate::event::{AuditEvent, EventType};
 
 pub mod memory;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

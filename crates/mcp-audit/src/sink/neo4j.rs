@@ -1,0 +1,375 @@
+//! [`Neo4jAuditSink`]: audit events as `(:AuditEvent)` nodes in Neo4j or FalkorDB over Bolt
+//! (feature `neo4j`).
+//!
+//! One node per event with every event field as a property, next to `seq`, `prev_hash` and
+//! `hash`. `timestamp` is the same fixed-width RFC 3339 text with nine fractional digits as in
+//! SQLite (text order is time order; FalkorDB cannot return temporal values over Bolt without
+//! crashing), `details` is canonical JSON text, `ip_address` text, `success` a boolean,
+//! `duration_ms` an integer. `event_id` and `seq` are unique (constraints on Neo4j, indexes on
+//! FalkorDB); `event_type`, `user_id` and `timestamp` are indexed.
+//!
+//! Appends hold an in-process lock while they read the chain head (cached after the first
+//! read), compute the links and write, so all appends through one sink form one valid chain.
+//! Run one writing sink per graph: a second process appending to the same graph would fork the
+//! chain (on Neo4j the `seq` constraint refuses its writes with [`StoreError::Conflict`]).
+//! After any failed append the cached head is dropped and re-read, so a partial write or a
+//! restarted server never leaves a gap.
+//!
+//! Atomicity: on Neo4j a batch is one auto-commit query (all or nothing). FalkorDB caps a
+//! query at about 4 KiB (see `mcp_core::bolt`), so there each event is its own query; a batch
+//! interrupted by an outage keeps its stored prefix (still a valid chain) and reports the error.
+//! An event whose query alone exceeds that size is refused on FalkorDB with
+//! [`StoreError::Invalid`].
+
+use async_trait::async_trait;
+use mcp_core::StoreError;
+use mcp_core::bolt::neo4rs::{BoltMap, BoltType, Row};
+use mcp_core::bolt::{BoltClient, BoltConfig, BoltServer};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use crate::canonical;
+use crate::chain::{ChainHead, ChainReport, ChainVerifier, hash_canonical};
+use crate::event::{AuditEvent, timestamp_format};
+use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
+
+/// How many events `verify_chain` reads per query.
+const VERIFY_PAGE: usize = 500;
+
+/// The properties returned for an event, in the order `decode` reads them.
+const RETURN_EVENT: &str = "RETURN e.seq AS seq, e.prev_hash AS prev_hash, e.hash AS hash, \
+    e.event_id AS event_id, e.event_type AS event_type, e.timestamp AS timestamp, \
+    e.user_id AS user_id, e.ip_address AS ip_address, e.user_agent AS user_agent, \
+    e.resource AS resource, e.action AS action, e.success AS success, e.details AS details, \
+    e.request_id AS request_id, e.session_id AS session_id, e.duration_ms AS duration_ms, \
+    e.error_message AS error_message";
+
+/// An audit sink that stores the hash-chained log as `(:AuditEvent)` nodes over Bolt.
+#[derive(Debug)]
+pub struct Neo4jAuditSink {
+    client: BoltClient,
+    /// The chain head as last written; `None` means "read it from the server".
+    head: Mutex<Option<ChainHead>>,
+}
+
+impl Neo4jAuditSink {
+    /// Connects with `config` and creates the constraints and indexes if they are missing.
+    pub async fn connect(config: BoltConfig) -> Result<Self, StoreError> {
+        Self::from_client(BoltClient::connect(config)?).await
+    }
+
+    /// Uses an existing client (sharing its pool) and creates the schema if missing.
+    pub async fn from_client(client: BoltClient) -> Result<Self, StoreError> {
+        client.ensure_unique("AuditEvent", "event_id").await?;
+        client.ensure_unique("AuditEvent", "seq").await?;
+        for property in ["event_type", "user_id", "timestamp"] {
+            client.ensure_index("AuditEvent", property).await?;
+        }
+        Ok(Self {
+            client,
+            head: Mutex::new(None),
+        })
+    }
+
+    async fn read_head(&self) -> Result<ChainHead, StoreError> {
+        let query = self.client.query(
+            "MATCH (e:AuditEvent) RETURN e.seq AS seq, e.hash AS hash ORDER BY e.seq DESC LIMIT 1",
+        );
+        let rows = self.client.read(query).await?;
+        match rows.first() {
+            None => Ok(ChainHead::genesis()),
+            Some(row) => {
+                let seq: i64 = row
+                    .get("seq")
+                    .map_err(|e| StoreError::backend("audit head seq", e))?;
+                let hash: String = row
+                    .get("hash")
+                    .map_err(|e| StoreError::backend("audit head hash", e))?;
+                Ok(ChainHead {
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    hash,
+                })
+            }
+        }
+    }
+
+    async fn append_locked(
+        &self,
+        head: &mut Option<ChainHead>,
+        events: &[AuditEvent],
+    ) -> Result<ChainHead, StoreError> {
+        let mut current = match head.take() {
+            Some(h) => h,
+            None => self.read_head().await?,
+        };
+        if events.is_empty() {
+            *head = Some(current.clone());
+            return Ok(current);
+        }
+        self.refuse_duplicates(events).await?;
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            let details = canonical::map(&event.details);
+            let hash = hash_canonical(
+                &current.hash,
+                &canonical::event_with_details(event, &details),
+            );
+            let seq = current.seq + 1;
+            rows.push(row_map(event, seq, &current.hash, &hash, details));
+            current = ChainHead { seq, hash };
+        }
+        let chunk = match self.client.server() {
+            BoltServer::FalkorDb => 1,
+            _ => rows.len(),
+        };
+        for part in rows.chunks(chunk) {
+            let list: Vec<BoltType> = part.iter().cloned().map(BoltType::Map).collect();
+            let query = self
+                .client
+                .query("UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r")
+                .param("rows", list);
+            self.client.run(query).await?;
+        }
+        *head = Some(current.clone());
+        Ok(current)
+    }
+
+    async fn refuse_duplicates(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+        ids.sort_unstable();
+        if let Some(pair) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(StoreError::Conflict(format!(
+                "event_id {} appears twice in the batch",
+                pair[0]
+            )));
+        }
+        // Checked in small groups: FalkorDB takes only short queries.
+        for group in ids.chunks(50) {
+            let query = self
+                .client
+                .query(
+                    "MATCH (e:AuditEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id LIMIT 1",
+                )
+                .param("ids", group.to_vec());
+            if let Some(row) = self.client.read(query).await?.first() {
+                let id: String = row.get("id").unwrap_or_default();
+                return Err(StoreError::Conflict(format!(
+                    "event_id {id} is already stored"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn row_map(event: &AuditEvent, seq: u64, prev_hash: &str, hash: &str, details: String) -> BoltMap {
+    let mut map = BoltMap::new();
+    let mut put = |key: &str, value: BoltType| map.put(key.into(), value);
+    put(
+        "seq",
+        BoltType::from(i64::try_from(seq).unwrap_or(i64::MAX)),
+    );
+    put("prev_hash", BoltType::from(prev_hash));
+    put("hash", BoltType::from(hash));
+    put("event_id", BoltType::from(event.event_id.to_string()));
+    put("event_type", BoltType::from(event.event_type.as_str()));
+    put(
+        "timestamp",
+        BoltType::from(timestamp_format::format(&event.timestamp)),
+    );
+    put("success", BoltType::from(event.success));
+    put("details", BoltType::from(details));
+    let optional = [
+        ("user_id", event.user_id.clone()),
+        ("ip_address", event.ip_address.map(|ip| ip.to_string())),
+        ("user_agent", event.user_agent.clone()),
+        ("resource", event.resource.clone()),
+        ("action", event.action.clone()),
+        ("request_id", event.request_id.clone()),
+        ("session_id", event.session_id.clone()),
+        ("error_message", event.error_message.clone()),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            put(key, BoltType::from(value));
+        }
+    }
+    if let Some(d) = event.duration_ms {
+        // `validate` has refused durations above i64::MAX.
+        put(
+            "duration_ms",
+            BoltType::from(i64::try_from(d).unwrap_or(i64::MAX)),
+        );
+    }
+    map
+}
+
+/// Decodes one returned row; `Err` carries a message for an unreadable stored event.
+fn decode(row: &Row) -> Result<StoredEvent, (u64, Option<uuid::Uuid>, String)> {
+    let seq = row
+        .get::<i64>("seq")
+        .ok()
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(0);
+    let text = |name: &str| -> Result<Option<String>, String> {
+        row.get::<Option<String>>(name)
+            .map_err(|e| format!("property {name}: {e}"))
+    };
+    let event_id_text = text("event_id").ok().flatten();
+    let event_id = event_id_text.as_deref().and_then(|id| id.parse().ok());
+    let fail = |message: String| (seq, event_id, message);
+    let required = |name: &str| -> Result<String, String> {
+        text(name)?.ok_or_else(|| format!("property {name} is missing"))
+    };
+    let event = (|| -> Result<AuditEvent, String> {
+        let id = required("event_id")?;
+        let event_type = required("event_type")?;
+        let timestamp = required("timestamp")?;
+        let details: Map<String, Value> = serde_json::from_str(&required("details")?)
+            .map_err(|e| format!("property details: {e}"))?;
+        let duration_ms: Option<i64> = row
+            .get::<Option<i64>>("duration_ms")
+            .map_err(|e| format!("property duration_ms: {e}"))?;
+        Ok(AuditEvent {
+            event_id: id
+                .parse()
+                .map_err(|e| format!("property event_id {id:?}: {e}"))?,
+            event_type: event_type
+                .parse()
+                .map_err(|e: crate::Error| e.to_string())?,
+            timestamp: timestamp_format::parse(&timestamp)
+                .map_err(|e| format!("property timestamp {timestamp:?}: {e}"))?,
+            user_id: text("user_id")?,
+            ip_address: text("ip_address")?
+                .map(|ip| {
+                    ip.parse()
+                        .map_err(|e| format!("property ip_address {ip:?}: {e}"))
+                })
+                .transpose()?,
+            user_agent: text("user_agent")?,
+            resource: text("resource")?,
+            action: text("action")?,
+            success: row
+                .get::<bool>("success")
+                .map_err(|e| format!("property success: {e}"))?,
+            details,
+            request_id: text("request_id")?,
+            session_id: text("session_id")?,
+            duration_ms: duration_ms
+                .map(|d| {
+                    u64::try_from(d).map_err(|_| format!("property duration_ms is negative: {d}"))
+                })
+                .transpose()?,
+            error_message: text("error_message")?,
+        })
+    })()
+    .map_err(fail)?;
+    let prev_hash = text("prev_hash").ok().flatten().unwrap_or_default();
+    let hash = text("hash").ok().flatten().unwrap_or_default();
+    Ok(StoredEvent {
+        seq,
+        prev_hash,
+        hash,
+        event,
+    })
+}
+
+#[async_trait]
+impl AuditSink for Neo4jAuditSink {
+    async fn append(&self, events: &[AuditEvent]) -> Result<ChainHead, StoreError> {
+        validate(events)?;
+        let mut head = self.head.lock().await;
+        let result = self.append_locked(&mut head, events).await;
+        if result.is_err() {
+            *head = None; // re-read: part of the batch may be stored
+        }
+        result
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = filter.effective_limit();
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Vec::new();
+        let mut query_params: Vec<(&str, BoltType)> = Vec::new();
+        if let Some(t) = filter.event_type {
+            conditions.push("e.event_type = $event_type");
+            query_params.push(("event_type", t.as_str().into()));
+        }
+        if let Some(u) = &filter.user_id {
+            conditions.push("e.user_id = $user_id");
+            query_params.push(("user_id", u.as_str().into()));
+        }
+        if let Some(s) = &filter.since {
+            conditions.push("e.timestamp >= $since");
+            query_params.push(("since", timestamp_format::format(s).into()));
+        }
+        if let Some(u) = &filter.until {
+            conditions.push("e.timestamp < $until");
+            query_params.push(("until", timestamp_format::format(u).into()));
+        }
+        if let Some(s) = filter.success {
+            conditions.push("e.success = $success");
+            query_params.push(("success", s.into()));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        // `limit` is a number we computed, not user text.
+        let cypher = format!(
+            "MATCH (e:AuditEvent) {where_clause} {RETURN_EVENT} ORDER BY seq DESC LIMIT {limit}"
+        );
+        let mut query = self.client.query(&cypher);
+        for (name, value) in query_params {
+            query = query.param(name, value);
+        }
+        let rows = self.client.read(query).await?;
+        rows.iter()
+            .map(|row| {
+                decode(row).map_err(|(seq, _, message)| {
+                    StoreError::backend(format!("stored audit event {seq} is unreadable"), message)
+                })
+            })
+            .collect()
+    }
+
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        let mut verifier = ChainVerifier::new();
+        let mut after: i64 = 0;
+        loop {
+            let cypher = format!(
+                "MATCH (e:AuditEvent) WHERE e.seq > $after {RETURN_EVENT} ORDER BY seq LIMIT {VERIFY_PAGE}"
+            );
+            let rows = self
+                .client
+                .read(self.client.query(&cypher).param("after", after))
+                .await?;
+            let page_len = rows.len();
+            for row in &rows {
+                match decode(row) {
+                    Ok(stored) => {
+                        after = i64::try_from(stored.seq).unwrap_or(i64::MAX);
+                        if !verifier.check(
+                            stored.seq,
+                            &stored.prev_hash,
+                            &stored.hash,
+                            &stored.event,
+                        ) {
+                            return Ok(verifier.finish());
+                        }
+                    }
+                    Err((seq, event_id, message)) => {
+                        verifier.unreadable(seq, event_id, message);
+                        return Ok(verifier.finish());
+                    }
+                }
+            }
+            if page_len < VERIFY_PAGE {
+                return Ok(verifier.finish());
+            }
+        }
+    }
+}
