@@ -66,6 +66,8 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the route table (method, path, required access) as JSON lines.
+    Routes,
     /// Serve MCP over stdin/stdout for a local agent, as the user of a token.
     McpStdio(McpStdioArgs),
 }

@@ -165,7 +165,7 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 bail!("{broken}");
             }
         }
-        Command::Serve(_) | Command::Config(_) | Command::McpStdio(_) => {
+        Command::Serve(_) | Command::Config(_) | Command::McpStdio(_) | Command::Routes => {
             unreachable!("handled in run")
         }
     }

@@ -70,6 +70,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             print!("{}", config.to_masked_toml());
             Ok(())
         }
+        cli::Command::Routes => {
+            for line in routes::table_json_lines() {
+                println!("{line}");
+            }
+            Ok(())
+        }
         cli::Command::Serve(_) => {
             telemetry::init(&config.log);
             actix_web::rt::System::new().block_on(serve(config))

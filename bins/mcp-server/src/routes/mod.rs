@@ -101,6 +101,23 @@ pub fn endpoints() -> &'static [Endpoint] {
     })
 }
 
+/// The table as JSON lines: `{"method", "path", "access"}` with access `public`,
+/// `authenticated` or the permission (`mcp-server routes`).
+pub fn table_json_lines() -> Vec<String> {
+    endpoints()
+        .iter()
+        .map(|e| {
+            let access = match &e.access {
+                Access::Public => "public".to_owned(),
+                Access::Authenticated => "authenticated".to_owned(),
+                Access::Permission(p) => p.to_string(),
+            };
+            serde_json::json!({ "method": e.method.as_str(), "path": e.path, "access": access })
+                .to_string()
+        })
+        .collect()
+}
+
 /// The access the table declares for the route `req` matched.
 pub fn declared_access(req: &HttpRequest) -> Option<Access> {
     let pattern = req.match_pattern()?;
