@@ -3,7 +3,8 @@
 FastAPI + uvicorn + PyJWT + the standard library's sqlite3, for `benches/load/run` to compare
 against. Per request it does what the Rust route does:
 
-1. verify the bearer JWT: HS256 only, same secret and issuer, `exp`/`iat`/`sub`/`jti` required;
+1. verify the bearer JWT: `kid` must be the configured one, HS256 only, same secret and issuer,
+   `exp`/`iat`/`sub`/`jti` required, at most 8 KiB;
 2. check the token's `jti` against a revocation table (SQLite);
 3. load the user (must exist and be enabled) and the user's roles (SQLite);
 4. check the permission `tools:read` against the roles (viewer < developer < admin);
@@ -24,6 +25,7 @@ import os
 import sqlite3
 import threading
 import time
+from typing import Annotated
 
 import jwt
 from fastapi import Depends, FastAPI, Header, HTTPException
@@ -31,6 +33,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 SECRET = os.environ["BENCH_JWT_SECRET"]
 ISSUER = os.environ.get("BENCH_ISSUER", "mcp-server")
 DB_PATH = os.environ["BENCH_DB"]
+KID = os.environ.get("BENCH_KID", "primary")
 
 # The built-in roles, flattened (each role includes the ones it inherits).
 VIEWER = {"tools:read", "tools:lint", "graph:query"}
@@ -85,7 +88,10 @@ def seed() -> None:
     user_id = os.environ.get("BENCH_USER_ID")
     if user_id:
         username = os.environ.get("BENCH_USERNAME", "bench")
-        conn.execute("INSERT OR IGNORE INTO users (id, username) VALUES (?, ?)", (user_id, username))
+        conn.execute(
+            "INSERT OR IGNORE INTO users (id, username) VALUES (?, ?)",
+            (user_id, username),
+        )
         for role in filter(None, os.environ.get("BENCH_ROLES", "").split(",")):
             conn.execute(
                 "INSERT OR IGNORE INTO role_assignments (user_id, role) VALUES (?, ?)",
@@ -101,13 +107,16 @@ def invalid_token() -> HTTPException:
     return HTTPException(status_code=401, detail="invalid_token")
 
 
-def principal(authorization: str | None = Header(default=None)) -> dict:
+def principal(authorization: Annotated[str | None, Header()] = None) -> dict:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise invalid_token()
     token = authorization[7:].strip()
     if len(token) > 8192:
         raise invalid_token()
     try:
+        # The Rust verifier picks the key by `kid` and refuses unknown ones; do the same.
+        if jwt.get_unverified_header(token).get("kid") != KID:
+            raise invalid_token()
         claims = jwt.decode(
             token,
             SECRET,
@@ -120,11 +129,23 @@ def principal(authorization: str | None = Header(default=None)) -> dict:
     conn = db()
     if conn.execute("SELECT 1 FROM revoked WHERE jti = ?", (claims["jti"],)).fetchone():
         raise invalid_token()
-    row = conn.execute("SELECT username, disabled FROM users WHERE id = ?", (claims["sub"],)).fetchone()
+    row = conn.execute(
+        "SELECT username, disabled FROM users WHERE id = ?", (claims["sub"],)
+    ).fetchone()
     if row is None or row[1]:
         raise invalid_token()
-    roles = [r[0] for r in conn.execute("SELECT role FROM role_assignments WHERE user_id = ?", (claims["sub"],))]
-    return {"user_id": claims["sub"], "username": row[0], "roles": roles, "jti": claims["jti"]}
+    roles = [
+        r[0]
+        for r in conn.execute(
+            "SELECT role FROM role_assignments WHERE user_id = ?", (claims["sub"],)
+        )
+    ]
+    return {
+        "user_id": claims["sub"],
+        "username": row[0],
+        "roles": roles,
+        "jti": claims["jti"],
+    }
 
 
 def audit(event: dict) -> None:
@@ -133,7 +154,9 @@ def audit(event: dict) -> None:
     body = json.dumps(event, sort_keys=True, separators=(",", ":"))
     conn.execute("BEGIN IMMEDIATE")
     try:
-        last = conn.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        last = conn.execute(
+            "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         prev = last[0] if last else "0" * 64
         digest = hashlib.sha256((prev + body).encode()).hexdigest()
         conn.execute(
@@ -147,7 +170,7 @@ def audit(event: dict) -> None:
 
 
 def require(permission: str):
-    def check(who: dict = Depends(principal)) -> dict:
+    def check(who: Annotated[dict, Depends(principal)]) -> dict:
         granted = any(permission in ROLE_PERMISSIONS.get(r, ()) for r in who["roles"])
         audit(
             {
@@ -160,7 +183,9 @@ def require(permission: str):
             }
         )
         if not granted:
-            raise HTTPException(status_code=403, detail=f"Permission denied: {permission}")
+            raise HTTPException(
+                status_code=403, detail=f"Permission denied: {permission}"
+            )
         return who
 
     return check
@@ -171,6 +196,9 @@ def health() -> dict:
     return {"status": "ok"}
 
 
+TOOLS_READ = Depends(require("tools:read"))
+
+
 @app.get("/api/v1/tools")
-def list_tools(_: dict = Depends(require("tools:read"))) -> list:
+def list_tools(_: Annotated[dict, TOOLS_READ]) -> list:
     return TOOLS
