@@ -145,8 +145,9 @@ pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Principal,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         RevokeRequest::default()
     } else {
@@ -187,6 +188,35 @@ pub async fn revoke(
         revoked: true,
         jti: claims.jti,
     }))
+}
+
+/// The raw request body, with size and read errors in the API's error shape (413/400).
+pub struct RawBody(pub web::Bytes);
+
+impl actix_web::FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(256 * 1024, |s| s.config.http.body_limit_bytes);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            match bytes.await {
+                Ok(bytes) => Ok(RawBody(bytes)),
+                Err(err) => {
+                    let too_large = err.as_response_error().status_code()
+                        == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+                    Err(if too_large {
+                        ApiError::PayloadTooLarge { limit }
+                    } else {
+                        ApiError::BadRequest(format!("cannot read the request body: {err}"))
+                    })
+                }
+            }
+        })
+    }
 }
 
 /// `GET /api/v1/me` answer.

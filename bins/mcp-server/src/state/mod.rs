@@ -270,17 +270,21 @@ impl AppState {
 
 /// Checks each store and the sandbox: name → `ok` or what failed.
 pub async fn readiness(state: &AppState) -> std::collections::BTreeMap<&'static str, String> {
+    // Details go to the log only: `/ready` is public.
     fn show<E: std::fmt::Display>(r: Result<impl Sized, E>) -> String {
         match r {
             Ok(_) => "ok".to_owned(),
-            Err(e) => e.to_string(),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                "down".to_owned()
+            }
         }
     }
     let mut checks = std::collections::BTreeMap::new();
     checks.insert("users", show(state.users.ping().await));
     let roles = match &state.authorizer {
         Some(a) => show(a.store().roles_of("readiness-probe").await),
-        None => "authorizer not configured".to_owned(),
+        None => show(Err::<(), _>("authorizer not configured")),
     };
     checks.insert("roles", roles);
     checks.insert(
@@ -292,11 +296,13 @@ pub async fn readiness(state: &AppState) -> std::collections::BTreeMap<&'static 
     checks.insert("graph", show(state.graph.stats().await));
     let sandbox = match &state.sandbox {
         Ok(s) if s.probe().ready => "ok".to_owned(),
-        Ok(s) => format!(
-            "isolation unavailable: {}",
-            s.probe().missing_required().join(", ")
-        ),
-        Err(why) => why.clone(),
+        Ok(s) => {
+            let missing = s.probe().missing_required().join(", ");
+            show(Err::<(), _>(format!(
+                "sandbox isolation unavailable: {missing}"
+            )))
+        }
+        Err(why) => show(Err::<(), _>(format!("no sandbox: {why}"))),
     };
     checks.insert("sandbox", sandbox);
     checks

@@ -383,6 +383,41 @@ async fn bad_input_gets_400_413_415_422_in_the_error_shape_never_500() {
         assert_eq!(r.status, status, "case {i}: {}", r.text);
         assert_eq!(error_code(&r), code, "case {i}");
     }
+    // The optional-body route reads raw bytes: same shapes.
+    let revoke = |body: String, ct: &str| {
+        TestRequest::post()
+            .uri("/auth/revoke")
+            .insert_header(bearer(&token))
+            .insert_header(("Content-Type", ct.to_owned()))
+            .set_payload(body)
+    };
+    let cases = [
+        (
+            revoke("x".repeat(2000), "application/json"),
+            413,
+            "payload_too_large",
+        ),
+        (
+            revoke("{oops".into(), "application/json"),
+            400,
+            "bad_request",
+        ),
+        (
+            revoke(r#"{"token": 5}"#.into(), "application/json"),
+            422,
+            "invalid_input",
+        ),
+        (
+            revoke(r#"{"token": "x"}"#.into(), "text/plain"),
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (i, (req, status, code)) in cases.into_iter().enumerate() {
+        let r = send!(&app, req);
+        assert_eq!(r.status, status, "revoke case {i}: {}", r.text);
+        assert_eq!(error_code(&r), code, "revoke case {i}");
+    }
 }
 
 #[actix_web::test]
