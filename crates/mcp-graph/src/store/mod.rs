@@ -1,6 +1,8 @@
 //! The [`GraphStore`] trait, the seam every graph backend implements.
 
 pub mod memory;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 pub(crate) mod read;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
