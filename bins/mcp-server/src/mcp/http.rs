@@ -259,8 +259,12 @@ async fn handle(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
             mcp.owners().remove(id);
         }
     }
-    let status = StatusCode::from_u16(parts.status.as_u16())
+    let mut status = StatusCode::from_u16(parts.status.as_u16())
         .map_err(|e| ApiError::internal(format!("rmcp status: {e}")))?;
+    if is_delete && status == StatusCode::ACCEPTED {
+        // The session is gone when rmcp answers; clients expect 200 or 204 for that.
+        status = StatusCode::NO_CONTENT;
+    }
     let mut out = HttpResponse::build(status);
     for (name, value) in &parts.headers {
         if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
