@@ -215,16 +215,24 @@ async fn a_burst_beyond_parallelism_plus_queue_is_refused_and_the_rest_run() {
 #[tokio::test]
 async fn runs_in_parallel_slots_use_different_uids() {
     let s = sandbox_with(310_120, |c| c.parallelism = 2).await;
-    let a = s.run(ExecRequest::new(Language::Bash, "sleep 1"));
-    let b = s.run(ExecRequest::new(Language::Bash, "sleep 1"));
+    let a = s.run(ExecRequest::new(Language::Bash, "sleep 2"));
+    let b = s.run(ExecRequest::new(Language::Bash, "sleep 2"));
     let watch = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        common::processes_of_sandbox_uids(310_120)
+        let mut uids = std::collections::BTreeSet::new();
+        for _ in 0..60 {
+            uids.extend(
+                common::processes_of_sandbox_uids(310_120)
+                    .into_iter()
+                    .map(|(uid, _, _)| uid),
+            );
+            if uids.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        uids
     };
-    let (a, b, seen) = tokio::join!(a, b, watch);
+    let (a, b, uids) = tokio::join!(a, b, watch);
     assert!(a.unwrap().success() && b.unwrap().success());
-    let mut uids: Vec<u32> = seen.iter().map(|(uid, _, _)| *uid).collect();
-    uids.sort_unstable();
-    uids.dedup();
-    assert_eq!(uids, [310_120, 310_121], "{seen:?}");
+    assert_eq!(uids.into_iter().collect::<Vec<_>>(), [310_120, 310_121]);
 }

@@ -791,16 +791,11 @@ fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), Error> {
 
 /// Writes the job's files under `staging`, owned by the run's uid so bwrap can bind them.
 fn stage_files(staging: &Path, files: &[(String, Vec<u8>)], uid: Option<u32>) -> Result<(), Error> {
-    let chown = |p: &Path| -> Result<(), Error> {
-        if let Some(uid) = uid {
-            std::os::unix::fs::chown(p, Some(uid), Some(uid))
-                .map_err(io_err(format!("chown {}", p.display())))?;
-        }
-        Ok(())
-    };
     fs::create_dir(staging).map_err(io_err(format!("creating {}", staging.display())))?;
     set_mode(staging, 0o700)?;
-    chown(staging)?;
+    // Everything is written as the server and handed to the run's uid only at the end, so no
+    // process of that uid can interfere while the files are created.
+    let mut created = Vec::new();
     for (name, content) in files {
         validate_file_name(name)?;
         let path = staging.join(name);
@@ -808,14 +803,23 @@ fn stage_files(staging: &Path, files: &[(String, Vec<u8>)], uid: Option<u32>) ->
         let parts: Vec<&str> = name.split('/').collect();
         for part in &parts[..parts.len() - 1] {
             dir.push(part);
-            if !dir.exists() {
-                fs::create_dir(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+            if !dir.is_dir() {
+                fs::create_dir(&dir).map_err(io_err(format!(
+                    "creating directory for file `{name}` (a file of that name exists?)"
+                )))?;
                 set_mode(&dir, 0o700)?;
-                chown(&dir)?;
+                created.push(dir.clone());
             }
         }
         write_file(&path, content, 0o600)?;
-        chown(&path)?;
+        created.push(path);
+    }
+    if let Some(uid) = uid {
+        created.push(staging.to_path_buf());
+        for p in created {
+            std::os::unix::fs::chown(&p, Some(uid), Some(uid))
+                .map_err(io_err(format!("chown {}", p.display())))?;
+        }
     }
     Ok(())
 }
