@@ -10,8 +10,10 @@
 //!
 //! Appends hold an in-process lock while they read the chain head (cached after the first
 //! read), compute the links and write, so all appends through one sink form one valid chain.
-//! Run one writing sink per graph: a second process appending to the same graph would fork the
-//! chain (on Neo4j the `seq` constraint refuses its writes with [`StoreError::Conflict`]).
+//! Several processes may append to one Neo4j database: the `seq` uniqueness constraint refuses
+//! the batch of the one that lost a race (atomically), and that append re-reads the head and
+//! links after the winner's events (up to 8 times). FalkorDB has no constraints, so run one
+//! writing sink per FalkorDB graph.
 //! After any failed append the cached head is dropped and re-read, so a partial write or a
 //! restarted server never leaves a gap.
 //!
@@ -32,6 +34,9 @@ use crate::canonical;
 use crate::chain::{ChainHead, ChainReport, ChainVerifier, hash_canonical};
 use crate::event::{AuditEvent, timestamp_format};
 use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
+
+/// How often an append re-reads the head after losing a race for the next `seq` (Neo4j).
+const MAX_SEQ_RACES: u32 = 8;
 
 /// How many events `verify_chain` reads per query.
 const VERIFY_PAGE: usize = 500;
@@ -106,7 +111,6 @@ impl Neo4jAuditSink {
             *head = Some(current.clone());
             return Ok(current);
         }
-        self.refuse_duplicates(events).await?;
         let mut rows = Vec::with_capacity(events.len());
         for event in events {
             let details = canonical::map(&event.details);
@@ -279,11 +283,27 @@ impl AuditSink for Neo4jAuditSink {
     async fn append(&self, events: &[AuditEvent]) -> Result<ChainHead, StoreError> {
         validate(events)?;
         let mut head = self.head.lock().await;
-        let result = self.append_locked(&mut head, events).await;
-        if result.is_err() {
-            *head = None; // re-read: part of the batch may be stored
+        if !events.is_empty() {
+            self.refuse_duplicates(events).await?;
         }
-        result
+        let mut attempt = 1;
+        loop {
+            let result = self.append_locked(&mut head, events).await;
+            if result.is_err() {
+                *head = None; // re-read: part of the batch may be stored
+            }
+            match result {
+                // On Neo4j the `seq` constraint refuses a batch (atomically) when another
+                // process appended first: re-read the head and link after its events.
+                Err(StoreError::Conflict(message))
+                    if self.client.server() == BoltServer::Neo4j && attempt < MAX_SEQ_RACES =>
+                {
+                    tracing::debug!(%message, attempt, "audit chain head moved; retrying append");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
