@@ -40,8 +40,11 @@ pub async fn users(_: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
 }
 
 /// The role store on Neo4j.
-pub async fn roles(_: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
-    no_backend("roles")
+pub async fn roles(config: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
+    let store = mcp_rbac::store::neo4j::Neo4jRoleStore::connect(bolt_config(config)?)
+        .await
+        .context("roles store on neo4j")?;
+    Ok(Arc::new(store))
 }
 
 /// The revocation store on Neo4j.
@@ -55,8 +58,11 @@ pub async fn revocations(
 }
 
 /// The audit sink on Neo4j.
-pub async fn audit(_: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
-    no_backend("audit")
+pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
+    let sink = mcp_audit::sink::neo4j::Neo4jAuditSink::connect(bolt_config(config)?)
+        .await
+        .context("audit store on neo4j")?;
+    Ok(Arc::new(sink))
 }
 
 /// The graph store on Neo4j.
