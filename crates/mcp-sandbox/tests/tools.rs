@@ -209,3 +209,78 @@ async fn generated_code_passes_its_own_lint() {
         assert!(report.ok, "{}: {report:#?}\n{}", t.name, out.code);
     }
 }
+
+#[tokio::test]
+async fn without_ruff_python_lint_falls_back_to_compile_without_running_the_code() {
+    let s = common::sandbox_with(320_008, |c| {
+        c.interpreters.ruff = Some("/nonexistent/ruff".into());
+    })
+    .await;
+    let report = s
+        .lint(&LintRequest::new(
+            Language::Python,
+            "print('x')\nif True\n    pass\n",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report.tools, ["python-compile"]);
+    let d = &report.diagnostics[0];
+    assert_eq!(
+        (d.line, d.code.as_str(), d.severity),
+        (2, "SyntaxError", Severity::Error),
+        "{report:?}"
+    );
+    let clean = s
+        .lint(&LintRequest::new(
+            Language::Python,
+            "import sys\nsys.exit(3)\n",
+        ))
+        .await
+        .unwrap();
+    assert!(clean.ok && clean.diagnostics.is_empty(), "{clean:?}");
+}
+
+#[test]
+fn tool_results_serialize_with_stable_field_names() {
+    let keys = |v: serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let lint: mcp_sandbox::tools::LintReport = serde_json::from_value(serde_json::json!({
+        "language": "bash", "tools": ["bash -n"], "ok": false,
+        "diagnostics": [{"line": 1, "column": 2, "code": "syntax", "message": "m", "severity": "error", "source": "bash"}]
+    }))
+    .unwrap();
+    let v = serde_json::to_value(&lint).unwrap();
+    assert_eq!(keys(v.clone()), ["diagnostics", "language", "ok", "tools"]);
+    assert_eq!(
+        keys(v["diagnostics"][0].clone()),
+        ["code", "column", "line", "message", "severity", "source"]
+    );
+    let test: mcp_sandbox::tools::TestReport = serde_json::from_value(serde_json::json!({
+        "passed": 1, "failed": 0, "errors": 0, "skipped": 0,
+        "tests": [{"name": "t", "outcome": "passed", "duration_ms": 1.5, "message": null}],
+        "exit_code": 0, "timed_out": false, "duration_ms": 10, "output": ""
+    }))
+    .unwrap();
+    let v = serde_json::to_value(&test).unwrap();
+    assert_eq!(
+        keys(v.clone()),
+        [
+            "duration_ms",
+            "errors",
+            "exit_code",
+            "failed",
+            "output",
+            "passed",
+            "skipped",
+            "tests",
+            "timed_out"
+        ]
+    );
+    assert_eq!(
+        keys(v["tests"][0].clone()),
+        ["duration_ms", "message", "name", "outcome"]
+    );
+}

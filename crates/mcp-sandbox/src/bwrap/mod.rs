@@ -265,7 +265,7 @@ impl BwrapSandbox {
             ("ipc", Layer::IpcNamespace),
             ("uts", Layer::UtsNamespace),
         ];
-        let script = "for n in user mnt pid net ipc uts; do echo \"$n $(readlink /proc/self/ns/$n)\"; done; grep -E '^(NoNewPrivs|Seccomp|CapEff|CapPrm):' /proc/self/status";
+        let script = "for n in user mnt pid net ipc uts; do echo \"$n $(readlink /proc/self/ns/$n)\"; done; grep -E '^(NoNewPrivs|Seccomp|CapEff|CapPrm):' /proc/self/status; if unshare -U true 2>/dev/null; then echo 'Unshare: allowed'; else echo 'Unshare: refused'; fi";
         let job = Job {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             limits: self.inner.config.default_limits.clone(),
@@ -345,12 +345,18 @@ impl BwrapSandbox {
             "1",
             "NoNewPrivs: 1 inside the sandbox",
         ));
-        out.push(check(
+        let mut seccomp = check(
             Layer::Seccomp,
             "Seccomp:",
             "2",
-            "seccomp filter mode inside the sandbox",
-        ));
+            "seccomp filter mode inside the sandbox, and it refuses unshare(CLONE_NEWUSER)",
+        );
+        if seccomp.available && field("Unshare:").as_deref() != Some("refused") {
+            seccomp.available = false;
+            seccomp.detail =
+                "a filter is loaded but `unshare -U` succeeded inside the sandbox".into();
+        }
+        out.push(seccomp);
         out.push(check(
             Layer::NoCapabilities,
             "CapEff:",
