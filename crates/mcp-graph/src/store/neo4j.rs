@@ -449,9 +449,15 @@ impl GraphStore for Neo4jGraphStore {
         for (name, value) in &query.params {
             bolt = bolt.param(name, json_to_bolt(value.as_json()));
         }
+        let started = std::time::Instant::now();
         let fetched = tokio::time::timeout(timeout, self.client.fetch(bolt, Access::Read, limit))
             .await
             .map_err(|_| Error::Timeout { after: timeout })??;
+        // A result that arrived after the deadline (the inner future can finish in the same
+        // poll that would have noticed the deadline) is still a timeout.
+        if started.elapsed() >= timeout {
+            return Err(Error::Timeout { after: timeout });
+        }
         let columns = return_columns(&query.cypher);
         let mut rows = Vec::with_capacity(fetched.rows.len());
         for row in &fetched.rows {
