@@ -10,7 +10,7 @@ from conftest import ADMIN_PASSWORD
 HELLO = 'print("hello")'
 
 # Stores that have a Neo4j (Bolt) backend in this build; the Bolt flow puts these on the server.
-BOLT_STORES = ["tokens", "roles", "audit"]
+BOLT_STORES = ["tokens", "roles", "audit", "graph"]
 
 
 def sha256(text):
@@ -73,6 +73,12 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
     assert all(checks[store] == "ok" for store in BOLT_STORES), checks
     token = s.token("admin", ADMIN_PASSWORD)
     validation_flow(s, token)
+    r = s.request("POST", "/api/v1/graph/nodes", {"label": "Person", "key": "ada", "properties": {"born": 1815}}, token=token)
+    assert r.status == 200, r
+    r = s.request("POST", "/api/v1/graph/query", {"cypher": "MATCH (p:Person) RETURN p.born"}, token=token)
+    assert r.status == 200 and r.json["rows"] == [[{"value": 1815}]], r
+    r = s.request("POST", "/api/v1/graph/query", {"cypher": "MATCH (n) DETACH DELETE n"}, token=token)
+    assert r.status == 422, r
 
 
 def test_wrong_password_and_unknown_user_get_the_same_401(server):

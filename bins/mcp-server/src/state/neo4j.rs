@@ -1,7 +1,7 @@
 //! Neo4j (Bolt) backends, in a build with the `neo4j` feature.
 //!
-//! Each store uses its crate's Neo4j backend where the crate has one; user accounts stay on
-//! SQLite or memory (asking for Neo4j there is a start-up error).
+//! Roles, revoked tokens, the audit log and the graph use their crates' Neo4j backends; user
+//! accounts stay on SQLite or memory (asking for Neo4j there is a start-up error).
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -66,6 +66,9 @@ pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSi
 }
 
 /// The graph store on Neo4j.
-pub async fn graph(_: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
-    no_backend("graph")
+pub async fn graph(config: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
+    let store = mcp_graph::store::neo4j::Neo4jGraphStore::connect(bolt_config(config)?)
+        .await
+        .context("graph store on neo4j")?;
+    Ok(Arc::new(store))
 }
