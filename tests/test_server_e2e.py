@@ -1,6 +1,7 @@
 """End-to-end tests of the real binary over HTTP, with a temporary SQLite data dir."""
 
 import hashlib
+import json
 import os
 
 import pytest
@@ -233,3 +234,23 @@ def test_sigterm_stops_gracefully_and_flushes_the_audit_log(server, admin_token)
     assert "flushing the audit log" in server.read_log()
     out = server.cli("audit", "verify")
     assert '"broken": null' in out.stdout
+
+
+def test_repeated_failures_from_one_ip_lock_it_out_across_user_names(make_server):
+    s = make_server(env={"MCP_AUTH__MAX_FAILURES_PER_IP": "3"})
+    for name in ["a1", "b2", "c3"]:
+        assert s.request("POST", "/auth/token", {"username": name, "password": "guess-guess"}).status == 401
+    r = s.request("POST", "/auth/token", {"username": "fresh", "password": "guess-guess"})
+    assert r.status == 429, r
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_json_log_lines_of_a_request_carry_its_request_id(server):
+    server.request("GET", "/health", headers={"X-Request-Id": "trace-me-1"})
+    server.request("GET", "/api/v1/me", headers={"X-Request-Id": "trace-me-2"})
+    lines = [json.loads(line) for line in server.read_log().splitlines() if line.startswith("{")]
+    for rid in ["trace-me-1", "trace-me-2"]:
+        mine = [line for line in lines if line.get("span", {}).get("request_id") == rid]
+        assert any(line["message"] == "request finished" for line in mine), rid
+    refused = [line for line in lines if line.get("span", {}).get("request_id") == "trace-me-2"]
+    assert any(line["message"] == "token refused" for line in refused)
