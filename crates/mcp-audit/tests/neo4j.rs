@@ -2,14 +2,13 @@
 //! and delivery through a Bolt server outage. Skips with a message when no server is
 //! configured, unless `MCP_TEST_BOLT_REQUIRED=1`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use mcp_audit::sink::neo4j::Neo4jAuditSink;
 use mcp_audit::{AuditEvent, AuditFilter, AuditLogger, AuditLoggerConfig, AuditSink, EventType};
-use mcp_core::bolt::testing::bolt_test_config;
-use mcp_core::bolt::{BoltConfig, BoltServer};
+use mcp_core::bolt::BoltServer;
+use mcp_core::bolt::testing::{PrivateFalkorDb, bolt_test_config};
 
 async fn fresh_sink(test: &str) -> Option<Neo4jAuditSink> {
     let config = bolt_test_config(test)?;
@@ -59,91 +58,6 @@ conformance_or_skip!(
     unrepresentable_timestamp_is_invalid_and_stores_nothing,
 );
 
-/// A FalkorDB server of this test's own (so stopping it disturbs no other test), started with
-/// `scripts/bolt-server` and stopped when dropped.
-struct PrivateServer {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bolt-server")
-}
-
-impl PrivateServer {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .status()
-            .expect("run bolt-server");
-        assert!(status.success(), "scripts/bolt-server start failed");
-        let text = std::fs::read_to_string(dir.path().join("env")).expect("env file");
-        let env = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Self { dir, env }
-    }
-
-    fn var(&self, name: &str) -> &str {
-        self.env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    }
-
-    /// Makes Redis write its snapshot on shutdown, so a stop/start keeps the graph (the script
-    /// starts it with `--save ''`).
-    fn persist_on_shutdown(&self) {
-        use std::io::{Read, Write};
-        let port: u16 = self
-            .var("MCP_TEST_BOLT_REDIS_PORT")
-            .parse()
-            .expect("redis port");
-        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis port");
-        conn.write_all(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$4\r\nsave\r\n$6\r\n3600 1\r\n")
-            .unwrap();
-        let mut reply = [0u8; 5];
-        conn.read_exact(&mut reply).unwrap();
-        assert_eq!(&reply, b"+OK\r\n");
-    }
-
-    fn run(&self, cmd: &str) {
-        let status = Command::new(script())
-            .arg(cmd)
-            .arg(self.dir.path())
-            .status()
-            .expect("run bolt-server");
-        assert!(status.success(), "scripts/bolt-server {cmd} failed");
-    }
-
-    fn config(&self, graph: &str) -> BoltConfig {
-        BoltConfig::new(
-            self.var("MCP_TEST_NEO4J_URI"),
-            self.var("MCP_TEST_NEO4J_USER"),
-            "",
-        )
-        .with_server(BoltServer::FalkorDb)
-        .with_database(graph)
-        .with_query_timeout(Duration::from_secs(2))
-        .with_retry(mcp_core::bolt::RetryPolicy::never())
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_back() {
     let Some(shared) = bolt_test_config("audit_outage") else {
@@ -156,12 +70,14 @@ async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_ba
         );
         return;
     }
-    let server = PrivateServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let server = PrivateFalkorDb::start(&root, dir.path());
     server.persist_on_shutdown();
     let sink = Neo4jAuditSink::connect(server.config("audit_outage"))
         .await
         .expect("connect");
-    let spill = server.dir.path().join("spill.jsonl");
+    let spill = dir.path().join("spill.jsonl");
     let logger = AuditLogger::new(
         sink,
         AuditLoggerConfig::default()
@@ -183,7 +99,7 @@ async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_ba
         ids.push(logger.log(event(i)).await);
     }
     // Stop the server while the worker is still writing.
-    server.run("stop");
+    server.stop();
     for i in 40..200 {
         ids.push(logger.log(event(i)).await);
         if i % 20 == 0 {
@@ -192,7 +108,7 @@ async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_ba
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(logger.queue_depth() > 0, "events wait for the server");
-    server.run("restart");
+    server.restart();
     logger
         .flush(Duration::from_secs(60))
         .await

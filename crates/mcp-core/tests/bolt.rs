@@ -191,3 +191,37 @@ async fn a_value_of_four_kib_is_stored_on_neo4j_or_refused_on_falkordb() {
     // Either way the server is still up.
     db.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_pool_recovers_after_the_server_restarts() {
+    use mcp_core::bolt::testing::PrivateFalkorDb;
+    let Some(shared) = bolt_test_config("pool_recovers") else {
+        return;
+    };
+    if shared.server != mcp_core::bolt::BoltServer::FalkorDb {
+        println!("SKIPPED: this test restarts a FalkorDB process of its own");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let server = PrivateFalkorDb::start(&root, dir.path());
+    let db = BoltClient::connect(server.config("recovers")).unwrap();
+    db.run(db.query("CREATE (:Before)")).await.unwrap();
+
+    server.stop();
+    let err = db.ping().await.unwrap_err();
+    assert!(err.is_transient(), "server down is Unavailable: {err:?}");
+
+    server.restart();
+    // The pooled connections died with the server; the next queries get new ones.
+    let mut answered = false;
+    for _ in 0..20 {
+        if db.ping().await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "the client reconnects once the server is back");
+    db.run(db.query("CREATE (:After)")).await.unwrap();
+}

@@ -5,6 +5,8 @@
 //! - `MCP_TEST_BOLT_SERVER`: `falkordb` (default) or `neo4j`.
 //! - `MCP_TEST_BOLT_REQUIRED=1`: a missing server fails the test instead of skipping it.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use super::config::{BoltConfig, BoltServer, RetryPolicy};
@@ -72,6 +74,109 @@ pub fn unique_graph_name(test_name: &str) -> String {
         .take(24)
         .collect();
     format!("t_{stem}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A FalkorDB server of a test's own, started with `scripts/bolt-server` in a temporary
+/// directory and stopped when dropped, for tests that stop and restart the server (doing that
+/// to the shared server would break the tests running beside them).
+#[derive(Debug)]
+pub struct PrivateFalkorDb {
+    dir: PathBuf,
+    script: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl PrivateFalkorDb {
+    /// Starts a server with `<workspace>/scripts/bolt-server start <dir>`.
+    ///
+    /// # Panics
+    /// When the script fails (FalkorDB not installed): only call it when
+    /// [`bolt_test_config`] returned a FalkorDB configuration.
+    pub fn start(workspace_root: &Path, dir: &Path) -> Self {
+        let script = workspace_root.join("scripts/bolt-server");
+        let status = Command::new(&script)
+            .arg("start")
+            .arg(dir)
+            .status()
+            .expect("run scripts/bolt-server");
+        assert!(status.success(), "scripts/bolt-server start failed");
+        let text = std::fs::read_to_string(dir.join("env")).expect("bolt-server env file");
+        let env = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self {
+            dir: dir.to_owned(),
+            script,
+            env,
+        }
+    }
+
+    fn var(&self, name: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Makes Redis write its snapshot on shutdown, so a stop and start keeps the graphs (the
+    /// script starts it with `--save ''`).
+    pub fn persist_on_shutdown(&self) {
+        use std::io::{Read, Write};
+        let port: u16 = self
+            .var("MCP_TEST_BOLT_REDIS_PORT")
+            .parse()
+            .expect("redis port");
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to redis");
+        conn.write_all(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$4\r\nsave\r\n$6\r\n3600 1\r\n")
+            .expect("send CONFIG SET");
+        let mut reply = [0u8; 5];
+        conn.read_exact(&mut reply).expect("CONFIG SET reply");
+        assert_eq!(&reply, b"+OK\r\n", "CONFIG SET save");
+    }
+
+    /// Stops the server (its ports stay reserved for [`PrivateFalkorDb::restart`]).
+    pub fn stop(&self) {
+        self.script_cmd("stop");
+    }
+
+    /// Starts the server again on the same ports.
+    pub fn restart(&self) {
+        self.script_cmd("restart");
+    }
+
+    fn script_cmd(&self, cmd: &str) {
+        let status = Command::new(&self.script)
+            .arg(cmd)
+            .arg(&self.dir)
+            .status()
+            .expect("run scripts/bolt-server");
+        assert!(status.success(), "scripts/bolt-server {cmd} failed");
+    }
+
+    /// A configuration for graph `graph` on this server: no retries, 2 s query timeout.
+    pub fn config(&self, graph: &str) -> BoltConfig {
+        BoltConfig::new(
+            self.var("MCP_TEST_NEO4J_URI"),
+            self.var("MCP_TEST_NEO4J_USER"),
+            "",
+        )
+        .with_server(BoltServer::FalkorDb)
+        .with_database(graph)
+        .with_query_timeout(Duration::from_secs(2))
+        .with_retry(RetryPolicy::never())
+    }
+}
+
+impl Drop for PrivateFalkorDb {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+    }
 }
 
 #[cfg(test)]
