@@ -19,9 +19,13 @@ ADMIN_PASSWORD = "e2e-admin-password"
 
 
 def server_bin():
-    path = os.environ.get("MCP_SERVER_BIN") or str(ROOT / "target" / "debug" / "mcp-server")
+    path = os.environ.get("MCP_SERVER_BIN") or str(
+        ROOT / "target" / "debug" / "mcp-server"
+    )
     if not Path(path).exists():
-        pytest.fail(f"server binary {path} not found: build it (cargo build -p mcp-server --all-features) or set MCP_SERVER_BIN")
+        pytest.fail(
+            f"server binary {path} not found: build it (cargo build -p mcp-server --all-features) or set MCP_SERVER_BIN"
+        )
     return path
 
 
@@ -73,13 +77,14 @@ class Server:
             text=True,
             env=self.env,
             timeout=120,
+            check=False,
         )
         if check and out.returncode != 0:
             raise AssertionError(f"{args} failed: {out.stderr}")
         return out
 
     def start(self):
-        self.log = open(self.log_path, "ab")
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen(
             [server_bin(), "serve", "--port", str(self.port), *self.args],
             env=self.env,
@@ -89,14 +94,18 @@ class Server:
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}: {self.read_log()[-3000:]}")
+                raise AssertionError(
+                    f"server exited with {self.proc.returncode}: {self.read_log()[-3000:]}"
+                )
             try:
                 if self.request("GET", "/health").status == 200:
                     return self
             except OSError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"server did not answer /health: {self.read_log()[-3000:]}")
+        raise AssertionError(
+            f"server did not answer /health: {self.read_log()[-3000:]}"
+        )
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -111,9 +120,13 @@ class Server:
         self.proc = None
 
     def read_log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
 
-    def request(self, method, path, body=None, token=None, headers=None, raw=None, timeout=60):
+    def request(
+        self, method, path, body=None, token=None, headers=None, raw=None, timeout=60
+    ):
         data = None
         hdrs = dict(headers or {})
         if body is not None:
@@ -123,7 +136,9 @@ class Server:
             data = raw if isinstance(raw, bytes) else raw.encode()
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=hdrs
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as res:
                 return Reply(res.status, res.headers, res.read().decode())
@@ -131,7 +146,9 @@ class Server:
             return Reply(e.code, e.headers, e.read().decode())
 
     def token(self, username, password):
-        r = self.request("POST", "/auth/token", {"username": username, "password": password})
+        r = self.request(
+            "POST", "/auth/token", {"username": username, "password": password}
+        )
         assert r.status == 200, r
         return r.json["access_token"]
 

@@ -33,7 +33,7 @@ JQ_SHIM = textwrap.dedent(
 
 def sh_blocks(path):
     text = path.read_text()
-    return re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+    return re.findall(r"^```sh\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
 
 
 def run_script(script, server, tmp_path, extra_env=None):
@@ -52,8 +52,11 @@ def run_script(script, server, tmp_path, extra_env=None):
         text=True,
         env=env,
         timeout=300,
+        check=False,
     )
-    assert out.returncode == 0, f"script failed ({out.returncode}):\n{script}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    assert out.returncode == 0, (
+        f"script failed ({out.returncode}):\n{script}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    )
     return out.stdout
 
 
@@ -64,7 +67,7 @@ def test_every_example_in_docs_api_md_runs(server, tmp_path):
     assert '"stdout":"hello\\n"' in stdout
     assert '"broken":null' in stdout
     # The two commented status codes of the error examples and the revoked token.
-    assert re.search(r"401$", stdout, flags=re.M)
+    assert re.search(r"401$", stdout, flags=re.MULTILINE)
     assert '"code":"invalid_input"' in stdout
 
 
@@ -73,7 +76,9 @@ def test_the_readme_first_steps_run(make_server, tmp_path):
     blocks = [b for b in sh_blocks(ROOT / "README.md") if "users add" in b]
     assert len(blocks) == 1, "the README's first-steps block moved"
     script = blocks[0]
-    script = "\n".join(line for line in script.splitlines() if not line.startswith("read "))
+    script = "\n".join(
+        line for line in script.splitlines() if not line.startswith("read ")
+    )
     script = script.replace("cargo run --release -p mcp-server --", server_bin())
     script = script.replace("http://127.0.0.1:8080", server.url)
     stdout = run_script(script, server, tmp_path)

@@ -3,13 +3,17 @@ refused with 401, a token without the route's permission with 403 naming the per
 token with exactly that permission is accepted."""
 
 import json
-import subprocess
-
-from conftest import server_bin
 
 PERMISSIONS = [
-    "tools:read", "tools:lint", "tools:execute", "tools:test", "tools:generate",
-    "graph:query", "graph:upsert", "graph:delete", "system:admin",
+    "tools:read",
+    "tools:lint",
+    "tools:execute",
+    "tools:test",
+    "tools:generate",
+    "graph:query",
+    "graph:upsert",
+    "graph:delete",
+    "system:admin",
 ]
 
 
@@ -28,18 +32,36 @@ def request_for(method, path):
     """Path with parameters filled in, and a valid body."""
     path = path.replace("{username}", "target").replace("{role}", "viewer")
     bodies = {
-        ("POST", "/auth/token"): {"username": "nobody-here", "password": "whatever-123"},
+        ("POST", "/auth/token"): {
+            "username": "nobody-here",
+            "password": "whatever-123",
+        },
         ("POST", "/api/v1/execute"): {"language": "python", "code": 'print("hi")'},
         ("POST", "/api/v1/lint"): {"language": "python", "code": "x = 1\n"},
-        ("POST", "/api/v1/test"): {"code": "def f():\n    return 1\n", "tests": "def test_f():\n    pass\n"},
-        ("POST", "/api/v1/generate"): {"template": "python_function", "parameters": {"name": "add"}},
+        ("POST", "/api/v1/test"): {
+            "code": "def f():\n    return 1\n",
+            "tests": "def test_f():\n    pass\n",
+        },
+        ("POST", "/api/v1/generate"): {
+            "template": "python_function",
+            "parameters": {"name": "add"},
+        },
         ("POST", "/api/v1/graph/query"): {"cypher": "MATCH (n:Person) RETURN n"},
         ("POST", "/api/v1/graph/nodes"): {"label": "Person", "key": "ada"},
         ("POST", "/api/v1/graph/relationships"): {
-            "from": {"label": "Person", "key": "bob"}, "type": "KNOWS", "to": {"label": "Person", "key": "bob"}},
+            "from": {"label": "Person", "key": "bob"},
+            "type": "KNOWS",
+            "to": {"label": "Person", "key": "bob"},
+        },
         ("DELETE", "/api/v1/graph/relationships"): {
-            "from": {"label": "Person", "key": "bob"}, "type": "KNOWS", "to": {"label": "Person", "key": "bob"}},
-        ("POST", "/api/v1/users"): {"username": "created", "password": "a-long-password"},
+            "from": {"label": "Person", "key": "bob"},
+            "type": "KNOWS",
+            "to": {"label": "Person", "key": "bob"},
+        },
+        ("POST", "/api/v1/users"): {
+            "username": "created",
+            "password": "a-long-password",
+        },
         ("POST", "/api/v1/users/target/roles"): {"role": "viewer"},
     }
     if (method, path) == ("DELETE", "/api/v1/graph/nodes"):
@@ -57,10 +79,15 @@ def test_every_route_answers_401_403_and_2xx_by_permission(make_server, data_dir
     s.add_user("someone", "someone-password")
     for perm in PERMISSIONS:
         s.add_user(role_of(perm), "holder-password", role_of(perm))
-    tokens = {name: s.cli("tokens", "issue", name).stdout.strip() for name in ["nobody", *map(role_of, PERMISSIONS)]}
+    tokens = {
+        name: s.cli("tokens", "issue", name).stdout.strip()
+        for name in ["nobody", *map(role_of, PERMISSIONS)]
+    }
     s.start()
     admin = tokens[role_of("graph:upsert")]
-    r = s.request("POST", "/api/v1/graph/nodes", {"label": "Person", "key": "bob"}, token=admin)
+    r = s.request(
+        "POST", "/api/v1/graph/nodes", {"label": "Person", "key": "bob"}, token=admin
+    )
     assert r.status == 200, r
 
     for route in routes:
@@ -69,7 +96,10 @@ def test_every_route_answers_401_403_and_2xx_by_permission(make_server, data_dir
         name = f"{method} {route['path']} ({access})"
         if access == "public":
             r = s.request(method, path, body)
-            assert r.status != 403 and not (r.json or {}).get("error", {}).get("code") == "invalid_token", (name, r)
+            assert (
+                r.status != 403
+                and (r.json or {}).get("error", {}).get("code") != "invalid_token"
+            ), (name, r)
             continue
         r = s.request(method, path, body)
         assert r.status == 401, (name, r)

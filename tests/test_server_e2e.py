@@ -5,7 +5,6 @@ import json
 import os
 
 import pytest
-
 from conftest import ADMIN_PASSWORD
 
 HELLO = 'print("hello")'
@@ -31,18 +30,26 @@ def error(reply):
 def validation_flow(server, token):
     """health -> token -> execute print("hello") -> audit shows the execution with its hash."""
     assert server.request("GET", "/health").json == {"status": "ok"}
-    r = server.request("POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=token)
+    r = server.request(
+        "POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=token
+    )
     assert r.status == 200, r
     assert r.json["stdout"] == "hello\n" and r.json["success"] is True, r
     assert r.json["code_sha256"] == sha256(HELLO)
-    r = server.request("GET", "/api/v1/audit?event_type=code_execution&limit=10", token=token)
+    r = server.request(
+        "GET", "/api/v1/audit?event_type=code_execution&limit=10", token=token
+    )
     assert r.status == 200, r
     executions = [e["event"] for e in r.json]
     assert any(
-        e["details"]["code_sha256"] == sha256(HELLO) and e["details"]["language"] == "python" and e["success"]
+        e["details"]["code_sha256"] == sha256(HELLO)
+        and e["details"]["language"] == "python"
+        and e["success"]
         for e in executions
     ), r
-    assert all(HELLO not in str(e) for e in executions), "the code itself must not be stored"
+    assert all(HELLO not in str(e) for e in executions), (
+        "the code itself must not be stored"
+    )
 
 
 def test_seed_validation_flow_on_sqlite(server, admin_token):
@@ -74,17 +81,36 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
     assert all(checks[store] == "ok" for store in BOLT_STORES), checks
     token = s.token("admin", ADMIN_PASSWORD)
     validation_flow(s, token)
-    r = s.request("POST", "/api/v1/graph/nodes", {"label": "Person", "key": "ada", "properties": {"born": 1815}}, token=token)
+    r = s.request(
+        "POST",
+        "/api/v1/graph/nodes",
+        {"label": "Person", "key": "ada", "properties": {"born": 1815}},
+        token=token,
+    )
     assert r.status == 200, r
-    r = s.request("POST", "/api/v1/graph/query", {"cypher": "MATCH (p:Person) RETURN p.born"}, token=token)
+    r = s.request(
+        "POST",
+        "/api/v1/graph/query",
+        {"cypher": "MATCH (p:Person) RETURN p.born"},
+        token=token,
+    )
     assert r.status == 200 and r.json["rows"] == [[{"value": 1815}]], r
-    r = s.request("POST", "/api/v1/graph/query", {"cypher": "MATCH (n) DETACH DELETE n"}, token=token)
+    r = s.request(
+        "POST",
+        "/api/v1/graph/query",
+        {"cypher": "MATCH (n) DETACH DELETE n"},
+        token=token,
+    )
     assert r.status == 422, r
 
 
 def test_wrong_password_and_unknown_user_get_the_same_401(server):
-    wrong = server.request("POST", "/auth/token", {"username": "admin", "password": "not the password"})
-    unknown = server.request("POST", "/auth/token", {"username": "ghost", "password": "not the password"})
+    wrong = server.request(
+        "POST", "/auth/token", {"username": "admin", "password": "not the password"}
+    )
+    unknown = server.request(
+        "POST", "/auth/token", {"username": "ghost", "password": "not the password"}
+    )
     assert wrong.status == unknown.status == 401
     assert error(wrong)["message"] == error(unknown)["message"]
     assert error(wrong)["code"] == "invalid_credentials"
@@ -95,8 +121,15 @@ def test_brute_force_locks_the_user_name_out_with_retry_after(make_server):
     s.add_user("victim", "the-right-password")
     s.start()
     for _ in range(3):
-        assert s.request("POST", "/auth/token", {"username": "victim", "password": "guess-guess"}).status == 401
-    r = s.request("POST", "/auth/token", {"username": "victim", "password": "the-right-password"})
+        assert (
+            s.request(
+                "POST", "/auth/token", {"username": "victim", "password": "guess-guess"}
+            ).status
+            == 401
+        )
+    r = s.request(
+        "POST", "/auth/token", {"username": "victim", "password": "the-right-password"}
+    )
     assert r.status == 429, r
     assert int(r.headers["Retry-After"]) > 0
     assert error(r)["code"] == "rate_limited"
@@ -104,9 +137,14 @@ def test_brute_force_locks_the_user_name_out_with_retry_after(make_server):
     assert 'mcp_auth_failures_total{reason="locked_out"} 1' in r.text
 
 
-def test_the_eleventh_execution_in_a_minute_gets_429_with_retry_after(server, admin_token):
+def test_the_eleventh_execution_in_a_minute_gets_429_with_retry_after(
+    server, admin_token
+):
     body = {"language": "bash", "code": "echo hi"}
-    statuses = [server.request("POST", "/api/v1/execute", body, token=admin_token).status for _ in range(10)]
+    statuses = [
+        server.request("POST", "/api/v1/execute", body, token=admin_token).status
+        for _ in range(10)
+    ]
     assert statuses == [200] * 10
     r = server.request("POST", "/api/v1/execute", body, token=admin_token)
     assert r.status == 429, r
@@ -122,13 +160,22 @@ def test_a_revoked_token_is_refused(server, admin_token):
 
 
 def test_a_viewer_is_refused_execution_with_the_permission_named(server, admin_token):
-    r = server.request("POST", "/api/v1/users", {"username": "viv", "password": "viewer-password"}, token=admin_token)
+    r = server.request(
+        "POST",
+        "/api/v1/users",
+        {"username": "viv", "password": "viewer-password"},
+        token=admin_token,
+    )
     assert r.status == 201, r
     viewer = server.token("viv", "viewer-password")
-    r = server.request("POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=viewer)
+    r = server.request(
+        "POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=viewer
+    )
     assert r.status == 403
     assert error(r)["message"] == "Permission denied: tools:execute"
-    r = server.request("GET", "/api/v1/audit?event_type=authz_denied", token=admin_token)
+    r = server.request(
+        "GET", "/api/v1/audit?event_type=authz_denied", token=admin_token
+    )
     assert any(e["event"]["action"] == "tools:execute" for e in r.json), r
 
 
@@ -136,20 +183,52 @@ def test_a_viewer_is_refused_execution_with_the_permission_named(server, admin_t
     "headers,raw,status,code",
     [
         ({"Content-Type": "application/json"}, "{not json", 400, "bad_request"),
-        ({"Content-Type": "application/json"}, '{"language": 1, "code": "x"}', 422, "invalid_input"),
-        ({"Content-Type": "application/json"}, '{"language": "python", "code": "x", "x": 1}', 422, "invalid_input"),
-        ({"Content-Type": "text/plain"}, '{"language": "python", "code": "x"}', 415, "unsupported_media_type"),
-        ({"Content-Type": "application/json"}, '{"language": "python", "code": "' + "x" * 300_000 + '"}', 413, "payload_too_large"),
+        (
+            {"Content-Type": "application/json"},
+            '{"language": 1, "code": "x"}',
+            422,
+            "invalid_input",
+        ),
+        (
+            {"Content-Type": "application/json"},
+            '{"language": "python", "code": "x", "x": 1}',
+            422,
+            "invalid_input",
+        ),
+        (
+            {"Content-Type": "text/plain"},
+            '{"language": "python", "code": "x"}',
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            {"Content-Type": "application/json"},
+            '{"language": "python", "code": "' + "x" * 300_000 + '"}',
+            413,
+            "payload_too_large",
+        ),
     ],
-    ids=["malformed-json", "wrong-type", "unknown-field", "wrong-content-type", "oversized"],
+    ids=[
+        "malformed-json",
+        "wrong-type",
+        "unknown-field",
+        "wrong-content-type",
+        "oversized",
+    ],
 )
-def test_bad_bodies_get_4xx_in_the_error_shape(server, admin_token, headers, raw, status, code):
-    r = server.request("POST", "/api/v1/execute", raw=raw, headers=headers, token=admin_token)
+def test_bad_bodies_get_4xx_in_the_error_shape(
+    server, admin_token, headers, raw, status, code
+):
+    r = server.request(
+        "POST", "/api/v1/execute", raw=raw, headers=headers, token=admin_token
+    )
     assert r.status == status, r
     assert error(r)["code"] == code
 
 
-@pytest.mark.parametrize("query", ["limit=lots", "since=yesterday", "bogus=1", "event_type=nope"])
+@pytest.mark.parametrize(
+    "query", ["limit=lots", "since=yesterday", "bogus=1", "event_type=nope"]
+)
 def test_bad_query_parameters_get_400(server, admin_token, query):
     r = server.request("GET", f"/api/v1/audit?{query}", token=admin_token)
     assert r.status == 400, r
@@ -168,10 +247,20 @@ def test_restart_keeps_users_roles_and_audit(make_server, data_dir):
     s.add_user("admin", ADMIN_PASSWORD, "admin")
     s.start()
     token = s.token("admin", ADMIN_PASSWORD)
-    r = s.request("POST", "/api/v1/users", {"username": "dev", "password": "dev-password", "roles": ["developer"]}, token=token)
+    r = s.request(
+        "POST",
+        "/api/v1/users",
+        {"username": "dev", "password": "dev-password", "roles": ["developer"]},
+        token=token,
+    )
     assert r.status == 201, r
     dev = s.token("dev", "dev-password")
-    assert s.request("POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=dev).status == 200
+    assert (
+        s.request(
+            "POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=dev
+        ).status
+        == 200
+    )
     s.stop()
 
     again = make_server(directory=data_dir)
@@ -191,7 +280,9 @@ def test_bootstrap_admin_comes_from_the_environment_once(make_server):
     assert "admin" in me["roles"] and "system:admin" in me["permissions"]
 
 
-def test_empty_store_starts_without_a_default_password_and_says_how_to_add_an_admin(make_server):
+def test_empty_store_starts_without_a_default_password_and_says_how_to_add_an_admin(
+    make_server,
+):
     s = make_server()
     r = s.request("POST", "/auth/token", {"username": "admin", "password": "admin"})
     assert r.status == 401
@@ -204,23 +295,48 @@ def test_generated_jwt_secret_is_private(server):
 
 
 def test_tools_lint_test_generate_and_graph(server, admin_token):
-    r = server.request("POST", "/api/v1/lint", {"language": "python", "code": "x = = 1\n"}, token=admin_token)
+    r = server.request(
+        "POST",
+        "/api/v1/lint",
+        {"language": "python", "code": "x = = 1\n"},
+        token=admin_token,
+    )
     assert r.status == 200 and r.json["ok"] is False, r
     tests = "import solution\n\ndef test_add():\n    assert solution.add(1, 2) == 3\n"
-    r = server.request("POST", "/api/v1/test", {"code": "def add(a, b):\n    return a + b\n", "tests": tests}, token=admin_token)
+    r = server.request(
+        "POST",
+        "/api/v1/test",
+        {"code": "def add(a, b):\n    return a + b\n", "tests": tests},
+        token=admin_token,
+    )
     assert r.status == 200, r
     r = server.request("GET", "/api/v1/templates", token=admin_token)
     assert r.status == 200 and any(t["name"] == "python_function" for t in r.json), r
-    r = server.request("POST", "/api/v1/graph/nodes", {"label": "Person", "key": "ada"}, token=admin_token)
+    r = server.request(
+        "POST",
+        "/api/v1/graph/nodes",
+        {"label": "Person", "key": "ada"},
+        token=admin_token,
+    )
     assert r.status == 200, r
     r = server.request("GET", "/api/v1/graph/stats", token=admin_token)
     assert r.json["nodes"] == 1, r
-    r = server.request("POST", "/api/v1/graph/query", {"cypher": "MATCH (n) DETACH DELETE n"}, token=admin_token)
+    r = server.request(
+        "POST",
+        "/api/v1/graph/query",
+        {"cypher": "MATCH (n) DETACH DELETE n"},
+        token=admin_token,
+    )
     assert r.status == 422, r
 
 
 def test_metrics_and_openapi(server, admin_token):
-    server.request("POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=admin_token)
+    server.request(
+        "POST",
+        "/api/v1/execute",
+        {"language": "python", "code": HELLO},
+        token=admin_token,
+    )
     text = server.request("GET", "/metrics").text
     assert 'mcp_executions_total{language="python",outcome="success"} 1' in text
     assert "mcp_http_request_duration_seconds_bucket" in text
@@ -229,7 +345,12 @@ def test_metrics_and_openapi(server, admin_token):
 
 
 def test_sigterm_stops_gracefully_and_flushes_the_audit_log(server, admin_token):
-    server.request("POST", "/api/v1/execute", {"language": "python", "code": HELLO}, token=admin_token)
+    server.request(
+        "POST",
+        "/api/v1/execute",
+        {"language": "python", "code": HELLO},
+        token=admin_token,
+    )
     server.stop()
     assert "flushing the audit log" in server.read_log()
     out = server.cli("audit", "verify")
@@ -239,8 +360,15 @@ def test_sigterm_stops_gracefully_and_flushes_the_audit_log(server, admin_token)
 def test_repeated_failures_from_one_ip_lock_it_out_across_user_names(make_server):
     s = make_server(env={"MCP_AUTH__MAX_FAILURES_PER_IP": "3"})
     for name in ["a1", "b2", "c3"]:
-        assert s.request("POST", "/auth/token", {"username": name, "password": "guess-guess"}).status == 401
-    r = s.request("POST", "/auth/token", {"username": "fresh", "password": "guess-guess"})
+        assert (
+            s.request(
+                "POST", "/auth/token", {"username": name, "password": "guess-guess"}
+            ).status
+            == 401
+        )
+    r = s.request(
+        "POST", "/auth/token", {"username": "fresh", "password": "guess-guess"}
+    )
     assert r.status == 429, r
     assert int(r.headers["Retry-After"]) > 0
 
@@ -248,9 +376,15 @@ def test_repeated_failures_from_one_ip_lock_it_out_across_user_names(make_server
 def test_json_log_lines_of_a_request_carry_its_request_id(server):
     server.request("GET", "/health", headers={"X-Request-Id": "trace-me-1"})
     server.request("GET", "/api/v1/me", headers={"X-Request-Id": "trace-me-2"})
-    lines = [json.loads(line) for line in server.read_log().splitlines() if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in server.read_log().splitlines()
+        if line.startswith("{")
+    ]
     for rid in ["trace-me-1", "trace-me-2"]:
         mine = [line for line in lines if line.get("span", {}).get("request_id") == rid]
         assert any(line["message"] == "request finished" for line in mine), rid
-    refused = [line for line in lines if line.get("span", {}).get("request_id") == "trace-me-2"]
+    refused = [
+        line for line in lines if line.get("span", {}).get("request_id") == "trace-me-2"
+    ]
     assert any(line["message"] == "token refused" for line in refused)
