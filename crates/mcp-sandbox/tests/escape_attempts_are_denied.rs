@@ -501,3 +501,51 @@ async fn a_missing_required_layer_refuses_runs_unless_weaker_isolation_is_allowe
         .unwrap();
     assert_ne!(r.exit_code, Some(0));
 }
+
+/// Runs `crashing_server_child` in a child process that starts a long run and then exits
+/// abruptly (no destructors, like a crash); nothing of the run may survive it (bwrap's
+/// `--die-with-parent` gives the whole chain a parent-death SIGKILL).
+#[tokio::test]
+async fn sandboxes_die_when_the_server_crashes() {
+    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "crashing_server_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("MCP_SANDBOX_TEST_CRASH", "1")
+        .output()
+        .await
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("crashing now"), "{text}");
+    assert_nothing_left(300_336).await;
+}
+
+#[tokio::test]
+#[ignore = "run by sandboxes_die_when_the_server_crashes"]
+async fn crashing_server_child() {
+    assert_eq!(std::env::var("MCP_SANDBOX_TEST_CRASH").as_deref(), Ok("1"));
+    let s = sandbox(300_336).await;
+    let run = s.run(ExecRequest::new(
+        Language::Bash,
+        "sleep 60 & sleep 61 & echo started; wait",
+    ));
+    let started = async {
+        for _ in 0..200 {
+            if common::processes_of_sandbox_uids(300_336).len() >= 3 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the run did not start");
+    };
+    tokio::select! {
+        _ = run => panic!("the run ended before the crash"),
+        _ = started => {}
+    }
+    println!("crashing now");
+    std::process::exit(0);
+}

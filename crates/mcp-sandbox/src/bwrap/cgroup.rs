@@ -75,11 +75,50 @@ pub(crate) fn parent_group(controller: Controller, instance: u64) -> ParentGroup
         .strip_prefix(mount_root.trim_end_matches('/'))
         .unwrap_or(&own_path)
         .trim_start_matches('/');
-    let parent = Path::new(&mount_point)
-        .join(relative)
-        .join(format!("mcp-sandbox-{}-{instance}", std::process::id()));
+    let own_dir = Path::new(&mount_point).join(relative);
+    remove_stale_groups(&own_dir);
+    let parent = own_dir.join(format!("mcp-sandbox-{}-{instance}", std::process::id()));
     fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     Ok(parent)
+}
+
+/// Removes `mcp-sandbox-<pid>-*` groups left by a server process that no longer exists (it
+/// crashed before it could clean up), killing anything still in them.
+fn remove_stale_groups(own_dir: &Path) {
+    let Ok(entries) = fs::read_dir(own_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("mcp-sandbox-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        let runs: Vec<PathBuf> = fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for run in runs.iter().chain(std::iter::once(&dir)) {
+            if let Ok(procs) = fs::read_to_string(run.join("cgroup.procs")) {
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+            let _ = fs::remove_dir(run);
+        }
+        tracing::warn!(dir = %dir.display(), "removed sandbox cgroups left by a crashed server");
+    }
 }
 
 /// The groups of one run. Removed (after killing what is left) by [`RunCgroup::destroy`].

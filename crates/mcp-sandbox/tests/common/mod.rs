@@ -42,7 +42,8 @@ pub async fn run(sandbox: &BwrapSandbox, language: Language, code: &str) -> Exec
         .expect("run starts")
 }
 
-/// Host processes (uid, pid, name) whose real uid is in `uid_base..uid_base + 16`.
+/// Live (not zombie) host processes (uid, pid, name) whose real uid is in
+/// `uid_base..uid_base + 16`.
 pub fn processes_of_sandbox_uids(uid_base: u32) -> Vec<(u32, u32, String)> {
     let mut found = Vec::new();
     let Ok(entries) = fs::read_dir("/proc") else {
@@ -60,8 +61,13 @@ pub fn processes_of_sandbox_uids(uid_base: u32) -> Vec<(u32, u32, String)> {
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|l| l.split_whitespace().next())
             .and_then(|u| u.parse::<u32>().ok());
+        // A zombie has exited already; it only waits for its (re)parent to reap it.
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
         if let Some(uid) = uid
             && (uid_base..uid_base + 16).contains(&uid)
+            && !zombie
         {
             let name = status.lines().next().unwrap_or_default().to_string();
             found.push((uid, pid, name));
