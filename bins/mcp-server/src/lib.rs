@@ -108,6 +108,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )));
     let mut server = actix_web::HttpServer::new(move || app(data.clone()).app_data(mcp.clone()))
         .shutdown_timeout(http.shutdown_timeout_secs)
+        // Streamed responses (MCP's server-sent events) are written in several pieces; without
+        // TCP_NODELAY the last one waits for the client's delayed ACK (about 40 ms a call).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .bind((http.host.as_str(), http.port))
         .with_context(|| format!("cannot listen on {}:{}", http.host, http.port))?;
     if http.workers > 0 {
