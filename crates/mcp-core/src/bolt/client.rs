@@ -179,12 +179,13 @@ impl BoltClient {
         match self.config.server {
             BoltServer::Neo4j => {
                 let name = format!("mcp_{label}_{property}_idx").to_lowercase();
-                let cypher =
-                    format!("CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{property})");
+                let cypher = format!(
+                    "CREATE INDEX {name} IF NOT EXISTS FOR (n:`{label}`) ON (n.`{property}`)"
+                );
                 self.run(self.query(&cypher)).await
             }
             BoltServer::FalkorDb => {
-                let cypher = format!("CREATE INDEX FOR (n:{label}) ON (n.{property})");
+                let cypher = format!("CREATE INDEX FOR (n:`{label}`) ON (n.`{property}`)");
                 self.ignore_exists(cypher).await
             }
         }
@@ -204,7 +205,7 @@ impl BoltClient {
             BoltServer::Neo4j => {
                 let name = format!("mcp_{label}_{property}_unique").to_lowercase();
                 let cypher = format!(
-                    "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{property} IS UNIQUE"
+                    "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.`{property}` IS UNIQUE"
                 );
                 self.run(self.query(&cypher)).await?;
                 Ok(true)
