@@ -16,7 +16,8 @@ Configuration comes from the environment (set by the bench script):
 `BENCH_JWT_SECRET`, `BENCH_ISSUER`, `BENCH_DB` (SQLite file), and the seeded account
 `BENCH_USER_ID`, `BENCH_USERNAME`, `BENCH_ROLES` (comma-separated).
 
-Run: `uvicorn --app-dir benches/load python_app:app --workers N --no-access-log`.
+Run: `uvicorn --app-dir benches/load python_app:app --workers 1 --no-access-log` (one worker is
+this app's best setting: see docs/performance.md).
 """
 
 import hashlib
