@@ -3,13 +3,13 @@
 //! REST handlers (`routes::tools`, `routes::graph`) and the MCP layer both call these, so rate
 //! limits, metrics and audit events are the same whichever way a tool is called. Permission
 //! checks are the caller's job (`Allowed<P>` over HTTP, [`crate::auth::authorize`] elsewhere),
-//! with the permission each tool needs in [`TOOL_PERMISSIONS`].
+//! with the permission of each tool taken from the route table (the MCP catalog in
+//! [`crate::mcp::tools`] names the route each tool mirrors).
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use mcp_audit::{AuditEvent, EventType};
 use mcp_graph::{GraphStats, Node, NodeRef, QueryResult, ReadQuery, RelType, Relationship};
-use mcp_rbac::Permission;
 use mcp_sandbox::tools::{
     GenerateRequest, Generated, LintReport, LintRequest, TemplateInfo, TestReport, TestRequest,
 };
@@ -22,23 +22,6 @@ use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
 use crate::limits::retry_after_secs;
 use crate::state::AppState;
-
-/// Tool name → the permission calling it requires (for the MCP layer; the HTTP routes declare
-/// the same in `routes::endpoints`).
-pub const TOOL_PERMISSIONS: &[(&str, Permission)] = &[
-    ("execute", Permission::TOOLS_EXECUTE),
-    ("lint", Permission::TOOLS_LINT),
-    ("test", Permission::TOOLS_TEST),
-    ("generate", Permission::TOOLS_GENERATE),
-    ("templates", Permission::TOOLS_GENERATE),
-    ("tools", Permission::TOOLS_READ),
-    ("graph_query", Permission::GRAPH_QUERY),
-    ("graph_stats", Permission::GRAPH_QUERY),
-    ("graph_upsert_node", Permission::GRAPH_UPSERT),
-    ("graph_upsert_relationship", Permission::GRAPH_UPSERT),
-    ("graph_delete_node", Permission::GRAPH_DELETE),
-    ("graph_delete_relationship", Permission::GRAPH_DELETE),
-];
 
 /// `execute` input.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -532,19 +515,5 @@ mod tests {
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn every_tool_permission_is_declared_by_a_route() {
-        let declared: Vec<_> = crate::routes::endpoints()
-            .iter()
-            .filter_map(|e| match &e.access {
-                crate::routes::Access::Permission(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
-        for (tool, perm) in TOOL_PERMISSIONS {
-            assert!(declared.contains(perm), "{tool}: {perm}");
-        }
     }
 }

@@ -298,6 +298,16 @@ mod tests {
     }
 
     #[test]
+    fn every_tool_requires_a_permission_of_the_route_table() {
+        for spec in catalog() {
+            assert!(
+                matches!(access_of(&spec.route), Some(Access::Permission(_))),
+                "{spec:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_tool_input_schema_is_an_object_schema() {
         for spec in catalog() {
             let schema = (spec.schema)();

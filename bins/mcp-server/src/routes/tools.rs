@@ -101,16 +101,19 @@ pub struct ToolInfo {
     pub permission: String,
 }
 
-/// List the tools and the permission each requires.
+/// List the tools (named as over MCP) and the permission each requires.
 #[utoipa::path(get, path = "/api/v1/tools", tag = "tools",
     security(("bearer" = [])), responses((status = 200, body = [ToolInfo]), (status = 403, body = ErrorBody)))]
 pub async fn list(_: Allowed<ToolsRead>) -> web::Json<Vec<ToolInfo>> {
     web::Json(
-        tools::TOOL_PERMISSIONS
+        crate::mcp::tools::catalog()
             .iter()
-            .map(|(name, perm)| ToolInfo {
-                name,
-                permission: perm.to_string(),
+            .filter_map(|t| match crate::mcp::tools::access_of(&t.route)? {
+                crate::routes::Access::Permission(p) => Some(ToolInfo {
+                    name: t.name,
+                    permission: p.to_string(),
+                }),
+                _ => None,
             })
             .collect(),
     )
