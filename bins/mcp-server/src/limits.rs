@@ -70,7 +70,12 @@ impl LoginGuard {
     }
 
     fn keys(username: &str, ip: Option<&str>) -> (String, Option<String>) {
-        (format!("user:{username}"), ip.map(|ip| format!("ip:{ip}")))
+        // Bounded keys: a client cannot grow the map with huge user names.
+        let name: String = username
+            .chars()
+            .take(crate::users::MAX_USERNAME_LEN + 1)
+            .collect();
+        (format!("user:{name}"), ip.map(|ip| format!("ip:{ip}")))
     }
 
     /// `Err(wait)` when the user name or the IP is locked out.
@@ -181,6 +186,20 @@ mod tests {
         }
         assert!(guard.check("alice", Some("5.6.7.8")).is_err());
         assert!(guard.check("bob", Some("5.6.7.8")).is_ok());
+    }
+
+    #[test]
+    fn huge_user_names_are_tracked_under_a_bounded_key() {
+        let auth = AuthConfig {
+            max_failures_per_user: 1,
+            ..AuthConfig::default()
+        };
+        let guard = LoginGuard::new(&auth);
+        let huge = "x".repeat(100_000);
+        guard.record_failure(&huge, None);
+        assert!(guard.check(&huge, None).is_err());
+        let entries = guard.entries.lock().unwrap();
+        assert!(entries.keys().all(|k| k.len() < 100));
     }
 
     #[test]
