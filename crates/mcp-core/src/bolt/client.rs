@@ -185,6 +185,11 @@ impl BoltClient {
                 self.run(self.query(&cypher)).await
             }
             BoltServer::FalkorDb => {
+                // Look first: FalkorDB has no IF NOT EXISTS, and its error replies are best
+                // avoided (its parser was seen to crash under many concurrent failing queries).
+                if self.falkordb_has_index(label, property).await? {
+                    return Ok(());
+                }
                 let cypher = format!("CREATE INDEX FOR (n:`{label}`) ON (n.`{property}`)");
                 self.ignore_exists(cypher).await
             }
@@ -215,6 +220,18 @@ impl BoltClient {
                 Ok(false)
             }
         }
+    }
+
+    async fn falkordb_has_index(&self, label: &str, property: &str) -> Result<bool, StoreError> {
+        let query =
+            self.query("CALL db.indexes() YIELD label, properties RETURN label, properties");
+        let rows = self.read(query).await?;
+        Ok(rows.iter().any(|row| {
+            row.get::<String>("label").is_ok_and(|l| l == label)
+                && row
+                    .get::<Vec<String>>("properties")
+                    .is_ok_and(|p| p.iter().any(|p| p == property))
+        }))
     }
 
     async fn ignore_exists(&self, cypher: String) -> Result<(), StoreError> {

@@ -2,7 +2,8 @@
 //!
 //! Environment (set by `./scripts/test`, which starts a FalkorDB Bolt server):
 //! - `MCP_TEST_NEO4J_URI`, `MCP_TEST_NEO4J_USER`, `MCP_TEST_NEO4J_PASSWORD`: the server.
-//! - `MCP_TEST_BOLT_SERVER`: `falkordb` (default) or `neo4j`.
+//! - `MCP_TEST_BOLT_SERVER`: `falkordb` or `neo4j`; by default FalkorDB when the user is
+//!   `falkordb` (as `scripts/bolt-server` sets it), Neo4j otherwise.
 //! - `MCP_TEST_BOLT_REQUIRED=1`: a missing server fails the test instead of skipping it.
 
 use std::path::{Path, PathBuf};
@@ -40,7 +41,10 @@ pub fn bolt_test_config(test_name: &str) -> Option<BoltConfig> {
     let password = std::env::var("MCP_TEST_NEO4J_PASSWORD").unwrap_or_default();
     let server = match std::env::var("MCP_TEST_BOLT_SERVER").as_deref() {
         Ok("neo4j") => BoltServer::Neo4j,
-        _ => BoltServer::FalkorDb,
+        Ok("falkordb") => BoltServer::FalkorDb,
+        // `scripts/bolt-server` logs in as `falkordb`; anything else is taken to be Neo4j.
+        _ if user == "falkordb" => BoltServer::FalkorDb,
+        _ => BoltServer::Neo4j,
     };
     let database = std::env::var("MCP_TEST_NEO4J_DATABASE")
         .ok()
