@@ -67,7 +67,10 @@ pub fn sha256_hex(text: &str) -> String {
 pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
     use mcp_sandbox::Error as E;
     match err {
-        E::QueueFull { .. } => ApiError::Unavailable(err.to_string()),
+        e @ (E::QueueFull { .. }
+        | E::IsolationUnavailable { .. }
+        | E::InterpreterMissing { .. }
+        | E::ToolMissing { .. }) => ApiError::Unavailable(e.to_string()),
         e @ (E::UnknownLanguage(_)
         | E::InvalidFileName { .. }
         | E::InputTooLarge { .. }
@@ -77,14 +80,7 @@ pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
         | E::MissingParameter { .. }
         | E::UnknownParameter { .. }
         | E::InvalidParameter { .. }) => ApiError::Unprocessable(e.to_string()),
-        other => {
-            let text = other.to_string();
-            if text.contains("isolation") || text.contains("interpreter") {
-                ApiError::Unavailable(text)
-            } else {
-                ApiError::internal(text)
-            }
-        }
+        other => ApiError::internal(other),
     }
 }
 
