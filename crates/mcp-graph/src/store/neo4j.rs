@@ -11,8 +11,9 @@
 //! [`GraphStore::query`] runs the caller's Cypher on the server after [`ensure_read_only`]
 //! accepted it, in READ access mode (which Neo4j enforces and FalkorDB ignores, hence the
 //! client-side check), within the query's timeout and row limit. Nodes of this store come back
-//! as [`QueryValue::Node`]; relationships as a [`QueryValue::Value`] object `{type,
-//! properties}` (a Bolt relationship carries no endpoint keys).
+//! as [`QueryValue::Node`] and relationships between them as [`QueryValue::Relationship`] (a
+//! Bolt relationship names its endpoints by internal id only, so their keys are looked up in
+//! one extra query); anything else is a [`QueryValue::Value`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -459,44 +460,92 @@ impl GraphStore for Neo4jGraphStore {
             return Err(Error::Timeout { after: timeout });
         }
         let columns = return_columns(&query.cypher);
+        let endpoints = self.relationship_endpoints(&fetched.rows).await?;
         let mut rows = Vec::with_capacity(fetched.rows.len());
         for row in &fetched.rows {
             let names: Vec<String> = match &columns {
                 Some(c) => c.clone(),
-                None => {
-                    let mut keys: Vec<String> =
-                        row.keys().iter().map(|k| k.value.clone()).collect();
-                    keys.sort();
-                    keys
-                }
+                None => sorted_keys(row),
             };
             let mut cells = Vec::with_capacity(names.len());
             for name in &names {
                 let value = column(row, name)?;
-                cells.push(match bolt_node(&value)? {
-                    Some(node) => QueryValue::Node(node),
-                    None => QueryValue::Value(bolt_to_json(&value)),
-                });
+                cells.push(cell(&value, &endpoints)?);
             }
             rows.push(cells);
         }
         let columns = match columns {
             Some(c) => c,
-            None => fetched
-                .rows
-                .first()
-                .map(|r| {
-                    let mut k: Vec<String> = r.keys().iter().map(|k| k.value.clone()).collect();
-                    k.sort();
-                    k
-                })
-                .unwrap_or_default(),
+            None => fetched.rows.first().map(sorted_keys).unwrap_or_default(),
         };
         Ok(QueryResult {
             columns,
             rows,
             truncated: fetched.truncated,
         })
+    }
+}
+
+fn sorted_keys(row: &Row) -> Vec<String> {
+    let mut keys: Vec<String> = row.keys().iter().map(|k| k.value.clone()).collect();
+    keys.sort();
+    keys
+}
+
+/// Endpoints of returned relationships, by relationship id.
+type Endpoints = std::collections::HashMap<i64, (NodeRef, NodeRef)>;
+
+/// One result cell: a node or relationship of this store, or any other value as JSON.
+fn cell(value: &BoltType, endpoints: &Endpoints) -> Result<QueryValue> {
+    if let Some(node) = bolt_node(value)? {
+        return Ok(QueryValue::Node(node));
+    }
+    if let BoltType::Relation(rel) = value
+        && let Some((from, to)) = endpoints.get(&rel.id.value)
+        && let Ok(rel_type) = RelType::new(rel.typ.value.as_str())
+    {
+        return Ok(QueryValue::Relationship(Relationship {
+            from: from.clone(),
+            rel_type,
+            to: to.clone(),
+            properties: bolt_properties(&rel.properties)?,
+        }));
+    }
+    Ok(QueryValue::Value(bolt_to_json(value)))
+}
+
+impl Neo4jGraphStore {
+    /// A Bolt relationship names its endpoints by internal id only, so the keys of the
+    /// endpoints of every returned relationship are looked up in one extra query.
+    async fn relationship_endpoints(&self, rows: &[Row]) -> Result<Endpoints> {
+        let mut ids: Vec<i64> = Vec::new();
+        for row in rows {
+            for key in row.keys() {
+                if let Ok(BoltType::Relation(rel)) = row.get::<BoltType>(&key.value) {
+                    ids.push(rel.id.value);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Endpoints::new();
+        // Small groups keep each query short (FalkorDB takes about 4 KiB at most).
+        for group in ids.chunks(200) {
+            let query = self
+                .client
+                .query("MATCH (a)-[r]->(b) WHERE id(r) IN $ids RETURN id(r) AS id, a, b")
+                .param("ids", group.to_vec());
+            for row in self.client.read(query).await? {
+                let id = i64::try_from(int_column(&row, "id")?).unwrap_or(-1);
+                if let (Some(a), Some(b)) = (
+                    bolt_node(&column(&row, "a")?)?,
+                    bolt_node(&column(&row, "b")?)?,
+                ) {
+                    out.insert(id, (a.to_ref(), b.to_ref()));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
