@@ -27,6 +27,51 @@ async fn fork_bomb_is_contained_and_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn a_slot_reused_after_a_memory_bomb_starts_clean_and_takes_the_next_runs_limits() {
+    // One slot, so every run reuses the same cgroups.
+    let s = common::sandbox_with(300_352, |c| c.parallelism = 1).await;
+    let bomb = "chunks = []\nwhile True:\n    chunks.append(bytearray(8 * 1024 * 1024))";
+    let r = run(&s, Language::Python, bomb).await;
+    assert!(r.oom_killed || r.signal == Some(9), "{r:?}");
+
+    let r = run(&s, Language::Python, "print(1)").await;
+    assert_eq!(r.stdout, "1\n", "{r:?}");
+    assert!(
+        !r.oom_killed,
+        "the earlier OOM kill leaked into this run: {r:?}"
+    );
+    let peak = r.peak_memory_bytes.expect("peak memory measured");
+    assert!(
+        peak < 64 * 1024 * 1024,
+        "the earlier run's peak leaked in: {peak}"
+    );
+
+    // A lower memory limit than the slot's previous run is enforced.
+    let limits = RequestLimits {
+        memory_bytes: Some(48 * 1024 * 1024),
+        ..Default::default()
+    };
+    let r = s
+        .run(
+            ExecRequest::new(
+                Language::Python,
+                "x = bytearray(96 * 1024 * 1024)\nprint('allocated')",
+            )
+            .with_limits(limits),
+        )
+        .await
+        .unwrap();
+    assert!(r.oom_killed || r.signal == Some(9), "{r:?}");
+    assert!(!r.stdout.contains("allocated"), "{r:?}");
+    assert!(
+        r.peak_memory_bytes
+            .is_some_and(|p| p <= 48 * 1024 * 1024 + 4096),
+        "{r:?}"
+    );
+    assert_nothing_left(300_352).await;
+}
+
+#[tokio::test]
 async fn memory_bomb_is_killed_at_the_memory_limit() {
     let s = sandbox(300_016).await;
     let r = run(

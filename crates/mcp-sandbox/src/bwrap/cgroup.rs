@@ -1,4 +1,4 @@
-//! Per-run cgroup v1 groups (`memory`, `pids`, `cpu`) created under the server's own cgroup.
+//! Per-slot cgroup v1 groups (`memory`, `pids`, `cpu`) created under the server's own cgroup.
 //!
 //! The run's wrapper shell writes its own pid into each group's `cgroup.procs` before it execs
 //! bwrap, so every process of the run is accounted from the first instruction.
@@ -121,39 +121,50 @@ fn remove_stale_groups(own_dir: &Path) {
     }
 }
 
-/// The groups of one run. Removed (after killing what is left) by [`RunCgroup::destroy`].
+/// The groups of one slot, reused by every run of that slot (one uid, one run at a time).
+///
+/// Creating and removing three cgroups per run cost time on the run's path and leaves offline
+/// memory cgroups behind in the kernel; a slot's groups are created once instead. Between runs
+/// they are emptied (SIGKILL until no process is left), their page cache is reclaimed
+/// (`memory.force_empty`), the peak counter is reset and the limits rewritten when they change.
+/// The groups are removed when the slot is dropped.
 #[derive(Debug)]
-pub(crate) struct RunCgroup {
+pub(crate) struct SlotCgroup {
     dirs: Vec<(Controller, PathBuf)>,
+    /// The limits last written: (memory bytes, processes).
+    written: Option<(u64, u64)>,
+    /// `oom_kill` of the memory group when the current run started.
+    oom_base: u64,
+    /// A run used the groups since they were last reset.
+    dirty: bool,
 }
 
 fn write(path: &Path, value: impl ToString) -> std::io::Result<()> {
     fs::write(path, value.to_string())
 }
 
-impl RunCgroup {
-    /// Creates one group per available controller and sets the run's limits in it.
+impl SlotCgroup {
+    /// Creates one group per available controller (named `name`) and sets the fixed settings.
     pub(crate) fn create(
         parents: &[(Controller, PathBuf)],
         name: &str,
-        limits: &Limits,
         owner: Option<u32>,
     ) -> std::io::Result<Self> {
-        let mut group = RunCgroup { dirs: Vec::new() };
+        let mut group = SlotCgroup {
+            dirs: Vec::new(),
+            written: None,
+            oom_base: 0,
+            dirty: false,
+        };
         for (controller, parent) in parents {
             let dir = parent.join(name);
             fs::create_dir(&dir)?;
             group.dirs.push((*controller, dir.clone()));
             match controller {
                 Controller::Memory => {
-                    write(&dir.join("memory.limit_in_bytes"), limits.memory_bytes)?;
-                    let memsw = dir.join("memory.memsw.limit_in_bytes");
-                    if memsw.exists() {
-                        write(&memsw, limits.memory_bytes)?;
-                    }
                     let _ = write(&dir.join("memory.swappiness"), 0);
                 }
-                Controller::Pids => write(&dir.join("pids.max"), limits.max_processes)?,
+                Controller::Pids => {}
                 Controller::Cpu => {
                     write(&dir.join("cpu.cfs_period_us"), 100_000)?;
                     write(&dir.join("cpu.cfs_quota_us"), 100_000)?;
@@ -161,11 +172,51 @@ impl RunCgroup {
             }
             if let Some(uid) = owner {
                 // In cgroup v1 a process may move itself into a group whose `cgroup.procs` it
-                // can write; the wrapper runs as the run's uid.
+                // can write; the wrapper runs as the slot's uid.
                 std::os::unix::fs::chown(dir.join("cgroup.procs"), Some(uid), Some(uid))?;
             }
         }
         Ok(group)
+    }
+
+    fn dir(&self, controller: Controller) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(c, _)| *c == controller)
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// Readies the (empty) groups for a run with `limits`: writes the limits that changed,
+    /// resets the peak-memory counter and remembers the OOM-kill counter.
+    pub(crate) fn prepare(&mut self, limits: &Limits) -> std::io::Result<()> {
+        let wanted = (limits.memory_bytes, limits.max_processes);
+        if let Some(dir) = self.dir(Controller::Memory) {
+            if self.written.map(|(m, _)| m) != Some(wanted.0) {
+                let mem = dir.join("memory.limit_in_bytes");
+                let memsw = dir.join("memory.memsw.limit_in_bytes");
+                let has_memsw = memsw.exists();
+                // memsw must stay >= the memory limit: raise it first, lower it last (a new
+                // group starts with both unlimited, so that is lowering).
+                let raising = self.written.is_some_and(|(m, _)| wanted.0 > m);
+                if has_memsw && raising {
+                    write(&memsw, wanted.0)?;
+                }
+                write(&mem, wanted.0)?;
+                if has_memsw && !raising {
+                    write(&memsw, wanted.0)?;
+                }
+            }
+            write(&dir.join("memory.max_usage_in_bytes"), 0)?;
+            self.oom_base = self.oom_kills().unwrap_or(0);
+        }
+        if let Some(dir) = self.dir(Controller::Pids)
+            && self.written.map(|(_, p)| p) != Some(wanted.1)
+        {
+            write(&dir.join("pids.max"), wanted.1)?;
+        }
+        self.written = Some(wanted);
+        self.dirty = true;
+        Ok(())
     }
 
     /// The `cgroup.procs` files the wrapper joins.
@@ -188,26 +239,49 @@ impl RunCgroup {
         pids
     }
 
-    /// SIGKILLs every process in the groups until they are empty (or ~2 s passed).
-    pub(crate) async fn kill_all(&self) {
-        for _ in 0..1000 {
-            let pids = self.pids();
-            if pids.is_empty() {
-                return;
+    /// SIGKILLs every process in the groups once; returns whether there was any.
+    pub(crate) fn kill_once(&self) -> bool {
+        let pids = self.pids();
+        for &pid in &pids {
+            if pid > 1 {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
-            for pid in pids {
-                if pid > 1 {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                }
+        }
+        !pids.is_empty()
+    }
+
+    /// SIGKILLs every process in the groups until they are empty (or ~2 s passed); returns
+    /// whether they are empty.
+    pub(crate) async fn kill_all(&self) -> bool {
+        for _ in 0..1000 {
+            if !self.kill_once() {
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         tracing::error!(groups = ?self.dirs, "sandbox cgroup still has processes after SIGKILL");
+        false
+    }
+
+    /// Empties the groups after a run and reclaims the memory charged to them, so the next run
+    /// starts from zero. Returns false if a process survived (the groups must not be reused).
+    /// Does nothing if no run used the groups since the last reset.
+    pub(crate) async fn reset(&mut self) -> bool {
+        if !self.dirty {
+            return true;
+        }
+        if !self.kill_all().await {
+            return false;
+        }
+        if let Some(dir) = self.dir(Controller::Memory) {
+            let _ = write(&dir.join("memory.force_empty"), 0);
+        }
+        self.dirty = false;
+        true
     }
 
     fn memory_file(&self, file: &str) -> Option<String> {
-        let (_, dir) = self.dirs.iter().find(|(c, _)| *c == Controller::Memory)?;
-        fs::read_to_string(dir.join(file)).ok()
+        fs::read_to_string(self.dir(Controller::Memory)?.join(file)).ok()
     }
 
     /// Peak memory of the run.
@@ -218,31 +292,38 @@ impl RunCgroup {
             .ok()
     }
 
-    /// Whether the memory cgroup OOM-killed a process.
-    pub(crate) fn oom_killed(&self) -> bool {
-        self.memory_file("memory.oom_control")
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
-            })
-            .is_some_and(|n| n > 0)
+    fn oom_kills(&self) -> Option<u64> {
+        self.memory_file("memory.oom_control").and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+        })
     }
 
-    /// Kills what is left and removes the groups.
-    pub(crate) async fn destroy(self) {
-        self.kill_all().await;
-        for (_, dir) in &self.dirs {
-            let mut removed = false;
-            for _ in 0..250 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
-                    removed = true;
-                    break;
+    /// Whether the memory cgroup OOM-killed a process during the run.
+    pub(crate) fn oom_killed(&self) -> bool {
+        self.oom_kills().is_some_and(|n| n > self.oom_base)
+    }
+}
+
+impl Drop for SlotCgroup {
+    /// Kills what is left and removes the groups (best effort: a group whose processes are
+    /// still exiting is retried briefly, then left to the next start-up's stale-group sweep).
+    fn drop(&mut self) {
+        for attempt in 0..50 {
+            self.kill_once();
+            let mut left = false;
+            for (_, dir) in &self.dirs {
+                if dir.exists() && fs::remove_dir(dir).is_err() {
+                    left = true;
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            if !removed {
-                tracing::warn!(dir = %dir.display(), "could not remove sandbox cgroup");
+            if !left {
+                return;
+            }
+            if attempt < 49 {
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
+        tracing::warn!(groups = ?self.dirs, "could not remove sandbox cgroups");
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
-use self::cgroup::{Controller, RunCgroup};
+use self::cgroup::{Controller, SlotCgroup};
 use self::probe::{log_probe, status};
 use self::staging::{RemoveDir, find_ruff, set_mode, stage_files, write_file};
 use crate::exec::validate_file_name;
@@ -71,15 +71,25 @@ struct Inner {
     group_file: PathBuf,
     cgroup_parents: Vec<(Controller, PathBuf)>,
     switch_uid: bool,
-    gate: Semaphore,
+    gate: Arc<Semaphore>,
     waiting: AtomicUsize,
-    slots: Mutex<Vec<u32>>,
+    /// Free slots; a run takes one and gives it back once its leftovers are cleaned up.
+    slots: Mutex<Vec<Slot>>,
     counter: AtomicU64,
     ruff: Option<PathBuf>,
 }
 
+/// One of the `parallelism` run slots: its uid offset and its cgroups (created on first use).
+#[derive(Debug)]
+struct Slot {
+    index: u32,
+    cgroup: Option<SlotCgroup>,
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The slots' groups first (dropping them removes them), then their parents.
+        lock(&self.slots).clear();
         for (_, dir) in &self.cgroup_parents {
             let _ = fs::remove_dir(dir);
         }
@@ -203,8 +213,16 @@ impl BwrapSandbox {
         let parallelism = config.parallelism;
         let inner = Inner {
             probe: Probe::new(Vec::new(), Vec::new(), config.allow_weaker_isolation),
-            slots: Mutex::new((0..parallelism as u32).rev().collect()),
-            gate: Semaphore::new(parallelism),
+            slots: Mutex::new(
+                (0..parallelism as u32)
+                    .rev()
+                    .map(|index| Slot {
+                        index,
+                        cgroup: None,
+                    })
+                    .collect(),
+            ),
+            gate: Arc::new(Semaphore::new(parallelism)),
             waiting: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
             runtime,
@@ -226,6 +244,9 @@ impl BwrapSandbox {
             sandbox.inner.config.allow_weaker_isolation,
         );
         log_probe(&probe);
+        // The probe run's clean-up holds a permit (and a reference to `inner`) until it is done.
+        let all = u32::try_from(parallelism).unwrap_or(u32::MAX);
+        drop(sandbox.inner.gate.acquire_many(all).await);
         match Arc::get_mut(&mut sandbox.inner) {
             Some(inner) => inner.probe = probe,
             None => unreachable!("the sandbox is not shared before from_config returns"),
@@ -245,12 +266,17 @@ impl BwrapSandbox {
 
     /// Queues `job` behind the concurrency bound and runs it.
     pub(crate) async fn execute(&self, job: Job) -> Result<ExecResult, Error> {
-        let inner = &self.inner;
-        if !inner.probe.ready {
+        if !self.inner.probe.ready {
             return Err(Error::IsolationUnavailable {
-                missing: inner.probe.missing_required(),
+                missing: self.inner.probe.missing_required(),
             });
         }
+        self.execute_unchecked(job).await
+    }
+
+    /// [`Self::execute`] without the readiness check (the start-up probe uses it).
+    async fn execute_unchecked(&self, job: Job) -> Result<ExecResult, Error> {
+        let inner = &self.inner;
         let capacity = inner.config.parallelism + inner.config.queue_length;
         if inner.waiting.fetch_add(1, Ordering::SeqCst) >= capacity {
             inner.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -258,46 +284,92 @@ impl BwrapSandbox {
                 capacity: inner.config.queue_length,
             });
         }
-        let _leave = Leave(&inner.waiting);
-        let _permit = inner
-            .gate
-            .acquire()
+        let leave = Leave(Arc::clone(inner));
+        let permit = Arc::clone(&inner.gate)
+            .acquire_owned()
             .await
             .map_err(|_| Error::InvalidConfig("sandbox is shutting down".into()))?;
-        let slot = lock(&inner.slots).pop().unwrap_or(0);
-        let result = self.execute_in_slot(slot, job).await;
-        lock(&inner.slots).push(slot);
+        let Some(slot) = lock(&inner.slots).pop() else {
+            return Err(Error::InvalidConfig(
+                "no free slot although the concurrency bound allowed a run".into(),
+            ));
+        };
+        // Gives the slot back even if this future is dropped mid-run; the next run of the slot
+        // then finds (and kills) whatever is left in its groups before it starts.
+        let mut slot = SlotGuard {
+            inner: Arc::clone(inner),
+            slot: Some(slot),
+        };
+        let (result, staging) = self.execute_in_slot(slot.get(), job).await;
+        // Cleaning up (waiting until the slot's cgroups are empty, reclaiming their memory,
+        // deleting the staging dir) happens after the result is returned; the slot and the
+        // concurrency permit are held until it is done, so the slot's next run waits for it.
+        tokio::spawn(async move {
+            let s = slot.get();
+            if let Some(group) = &mut s.cgroup
+                && !group.reset().await
+            {
+                // A process survived SIGKILL: never reuse these groups.
+                s.cgroup = None;
+            }
+            drop(staging);
+            drop(slot);
+            drop(leave);
+            // Last: whoever waits for every permit may rely on the rest being released.
+            drop(permit);
+        });
         result
     }
 
-    async fn execute_in_slot(&self, slot: u32, job: Job) -> Result<ExecResult, Error> {
+    async fn execute_in_slot(
+        &self,
+        slot: &mut Slot,
+        job: Job,
+    ) -> (Result<ExecResult, Error>, RemoveDir) {
         let inner = &self.inner;
         let n = inner.counter.fetch_add(1, Ordering::SeqCst);
-        let uid = inner.switch_uid.then(|| inner.config.uid_base + slot);
-        let name = format!("run-{n}");
-        let staging = inner.runtime.path().join(&name);
-        let _cleanup = RemoveDir(staging.clone());
-        stage_files(&staging, &job.files, uid)?;
+        let uid = inner.switch_uid.then(|| inner.config.uid_base + slot.index);
+        let staging = inner.runtime.path().join(format!("run-{n}"));
+        let cleanup = RemoveDir(staging.clone());
+        let result = self.prepare_and_run(slot, n, uid, &staging, &job).await;
+        (result, cleanup)
+    }
 
-        let cgroup = if inner.cgroup_parents.is_empty() {
-            None
-        } else {
-            Some(
-                RunCgroup::create(&inner.cgroup_parents, &name, &job.limits, uid)
-                    .map_err(io_err("creating the run's cgroups"))?,
-            )
-        };
-        let result = self
-            .spawn_and_wait(&job, &staging, uid, cgroup.as_ref())
-            .await;
-        if let Some(group) = cgroup {
-            let mut result = result;
-            if let Ok(r) = &mut result {
-                r.peak_memory_bytes = group.peak_memory();
-                r.oom_killed = group.oom_killed();
+    async fn prepare_and_run(
+        &self,
+        slot: &mut Slot,
+        n: u64,
+        uid: Option<u32>,
+        staging: &Path,
+        job: &Job,
+    ) -> Result<ExecResult, Error> {
+        let inner = &self.inner;
+        stage_files(staging, &job.files, uid)?;
+        if !inner.cgroup_parents.is_empty() {
+            // Left over by a run whose future was dropped: empty the groups, or replace them.
+            if let Some(group) = &mut slot.cgroup
+                && !group.reset().await
+            {
+                slot.cgroup = None;
             }
-            group.destroy().await;
-            return result;
+            if slot.cgroup.is_none() {
+                let name = format!("slot-{}-{n}", slot.index);
+                slot.cgroup = Some(
+                    SlotCgroup::create(&inner.cgroup_parents, &name, uid)
+                        .map_err(io_err("creating the slot's cgroups"))?,
+                );
+            }
+        }
+        if let Some(group) = &mut slot.cgroup {
+            group
+                .prepare(&job.limits)
+                .map_err(io_err("setting the run's cgroup limits"))?;
+        }
+        let group = slot.cgroup.as_ref();
+        let mut result = self.spawn_and_wait(job, staging, uid, group).await;
+        if let (Some(group), Ok(r)) = (group, &mut result) {
+            r.peak_memory_bytes = group.peak_memory();
+            r.oom_killed = group.oom_killed();
         }
         result
     }
@@ -382,11 +454,34 @@ impl Sandbox for BwrapSandbox {
     }
 }
 
-struct Leave<'a>(&'a AtomicUsize);
+/// Counts a run as waiting or running until dropped.
+struct Leave(Arc<Inner>);
 
-impl Drop for Leave<'_> {
+impl Drop for Leave {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Holds a slot taken from the pool and puts it back when dropped.
+struct SlotGuard {
+    inner: Arc<Inner>,
+    slot: Option<Slot>,
+}
+
+impl SlotGuard {
+    fn get(&mut self) -> &mut Slot {
+        self.slot
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("the slot is only taken out on drop"))
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            lock(&self.inner.slots).push(slot);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 
-use super::cgroup::{Controller, RunCgroup};
+use super::cgroup::{Controller, SlotCgroup};
 use super::output::{Captured, lossy, read_capped};
 use super::{BwrapSandbox, Job, SANDBOX_UID, WORK_DIR, io_err};
 use crate::{Error, ExecResult};
@@ -30,7 +30,7 @@ impl BwrapSandbox {
         job: &Job,
         staging: &Path,
         uid: Option<u32>,
-        cgroup: Option<&RunCgroup>,
+        cgroup: Option<&SlotCgroup>,
     ) -> tokio::process::Command {
         let c = &self.inner.config;
         let l = &job.limits;
@@ -151,7 +151,7 @@ impl BwrapSandbox {
         job: &Job,
         staging: &Path,
         uid: Option<u32>,
-        cgroup: Option<&RunCgroup>,
+        cgroup: Option<&SlotCgroup>,
     ) -> Result<ExecResult, Error> {
         let mut cmd = self.command(job, staging, uid, cgroup);
         let started = Instant::now();
@@ -205,9 +205,11 @@ impl BwrapSandbox {
         }
         .map_err(io_err("waiting for the sandbox"))?;
         let duration_ms = started.elapsed().as_millis() as u64;
-        // Anything left (there should be nothing: the PID namespace died with its init).
+        // Anything left (there should be nothing: the PID namespace died with its init) gets
+        // SIGKILL now; waiting until the groups are empty happens after the result is returned,
+        // before the slot takes its next run.
         if let Some(group) = cgroup {
-            group.kill_all().await;
+            group.kill_once();
         }
 
         let stderr = lossy(captured.stderr);
