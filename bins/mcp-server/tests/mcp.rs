@@ -46,7 +46,12 @@ impl Sandbox for FakeSandbox {
 }
 
 fn state() -> AppState {
+    state_with(|_| {})
+}
+
+fn state_with(adjust: impl FnOnce(&mut Config)) -> AppState {
     let mut config = Config::default();
+    adjust(&mut config);
     config.storage.backend = Backend::Memory;
     config.auth.jwt_secret = Some(Secret::new("test-secret-of-more-than-thirty-two-bytes"));
     let probe = serde_json::from_value(json!({
@@ -283,6 +288,29 @@ async fn a_tool_the_roles_do_not_allow_is_refused_and_audited_as_authz_denied() 
         .await
         .is_ok()
     );
+}
+
+#[tokio::test]
+async fn execute_code_shares_the_rest_rate_limit_and_reports_it_as_a_tool_error() {
+    let state = state_with(|c| c.limits.execute_per_minute = 1);
+    let admin = token(&state, "root", "admin").await;
+    let (client, _) = connect(&state, &admin).await;
+    let input = json!({"language": "python", "code": "print(\"x\")"});
+    assert_eq!(
+        call(&client, "execute_code", input.clone())
+            .await
+            .unwrap()
+            .is_error,
+        Some(false)
+    );
+    let limited = call(&client, "execute_code", input).await.unwrap();
+    assert_eq!(limited.is_error, Some(true));
+    let error = &limited.structured_content.unwrap()["error"];
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["retry_after_secs"].as_u64().is_some_and(|s| s >= 1));
+    state.audit.flush(Duration::from_secs(2)).await.unwrap();
+    let filter = mcp_audit::AuditFilter::new().event_type(mcp_audit::EventType::RateLimitExceeded);
+    assert_eq!(state.audit.query(&filter).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
