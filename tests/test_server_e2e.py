@@ -388,3 +388,17 @@ def test_json_log_lines_of_a_request_carry_its_request_id(server):
         line for line in lines if line.get("span", {}).get("request_id") == "trace-me-2"
     ]
     assert any(line["message"] == "token refused" for line in refused)
+
+
+def test_cli_disable_stops_a_running_users_token_and_log_in(server, admin_token):
+    server.add_user("temp", "temp-password", "developer")
+    token = server.token("temp", "temp-password")
+    assert server.request("GET", "/api/v1/me", token=token).status == 200
+    server.cli("users", "disable", "temp")
+    assert server.request("GET", "/api/v1/me", token=token).status == 401
+    r = server.request(
+        "POST", "/auth/token", {"username": "temp", "password": "temp-password"}
+    )
+    assert r.status == 401 and error(r)["code"] == "invalid_credentials"
+    listed = server.cli("users", "list").stdout
+    assert "temp" in listed and "(disabled)" in listed
