@@ -207,10 +207,15 @@ pub struct SandboxConfig {
     pub allow_weaker_isolation: bool,
     /// The bubblewrap binary.
     pub bwrap: PathBuf,
-    /// util-linux `prlimit`, used to set rlimits on the sandbox.
+    /// util-linux `prlimit`, used to set rlimits on the sandbox when the wrapper shell cannot
+    /// (see `shell_rlimits`), or when the weaker modes need `RLIMIT_NPROC` or `RLIMIT_AS`.
     pub prlimit: PathBuf,
     /// A POSIX shell, used as the tiny wrapper that joins the run's cgroups.
     pub shell: PathBuf,
+    /// Let the wrapper shell set the rlimits with its `ulimit` builtin (saves the `prlimit` exec
+    /// on every run). Used only if a start-up check shows the shell sets CPU, file-size, open-file
+    /// and core limits exactly; otherwise `prlimit` is used.
+    pub shell_rlimits: bool,
     /// Interpreter and tool paths.
     pub interpreters: Interpreters,
     /// Where per-run staging dirs live; `None` makes a private temp dir.
@@ -231,6 +236,7 @@ impl Default for SandboxConfig {
             bwrap: "/usr/bin/bwrap".into(),
             prlimit: "/usr/bin/prlimit".into(),
             shell: "/bin/sh".into(),
+            shell_rlimits: true,
             interpreters: Interpreters::default(),
             runtime_dir: None,
             max_input_bytes: 8 * MIB,

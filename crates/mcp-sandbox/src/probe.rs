@@ -33,7 +33,8 @@ pub enum Layer {
     NoCapabilities,
     /// Runs execute as a dedicated unprivileged uid, not as the server's uid.
     SeparateUid,
-    /// rlimits (CPU, file size, open files, processes) through `prlimit`.
+    /// rlimits (CPU, file size, open files, processes) through the wrapper shell's `ulimit` or
+    /// `prlimit`.
     Rlimits,
     /// Per-run memory cgroup (memory limit, OOM kill, peak memory).
     CgroupMemory,

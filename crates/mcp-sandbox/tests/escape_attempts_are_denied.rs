@@ -127,6 +127,46 @@ for (;;) {}"#,
 }
 
 #[tokio::test]
+async fn the_run_is_held_to_its_cpu_file_size_open_file_and_core_rlimits_by_ulimit_or_prlimit() {
+    let limits = RequestLimits {
+        cpu_time_secs: Some(2),
+        max_file_size_bytes: Some(512 * 1000 + 100), // not a whole number of ulimit blocks
+        max_open_files: Some(77),
+        ..Default::default()
+    };
+    let show = "while IFS= read -r l; do echo \"$l\"; done < /proc/self/limits";
+    for (uid, shell_rlimits) in [(300_368, true), (300_384, false)] {
+        let s = common::sandbox_with(uid, |c| c.shell_rlimits = shell_rlimits).await;
+        for file_size in [512 * 1000, 512 * 1000 + 100] {
+            let limits = RequestLimits {
+                max_file_size_bytes: Some(file_size),
+                ..limits.clone()
+            };
+            let r = s
+                .run(ExecRequest::new(Language::Bash, show).with_limits(limits))
+                .await
+                .unwrap();
+            let row = |name: &str| {
+                r.stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|rest| {
+                        rest.split_whitespace()
+                            .take(2)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+            };
+            assert_eq!(row("Max cpu time").as_deref(), Some("2 3"), "{r:?}");
+            let size = format!("{file_size} {file_size}");
+            assert_eq!(row("Max file size"), Some(size), "{r:?}");
+            assert_eq!(row("Max open files").as_deref(), Some("77 77"), "{r:?}");
+            assert_eq!(row("Max core file size").as_deref(), Some("0 0"), "{r:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn writing_a_huge_file_is_stopped_at_the_file_size_limit() {
     let s = sandbox(300_064).await;
     let r = run(
@@ -509,6 +549,7 @@ async fn a_missing_required_layer_refuses_runs_unless_weaker_isolation_is_allowe
         let mut c = mcp_sandbox::SandboxConfig::default();
         c.uid_base = 300_304;
         c.prlimit = "/nonexistent/prlimit".into();
+        c.shell_rlimits = false;
         c
     })
     .await
@@ -528,6 +569,7 @@ async fn a_missing_required_layer_refuses_runs_unless_weaker_isolation_is_allowe
         let mut c = mcp_sandbox::SandboxConfig::default();
         c.uid_base = 300_320;
         c.prlimit = "/nonexistent/prlimit".into();
+        c.shell_rlimits = false;
         c.allow_weaker_isolation = true;
         c
     })

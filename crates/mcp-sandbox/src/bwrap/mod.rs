@@ -71,6 +71,8 @@ struct Inner {
     group_file: PathBuf,
     cgroup_parents: Vec<(Controller, PathBuf)>,
     switch_uid: bool,
+    /// The unit of the wrapper shell's `ulimit -f` when it sets rlimits itself.
+    shell_fsize_block: Option<u64>,
     gate: Arc<Semaphore>,
     waiting: AtomicUsize,
     /// Free slots; a run takes one and gives it back once its leftovers are cleaned up.
@@ -174,16 +176,24 @@ impl BwrapSandbox {
             )
         });
         let prlimit_ok = config.prlimit.is_file();
+        let shell_fsize_block = if config.shell_rlimits {
+            staging::shell_fsize_block(&config.shell).await
+        } else {
+            None
+        };
         layers.push(status(
             Layer::Rlimits,
-            prlimit_ok,
-            if prlimit_ok {
-                format!(
+            prlimit_ok || shell_fsize_block.is_some(),
+            match (shell_fsize_block, prlimit_ok) {
+                (Some(_), _) => format!(
+                    "{}'s ulimit sets CPU, file size, open files and core limits",
+                    config.shell.display()
+                ),
+                (None, true) => format!(
                     "{} sets CPU, file size, open files and process limits",
                     config.prlimit.display()
-                )
-            } else {
-                format!("{} not found", config.prlimit.display())
+                ),
+                (None, false) => format!("{} not found", config.prlimit.display()),
             },
         ));
 
@@ -231,6 +241,7 @@ impl BwrapSandbox {
             group_file,
             cgroup_parents,
             switch_uid,
+            shell_fsize_block,
             ruff,
             config,
         };

@@ -13,10 +13,16 @@ use super::output::{Captured, lossy, read_capped};
 use super::{BwrapSandbox, Job, SANDBOX_UID, WORK_DIR, io_err};
 use crate::{Error, ExecResult};
 
-/// The wrapper: joins the run's cgroups (its own pid, before anything else runs), opens the
-/// seccomp program as fd 3 and execs `prlimit … bwrap …`. Arguments are passed positionally, so
-/// nothing from a request is ever parsed by the shell.
-const WRAPPER: &str = r#"f=$1; shift
+/// The wrapper: sets the rlimits with `ulimit` (unless `$2` is `-`: then `prlimit` comes
+/// next in the chain), joins the run's cgroups (its own pid, before anything else runs), opens
+/// the seccomp program as fd 3 and execs `[prlimit …] bwrap …`. Arguments are passed
+/// positionally, so nothing from a request is ever parsed by the shell.
+const WRAPPER: &str = r#"f=$1
+if [ "$2" != - ]; then
+  { ulimit -S -t "$2" && ulimit -H -t "$3" && ulimit -f "$4" && ulimit -n "$5" && ulimit -c 0; } ||
+    { echo "mcp-sandbox: cannot set rlimits" >&2; exit 125; }
+fi
+shift 5
 while [ "$1" != -- ]; do
   echo $$ > "$1" || { echo "mcp-sandbox: cannot join cgroup $1" >&2; exit 125; }
   shift
@@ -39,25 +45,40 @@ impl BwrapSandbox {
             .arg(WRAPPER)
             .arg("sh")
             .arg(&self.inner.seccomp_file);
+        let has_pids_cg = cgroup.is_some() && self.inner.has_controller(Controller::Pids);
+        let has_memcg = cgroup.is_some() && self.inner.has_controller(Controller::Memory);
+        let is_node = job.argv.first().is_some_and(|p| p.ends_with("node"));
+        let need_nproc = uid.is_some() && !has_pids_cg;
+        let need_as = !has_memcg && !is_node;
+        // The shell sets the rlimits itself when it can do all that is needed exactly.
+        let shell_rlimits = self.inner.shell_fsize_block.filter(|block| {
+            !need_nproc && !need_as && l.max_file_size_bytes.is_multiple_of(*block)
+        });
+        if let Some(block) = shell_rlimits {
+            cmd.arg(l.cpu_time_secs.to_string())
+                .arg((l.cpu_time_secs + 1).to_string())
+                .arg((l.max_file_size_bytes / block).to_string())
+                .arg(l.max_open_files.to_string());
+        } else {
+            cmd.args(["-", "-", "-", "-"]);
+        }
         if let Some(group) = cgroup {
             cmd.args(group.procs_files());
         }
         cmd.arg("--");
-        if c.prlimit.is_file() {
+        if shell_rlimits.is_none() && c.prlimit.is_file() {
             cmd.arg(&c.prlimit)
                 .arg(format!("--cpu={}:{}", l.cpu_time_secs, l.cpu_time_secs + 1))
                 .arg(format!("--fsize={}", l.max_file_size_bytes))
                 .arg(format!("--nofile={}", l.max_open_files))
                 .arg("--core=0");
-            let has_pids_cg = cgroup.is_some() && self.inner.has_controller(Controller::Pids);
-            if uid.is_some() && !has_pids_cg {
+            if need_nproc {
                 // Weaker mode without a pids cgroup. RLIMIT_NPROC counts per real uid (each slot
                 // has its own) and includes tasks of earlier runs that the kernel has not freed
                 // yet, so it is only the fallback: with a pids cgroup it made rapid runs fail.
                 cmd.arg(format!("--nproc={}", l.max_processes));
             }
-            let has_memcg = cgroup.is_some() && self.inner.has_controller(Controller::Memory);
-            if !has_memcg && !job.argv.first().is_some_and(|p| p.ends_with("node")) {
+            if need_as {
                 // Weaker mode without a memory cgroup: cap the address space (breaks node).
                 cmd.arg(format!("--as={}", l.memory_bytes));
             }
@@ -215,7 +236,7 @@ impl BwrapSandbox {
         let stderr = lossy(captured.stderr);
         use std::os::unix::process::ExitStatusExt;
         let (mut exit_code, mut signal) = (status.code(), status.signal());
-        if exit_code == Some(125) && stderr.starts_with("mcp-sandbox: cannot join cgroup") {
+        if exit_code == Some(125) && stderr.starts_with("mcp-sandbox: cannot ") {
             return Err(Error::io(
                 stderr.trim().to_string(),
                 std::io::Error::other("cgroup"),

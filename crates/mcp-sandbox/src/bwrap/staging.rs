@@ -103,3 +103,37 @@ pub(super) fn find_ruff(config: &SandboxConfig) -> Option<PathBuf> {
     let found = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     (out.status.success() && is_elf(&found)).then_some(found)
 }
+
+/// Checks that `shell`'s `ulimit` builtin sets the soft and hard CPU, file-size, open-file and
+/// core limits, and returns the unit of `ulimit -f` in bytes (512 in dash, 1024 in bash).
+pub(super) async fn shell_fsize_block(shell: &Path) -> Option<u64> {
+    const CHECK: &str = "ulimit -S -t 7 && ulimit -H -t 8 && ulimit -f 2 && ulimit -n 99 && ulimit -c 0 && while IFS= read -r l; do echo \"$l\"; done < /proc/$$/limits";
+    let out = tokio::process::Command::new(shell)
+        .args(["-c", CHECK])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let limit = |name: &str| -> Option<(String, String)> {
+        let rest = text.lines().find_map(|l| l.strip_prefix(name))?;
+        let mut f = rest.split_whitespace();
+        Some((f.next()?.to_string(), f.next()?.to_string()))
+    };
+    let same = |name: &str, soft: &str, hard: &str| {
+        limit(name) == Some((soft.to_string(), hard.to_string()))
+    };
+    let (soft, hard) = limit("Max file size")?;
+    let block = soft.parse::<u64>().ok()? / 2;
+    let ok = soft == hard
+        && (block == 512 || block == 1024)
+        && same("Max cpu time", "7", "8")
+        && same("Max open files", "99", "99")
+        && same("Max core file size", "0", "0");
+    ok.then_some(block)
+}
