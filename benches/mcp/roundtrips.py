@@ -32,17 +32,28 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "mcp"))
 
-import conftest  # noqa: E402
+import conftest
 
 PASSWORD = "bench-password-123"
-CALL = {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "list_templates", "arguments": {}}}
+CALL = {
+    "jsonrpc": "2.0",
+    "method": "tools/call",
+    "params": {"name": "list_templates", "arguments": {}},
+}
 INIT = {
     "jsonrpc": "2.0",
     "id": 0,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "1"},
+    },
 }
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+}
 
 
 def rate(n, seconds):
@@ -64,14 +75,24 @@ async def official_client(server, token, transport, mode, calls):
 async def raw_http(server, token, calls):
     import httpx2
 
-    async with httpx2.AsyncClient(headers={**HEADERS, "Authorization": f"Bearer {token}"}, timeout=30) as http:
+    async with httpx2.AsyncClient(
+        headers={**HEADERS, "Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
         r = await http.post(server.url + "/mcp", content=json.dumps(INIT))
         session = r.headers["mcp-session-id"]
         h = {"Mcp-Session-Id": session}
-        await http.post(server.url + "/mcp", content=b'{"jsonrpc":"2.0","method":"notifications/initialized"}', headers=h)
+        await http.post(
+            server.url + "/mcp",
+            content=b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            headers=h,
+        )
         start = time.perf_counter()
         for i in range(calls):
-            r = await http.post(server.url + "/mcp", content=json.dumps({**CALL, "id": i + 1}), headers=h)
+            r = await http.post(
+                server.url + "/mcp",
+                content=json.dumps({**CALL, "id": i + 1}),
+                headers=h,
+            )
             assert r.status_code == 200 and b'"result"' in r.content, r.text[:200]
         return rate(calls, time.perf_counter() - start), session
 
@@ -90,10 +111,21 @@ def wrk(server, token, session, seconds, connections):
         f'wrk.headers["Mcp-Session-Id"] = "{session}"\n'
     )
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), server.url + "/mcp"],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            server.url + "/mcp",
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
+        check=False,
     ).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -102,8 +134,17 @@ def wrk(server, token, session, seconds, connections):
 
 def stdio_proc(server, token):
     env = dict(server.env, MCP_TOKEN=token, MCP_LOG_LEVEL="warn")
-    p = subprocess.Popen([conftest.server_bin(), "mcp-stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    p.stdin.write(json.dumps(INIT).encode() + b"\n" + b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    p = subprocess.Popen(
+        [conftest.server_bin(), "mcp-stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    p.stdin.write(
+        json.dumps(INIT).encode()
+        + b"\n"
+        + b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
+    )
     p.stdin.flush()
     assert b'"result"' in p.stdout.readline()
     return p
@@ -117,7 +158,9 @@ def raw_stdio(server, token, calls):
         p.stdin.flush()
         assert b'"result"' in p.stdout.readline()
     sequential = rate(calls, time.perf_counter() - start)
-    lines = b"".join(json.dumps({**CALL, "id": i + 1}).encode() + b"\n" for i in range(calls))
+    lines = b"".join(
+        json.dumps({**CALL, "id": i + 1}).encode() + b"\n" for i in range(calls)
+    )
     start = time.perf_counter()
     p.stdin.write(lines)
     p.stdin.flush()
@@ -145,15 +188,23 @@ def main():
             token = server.token("admin", PASSWORD)
             results = {}
             n = args.calls
-            results["http/official-client (2026-07-28)"] = asyncio.run(official_client(server, token, "http", "auto", n // 4))
-            results["http/official-client-legacy (session)"] = asyncio.run(official_client(server, token, "http", "legacy", n // 4))
-            results["http/raw (1 keep-alive connection)"], session = asyncio.run(raw_http(server, token, n))
+            results["http/official-client (2026-07-28)"] = asyncio.run(
+                official_client(server, token, "http", "auto", n // 4)
+            )
+            results["http/official-client-legacy (session)"] = asyncio.run(
+                official_client(server, token, "http", "legacy", n // 4)
+            )
+            results["http/raw (1 keep-alive connection)"], session = asyncio.run(
+                raw_http(server, token, n)
+            )
             w = wrk(server, token, session, args.seconds, args.connections)
             if w:
                 results[f"http/wrk ({args.connections} connections, 1 session)"] = w[0]
                 if w[1]:
                     print(f"wrk: {w[1]} non-2xx responses", file=sys.stderr)
-            results["stdio/official-client"] = asyncio.run(official_client(server, token, "stdio", "auto", n // 4))
+            results["stdio/official-client"] = asyncio.run(
+                official_client(server, token, "stdio", "auto", n // 4)
+            )
             seq, pipe = raw_stdio(server, token, n)
             results["stdio/raw (one at a time)"] = seq
             results["stdio/pipelined"] = pipe

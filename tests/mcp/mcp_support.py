@@ -7,10 +7,9 @@ import subprocess
 from contextlib import asynccontextmanager
 
 import httpx2
+from conftest import ADMIN_PASSWORD, server_bin
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-
-from conftest import ADMIN_PASSWORD, server_bin
 
 PASSWORD = "mcp-e2e-password-1"
 ALL_TOOLS = {
@@ -30,7 +29,12 @@ VIEWER_TOOLS = {"graph_query", "lint_code"}
 
 # (transport, client mode): HTTP negotiates 2026-07-28 through server/discover in "auto" mode;
 # "legacy" forces the initialize handshake and a session (Mcp-Session-Id).
-TRANSPORTS = [("http", "auto"), ("http", "legacy"), ("stdio", "auto"), ("stdio", "legacy")]
+TRANSPORTS = [
+    ("http", "auto"),
+    ("http", "legacy"),
+    ("stdio", "auto"),
+    ("stdio", "legacy"),
+]
 TRANSPORT_IDS = [f"{t}-{m}" for t, m in TRANSPORTS]
 
 
@@ -59,14 +63,20 @@ async def connect(server, token, transport="http", mode="auto", headers=None):
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
-        async with httpx2.AsyncClient(headers=hdrs, timeout=httpx2.Timeout(60.0)) as http:
-            async with Client(streamable_http_client(server.url + "/mcp", http_client=http), mode=mode) as client:
-                yield client
+        async with (
+            httpx2.AsyncClient(headers=hdrs, timeout=httpx2.Timeout(60.0)) as http,
+            Client(
+                streamable_http_client(server.url + "/mcp", http_client=http), mode=mode
+            ) as client,
+        ):
+            yield client
     else:
         env = dict(server.env)
         env["MCP_TOKEN"] = token or ""
         env["MCP_LOG_LEVEL"] = "warn"
-        params = StdioServerParameters(command=server_bin(), args=["mcp-stdio"], env=env)
+        params = StdioServerParameters(
+            command=server_bin(), args=["mcp-stdio"], env=env
+        )
         async with Client(params, mode=mode) as client:
             yield client
 
