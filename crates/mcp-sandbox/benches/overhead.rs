@@ -55,7 +55,7 @@ fn overhead(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sandbox", language), &language, |b, &l| {
             b.to_async(&rt).iter(|| async {
                 let r = sandbox.run(ExecRequest::new(l, code)).await.expect("run");
-                assert_eq!(r.stdout, "1\n");
+                assert_eq!(r.stdout, "1\n", "{r:?}");
             });
         });
     }
@@ -80,7 +80,7 @@ fn overhead(c: &mut Criterion) {
                         .collect();
                     for r in runs {
                         let r = r.await.expect("join").expect("run");
-                        assert_eq!(r.stdout, "1\n");
+                        assert_eq!(r.stdout, "1\n", "{r:?}");
                     }
                 });
             },

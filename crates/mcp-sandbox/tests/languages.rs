@@ -236,3 +236,22 @@ async fn runs_in_parallel_slots_use_different_uids() {
     assert!(a.unwrap().success() && b.unwrap().success());
     assert_eq!(uids.into_iter().collect::<Vec<_>>(), [310_120, 310_121]);
 }
+
+#[tokio::test]
+async fn back_to_back_runs_in_one_slot_each_get_the_whole_process_limit() {
+    // Each run leaves bwrap's init to be reaped by the host later; it must not count against
+    // the next run of the slot.
+    let s = sandbox_with(310_240, |c| {
+        c.parallelism = 1;
+        c.default_limits.max_processes = 8;
+    })
+    .await;
+    for i in 0..20 {
+        let r = run(&s, Language::Bash, "echo a | cat | cat | cat").await;
+        assert_eq!(
+            (r.stdout.as_str(), r.stderr.as_str()),
+            ("a\n", ""),
+            "run {i} (bash retries a failed fork and says so): {r:?}"
+        );
+    }
+}

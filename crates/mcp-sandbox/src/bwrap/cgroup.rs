@@ -133,6 +133,13 @@ pub(crate) struct SlotCgroup {
     dirs: Vec<(Controller, PathBuf)>,
     /// The limits last written: (memory bytes, processes).
     written: Option<(u64, u64)>,
+    /// What a new pids group needs: its parent, the base name, the owner, a generation counter.
+    pids_parent: Option<PathBuf>,
+    name: String,
+    owner: Option<u32>,
+    generation: u64,
+    /// Replaced pids groups that could not be removed yet.
+    retired: Vec<PathBuf>,
     /// `oom_kill` of the memory group when the current run started.
     oom_base: u64,
     /// A run used the groups since they were last reset.
@@ -153,6 +160,11 @@ impl SlotCgroup {
         let mut group = SlotCgroup {
             dirs: Vec::new(),
             written: None,
+            pids_parent: None,
+            name: name.to_string(),
+            owner,
+            generation: 0,
+            retired: Vec::new(),
             oom_base: 0,
             dirty: false,
         };
@@ -164,7 +176,7 @@ impl SlotCgroup {
                 Controller::Memory => {
                     let _ = write(&dir.join("memory.swappiness"), 0);
                 }
-                Controller::Pids => {}
+                Controller::Pids => group.pids_parent = Some(parent.clone()),
                 Controller::Cpu => {
                     write(&dir.join("cpu.cfs_period_us"), 100_000)?;
                     write(&dir.join("cpu.cfs_quota_us"), 100_000)?;
@@ -273,11 +285,57 @@ impl SlotCgroup {
         if !self.kill_all().await {
             return false;
         }
+        // bwrap's monitor exits as soon as the program's status is known, so its PID-namespace
+        // init is reaped later by the host's init, and until then it stays charged to pids.current
+        // (it is not in cgroup.procs any more). A reused pids group would give the next run fewer
+        // processes; a larger pids.max would give it more once the zombie is reaped. So the pids
+        // group is replaced by a fresh one whenever something is still charged to it.
+        if self.pids_charged() > 0 && self.renew_pids().is_err() {
+            return false;
+        }
         if let Some(dir) = self.dir(Controller::Memory) {
             let _ = write(&dir.join("memory.force_empty"), 0);
         }
         self.dirty = false;
         true
+    }
+
+    fn pids_charged(&self) -> u64 {
+        self.dir(Controller::Pids)
+            .and_then(|d| fs::read_to_string(d.join("pids.current")).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Swaps the (empty) pids group for a new one; the old one is removed now or later.
+    fn renew_pids(&mut self) -> std::io::Result<()> {
+        let Some(parent) = &self.pids_parent else {
+            return Ok(());
+        };
+        self.generation += 1;
+        let dir = parent.join(format!("{}-{}", self.name, self.generation));
+        fs::create_dir(&dir)?;
+        let created = (|| {
+            if let Some(uid) = self.owner {
+                std::os::unix::fs::chown(dir.join("cgroup.procs"), Some(uid), Some(uid))?;
+            }
+            if let Some((_, processes)) = self.written {
+                write(&dir.join("pids.max"), processes)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = created {
+            let _ = fs::remove_dir(&dir);
+            return Err(e);
+        }
+        for (controller, old) in &mut self.dirs {
+            if *controller == Controller::Pids {
+                self.retired.push(std::mem::replace(old, dir.clone()));
+            }
+        }
+        self.retired
+            .retain(|old| fs::remove_dir(old).is_err() && old.exists());
+        Ok(())
     }
 
     fn memory_file(&self, file: &str) -> Option<String> {
@@ -311,7 +369,9 @@ impl Drop for SlotCgroup {
     fn drop(&mut self) {
         for attempt in 0..50 {
             self.kill_once();
-            let mut left = false;
+            self.retired
+                .retain(|old| fs::remove_dir(old).is_err() && old.exists());
+            let mut left = !self.retired.is_empty();
             for (_, dir) in &self.dirs {
                 if dir.exists() && fs::remove_dir(dir).is_err() {
                     left = true;
