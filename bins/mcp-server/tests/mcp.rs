@@ -344,7 +344,11 @@ async fn bad_calls_get_json_rpc_errors_and_the_session_survives() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(rpc_code(unknown), ErrorCode::METHOD_NOT_FOUND.0);
+    let ServiceError::McpError(unknown) = unknown else {
+        panic!("{unknown:?}")
+    };
+    assert_eq!(unknown.code, ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(unknown.message, "Method not found: no/such");
     assert!(call(&client, "list_templates", json!({})).await.is_ok());
 }
 
