@@ -103,3 +103,100 @@ def test_kill_9_under_load_loses_no_acknowledged_audit_event_and_keeps_users_and
         "POST", "/api/v1/execute", {"language": "python", "code": "print(1)"}, token=dev
     )
     assert r.status == 200 and r.json["stdout"] == "1\n", r
+
+
+MEMORY_BOMB = "a = []\nwhile True:\n    a.append(' ' * 10_000_000)\n"
+FORK_BOMB = (
+    "import os\n"
+    "while True:\n"
+    "    try:\n"
+    "        os.fork()\n"
+    "    except OSError:\n"
+    "        pass\n"
+)
+HEALTH_BOUND_SECS = 3.0
+
+
+def test_a_burst_of_memory_and_fork_bombs_leaves_the_server_up_and_health_answering(
+    make_server,
+):
+    s = make_server(
+        env={
+            "MCP_EXECUTE_PER_MINUTE": "100000",
+            "MCP_SANDBOX__DEFAULT_LIMITS__WALL_TIME_MS": "1500",
+        },
+        start=False,
+    )
+    s.add_user("dev", DEV_PASSWORD, "developer")
+    s.start()
+    token = s.token("dev", DEV_PASSWORD)
+
+    polls = []  # (ok, seconds)
+    stop = threading.Event()
+
+    def poll_health():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = s.request("GET", "/health", timeout=HEALTH_BOUND_SECS)
+                good = r.status == 200 and r.json == {"status": "ok"}
+            except OSError:
+                good = False
+            polls.append((good, time.monotonic() - t0))
+            time.sleep(0.1)
+
+    results = []
+    lock = threading.Lock()
+
+    def bomb(i):
+        code = MEMORY_BOMB if i % 2 == 0 else FORK_BOMB
+        r = s.request(
+            "POST",
+            "/api/v1/execute",
+            {"language": "python", "code": code, "limits": {"wall_time_ms": 1500}},
+            token=token,
+            headers={"X-Request-Id": f"bomb-{i}"},
+            timeout=90,
+        )
+        with lock:
+            results.append((i, r))
+
+    poller = threading.Thread(target=poll_health, daemon=True)
+    poller.start()
+    bombs = [threading.Thread(target=bomb, args=(i,), daemon=True) for i in range(50)]
+    for t in bombs:
+        t.start()
+    for t in bombs:
+        t.join(120)
+    time.sleep(0.5)
+    stop.set()
+    poller.join(10)
+
+    assert not any(t.is_alive() for t in bombs), "an execution request hung"
+    assert len(results) == 50
+    assert s.proc.poll() is None, "the server died"
+    statuses = sorted(r.status for _, r in results)
+    for _, r in results:
+        if r.status == 200:
+            # Contained: the run was stopped (killed, timed out or out of memory), not the server.
+            assert r.json["success"] is False, r
+        else:
+            assert r.status in (429, 503), r
+            error_shape(r.json)
+    print(
+        f"statuses {statuses}; {len(polls)} health polls, slowest {max(t for _, t in polls):.3f}s"
+    )
+    assert statuses.count(200) >= 10, statuses
+    assert polls and len(polls) >= 5, polls
+    bad = [(good, secs) for good, secs in polls if not good or secs > HEALTH_BOUND_SECS]
+    assert not bad, (
+        f"{len(bad)} of {len(polls)} health polls failed or were slow: {bad[:5]}"
+    )
+    # Still serves code after the burst.
+    r = s.request(
+        "POST",
+        "/api/v1/execute",
+        {"language": "python", "code": "print(2)"},
+        token=token,
+    )
+    assert r.status == 200 and r.json["stdout"] == "2\n", r
