@@ -19,4 +19,4 @@ pub use decision::{Decision, DenyReason};
 pub use error::Error;
 pub use permission::{MAX_PERMISSION_LEN, Permission};
 pub use policy::Policy;
-pub use store::RoleStore;
+pub use store::{CachedRoleStore, RoleStore};

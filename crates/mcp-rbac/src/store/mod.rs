@@ -2,7 +2,8 @@
 //!
 //! Backends: [`memory::MemoryRoleStore`] (always built) and, with the `sqlite` feature,
 //! `sqlite::SqliteRoleStore`. Every backend passes the same conformance suite
-//! (`role_store_conformance!`, feature `testing`).
+//! (`role_store_conformance!`, feature `testing`). [`CachedRoleStore`] wraps any of them with a
+//! short-lived cache of `roles_of`.
 
 use std::sync::Arc;
 
@@ -11,11 +12,14 @@ use mcp_core::StoreError;
 
 use crate::role;
 
+pub mod cached;
 pub mod memory;
 #[cfg(feature = "neo4j")]
 pub mod neo4j;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use cached::CachedRoleStore;
 
 /// Longest accepted user id, in bytes.
 pub const MAX_USER_ID_LEN: usize = 256;
