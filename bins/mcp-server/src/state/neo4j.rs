@@ -1,21 +1,14 @@
 //! Neo4j (Bolt) backends, in a build with the `neo4j` feature.
 //!
 //! Roles, revoked tokens, the audit log and the graph use their crates' Neo4j backends; user
-//! accounts stay on SQLite or memory (asking for Neo4j there is a start-up error).
+//! accounts use the server's own [`Neo4jUserStore`](crate::users::Neo4jUserStore).
 use std::sync::Arc;
 
 use anyhow::Context;
 use mcp_core::bolt::BoltConfig;
 
-use crate::config::{Config, ConfigError};
-use crate::users::UserStore;
-
-fn no_backend<T>(store: &str) -> anyhow::Result<T> {
-    Err(ConfigError::Invalid(format!(
-        "the {store} store has no neo4j backend yet; use `sqlite` or `memory` for it"
-    ))
-    .into())
-}
+use crate::config::Config;
+use crate::users::{Neo4jUserStore, UserStore};
 
 /// The Bolt client settings from `[storage.neo4j]`.
 pub fn bolt_config(config: &Config) -> anyhow::Result<BoltConfig> {
@@ -34,9 +27,12 @@ pub fn bolt_config(config: &Config) -> anyhow::Result<BoltConfig> {
     serde_json::from_value(value).context("invalid [storage.neo4j]")
 }
 
-/// Refuses: user accounts have no Neo4j backend.
-pub async fn users(_: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
-    no_backend("users")
+/// The user store on Neo4j.
+pub async fn users(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
+    let store = Neo4jUserStore::connect(bolt_config(config)?)
+        .await
+        .context("users store on neo4j")?;
+    Ok(Arc::new(store))
 }
 
 /// The role store on Neo4j.

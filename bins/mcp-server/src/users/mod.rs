@@ -13,9 +13,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub mod memory;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 pub mod sqlite;
 
 pub use memory::MemoryUserStore;
+#[cfg(feature = "neo4j")]
+pub use neo4j::Neo4jUserStore;
 pub use sqlite::SqliteUserStore;
 
 /// Longest accepted user name, in bytes.
