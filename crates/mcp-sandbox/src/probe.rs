@@ -36,11 +36,11 @@ pub enum Layer {
     /// rlimits (CPU, file size, open files, processes) through the wrapper shell's `ulimit` or
     /// `prlimit`.
     Rlimits,
-    /// Per-run memory cgroup (memory limit, OOM kill, peak memory).
+    /// Memory cgroup of the run's slot (memory limit, OOM kill, peak memory).
     CgroupMemory,
-    /// Per-run pids cgroup (process limit, killing the whole tree).
+    /// Pids cgroup of the run's slot (process limit, killing the whole tree).
     CgroupPids,
-    /// Per-run CPU cgroup (at most one core per run). Optional.
+    /// CPU cgroup of the run's slot (at most one core per run). Optional.
     CgroupCpu,
 }
 

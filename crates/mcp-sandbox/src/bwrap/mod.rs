@@ -47,8 +47,8 @@ pub(crate) struct Job {
 }
 
 /// Runs code with bubblewrap: fresh user, mount, PID, network, IPC, UTS and cgroup namespaces, a
-/// read-only `/usr`, a tmpfs work dir, a seccomp filter, rlimits and per-run cgroups, as a
-/// dedicated uid. See `docs/sandbox.md` for the threat model.
+/// read-only `/usr`, a tmpfs work dir, a seccomp filter, rlimits and per-slot cgroups (reset
+/// between runs), as a dedicated uid. See `docs/sandbox.md` for the threat model.
 #[derive(Clone)]
 pub struct BwrapSandbox {
     inner: Arc<Inner>,
@@ -150,7 +150,7 @@ impl BwrapSandbox {
                     layers.push(status(
                         layer,
                         true,
-                        format!("per-run groups under {}", dir.display()),
+                        format!("per-slot groups under {}", dir.display()),
                     ));
                     cgroup_parents.push((controller, dir));
                 }
