@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import time
 
 import pytest
 from conftest import ADMIN_PASSWORD
@@ -10,7 +11,7 @@ from conftest import ADMIN_PASSWORD
 HELLO = 'print("hello")'
 
 # Stores that have a Neo4j (Bolt) backend in this build; the Bolt flow puts these on the server.
-BOLT_STORES = ["tokens", "roles", "audit", "graph"]
+BOLT_STORES = ["users", "tokens", "roles", "audit", "graph"]
 
 
 def sha256(text):
@@ -71,7 +72,9 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
         "MCP_NEO4J_SERVER": os.environ.get("MCP_TEST_BOLT_SERVER", "falkordb"),
         "MCP_NEO4J_DATABASE": f"mcp_e2e_{os.getpid()}_{data_dir.name.replace('-', '_')}",
     }
-    # The stores whose crates have a Bolt backend so far; the others stay on SQLite.
+    # Accounts go to a graph of their own: the graph query tool reads its whole database.
+    env["MCP_NEO4J_USERS_DATABASE"] = env["MCP_NEO4J_DATABASE"] + "_users"
+    # Every store with a Bolt backend (all of them, users included) goes to the server.
     for store in BOLT_STORES:
         env[f"MCP_STORAGE__{store.upper()}"] = "neo4j"
     s = make_server(env=env, start=False)
@@ -79,8 +82,31 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
     s.start()
     checks = s.request("GET", "/ready").json["checks"]
     assert all(checks[store] == "ok" for store in BOLT_STORES), checks
+    assert not (data_dir / "users.sqlite3").exists(), "users must live in Neo4j"
     token = s.token("admin", ADMIN_PASSWORD)
     validation_flow(s, token)
+    # A second instance with its own (empty) data dir on the same graph shares the accounts:
+    # the admin added through the first logs in there, and a disable there stops the first.
+    other_dir = data_dir / "second"
+    other_dir.mkdir()
+    t = make_server(env=env, directory=other_dir)
+    r = s.request(
+        "POST",
+        "/api/v1/users",
+        {"username": "shared", "password": "shared-password-1"},
+        token=token,
+    )
+    assert r.status == 201, r
+    t.token("admin", ADMIN_PASSWORD)
+    shared = t.token("shared", "shared-password-1")
+    assert t.request("GET", "/api/v1/me", token=shared).status == 200
+    t.cli("users", "disable", "shared")
+    r = s.request(
+        "POST", "/auth/token", {"username": "shared", "password": "shared-password-1"}
+    )
+    assert r.status == 401, r
+    listed = t.cli("users", "list").stdout
+    assert "admin" in listed and "shared" in listed, listed
     r = s.request(
         "POST",
         "/api/v1/graph/nodes",
@@ -95,6 +121,13 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
         token=token,
     )
     assert r.status == 200 and r.json["rows"] == [[{"value": 1815}]], r
+    r = s.request(
+        "POST",
+        "/api/v1/graph/query",
+        {"cypher": "MATCH (u:User) WHERE u.password_hash IS NOT NULL RETURN count(u) AS n"},
+        token=token,
+    )
+    assert r.status == 200 and r.json["rows"] == [[{"value": 0}]], r
     r = s.request(
         "POST",
         "/api/v1/graph/query",
@@ -390,15 +423,23 @@ def test_json_log_lines_of_a_request_carry_its_request_id(server):
     assert any(line["message"] == "token refused" for line in refused)
 
 
-def test_cli_disable_stops_a_running_users_token_and_log_in(server, admin_token):
+def test_cli_disable_stops_log_in_at_once_and_a_running_users_token_within_the_cache_ttl(
+    server, admin_token
+):
     server.add_user("temp", "temp-password", "developer")
     token = server.token("temp", "temp-password")
     assert server.request("GET", "/api/v1/me", token=token).status == 200
     server.cli("users", "disable", "temp")
-    assert server.request("GET", "/api/v1/me", token=token).status == 401
     r = server.request(
         "POST", "/auth/token", {"username": "temp", "password": "temp-password"}
     )
     assert r.status == 401 and error(r)["code"] == "invalid_credentials"
+    # The command is another process: the server's user cache (auth.user_cache_ttl_ms, 2 s by
+    # default) may still hold the account for up to that long.
+    deadline = time.monotonic() + 2.0 + 1.0
+    while server.request("GET", "/api/v1/me", token=token).status == 200:
+        assert time.monotonic() < deadline, "the disable did not apply within the TTL"
+        time.sleep(0.1)
+    assert server.request("GET", "/api/v1/me", token=token).status == 401
     listed = server.cli("users", "list").stdout
     assert "temp" in listed and "(disabled)" in listed

@@ -28,6 +28,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_NEO4J_USER", "storage.neo4j.user"),
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
     ("MCP_NEO4J_DATABASE", "storage.neo4j.database"),
+    ("MCP_NEO4J_USERS_DATABASE", "storage.neo4j.users_database"),
     ("MCP_NEO4J_SERVER", "storage.neo4j.server"),
 ];
 
@@ -37,6 +38,7 @@ const STRING_KEYS: &[&str] = &[
     "storage.neo4j.password",
     "storage.neo4j.user",
     "storage.neo4j.database",
+    "storage.neo4j.users_database",
     "http.host",
 ];
 
@@ -305,6 +307,11 @@ pub struct Neo4jConfig {
     /// Neo4j: the database (default: the server's); FalkorDB: the graph name.
     #[serde(default)]
     pub database: Option<String>,
+    /// The database (Neo4j) or graph (FalkorDB) of the user accounts; default: `database`. It
+    /// must differ from `database` when the graph store is on neo4j too: the graph's read-only
+    /// query tool can read everything in its database, password hashes included.
+    #[serde(default)]
+    pub users_database: Option<String>,
     /// Which server speaks Bolt there: `neo4j` (default) or `falkordb`.
     #[serde(default = "default_bolt_server")]
     pub server: String,
@@ -320,6 +327,7 @@ impl fmt::Debug for Neo4jConfig {
             .field("uri", &self.uri)
             .field("user", &self.user)
             .field("database", &self.database)
+            .field("users_database", &self.users_database)
             .field("server", &self.server)
             .finish_non_exhaustive()
     }
