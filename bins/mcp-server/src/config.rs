@@ -333,6 +333,9 @@ impl fmt::Debug for Neo4jConfig {
     }
 }
 
+/// Longest accepted `auth.role_cache_ttl_ms` / `auth.user_cache_ttl_ms`: one minute.
+pub const MAX_CACHE_TTL_MS: u64 = 60_000;
+
 /// Tokens and log-in protection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -349,6 +352,14 @@ pub struct AuthConfig {
     pub max_failures_per_ip: u32,
     /// How long a lock-out lasts, and the window failures are counted in.
     pub lockout_secs: u64,
+    /// How long a user's roles are reused before the role store is read again (0: every
+    /// request reads it). A role change made through this instance applies at once; one made on
+    /// another instance applies here within this time.
+    pub role_cache_ttl_ms: u64,
+    /// How long a user's account (the disabled flag) is reused before the user store is read
+    /// again (0: every request reads it). Disabling a user through this instance applies at
+    /// once; through another instance or the `users disable` command, within this time.
+    pub user_cache_ttl_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -360,6 +371,8 @@ impl Default for AuthConfig {
             max_failures_per_user: 5,
             max_failures_per_ip: 20,
             lockout_secs: 300,
+            role_cache_ttl_ms: 2000,
+            user_cache_ttl_ms: 2000,
         }
     }
 }
@@ -455,6 +468,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "auth.token_ttl_secs must be at least 1".into(),
             ));
+        }
+        if self.auth.role_cache_ttl_ms > MAX_CACHE_TTL_MS
+            || self.auth.user_cache_ttl_ms > MAX_CACHE_TTL_MS
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.role_cache_ttl_ms and auth.user_cache_ttl_ms must be at most {MAX_CACHE_TTL_MS} \
+                 (they bound how long a role change or a disabled user takes to apply on other instances)"
+            )));
         }
         if self.http.body_limit_bytes == 0 || self.http.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -638,6 +659,27 @@ mod tests {
         );
         assert!(printed.contains("********"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn auth_caches_default_to_two_seconds_can_be_turned_off_and_are_bounded() {
+        let c = Config::load_from(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.auth.role_cache_ttl_ms, c.auth.user_cache_ttl_ms),
+            (2000, 2000)
+        );
+        let e = env(&[
+            ("MCP_AUTH__ROLE_CACHE_TTL_MS", "0"),
+            ("MCP_AUTH__USER_CACHE_TTL_MS", "500"),
+        ]);
+        let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(
+            (c.auth.role_cache_ttl_ms, c.auth.user_cache_ttl_ms),
+            (0, 500)
+        );
+        let e = env(&[("MCP_AUTH__ROLE_CACHE_TTL_MS", "3600000")]);
+        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("role_cache_ttl_ms"), "{err}");
     }
 
     #[test]

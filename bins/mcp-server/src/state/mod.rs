@@ -1,19 +1,20 @@
 //! The application state: every backend behind a trait object, chosen from config at start-up.
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use mcp_audit::{AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink};
 use mcp_graph::GraphStore;
 use mcp_jwt::store::RevocationStore;
-use mcp_rbac::{Authorizer, RoleStore};
+use mcp_rbac::{Authorizer, CachedRoleStore, RoleStore};
 use mcp_sandbox::Sandbox;
 
 use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
 use crate::limits::{ExecuteLimiter, LoginGuard};
 use crate::metrics::Metrics;
-use crate::users::{MemoryUserStore, SqliteUserStore, UserStore};
+use crate::users::{CachedUserStore, MemoryUserStore, SqliteUserStore, UserStore};
 
 mod jwt_secret;
 #[cfg(feature = "neo4j")]
@@ -214,7 +215,21 @@ impl AppState {
             roles = roles.with_role(name.clone(), role.clone());
         }
         let policy = mcp_rbac::Policy::from_config(&roles).context("roles configuration")?;
-        let authorizer = Authorizer::new(backends.roles, policy);
+        // Each authenticated request reads the user and their roles: short-lived caches keep
+        // that off the database. Local writes invalidate at once; see the config keys' docs.
+        let role_ttl = Duration::from_millis(config.auth.role_cache_ttl_ms);
+        let roles: Arc<dyn RoleStore> = if role_ttl.is_zero() {
+            backends.roles
+        } else {
+            Arc::new(CachedRoleStore::new(backends.roles, role_ttl))
+        };
+        let user_ttl = Duration::from_millis(config.auth.user_cache_ttl_ms);
+        let users: Arc<dyn UserStore> = if user_ttl.is_zero() {
+            backends.users
+        } else {
+            Arc::new(CachedUserStore::new(backends.users, user_ttl))
+        };
+        let authorizer = Authorizer::new(roles, policy);
         let metrics = Metrics::new();
         let mut audit_config = AuditLoggerConfig::default();
         if config.storage.backend_of(StoreKind::Audit) == Backend::Sqlite {
@@ -226,7 +241,7 @@ impl AppState {
             execute_limiter: Arc::new(ExecuteLimiter::per_minute(config.limits.execute_per_minute)),
             login_guard: Arc::new(LoginGuard::new(&config.auth)),
             config: Arc::new(config),
-            users: backends.users,
+            users,
             authorizer: Some(authorizer),
             issuer: Arc::new(issuer),
             verifier: Arc::new(verifier),

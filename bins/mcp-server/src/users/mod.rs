@@ -12,11 +12,13 @@ use mcp_core::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub mod cached;
 pub mod memory;
 #[cfg(feature = "neo4j")]
 pub mod neo4j;
 pub mod sqlite;
 
+pub use cached::CachedUserStore;
 pub use memory::MemoryUserStore;
 #[cfg(feature = "neo4j")]
 pub use neo4j::Neo4jUserStore;

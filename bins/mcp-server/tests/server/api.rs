@@ -258,11 +258,18 @@ async fn only_an_admin_revokes_someone_elses_token() {
 }
 
 #[actix_web::test]
-async fn a_disabled_users_token_stops_working() {
+async fn a_disabled_users_token_stops_working_at_once_even_when_the_user_is_cached() {
     let state = state(test_config());
+    assert!(state.config.auth.user_cache_ttl_ms > 0, "the cache is on");
     let token = user_with_roles(&state, "erin", &["viewer"]).await;
     let admin = user_with_roles(&state, "root", &["admin"]).await;
     let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
+    let me = || {
+        TestRequest::get()
+            .uri("/api/v1/me")
+            .insert_header(bearer(&token))
+    };
+    assert_eq!(send!(&app, me()).status, 200, "erin is now cached");
     let r = send!(
         &app,
         TestRequest::post()
@@ -271,13 +278,34 @@ async fn a_disabled_users_token_stops_working() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["disabled"], true);
+    assert_eq!(send!(&app, me()).status, 401);
+}
+
+#[actix_web::test]
+async fn a_role_revoked_through_the_api_counts_at_once_even_when_the_roles_are_cached() {
+    let state = state(test_config());
+    assert!(state.config.auth.role_cache_ttl_ms > 0, "the cache is on");
+    let token = user_with_roles(&state, "ivan", &["admin"]).await;
+    let admin = user_with_roles(&state, "root", &["admin"]).await;
+    let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
+    let users = || {
+        TestRequest::get()
+            .uri("/api/v1/users")
+            .insert_header(bearer(&token))
+    };
+    assert_eq!(
+        send!(&app, users()).status,
+        200,
+        "ivan's roles are now cached"
+    );
     let r = send!(
         &app,
-        TestRequest::get()
-            .uri("/api/v1/me")
-            .insert_header(bearer(&token))
+        TestRequest::delete()
+            .uri("/api/v1/users/ivan/roles/admin")
+            .insert_header(bearer(&admin))
     );
-    assert_eq!(r.status, 401);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(send!(&app, users()).status, 403);
 }
 
 #[actix_web::test]
