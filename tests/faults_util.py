@@ -54,7 +54,12 @@ class Load:
     """Client threads that alternate `POST /api/v1/execute` (print) and `GET /api/v1/me` until
     stopped or until `max_requests` each, recording every outcome."""
 
-    def __init__(self, url, token, threads=4, max_requests=400, prefix="load"):
+    def __init__(
+        self, url, token, threads=4, max_requests=400, prefix="load", on_ok=None
+    ):
+        self.on_ok = (
+            on_ok  # called (in the client thread) after each 2xx, with the count
+        )
         self.url = url
         self.token = token
         self.max_requests = max_requests
@@ -87,6 +92,11 @@ class Load:
                 status, body = call(self.url, "GET", "/api/v1/me", self.token, rid)
             with self._lock:
                 self.outcomes.append(Outcome(kind, rid, status, body))
+                oks = sum(
+                    1 for o in self.outcomes if o.status and 200 <= o.status < 300
+                )
+            if self.on_ok and status is not None and 200 <= status < 300:
+                self.on_ok(oks)
             if status is None:
                 time.sleep(0.05)
 

@@ -58,12 +58,24 @@ def test_kill_9_under_load_loses_no_acknowledged_audit_event_and_keeps_users_and
         ).json
     )
 
-    load = Load(s.url, token, threads=4, max_requests=200, prefix="k9").start()
-    # Kill while requests are in flight: after a few successes, at a moment of load.
-    assert wait_until(lambda: load.count(lambda o: ok(o.status)) >= 20, 40), (
-        load.outcomes[:5]
-    )
-    s.proc.send_signal(signal.SIGKILL)
+    killed = threading.Event()
+
+    def kill_right_after_an_answer(oks):
+        # The moment a client has its 20th 2xx, the server is killed: the widest chance to
+        # catch an answer whose audit event is not stored yet.
+        if oks >= 20 and not killed.is_set():
+            killed.set()
+            s.proc.send_signal(signal.SIGKILL)
+
+    load = Load(
+        s.url,
+        token,
+        threads=4,
+        max_requests=200,
+        prefix="k9",
+        on_ok=kill_right_after_an_answer,
+    ).start()
+    assert killed.wait(40), load.outcomes[:5]
     s.proc.wait(timeout=30)
     outcomes = load.stop()
     acknowledged = [o for o in outcomes if ok(o.status)]
