@@ -124,7 +124,9 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
     r = s.request(
         "POST",
         "/api/v1/graph/query",
-        {"cypher": "MATCH (u:User) WHERE u.password_hash IS NOT NULL RETURN count(u) AS n"},
+        {
+            "cypher": "MATCH (u:User) WHERE u.password_hash IS NOT NULL RETURN count(u) AS n"
+        },
         token=token,
     )
     assert r.status == 200 and r.json["rows"] == [[{"value": 0}]], r
