@@ -607,3 +607,56 @@ async fn admin_creates_a_user_who_then_logs_in() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// A memory role store that fails every call while `down` is set.
+#[derive(Default)]
+struct FlakyRoles {
+    store: mcp_rbac::store::memory::MemoryRoleStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FlakyRoles {
+    fn check(&self) -> Result<(), mcp_core::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(mcp_core::StoreError::unavailable("role store down"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl mcp_rbac::RoleStore for FlakyRoles {
+    async fn assign_role(&self, user: &str, role: &str) -> Result<bool, mcp_core::StoreError> {
+        self.check()?;
+        self.store.assign_role(user, role).await
+    }
+    async fn revoke_role(&self, user: &str, role: &str) -> Result<bool, mcp_core::StoreError> {
+        self.check()?;
+        self.store.revoke_role(user, role).await
+    }
+    async fn roles_of(&self, user: &str) -> Result<Vec<String>, mcp_core::StoreError> {
+        self.check()?;
+        self.store.roles_of(user).await
+    }
+    async fn users_with(&self, role: &str) -> Result<Vec<String>, mcp_core::StoreError> {
+        self.check()?;
+        self.store.users_with(role).await
+    }
+}
+
+#[actix_web::test]
+async fn ready_sees_a_role_store_outage_at_once_despite_the_role_cache() {
+    let roles = std::sync::Arc::new(FlakyRoles::default());
+    let mut backends = mcp_server::state::Backends::memory()
+        .with_sandbox(std::sync::Arc::new(crate::common::FakeSandbox::new()));
+    backends.roles = roles.clone();
+    let state = mcp_server::state::AppState::assemble(test_config(), backends).unwrap();
+    assert!(state.config.auth.role_cache_ttl_ms > 0, "the cache is on");
+    let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
+    let r = send!(&app, TestRequest::get().uri("/ready"));
+    assert_eq!(r.body["checks"]["roles"], "ok", "{}", r.text);
+    roles.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = send!(&app, TestRequest::get().uri("/ready"));
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.body["checks"]["roles"], "down", "{}", r.text);
+}
