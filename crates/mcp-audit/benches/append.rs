@@ -1,8 +1,9 @@
-//! Append throughput: single events and batches, to the memory and SQLite sinks, plus the
-//! logger end to end (log then flush) into SQLite. Goal: at least 50 000 events/s to SQLite
-//! with batching.
+//! Append throughput: single events and batches, to the memory, SQLite and (with the `neo4j`
+//! feature and a Bolt server in `MCP_TEST_NEO4J_URI`) Bolt sinks, plus the logger end to end
+//! (log then flush) into SQLite. Goal: at least 50 000 events/s to SQLite with batching.
 //!
-//! Run: `cargo bench -p mcp-audit --bench append -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p mcp-audit --all-features --bench append -- --warm-up-time 1 --measurement-time 3`
+//! (start a Bolt server first with `./scripts/bolt-server start DIR && source DIR/env`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,5 +115,38 @@ fn logger(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memory, sqlite, logger);
+/// Appends over real Bolt. Skipped, with the harness's printed reason, without a Bolt server.
+#[cfg(feature = "neo4j")]
+fn bolt(c: &mut Criterion) {
+    let Some(config) = mcp_core::bolt::testing::bolt_test_config("bench_append") else {
+        return;
+    };
+    let rt = runtime();
+    let sink = rt
+        .block_on(mcp_audit::sink::neo4j::Neo4jAuditSink::connect(config))
+        .unwrap();
+    let mut group = c.benchmark_group("append/bolt");
+    group.sample_size(10);
+    for n in [1usize, 100] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("batch_{n}"), |b| {
+            b.to_async(&rt).iter_batched(
+                || events(n),
+                |batch| {
+                    let sink = &sink;
+                    async move { sink.append(&batch).await.unwrap() }
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "neo4j"))]
+fn bolt(_: &mut Criterion) {
+    println!("append/bolt: SKIPPED (built without the neo4j feature)");
+}
+
+criterion_group!(benches, memory, sqlite, logger, bolt);
 criterion_main!(benches);
