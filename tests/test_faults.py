@@ -42,14 +42,6 @@ def missing_audit(outcomes, events):
     return missing
 
 
-# Known defect (issue 8): the audit logger queues events and a background task writes them, so a
-# response can go out before its event is stored; kill -9 in that gap loses it (about 1 run in 10).
-# The test keeps its full assertions and runs every time; `strict=False` lets CI stay green while
-# the fix (wait for the request's audit events before responding, docs/operations.md) is pending.
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: audit events are queued, not yet durable when the 2xx goes out",
-)
 def test_kill_9_under_load_loses_no_acknowledged_audit_event_and_keeps_users_and_roles(
     make_server, data_dir
 ):

@@ -116,6 +116,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rate limits.
     pub limits: LimitsConfig,
+    /// The audit log's write path.
+    pub audit: AuditConfig,
     /// Custom roles (`[roles.NAME]` with `inherits`, `permissions`, `description`); the
     /// built-in `viewer`, `developer` and `admin` always exist.
     pub roles: std::collections::BTreeMap<String, mcp_rbac::RoleConfig>,
@@ -389,6 +391,24 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             execute_per_minute: 10,
+        }
+    }
+}
+
+/// The audit log's write path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long a code execution waits for its audit event to be durable (stored, or fsynced
+    /// to the spill file) before answering; when it takes longer the caller gets 503
+    /// `audit_unavailable` (the code has run). 0 answers without waiting. Default 2000.
+    pub durable_timeout_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            durable_timeout_ms: 2_000,
         }
     }
 }

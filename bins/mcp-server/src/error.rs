@@ -60,6 +60,10 @@ pub enum ApiError {
     /// A store or the sandbox is down or busy.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The work was done but its audit event could not be made durable in time (the audit
+    /// store is slow or down); the message says what happened and is shown to the caller.
+    #[error("{0}")]
+    AuditUnavailable(String),
     /// A part the route needs (e.g. the authorizer) is not wired into the app.
     #[error("{0} is not configured")]
     NotWired(&'static str),
@@ -103,6 +107,7 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Timeout => "timeout",
             Self::Unavailable(_) => "unavailable",
+            Self::AuditUnavailable(_) => "audit_unavailable",
             Self::NotWired(_) | Self::Internal(_) => "internal",
         }
     }
@@ -138,7 +143,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout | Self::Unavailable(_) | Self::AuditUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::NotWired(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -152,7 +159,9 @@ impl ApiError {
     /// The error response with a given request id.
     pub fn response_with_id(&self, request_id: String) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() && !matches!(self, Self::Timeout) {
+        let message = if status.is_server_error()
+            && !matches!(self, Self::Timeout | Self::AuditUnavailable(_))
+        {
             tracing::error!(error = %self, "request failed");
             match self {
                 Self::Unavailable(_) => "Service unavailable".to_owned(),

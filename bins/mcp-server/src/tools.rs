@@ -140,7 +140,13 @@ pub async fn execute(
     if let Err(e) = &outcome {
         event = event.with_success(false).with_error_message(e.to_string());
     }
-    state.audit(ctx.stamp(event)).await;
+    // The answer acknowledges the run, so its audit event must be durable first.
+    let done = if outcome.is_ok() {
+        "the code was executed"
+    } else {
+        "the execution failed"
+    };
+    state.audit_durable(ctx.stamp(event), done).await?;
     let result = outcome.map_err(sandbox_error)?;
     Ok(ExecuteResponse {
         success: result.success(),
@@ -150,15 +156,15 @@ pub async fn execute(
     })
 }
 
-async fn audit_code(
-    state: &AppState,
+/// The audit event of a lint, test or generate call.
+fn code_event(
     who: &Principal,
     ctx: &CallContext,
     kind: EventType,
     action: &str,
     details: serde_json::Value,
     failure: Option<String>,
-) {
+) -> AuditEvent {
     let mut event = AuditEvent::new(kind)
         .with_user(who.user_id.clone())
         .with_action(action.to_owned());
@@ -168,7 +174,7 @@ async fn audit_code(
     if let Some(message) = failure {
         event = event.with_success(false).with_error_message(message);
     }
-    state.audit(ctx.stamp(event)).await;
+    ctx.stamp(event)
 }
 
 /// Lints code (ruff for Python, node --check for JavaScript, shellcheck for Bash).
@@ -187,16 +193,13 @@ pub async fn lint(
         "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
     let failure = report.as_ref().err().map(ToString::to_string);
-    audit_code(
-        state,
-        who,
-        ctx,
-        EventType::CodeLint,
-        "lint",
-        details,
-        failure,
-    )
-    .await;
+    // The answer acknowledges the call, so its audit event must be durable first.
+    state
+        .audit_durable(
+            code_event(who, ctx, EventType::CodeLint, "lint", details, failure),
+            "the code was linted",
+        )
+        .await?;
     report.map_err(sandbox_error)
 }
 
@@ -219,16 +222,13 @@ pub async fn test(
         "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
     let failure = report.as_ref().err().map(ToString::to_string);
-    audit_code(
-        state,
-        who,
-        ctx,
-        EventType::CodeTest,
-        "test",
-        details,
-        failure,
-    )
-    .await;
+    // The answer acknowledges the call, so its audit event must be durable first.
+    state
+        .audit_durable(
+            code_event(who, ctx, EventType::CodeTest, "test", details, failure),
+            "the tests were run",
+        )
+        .await?;
     report.map_err(sandbox_error)
 }
 
@@ -242,16 +242,16 @@ pub async fn generate(
     let generated = state.generator.generate(&input);
     let details = serde_json::json!({ "template": input.template });
     let failure = generated.as_ref().err().map(ToString::to_string);
-    audit_code(
-        state,
-        who,
-        ctx,
-        EventType::CodeGeneration,
-        "generate",
-        details,
-        failure,
-    )
-    .await;
+    state
+        .audit(code_event(
+            who,
+            ctx,
+            EventType::CodeGeneration,
+            "generate",
+            details,
+            failure,
+        ))
+        .await;
     generated.map_err(sandbox_error)
 }
 

@@ -313,6 +313,60 @@ async fn execute_code_shares_the_rest_rate_limit_and_reports_it_as_a_tool_error(
     assert_eq!(state.audit.query(&filter).await.unwrap().len(), 1);
 }
 
+/// An audit store that is down: every append fails as unavailable.
+#[derive(Default)]
+struct DownAuditSink(mcp_audit::MemoryAuditSink);
+
+#[async_trait]
+impl mcp_audit::AuditSink for DownAuditSink {
+    async fn append(
+        &self,
+        _: &[mcp_audit::AuditEvent],
+    ) -> Result<mcp_audit::ChainHead, mcp_audit::StoreError> {
+        Err(mcp_audit::StoreError::unavailable("injected audit outage"))
+    }
+
+    async fn query(
+        &self,
+        filter: &mcp_audit::AuditFilter,
+    ) -> Result<Vec<mcp_audit::StoredEvent>, mcp_audit::StoreError> {
+        self.0.query(filter).await
+    }
+
+    async fn verify_chain(&self) -> Result<mcp_audit::ChainReport, mcp_audit::StoreError> {
+        self.0.verify_chain().await
+    }
+}
+
+#[tokio::test]
+async fn execute_code_whose_audit_event_cannot_be_stored_is_a_tool_error_saying_the_code_ran() {
+    let mut config = Config::default();
+    config.storage.backend = Backend::Memory;
+    config.auth.jwt_secret = Some(Secret::new("test-secret-of-more-than-thirty-two-bytes"));
+    config.audit.durable_timeout_ms = 100;
+    let probe = serde_json::from_value(json!({
+        "layers": [], "languages": [], "weaker_isolation_allowed": false, "ready": true
+    }))
+    .expect("probe shape");
+    let mut backends = Backends::memory().with_sandbox(Arc::new(FakeSandbox(probe)));
+    backends.audit = Arc::new(DownAuditSink::default());
+    let state = AppState::assemble(config, backends).expect("state assembles");
+    let admin = token(&state, "root", "admin").await;
+    let (client, _) = connect(&state, &admin).await;
+    let result = call(
+        &client,
+        "execute_code",
+        json!({"language": "python", "code": "print(\"x\")"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let error = &result.structured_content.unwrap()["error"];
+    assert_eq!(error["code"], "audit_unavailable");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("the code was executed"), "{message}");
+}
+
 #[tokio::test]
 async fn bad_calls_get_json_rpc_errors_and_the_session_survives() {
     let state = state();

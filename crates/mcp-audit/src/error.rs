@@ -35,6 +35,27 @@ pub enum Error {
         /// Events still queued in memory or in the spill file.
         pending: usize,
     },
+    /// [`AuditLogger::log_durable`](crate::AuditLogger::log_durable) gave up waiting: the event
+    /// is not stored yet. It stays queued and is still delivered later, in order.
+    #[error(
+        "audit event {event_id} not stored within {waited:?}: the audit sink is slow or down (the event stays queued)"
+    )]
+    DurableTimeout {
+        /// The event waited for.
+        event_id: uuid::Uuid,
+        /// How long the call waited.
+        waited: std::time::Duration,
+    },
+    /// The event waited for by [`AuditLogger::log_durable`](crate::AuditLogger::log_durable)
+    /// will never be stored: the sink refused it for good, or it was dropped (queue full and
+    /// no usable spill file).
+    #[error("audit event {event_id} was not stored: {reason}")]
+    NotStored {
+        /// The event.
+        event_id: uuid::Uuid,
+        /// Why (refused by the sink, or dropped).
+        reason: String,
+    },
     /// The logger has no sink, so there is nothing to query.
     #[error("the audit logger has no sink to query")]
     NoSink,

@@ -584,3 +584,124 @@ async fn invalid_config_is_refused() {
     .unwrap_err();
     assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn log_durable_returns_only_once_the_sink_has_the_event() {
+    let sink = FlakySink::down();
+    let logger = AuditLogger::new(Arc::clone(&sink), fast_retry()).unwrap();
+    let before = logger.log(AuditEvent::new(EventType::DataRead)).await;
+    let reviver = {
+        let sink = Arc::clone(&sink);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            sink.set_down(false);
+        })
+    };
+    let event = AuditEvent::new(EventType::CodeExecution);
+    let expected = event.event_id;
+    let id = logger
+        .log_durable(event, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(id, expected);
+    // No flush: the event must already be in the sink, after the one logged before it.
+    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(stored, [before, id]);
+    reviver.await.unwrap();
+}
+
+#[tokio::test]
+async fn log_durable_with_the_sink_down_times_out_and_the_event_is_still_stored_later_in_order() {
+    let sink = FlakySink::down();
+    let logger = AuditLogger::new(Arc::clone(&sink), fast_retry()).unwrap();
+    let first = logger.log(AuditEvent::new(EventType::DataRead)).await;
+    let event = AuditEvent::new(EventType::CodeExecution);
+    let durable = event.event_id;
+    let err = logger
+        .log_durable(event, Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::DurableTimeout { event_id, waited } => {
+            assert_eq!(*event_id, durable);
+            assert!(*waited >= Duration::from_millis(50));
+        }
+        other => panic!("expected DurableTimeout, got {other:?}"),
+    }
+    assert!(err.to_string().contains("not stored within"), "{err}");
+    assert_eq!(logger.queue_depth(), 2, "the event stays queued");
+    sink.set_down(false);
+    let last = logger.log(AuditEvent::new(EventType::DataWrite)).await;
+    logger.flush(FLUSH).await.unwrap();
+    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(stored, [first, durable, last]);
+}
+
+#[tokio::test]
+async fn log_durable_of_an_event_the_sink_refuses_reports_not_stored() {
+    let (sink, logger) = memory_logger();
+    let dup = AuditEvent::new(EventType::DataWrite);
+    let id = logger
+        .log_durable(dup.clone(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let err = logger
+        .log_durable(dup, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotStored { event_id, reason } if *event_id == id && reason.contains("refused")),
+        "{err:?}"
+    );
+    assert_eq!(stored_oldest_first(&*sink).await.len(), 1);
+}
+
+#[tokio::test]
+async fn log_durable_with_a_full_queue_returns_once_the_event_is_in_the_spill_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("audit-spill.jsonl");
+    let sink = FlakySink::down();
+    let config = fast_retry()
+        .queue_capacity(1)
+        .enqueue_timeout(Duration::ZERO)
+        .spill_path(&spill);
+    let logger = AuditLogger::new(Arc::clone(&sink), config).unwrap();
+    let first = logger.log(AuditEvent::new(EventType::DataRead)).await;
+    let id = logger
+        .log_durable(
+            AuditEvent::new(EventType::CodeExecution),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let lines = std::fs::read_to_string(&spill).unwrap();
+    let spilled: AuditEvent = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(spilled.event_id, id);
+    sink.set_down(false);
+    logger.flush(FLUSH).await.unwrap();
+    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(stored, [first, id]);
+}
+
+#[tokio::test]
+async fn log_durable_without_a_sink_returns_at_once() {
+    let logger = AuditLogger::without_sink();
+    let event = AuditEvent::new(EventType::CodeExecution);
+    let expected = event.event_id;
+    assert_eq!(
+        logger.log_durable(event, Duration::ZERO).await.unwrap(),
+        expected
+    );
+}

@@ -159,6 +159,10 @@ fn api_to_rpc(err: ApiError) -> ErrorData {
             tracing::error!(error = %err, "MCP request failed");
             ErrorData::new(UNAVAILABLE, "Service unavailable", None)
         }
+        ApiError::AuditUnavailable(m) => {
+            tracing::error!(error = %err, "MCP request failed");
+            ErrorData::new(UNAVAILABLE, m.clone(), None)
+        }
         ApiError::NotFound(m) => ErrorData::resource_not_found(m.clone(), None),
         ApiError::BadRequest(m) | ApiError::Unprocessable(m) => {
             ErrorData::invalid_params(m.clone(), None)
@@ -175,7 +179,9 @@ fn api_to_rpc(err: ApiError) -> ErrorData {
 fn tool_failure(err: &ApiError) -> CallToolResult {
     use actix_web::ResponseError;
     let status = err.status_code();
-    let message = if status.is_server_error() && !matches!(err, ApiError::Timeout) {
+    let message = if status.is_server_error()
+        && !matches!(err, ApiError::Timeout | ApiError::AuditUnavailable(_))
+    {
         tracing::error!(error = %err, "tool failed");
         if matches!(err, ApiError::Unavailable(_)) {
             "Service unavailable".to_owned()

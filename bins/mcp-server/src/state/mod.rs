@@ -281,6 +281,35 @@ impl AppState {
     pub async fn audit(&self, event: AuditEvent) {
         self.audit.log(event).await;
     }
+
+    /// Records an audit event and waits (at most `audit.durable_timeout_ms`; 0 = not at all)
+    /// until it is durable, for work that has been done and is about to be acknowledged.
+    /// `done` says what was done, for the error message: 503 `audit_unavailable` on timeout.
+    pub async fn audit_durable(&self, event: AuditEvent, done: &str) -> Result<(), ApiError> {
+        let timeout = std::time::Duration::from_millis(self.config.audit.durable_timeout_ms);
+        if timeout.is_zero() {
+            self.audit.log(event).await;
+            return Ok(());
+        }
+        match self.audit.log_durable(event, timeout).await {
+            Ok(_) => Ok(()),
+            Err(e @ mcp_audit::Error::DurableTimeout { .. }) => {
+                tracing::error!(error = %e, "audit event not durable in time");
+                Err(ApiError::AuditUnavailable(format!(
+                    "{done}, but its audit record could not be stored in time (the audit store \
+                     is slow or down; the record stays queued): do not rely on this result \
+                     being acknowledged, retry later"
+                )))
+            }
+            Err(e) => {
+                // Refused for good or dropped: already reported by the logger; the work is done.
+                tracing::error!(error = %e, "audit event will not be stored");
+                Err(ApiError::AuditUnavailable(format!(
+                    "{done}, but its audit record could not be stored"
+                )))
+            }
+        }
+    }
 }
 
 /// Checks each store and the sandbox: name → `ok` or what failed.

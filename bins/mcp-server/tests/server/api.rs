@@ -211,6 +211,44 @@ async fn executions_beyond_the_per_minute_limit_get_429_with_retry_after() {
 }
 
 #[actix_web::test]
+async fn an_execution_whose_audit_event_cannot_be_stored_in_time_gets_503_audit_unavailable() {
+    let mut config = test_config();
+    config.audit.durable_timeout_ms = 100;
+    let state = crate::common::state_with_audit_down(config);
+    let token = user_with_roles(&state, "dev", &["developer"]).await;
+    let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
+    let r = send!(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/execute")
+            .insert_header(bearer(&token))
+            .set_json(json!({"language": "python", "code": "print(\"x\")"}))
+    );
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(error_code(&r), "audit_unavailable");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the code was executed"), "{message}");
+    assert!(message.contains("audit record"), "{message}");
+}
+
+#[actix_web::test]
+async fn with_durable_timeout_zero_an_execution_answers_without_waiting_for_the_audit_store() {
+    let mut config = test_config();
+    config.audit.durable_timeout_ms = 0;
+    let state = crate::common::state_with_audit_down(config);
+    let token = user_with_roles(&state, "dev", &["developer"]).await;
+    let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
+    let r = send!(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/execute")
+            .insert_header(bearer(&token))
+            .set_json(json!({"language": "python", "code": "print(\"x\")"}))
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[actix_web::test]
 async fn a_revoked_token_is_refused() {
     let state = state(test_config());
     let token = user_with_roles(&state, "dave", &["viewer"]).await;

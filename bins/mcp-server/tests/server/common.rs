@@ -144,3 +144,35 @@ pub fn error_code(r: &Reply) -> String {
     );
     e["code"].as_str().unwrap().to_owned()
 }
+
+/// An audit store that is down: every append fails as unavailable (queries see nothing).
+#[derive(Default)]
+pub struct DownAuditSink(mcp_audit::MemoryAuditSink);
+
+#[async_trait]
+impl mcp_audit::AuditSink for DownAuditSink {
+    async fn append(
+        &self,
+        _: &[mcp_audit::AuditEvent],
+    ) -> Result<mcp_audit::ChainHead, mcp_audit::StoreError> {
+        Err(mcp_audit::StoreError::unavailable("injected audit outage"))
+    }
+
+    async fn query(
+        &self,
+        filter: &mcp_audit::AuditFilter,
+    ) -> Result<Vec<mcp_audit::StoredEvent>, mcp_audit::StoreError> {
+        self.0.query(filter).await
+    }
+
+    async fn verify_chain(&self) -> Result<mcp_audit::ChainReport, mcp_audit::StoreError> {
+        self.0.verify_chain().await
+    }
+}
+
+/// State with the fake sandbox and an audit store that is down.
+pub fn state_with_audit_down(config: Config) -> AppState {
+    let mut backends = Backends::memory().with_sandbox(Arc::new(FakeSandbox::new()));
+    backends.audit = Arc::new(DownAuditSink::default());
+    AppState::assemble(config, backends).expect("state assembles")
+}

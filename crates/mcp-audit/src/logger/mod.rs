@@ -12,19 +12,23 @@
 //! An event the sink refuses for good ([`StoreError::Invalid`], or [`StoreError::Conflict`]
 //! because its `event_id` is already stored) is reported through `tracing` and counted in
 //! [`LoggerStats::rejected`], so one bad event cannot block the ones behind it.
+//!
+//! [`AuditLogger::log_durable`] additionally waits (bounded) until its event is durable: the
+//! worker answers the caller once the batch holding the event is appended (or refused for good),
+//! and an event that goes to the spill file counts as durable once its line is fsynced.
 
 mod config;
 mod spill;
 mod worker;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mcp_core::StoreError;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -86,6 +90,17 @@ struct QueueState {
     spill: Option<SpillFile>,
     /// Set when the last logger handle is dropped: the worker stops once the queue is empty.
     shutdown: bool,
+    /// `log_durable` callers waiting for a queued event, by event id.
+    waiters: HashMap<Uuid, oneshot::Sender<Outcome>>,
+}
+
+/// What became of an event a `log_durable` caller waits for.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Appended to the sink, or written and fsynced to the spill file.
+    Stored,
+    /// Will never be stored (refused by the sink, or dropped); the reason.
+    NotStored(String),
 }
 
 impl QueueState {
@@ -140,6 +155,7 @@ impl AuditLogger {
                 queue: VecDeque::with_capacity(config.queue_capacity.min(4096)),
                 spill,
                 shutdown: false,
+                waiters: HashMap::new(),
             }),
             config,
             wake: Notify::new(),
@@ -173,9 +189,49 @@ impl AuditLogger {
         let id = event.event_id;
         emit(&event);
         if let Some(shared) = &self.shared {
-            enqueue(shared, event).await;
+            enqueue(shared, event, None).await;
         }
         id
+    }
+
+    /// Records `event` like [`log`](Self::log), then waits until it is durable: appended to the
+    /// sink, or (when the queue is full) written and fsynced to the spill file. Gives up after
+    /// `timeout` with [`Error::DurableTimeout`]; the event then stays queued and is still stored
+    /// later, in order. Fails with [`Error::NotStored`] when the sink refuses the event for good
+    /// or it is dropped. Without a sink there is nothing to wait for: returns the id at once.
+    pub async fn log_durable(&self, event: AuditEvent, timeout: Duration) -> Result<Uuid, Error> {
+        let id = event.event_id;
+        emit(&event);
+        let Some(shared) = &self.shared else {
+            return Ok(id);
+        };
+        let start = Instant::now();
+        let (tx, rx) = oneshot::channel();
+        // Not under the timeout: cancelling `enqueue` could lose the event. It is bounded by
+        // the enqueue timeout anyway.
+        enqueue(shared, event, Some(tx)).await;
+        let remaining = timeout.saturating_sub(start.elapsed());
+        match tokio::time::timeout(remaining, rx).await {
+            Ok(Ok(Outcome::Stored)) => Ok(id),
+            Ok(Ok(Outcome::NotStored(reason))) => Err(Error::NotStored {
+                event_id: id,
+                reason,
+            }),
+            // No answer: the worker stopped (runtime shutting down), or a second `log_durable`
+            // of the same `event_id` took over the wait.
+            Ok(Err(_)) => Err(Error::NotStored {
+                event_id: id,
+                reason: "the audit writer stopped before storing it".to_owned(),
+            }),
+            Err(_) => {
+                // Nobody waits any more; the event itself stays queued.
+                shared.lock().waiters.remove(&id);
+                Err(Error::DurableTimeout {
+                    event_id: id,
+                    waited: start.elapsed(),
+                })
+            }
+        }
     }
 
     /// Records an authentication attempt; `failure_reason` becomes the error message.
@@ -311,7 +367,8 @@ fn emit(event: &AuditEvent) {
     }
 }
 
-async fn enqueue(shared: &Shared, event: AuditEvent) {
+/// Queues `event` (or spills or drops it); `done` is answered once it is durable or never will be.
+async fn enqueue(shared: &Shared, event: AuditEvent, mut done: Option<oneshot::Sender<Outcome>>) {
     let deadline = Instant::now() + Duration::from_millis(shared.config.enqueue_timeout_ms);
     loop {
         let progress = shared.progress.notified();
@@ -321,13 +378,19 @@ async fn enqueue(shared: &Shared, event: AuditEvent) {
             let mut state = shared.lock();
             let spilling = state.spilling();
             if !spilling && state.queue.len() < shared.config.queue_capacity {
+                if let Some(done) = done.take() {
+                    state.waiters.insert(event.event_id, done);
+                }
                 state.queue.push_back(event);
                 drop(state);
                 shared.wake.notify_one();
                 return;
             }
             if spilling || Instant::now() >= deadline {
-                spill_or_drop(shared, &mut state, &event);
+                let outcome = spill_or_drop(shared, &mut state, &event, done.is_some());
+                if let Some(done) = done.take() {
+                    let _ = done.send(outcome);
+                }
                 drop(state);
                 shared.wake.notify_one();
                 return;
@@ -338,16 +401,23 @@ async fn enqueue(shared: &Shared, event: AuditEvent) {
     }
 }
 
-fn spill_or_drop(shared: &Shared, state: &mut QueueState, event: &AuditEvent) {
+/// `sync`: fsync the spill file after the line, so the event is durable on disk.
+fn spill_or_drop(
+    shared: &Shared,
+    state: &mut QueueState,
+    event: &AuditEvent,
+    sync: bool,
+) -> Outcome {
     let reason = match state.spill.as_mut() {
-        Some(spill) => match spill.push(event) {
-            Ok(()) => return,
+        Some(spill) => match spill.push(event, sync) {
+            Ok(()) => return Outcome::Stored,
             Err(e) => format!("writing spill file {} failed: {e}", spill.path().display()),
         },
         None => "the queue is full and no spill file is configured".to_owned(),
     };
     shared.dropped.fetch_add(1, Ordering::Relaxed);
     tracing::error!(target: "audit", event_id = %event.event_id, "audit event dropped: {reason}");
+    Outcome::NotStored(format!("dropped: {reason}"))
 }
 
 /// Whether the sink refused these events for good, so retrying them would never succeed.

@@ -2,7 +2,8 @@
 //!
 //! One event per line, in the order they were logged. Lines are written at the end of the
 //! file; the worker replays them from `read_offset` and truncates the file once it has stored
-//! everything. The file is not fsynced per line: it survives a process crash, not a power cut.
+//! everything. The file is fsynced only for events a `log_durable` caller waits for; other lines survive a
+//! process crash, not a power cut.
 //! Lines left over from an earlier run are replayed first; events that were already stored
 //! before the crash come back from the sink as `Conflict` (same `event_id`) and are skipped.
 
@@ -73,11 +74,14 @@ impl SpillFile {
         (self.read_offset, self.written)
     }
 
-    /// Appends one event as one line.
-    pub(crate) fn push(&mut self, event: &AuditEvent) -> io::Result<()> {
+    /// Appends one event as one line; with `sync`, also fsyncs the file's data.
+    pub(crate) fn push(&mut self, event: &AuditEvent, sync: bool) -> io::Result<()> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
+        if sync {
+            self.file.sync_data()?;
+        }
         self.written += line.len() as u64;
         self.pending += 1;
         Ok(())

@@ -1,13 +1,15 @@
 //! The background task that moves queued and spilled events into the sink, in order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mcp_core::StoreError;
+use uuid::Uuid;
 
 use super::spill::{SpilledBatch, read_batch};
-use super::{Shared, is_permanent};
+use super::{Outcome, Shared, is_permanent};
 use crate::event::AuditEvent;
 
 enum Next {
@@ -27,15 +29,27 @@ pub(super) async fn run(shared: Arc<Shared>) {
         wake.as_mut().enable();
         match next_batch(&shared).await {
             Next::Queue(events) => {
-                deliver(&shared, &events, &mut outage).await;
-                shared.lock().queue.drain(..events.len());
+                let mut rejected = deliver(&shared, &events, &mut outage).await;
+                let mut state = shared.lock();
+                state.queue.drain(..events.len());
+                if !state.waiters.is_empty() {
+                    for event in &events {
+                        if let Some(done) = state.waiters.remove(&event.event_id) {
+                            let outcome = match rejected.remove(&event.event_id) {
+                                Some(reason) => Outcome::NotStored(reason),
+                                None => Outcome::Stored,
+                            };
+                            let _ = done.send(outcome);
+                        }
+                    }
+                }
             }
             Next::Spill(batch) => {
                 for line in &batch.unreadable {
                     shared.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(target: "audit", "unreadable spill file line skipped: {line}");
                 }
-                deliver(&shared, &batch.events, &mut outage).await;
+                let _ = deliver(&shared, &batch.events, &mut outage).await;
                 let mut state = shared.lock();
                 if let Some(spill) = state.spill.as_mut()
                     && let Err(e) = spill.consume(batch.lines, batch.bytes)
@@ -99,24 +113,34 @@ async fn next_batch(shared: &Shared) -> Next {
 
 /// Stores `events` in order, retrying transient failures with backoff until they succeed.
 /// Events the sink refuses for good are reported and skipped (after retrying one by one, so
-/// the rest of their batch still gets stored).
-async fn deliver(shared: &Shared, events: &[AuditEvent], outage: &mut Outage) {
+/// the rest of their batch still gets stored). Returns the refused events' ids with the reason.
+async fn deliver(
+    shared: &Shared,
+    events: &[AuditEvent],
+    outage: &mut Outage,
+) -> HashMap<Uuid, String> {
+    let mut rejected = HashMap::new();
     if events.is_empty() {
-        return;
+        return rejected;
     }
     match append_with_retry(shared, events, outage).await {
         Ok(()) => {}
-        Err(err) if events.len() == 1 => reject(shared, &events[0], &err),
+        Err(err) if events.len() == 1 => {
+            reject(shared, &events[0], &err);
+            rejected.insert(events[0].event_id, format!("refused by the sink: {err}"));
+        }
         Err(_) => {
             for event in events {
                 if let Err(err) =
                     append_with_retry(shared, std::slice::from_ref(event), outage).await
                 {
                     reject(shared, event, &err);
+                    rejected.insert(event.event_id, format!("refused by the sink: {err}"));
                 }
             }
         }
     }
+    rejected
 }
 
 /// Retries until the append succeeds or fails permanently (the permanent error is returned).
