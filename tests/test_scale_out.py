@@ -10,11 +10,10 @@ What is shared and what is not, as the operations guide documents it:
   made through one instance reaches the other within that bound.
 - Execution rate limits (`limits.execute_per_minute`) are kept in each process, so they are
   **per instance**: a user who spent the budget on A still gets served by B.
-- Audit: the configuration has no separate database key for the audit store (it would share
-  `storage.neo4j.database` with roles, tokens and graph), and FalkorDB does not enforce the
-  unique `seq` constraint that lets several writers share one chain. So each instance keeps its
-  own audit chain on SQLite in its own data dir; each chain must verify and hold the events of
-  the requests that instance served (and not the other's).
+- Audit: both instances keep their audit log in the same Bolt store, each in its own database
+  (`storage.neo4j.audit_database`), because FalkorDB does not enforce the unique `seq`
+  constraint that would let several writers share one chain. Each chain must verify and hold the
+  events of the requests that instance served (and not the other's).
 """
 
 import os
@@ -47,7 +46,7 @@ def bolt_env(data_dir):
         "MCP_JWT_SECRET": "scale-out-" + uuid.uuid4().hex + uuid.uuid4().hex,
         "MCP_AUTH__ROLE_CACHE_TTL_MS": str(ROLE_CACHE_TTL_MS),
         "MCP_EXECUTE_PER_MINUTE": "2",
-        "MCP_STORAGE__AUDIT": "sqlite",
+        "MCP_STORAGE__AUDIT": "neo4j",
     }
     for store in SHARED_STORES:
         env[f"MCP_STORAGE__{store.upper()}"] = "neo4j"
@@ -77,15 +76,20 @@ def test_two_instances_on_one_bolt_store_share_tokens_revocations_and_roles(
     dir_b = data_dir / "b"
     dir_a.mkdir()
     dir_b.mkdir()
-    a = make_server(env=env, directory=dir_a, start=False)
+    audit_db = env["MCP_NEO4J_DATABASE"] + "_audit_"
+    env_a = {**env, "MCP_NEO4J_AUDIT_DATABASE": audit_db + "a"}
+    env_b = {**env, "MCP_NEO4J_AUDIT_DATABASE": audit_db + "b"}
+    a = make_server(env=env_a, directory=dir_a, start=False)
     a.add_user("admin", ADMIN_PASSWORD, "admin")
     a.start()
-    b = make_server(env=env, directory=dir_b)
+    b = make_server(env=env_b, directory=dir_b)
     assert a.port != b.port
     for s in (a, b):
         checks = s.request("GET", "/ready").json["checks"]
-        assert all(checks[store] == "ok" for store in SHARED_STORES), checks
+        assert all(checks[store] == "ok" for store in SHARED_STORES + ["audit"]), checks
     assert not (dir_b / "users.sqlite3").exists(), "users must live in Neo4j"
+    for d in (dir_a, dir_b):
+        assert not list(d.glob("audit*.sqlite3")), "the audit log must live in the Bolt store"
 
     admin_a = a.token("admin", ADMIN_PASSWORD)
     admin_b = b.token("admin", ADMIN_PASSWORD)

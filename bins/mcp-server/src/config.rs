@@ -29,6 +29,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
     ("MCP_NEO4J_DATABASE", "storage.neo4j.database"),
     ("MCP_NEO4J_USERS_DATABASE", "storage.neo4j.users_database"),
+    ("MCP_NEO4J_AUDIT_DATABASE", "storage.neo4j.audit_database"),
     ("MCP_NEO4J_SERVER", "storage.neo4j.server"),
 ];
 
@@ -39,6 +40,7 @@ const STRING_KEYS: &[&str] = &[
     "storage.neo4j.user",
     "storage.neo4j.database",
     "storage.neo4j.users_database",
+    "storage.neo4j.audit_database",
     "http.host",
 ];
 
@@ -314,6 +316,12 @@ pub struct Neo4jConfig {
     /// query tool can read everything in its database, password hashes included.
     #[serde(default)]
     pub users_database: Option<String>,
+    /// The database (Neo4j) or graph (FalkorDB) of the audit log; default: `database`. Give each
+    /// instance its own on servers that do not enforce the audit chain's `seq` uniqueness
+    /// (FalkorDB), so that every instance keeps one valid chain; a separate database also keeps
+    /// the audit log out of the graph query tool's reach.
+    #[serde(default)]
+    pub audit_database: Option<String>,
     /// Which server speaks Bolt there: `neo4j` (default) or `falkordb`.
     #[serde(default = "default_bolt_server")]
     pub server: String,
@@ -330,6 +338,7 @@ impl fmt::Debug for Neo4jConfig {
             .field("user", &self.user)
             .field("database", &self.database)
             .field("users_database", &self.users_database)
+            .field("audit_database", &self.audit_database)
             .field("server", &self.server)
             .finish_non_exhaustive()
     }

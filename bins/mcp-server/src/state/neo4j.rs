@@ -74,9 +74,18 @@ pub async fn revocations(
     Ok(Arc::new(store))
 }
 
-/// The audit sink on Neo4j.
+/// The audit sink on Neo4j, in `[storage.neo4j] audit_database` (default: `database`).
 pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
-    let sink = mcp_audit::sink::neo4j::Neo4jAuditSink::connect(bolt_config(config)?)
+    let mut bolt = bolt_config(config)?;
+    if let Some(audit_database) = config
+        .storage
+        .neo4j
+        .as_ref()
+        .and_then(|n| n.audit_database.clone())
+    {
+        bolt.database = Some(audit_database);
+    }
+    let sink = mcp_audit::sink::neo4j::Neo4jAuditSink::connect(bolt)
         .await
         .context("audit store on neo4j")?;
     Ok(Arc::new(sink))
@@ -106,6 +115,7 @@ mod tests {
             password: Secret::new("p"),
             database: database.map(Into::into),
             users_database: users_database.map(Into::into),
+            audit_database: None,
             server: "falkordb".into(),
         });
         config
