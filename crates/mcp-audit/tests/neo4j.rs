@@ -19,44 +19,7 @@ async fn fresh_sink(test: &str) -> Option<Neo4jAuditSink> {
     )
 }
 
-/// `audit_sink_conformance!` has no form that skips without a server, so the cases are
-/// mounted here one by one (same list as the macro; keep in sync).
-macro_rules! conformance_or_skip {
-    ($($case:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let Some(sink) = fresh_sink(stringify!($case)).await else { return };
-                mcp_audit::conformance::$case(sink).await;
-            }
-        )+
-    };
-}
-
-conformance_or_skip!(
-    fresh_sink_has_an_intact_empty_chain,
-    appended_event_is_returned_unchanged,
-    event_without_optional_fields_round_trips,
-    nested_details_and_floats_round_trip_and_verify,
-    append_assigns_contiguous_sequence_numbers_from_one,
-    batch_append_links_every_event_to_the_one_before,
-    separate_appends_continue_the_same_chain,
-    stored_hash_follows_the_documented_formula,
-    empty_batch_append_stores_nothing,
-    query_returns_newest_first,
-    query_filters_by_event_type,
-    query_filters_by_user,
-    query_filters_by_time_range_since_inclusive_until_exclusive,
-    query_filters_by_success,
-    query_combines_filters,
-    query_limit_defaults_to_100,
-    query_limit_above_1000_is_clamped_to_1000,
-    query_limit_zero_returns_nothing,
-    verify_chain_is_intact_on_a_populated_chain,
-    concurrent_appends_keep_the_chain_valid,
-    duplicate_event_id_is_a_conflict_and_stores_nothing_from_the_batch,
-    unrepresentable_timestamp_is_invalid_and_stores_nothing,
-);
+mcp_audit::audit_sink_conformance!(optional: fresh_sink("audit_conformance"));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_back() {
