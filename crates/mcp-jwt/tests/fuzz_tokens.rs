@@ -1,53 +1,14 @@
 //! Fuzz-style properties of the token parser: arbitrary strings, forged tokens built from
 //! random JSON, and mutations of valid tokens are all refused with an error, never a panic.
 
-use std::sync::{Arc, OnceLock};
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_jwt::store::memory::MemoryRevocationStore;
-use mcp_jwt::{JwtConfig, JwtIssuer, JwtVerifier, KeyConfig, Secret};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    verifier: JwtVerifier,
-    /// One valid HS256 token and one valid EdDSA token.
-    tokens: Vec<String>,
-}
-
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let hs = KeyConfig::hs256("hs", "test-only-hmac-secret-0123456789abcdef");
-        let ed = KeyConfig::eddsa(
-            "ed",
-            include_str!("keys/ed25519-public.pem"),
-            Some(Secret::new(include_str!("keys/ed25519-private.pem"))),
-        );
-        let keys = vec![hs, ed];
-        let tokens = ["hs", "ed"]
-            .into_iter()
-            .map(|kid| {
-                let config = JwtConfig::new("https://mcp.test", kid, keys.clone());
-                let issuer = JwtIssuer::from_config(&config).expect("issuer");
-                issuer.issue("alice", ["operator"]).expect("issue").token
-            })
-            .collect();
-        let config = JwtConfig::new("https://mcp.test", "hs", keys);
-        let verifier = JwtVerifier::from_config(&config, Arc::new(MemoryRevocationStore::new()))
-            .expect("verifier");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        Fixture {
-            runtime,
-            verifier,
-            tokens,
-        }
-    })
-}
+#[path = "support/fixture.rs"]
+mod fixture;
+use fixture::fixture;
 
 /// Verifies `token`; a panic inside fails the property through proptest.
 fn refused(token: &str) -> bool {
