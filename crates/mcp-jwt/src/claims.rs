@@ -1,7 +1,8 @@
 //! The claims this crate writes and reads.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 
@@ -18,6 +19,11 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// Issuer.
     pub iss: String,
+    /// Audiences: written as one string when there is one, left out when there is none.
+    /// Read from a string or an array of strings (other shapes read as none; a verifier
+    /// with a configured audience refuses them).
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "one_or_many")]
+    pub aud: Vec<String>,
     /// Issued at, seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
@@ -40,6 +46,22 @@ impl Claims {
     }
 }
 
+fn one_or_many<S: Serializer>(aud: &[String], s: S) -> Result<S::Ok, S::Error> {
+    match aud {
+        [one] => s.serialize_str(one),
+        many => many.serialize(s),
+    }
+}
+
+/// `aud` as received: RFC 7519 allows a string or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReceivedAudience {
+    One(String),
+    Many(Vec<String>),
+    Other(IgnoredAny),
+}
+
 /// The payload as received. Registered claims are optional here so that a missing one is
 /// reported as [`Error::MissingClaim`] by validation rather than as a JSON error; once
 /// validation passed they are present.
@@ -49,6 +71,8 @@ pub(crate) struct ReceivedClaims {
     #[serde(default, deserialize_with = "roles_if_present")]
     roles: Option<Vec<String>>,
     iss: Option<String>,
+    #[serde(default)]
+    aud: Option<ReceivedAudience>,
     iat: Option<u64>,
     nbf: Option<u64>,
     exp: Option<u64>,
@@ -69,6 +93,11 @@ impl ReceivedClaims {
             sub: self.sub.ok_or_else(|| missing("sub"))?,
             roles: self.roles.unwrap_or_else(|| vec![DEFAULT_ROLE.to_owned()]),
             iss: self.iss.ok_or_else(|| missing("iss"))?,
+            aud: match self.aud {
+                Some(ReceivedAudience::One(aud)) => vec![aud],
+                Some(ReceivedAudience::Many(aud)) => aud,
+                Some(ReceivedAudience::Other(_)) | None => Vec::new(),
+            },
             iat: self.iat,
             nbf: self.nbf,
             exp: self.exp.ok_or_else(|| missing("exp"))?,

@@ -237,6 +237,11 @@ pub struct JwtConfig {
     /// Longest token accepted, in bytes, checked before parsing (default 8 KiB).
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// The `aud` written into issued tokens and, when set, required of verified ones: a
+    /// token without `aud`, or whose `aud` (a string or an array of strings) does not
+    /// contain this value, is refused. Unset (the default): no `aud` is written or checked.
+    #[serde(default)]
+    pub audience: Option<String>,
     /// Every key tokens may be verified with, including the signing key.
     pub keys: Vec<KeyConfig>,
 }
@@ -267,8 +272,16 @@ impl JwtConfig {
             ttl_secs: DEFAULT_TTL_SECS,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            audience: None,
             keys,
         }
+    }
+
+    /// Sets the audience written into and required of tokens.
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
     }
 
     /// Sets the token lifetime in seconds.
@@ -301,6 +314,7 @@ impl fmt::Debug for JwtConfig {
             .field("ttl_secs", &self.ttl_secs)
             .field("leeway_secs", &self.leeway_secs)
             .field("max_token_bytes", &self.max_token_bytes)
+            .field("audience", &self.audience)
             .field("keys", &self.keys)
             .finish()
     }

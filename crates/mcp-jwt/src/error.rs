@@ -22,6 +22,11 @@ pub enum Error {
     /// The token's `iss` is not the configured issuer.
     #[error("token issuer is not accepted")]
     WrongIssuer,
+    /// An audience is configured and the token's `aud` does not contain it. (A token with
+    /// no `aud` at all, or one that is neither a string nor an array of strings, is
+    /// [`Error::MissingClaim`].)
+    #[error("token audience is not accepted")]
+    WrongAudience,
     /// The token is not a well-formed JWT for this verifier: wrong number of segments,
     /// bad base64url, a header or payload that is not a JSON object, a claim of the wrong
     /// type (such as `roles` that is not an array of strings), or a missing `kid`.
@@ -30,7 +35,8 @@ pub enum Error {
         /// What was wrong, for logs.
         reason: String,
     },
-    /// A claim this verifier requires (`exp`, `iss`, `sub` or `jti`) is absent.
+    /// A claim this verifier requires (`exp`, `iss`, `sub`, `jti`, and `aud` when an
+    /// audience is configured) is absent.
     #[error("token lacks the required claim `{claim}`")]
     MissingClaim {
         /// The name of the missing claim.
@@ -117,6 +123,7 @@ impl Error {
             K::ImmatureSignature => Self::NotYetValid,
             K::InvalidSignature => Self::BadSignature,
             K::InvalidIssuer => Self::WrongIssuer,
+            K::InvalidAudience => Self::WrongAudience,
             K::MissingRequiredClaim(claim) => Self::MissingClaim { claim },
             K::InvalidAlgorithm | K::MissingAlgorithm | K::UnsupportedAlgorithm => {
                 Self::UnsupportedAlgorithm {

@@ -25,6 +25,7 @@ pub struct JwtIssuer {
     key: SigningKey,
     header: Header,
     issuer: String,
+    audience: Option<String>,
     ttl_secs: u64,
 }
 
@@ -39,11 +40,13 @@ impl JwtIssuer {
             key,
             header,
             issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
             ttl_secs: config.ttl_secs,
         })
     }
 
-    /// Issues a token for `subject` with `roles`, valid from now for the configured TTL.
+    /// Issues a token for `subject` with `roles`, valid from now for the configured TTL
+    /// (with `aud` when an audience is configured).
     pub fn issue<I, R>(&self, subject: &str, roles: I) -> Result<IssuedToken, Error>
     where
         I: IntoIterator<Item = R>,
@@ -76,6 +79,7 @@ impl JwtIssuer {
             sub: subject.to_owned(),
             roles: roles.into_iter().map(Into::into).collect(),
             iss: self.issuer.clone(),
+            aud: self.audience.iter().cloned().collect(),
             iat: Some(now),
             nbf: Some(now),
             exp: now.saturating_add(self.ttl_secs),
@@ -102,6 +106,7 @@ impl fmt::Debug for JwtIssuer {
             .field("kid", &self.key.kid)
             .field("algorithm", &self.key.algorithm)
             .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .field("ttl_secs", &self.ttl_secs)
             .finish_non_exhaustive()
     }

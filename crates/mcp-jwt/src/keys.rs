@@ -54,6 +54,13 @@ pub(crate) fn check_config(config: &JwtConfig) -> Result<(), Error> {
             "max_token_bytes must be between {MIN_MAX_TOKEN_BYTES} and {MAX_MAX_TOKEN_BYTES}"
         )));
     }
+    if config
+        .audience
+        .as_deref()
+        .is_some_and(|aud| aud.trim().is_empty())
+    {
+        return Err(Error::config("audience must not be empty when set"));
+    }
     if config.keys.is_empty() {
         return Err(Error::config("at least one key is required"));
     }
@@ -93,8 +100,15 @@ pub(crate) fn verifying_keys(config: &JwtConfig) -> Result<HashMap<String, Verif
             validation.leeway = config.leeway_secs;
             validation.validate_exp = true;
             validation.validate_nbf = true;
-            validation.validate_aud = false;
-            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            if let Some(audience) = &config.audience {
+                // `aud` must be present (jsonwebtoken skips the check when it is absent)
+                // and contain our audience.
+                validation.set_audience(&[audience.as_str()]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            } else {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
             validation.set_issuer(&[config.issuer.as_str()]);
             let verifying = VerifyingKey {
                 algorithm: key.algorithm,
