@@ -3,6 +3,8 @@
 //! Every storage trait in the workspace (`RoleStore`, `RevocationStore`, `AuditSink`,
 //! `GraphStore`) reports backend failures as a [`StoreError`], so the server can map
 //! them to HTTP status codes without knowing which backend produced them.
+//! [`cache::TtlCache`] is the bounded, short-lived map behind the caching decorators of
+//! those stores.
 //!
 //! ```
 //! use mcp_core::StoreError;
@@ -15,6 +17,7 @@
 
 #[cfg(feature = "neo4j")]
 pub mod bolt;
+pub mod cache;
 mod store_error;
 
 pub use store_error::{BoxError, StoreError};

@@ -1,16 +1,15 @@
 //! [`CachedUserStore`]: a bounded, short-lived cache of [`UserStore::by_id`], the lookup every
 //! authenticated request makes.
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
+use mcp_core::cache::TtlCache;
 
 use super::{User, UserStore};
 
 /// Remembers users found by id for a short time (the same design as
-/// `mcp_rbac::CachedRoleStore`).
+/// `mcp_rbac::CachedRoleStore`, on the same [`TtlCache`]).
 ///
 /// - `by_id` answers from the cache while the entry is younger than the TTL. Unknown ids and
 ///   errors are not cached. Every other method goes to the inner store.
@@ -23,17 +22,8 @@ use super::{User, UserStore};
 /// A TTL of zero turns the cache off.
 pub struct CachedUserStore<S> {
     inner: S,
-    ttl: Duration,
-    capacity: usize,
-    cache: Mutex<Entries>,
-}
-
-#[derive(Default)]
-struct Entries {
-    /// id -> (when read, user)
-    map: HashMap<String, (Instant, User)>,
-    /// Bumped by every invalidation; a read that started before one does not store its answer.
-    generation: u64,
+    /// id -> user. An invalidation also drops the answers of reads that started before it.
+    cache: TtlCache<String, User>,
 }
 
 impl<S: UserStore> CachedUserStore<S> {
@@ -49,15 +39,13 @@ impl<S: UserStore> CachedUserStore<S> {
     pub fn with_capacity(inner: S, ttl: Duration, capacity: usize) -> Self {
         Self {
             inner,
-            ttl,
-            capacity,
-            cache: Mutex::new(Entries::default()),
+            cache: TtlCache::new(ttl, capacity),
         }
     }
 
     /// How many users are remembered now.
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.cache.len()
     }
 
     /// Whether no user is remembered.
@@ -67,33 +55,7 @@ impl<S: UserStore> CachedUserStore<S> {
 
     /// Forgets the user with this id.
     pub fn invalidate(&self, id: &str) {
-        let mut cache = self.lock();
-        cache.generation = cache.generation.wrapping_add(1);
-        cache.map.remove(id);
-    }
-
-    // One map operation or sweep per critical section: a poisoned lock is still consistent.
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn store(&self, user: &User, read_at: Instant, generation: u64) {
-        let mut cache = self.lock();
-        if cache.generation != generation {
-            return;
-        }
-        if cache.map.len() >= self.capacity && !cache.map.contains_key(&user.id) {
-            let ttl = self.ttl;
-            let now = Instant::now();
-            cache.map.retain(|_, (at, _)| now.duration_since(*at) < ttl);
-            while cache.map.len() >= self.capacity {
-                let Some(victim) = cache.map.keys().next().cloned() else {
-                    break;
-                };
-                cache.map.remove(&victim);
-            }
-        }
-        cache.map.insert(user.id.clone(), (read_at, user.clone()));
+        self.cache.invalidate(id);
     }
 }
 
@@ -108,22 +70,16 @@ impl<S: UserStore> UserStore for CachedUserStore<S> {
     }
 
     async fn by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        if self.ttl.is_zero() || self.capacity == 0 {
+        if !self.cache.is_enabled() {
             return self.inner.by_id(id).await;
         }
-        let generation = {
-            let cache = self.lock();
-            if let Some((at, user)) = cache.map.get(id)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(Some(user.clone()));
-            }
-            cache.generation
-        };
-        let read_at = Instant::now();
+        if let Some(user) = self.cache.get(id) {
+            return Ok(Some(user));
+        }
+        let stamp = self.cache.stamp();
         let user = self.inner.by_id(id).await?;
         if let Some(user) = &user {
-            self.store(user, read_at, generation);
+            self.cache.insert(user.id.clone(), user.clone(), stamp);
         }
         Ok(user)
     }

@@ -27,13 +27,7 @@ impl UserStore for MemoryUserStore {
         if map.contains_key(username) {
             return Err(StoreError::Conflict(format!("user `{username}` exists")));
         }
-        let user = User {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: username.to_owned(),
-            disabled: false,
-            created_at: chrono::Utc::now(),
-            password_hash: password_hash.to_owned(),
-        };
+        let user = User::new(username, password_hash);
         map.insert(username.to_owned(), user.clone());
         Ok(user)
     }

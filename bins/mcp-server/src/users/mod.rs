@@ -47,6 +47,20 @@ pub struct User {
     pub password_hash: String,
 }
 
+impl User {
+    /// A new, enabled account created now, with a fresh random id: what
+    /// [`UserStore::create`] stores.
+    pub(crate) fn new(username: &str, password_hash: &str) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            disabled: false,
+            created_at: Utc::now(),
+            password_hash: password_hash.to_owned(),
+        }
+    }
+}
+
 /// Persistent user accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {

@@ -72,13 +72,7 @@ fn row_to_user(row: &Row) -> Result<User, StoreError> {
 #[async_trait]
 impl UserStore for Neo4jUserStore {
     async fn create(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
-        let user = User {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: username.to_owned(),
-            disabled: false,
-            created_at: Utc::now(),
-            password_hash: password_hash.to_owned(),
-        };
+        let user = User::new(username, password_hash);
         // MERGE on the name: a taken name returns the existing id, and a retry of this very
         // write (after the server applied it) returns ours, so retries stay idempotent.
         let query = self

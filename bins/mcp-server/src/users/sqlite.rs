@@ -103,13 +103,7 @@ fn one(conn: &Connection, sql: &str, arg: &str) -> Result<Option<User>, StoreErr
 #[async_trait]
 impl UserStore for SqliteUserStore {
     async fn create(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
-        let user = User {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: username.to_owned(),
-            disabled: false,
-            created_at: Utc::now(),
-            password_hash: password_hash.to_owned(),
-        };
+        let user = User::new(username, password_hash);
         let u = user.clone();
         self.with(move |c| {
             c.execute(

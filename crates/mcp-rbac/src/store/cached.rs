@@ -1,12 +1,11 @@
 //! [`CachedRoleStore`]: a bounded, short-lived cache of [`RoleStore::roles_of`] in front of any
 //! role store.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
+use mcp_core::cache::TtlCache;
 
 use super::RoleStore;
 
@@ -40,18 +39,9 @@ use super::RoleStore;
 #[derive(Debug)]
 pub struct CachedRoleStore<S> {
     inner: S,
-    ttl: Duration,
-    capacity: usize,
-    cache: Mutex<Entries>,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    /// user -> (when read, roles)
-    map: HashMap<String, (Instant, Vec<String>)>,
-    /// Bumped by every invalidation. A read that started before one does not store its answer,
+    /// user -> roles. An invalidation also drops the answers of reads that started before it,
     /// which may predate the write.
-    generation: u64,
+    cache: TtlCache<String, Vec<String>>,
 }
 
 impl<S: RoleStore> CachedRoleStore<S> {
@@ -72,9 +62,7 @@ impl<S: RoleStore> CachedRoleStore<S> {
     pub fn with_capacity(inner: S, ttl: Duration, capacity: usize) -> Self {
         Self {
             inner,
-            ttl,
-            capacity,
-            cache: Mutex::new(Entries::default()),
+            cache: TtlCache::new(ttl, capacity),
         }
     }
 
@@ -85,12 +73,12 @@ impl<S: RoleStore> CachedRoleStore<S> {
 
     /// How long an entry is used.
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.cache.ttl()
     }
 
     /// How many users are remembered now (expired entries included until they are dropped).
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.cache.len()
     }
 
     /// Whether no user is remembered.
@@ -100,45 +88,12 @@ impl<S: RoleStore> CachedRoleStore<S> {
 
     /// Forgets `user`'s roles, so the next `roles_of` reads the inner store.
     pub fn invalidate(&self, user: &str) {
-        let mut cache = self.lock();
-        cache.generation = cache.generation.wrapping_add(1);
-        cache.map.remove(user);
+        self.cache.invalidate(user);
     }
 
     /// Forgets every user.
     pub fn clear(&self) {
-        let mut cache = self.lock();
-        cache.generation = cache.generation.wrapping_add(1);
-        cache.map.clear();
-    }
-
-    fn enabled(&self) -> bool {
-        !self.ttl.is_zero() && self.capacity > 0
-    }
-
-    // Each critical section is a single map operation or a sweep, so a poisoned lock (a panic
-    // elsewhere while held) cannot leave the map inconsistent: keep using it.
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn store(&self, user: &str, roles: &[String], read_at: Instant, generation: u64) {
-        let mut cache = self.lock();
-        if cache.generation != generation {
-            return;
-        }
-        if cache.map.len() >= self.capacity && !cache.map.contains_key(user) {
-            let ttl = self.ttl;
-            let now = Instant::now();
-            cache.map.retain(|_, (at, _)| now.duration_since(*at) < ttl);
-            while cache.map.len() >= self.capacity {
-                let Some(victim) = cache.map.keys().next().cloned() else {
-                    break;
-                };
-                cache.map.remove(&victim);
-            }
-        }
-        cache.map.insert(user.to_owned(), (read_at, roles.to_vec()));
+        self.cache.clear();
     }
 }
 
@@ -158,22 +113,15 @@ impl<S: RoleStore> RoleStore for CachedRoleStore<S> {
     }
 
     async fn roles_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
-        if !self.enabled() {
+        if !self.cache.is_enabled() {
             return self.inner.roles_of(user).await;
         }
-        let generation = {
-            let cache = self.lock();
-            if let Some((at, roles)) = cache.map.get(user)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(roles.clone());
-            }
-            cache.generation
-        };
-        // The entry's age counts from before the read, so it never outlives the TTL.
-        let read_at = Instant::now();
+        if let Some(roles) = self.cache.get(user) {
+            return Ok(roles);
+        }
+        let stamp = self.cache.stamp();
         let roles = self.inner.roles_of(user).await?;
-        self.store(user, &roles, read_at, generation);
+        self.cache.insert(user.to_owned(), roles.clone(), stamp);
         Ok(roles)
     }
 
@@ -310,11 +258,11 @@ mod tests {
     async fn a_read_racing_a_local_revoke_does_not_store_the_old_roles() {
         let (inner, store) = cached(Duration::from_secs(60));
         inner.assign_role("alice", "admin").await.unwrap();
-        // A read starts (generation taken), the revoke lands, then the read's old answer arrives.
-        let generation = store.lock().generation;
+        // A read starts (stamp taken), the revoke lands, then the read's old answer arrives.
+        let stamp = store.cache.stamp();
         let old = inner.roles_of("alice").await.unwrap();
         store.revoke_role("alice", "admin").await.unwrap();
-        store.store("alice", &old, Instant::now(), generation);
+        store.cache.insert("alice".to_owned(), old, stamp);
         assert_eq!(store.roles_of("alice").await.unwrap(), ["viewer"]);
     }
 }
