@@ -28,9 +28,9 @@ use crate::model::{
     Direction, GraphStats, Label, Node, NodeKey, NodeRef, Properties, PropertyKey, RelType,
     Relationship, Value,
 };
-use crate::query::{QueryResult, QueryValue, ReadQuery, check_limit};
+use crate::query::{QueryResult, QueryValue, ReadQuery};
 use crate::store::GraphStore;
-use crate::store::read::check_depth;
+use crate::store::read::{check_traversal, finds_nothing};
 use crate::{Error, Result, ensure_read_only};
 
 /// The property holding a node's key.
@@ -297,8 +297,7 @@ impl GraphStore for Neo4jGraphStore {
         filter: &Properties,
         limit: usize,
     ) -> Result<Vec<Node>> {
-        check_limit(limit)?;
-        if limit == 0 || filter.values().any(Value::is_null) {
+        if finds_nothing(filter, limit)? {
             return Ok(Vec::new());
         }
         let mut conditions = Vec::new();
@@ -333,8 +332,7 @@ impl GraphStore for Neo4jGraphStore {
         depth: usize,
         limit: usize,
     ) -> Result<Vec<Node>> {
-        check_depth(depth)?;
-        check_limit(limit)?;
+        check_traversal(depth, limit)?;
         if limit == 0 {
             return Ok(Vec::new());
         }

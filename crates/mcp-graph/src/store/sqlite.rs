@@ -320,8 +320,7 @@ fn neighbors(
     depth: usize,
     limit: usize,
 ) -> Result<Vec<Node>> {
-    read::check_depth(depth)?;
-    crate::query::check_limit(limit)?;
+    read::check_traversal(depth, limit)?;
     let Some((start_id, _)) = node_row(conn, start)? else {
         return Ok(Vec::new());
     };
@@ -333,36 +332,20 @@ fn neighbors(
     if direction.includes_incoming() {
         queries.push("SELECT from_id FROM rels WHERE to_id = ?1 AND (?2 = '' OR type = ?2)");
     }
-    let mut seen = std::collections::HashSet::from([start_id]);
-    let mut found: Vec<i64> = Vec::new();
-    let mut frontier = vec![start_id];
-    'levels: for _ in 0..depth {
-        let mut next = Vec::new();
-        for &id in &frontier {
-            for sql in &queries {
-                let mut stmt = conn
-                    .prepare_cached(sql)
-                    .map_err(|e| backend("traversing", e))?;
-                let ids = stmt
-                    .query_map(params![id, type_arg], |row| row.get::<_, i64>(0))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(|e| backend("traversing", e))?;
-                for other in ids {
-                    if found.len() >= limit {
-                        break 'levels;
-                    }
-                    if seen.insert(other) {
-                        found.push(other);
-                        next.push(other);
-                    }
-                }
+    let found = read::breadth_first(start_id, depth, limit, |&id, out| {
+        for sql in &queries {
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .map_err(|e| backend("traversing", e))?;
+            let ids = stmt
+                .query_map(params![id, type_arg], |row| row.get::<_, i64>(0))
+                .map_err(|e| backend("traversing", e))?;
+            for other in ids {
+                out.push(other.map_err(|e| backend("traversing", e))?);
             }
         }
-        if next.is_empty() {
-            break;
-        }
-        frontier = next;
-    }
+        Ok(())
+    })?;
     let mut stmt = conn
         .prepare_cached("SELECT label, key, props FROM nodes WHERE id = ?1")
         .map_err(|e| backend("reading a node", e))?;
