@@ -6,7 +6,8 @@
 //!
 //! Environment variables: `MCP_<SECTION>__<KEY>` sets `[section] key` (for example
 //! `MCP_HTTP__PORT=8081`, `MCP_STORAGE__NEO4J__URI=bolt://…`), and these short aliases exist:
-//! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`, `MCP_LOG_FORMAT`,
+//! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`,
+//! `MCP_JWT_SIGNING_KID`, `MCP_JWT_AUDIENCE`, `MCP_LOG_FORMAT`,
 //! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_NEO4J_URI`, `MCP_NEO4J_USER`,
 //! `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_SERVER`. `MCP_CONFIG` names the file when `--config` is not given.
 use std::fmt;
@@ -21,6 +22,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_DATA_DIR", "storage.data_dir"),
     ("MCP_STORAGE_BACKEND", "storage.backend"),
     ("MCP_JWT_SECRET", "auth.jwt_secret"),
+    ("MCP_JWT_SIGNING_KID", "auth.jwt_signing_kid"),
+    ("MCP_JWT_AUDIENCE", "auth.jwt_audience"),
     ("MCP_LOG_FORMAT", "log.format"),
     ("MCP_LOG_LEVEL", "log.level"),
     ("MCP_EXECUTE_PER_MINUTE", "limits.execute_per_minute"),
@@ -36,6 +39,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
 /// Keys whose values are secrets: always strings, never parsed as numbers or booleans.
 const STRING_KEYS: &[&str] = &[
     "auth.jwt_secret",
+    "auth.jwt_signing_kid",
+    "auth.jwt_audience",
     "storage.neo4j.password",
     "storage.neo4j.user",
     "storage.neo4j.database",
@@ -347,12 +352,31 @@ impl fmt::Debug for Neo4jConfig {
 /// Longest accepted `auth.role_cache_ttl_ms` / `auth.user_cache_ttl_ms`: one minute.
 pub const MAX_CACHE_TTL_MS: u64 = 60_000;
 
+/// The `kid` of the HS256 key made from `auth.jwt_secret` (or the generated secret), and the
+/// default `auth.jwt_signing_kid`.
+pub const LEGACY_JWT_KID: &str = "primary";
+
 /// Tokens and log-in protection.
+///
+/// Token keys: with no `jwt_keys`, tokens are signed and verified with one HS256 key, `kid`
+/// [`LEGACY_JWT_KID`], whose secret is `jwt_secret` or else generated into
+/// `<data_dir>/jwt_secret`. With `jwt_keys`, those keys are used (plus `jwt_secret` as key
+/// `primary` when it is set; the generated file is then not used), and `jwt_signing_kid`
+/// names the one that signs new tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// HMAC secret of the tokens; generated into `<data_dir>/jwt_secret` when absent.
+    /// HMAC secret of the tokens (key `primary`); generated into `<data_dir>/jwt_secret` when
+    /// absent and no `jwt_keys` are configured.
     pub jwt_secret: Option<Secret>,
+    /// Further token keys (`[[auth.jwt_keys]]`), for rotation and for RS256 / EdDSA. Their
+    /// secrets and private keys come from environment variables or files, never from here.
+    pub jwt_keys: Vec<JwtKeyConfig>,
+    /// The `kid` of the key that signs new tokens (default `primary`); every configured key
+    /// verifies.
+    pub jwt_signing_kid: Option<String>,
+    /// When set, issued tokens carry it as `aud` and a token must name it in its `aud`.
+    pub jwt_audience: Option<String>,
     /// Lifetime of an access token.
     pub token_ttl_secs: u64,
     /// `iss` of issued tokens.
@@ -377,6 +401,9 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: None,
+            jwt_keys: Vec::new(),
+            jwt_signing_kid: None,
+            jwt_audience: None,
             token_ttl_secs: 3600,
             issuer: "mcp-server".into(),
             max_failures_per_user: 5,
@@ -384,6 +411,183 @@ impl Default for AuthConfig {
             lockout_secs: 300,
             role_cache_ttl_ms: 2000,
             user_cache_ttl_ms: 2000,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The `kid` that signs new tokens: `jwt_signing_kid`, else `primary`.
+    pub fn signing_kid(&self) -> &str {
+        self.jwt_signing_kid.as_deref().unwrap_or(LEGACY_JWT_KID)
+    }
+
+    /// Checks the key list without reading any file or variable: unique kids, each key's
+    /// sources fit its algorithm, and the signing key exists and can sign.
+    fn validate_jwt_keys(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.jwt_keys.is_empty() {
+            if self.signing_kid() != LEGACY_JWT_KID {
+                return invalid(format!(
+                    "auth.jwt_signing_kid `{}` is not a configured key: without \
+                     [[auth.jwt_keys]] the only key is `{LEGACY_JWT_KID}` (auth.jwt_secret)",
+                    self.signing_kid()
+                ));
+            }
+        } else {
+            let mut kids = std::collections::HashSet::new();
+            if self.jwt_secret.is_some() {
+                kids.insert(LEGACY_JWT_KID);
+            }
+            for key in &self.jwt_keys {
+                key.validate()?;
+                if !kids.insert(key.kid.as_str()) {
+                    let why = if key.kid == LEGACY_JWT_KID && self.jwt_secret.is_some() {
+                        " (auth.jwt_secret is key `primary`)"
+                    } else {
+                        ""
+                    };
+                    return invalid(format!(
+                        "auth.jwt_keys: kid `{}` is configured twice{why}",
+                        key.kid
+                    ));
+                }
+            }
+            let signing = self.signing_kid();
+            if !kids.contains(signing) {
+                let mut known: Vec<&str> = kids.into_iter().collect();
+                known.sort_unstable();
+                return invalid(format!(
+                    "auth.jwt_signing_kid `{signing}` is not among the configured keys ({})",
+                    known.join(", ")
+                ));
+            }
+            if let Some(key) = self.jwt_keys.iter().find(|k| k.kid == signing)
+                && key.algorithm != mcp_jwt::Algorithm::HS256
+                && key.private_key_file.is_none()
+            {
+                return invalid(format!(
+                    "auth.jwt_signing_kid `{signing}` has no private_key_file, so it cannot \
+                     sign; a key with only a public key verifies only"
+                ));
+            }
+        }
+        if self
+            .jwt_audience
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            return invalid("auth.jwt_audience must not be empty when set".into());
+        }
+        Ok(())
+    }
+}
+
+/// One token key (`[[auth.jwt_keys]]`).
+///
+/// * `HS256`: exactly one of `secret_env` (the name of an environment variable holding the
+///   secret) or `secret_file` (a file holding it; surrounding whitespace is trimmed); at
+///   least 32 bytes.
+/// * `RS256` / `EdDSA`: `public_key_file` (SPKI PEM) and, on instances that sign with it,
+///   `private_key_file` (PKCS#8 PEM). A key with only a public key verifies but never signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// The key id in token headers.
+    pub kid: String,
+    /// The only algorithm this key is used with: `HS256`, `RS256` or `EdDSA`.
+    pub algorithm: mcp_jwt::Algorithm,
+    /// HS256: the environment variable holding the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// HS256: the file holding the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// RS256 / EdDSA: the private key PEM file (only where this key signs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<PathBuf>,
+    /// RS256 / EdDSA: the public key PEM file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key_file: Option<PathBuf>,
+}
+
+impl JwtKeyConfig {
+    /// An HS256 key whose secret is in the environment variable `var`.
+    pub fn hs256_env(kid: impl Into<String>, var: impl Into<String>) -> Self {
+        Self {
+            secret_env: Some(var.into()),
+            ..Self::empty(kid.into(), mcp_jwt::Algorithm::HS256)
+        }
+    }
+
+    /// An HS256 key whose secret is in the file `path`.
+    pub fn hs256_file(kid: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        Self {
+            secret_file: Some(path.into()),
+            ..Self::empty(kid.into(), mcp_jwt::Algorithm::HS256)
+        }
+    }
+
+    /// An RS256 or EdDSA key from PEM files; without `private_key_file` it only verifies.
+    pub fn asymmetric(
+        kid: impl Into<String>,
+        algorithm: mcp_jwt::Algorithm,
+        public_key_file: impl Into<PathBuf>,
+        private_key_file: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            public_key_file: Some(public_key_file.into()),
+            private_key_file,
+            ..Self::empty(kid.into(), algorithm)
+        }
+    }
+
+    fn empty(kid: String, algorithm: mcp_jwt::Algorithm) -> Self {
+        Self {
+            kid,
+            algorithm,
+            secret_env: None,
+            secret_file: None,
+            private_key_file: None,
+            public_key_file: None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let kid = &self.kid;
+        let fail = |why: &str| {
+            Err(ConfigError::Invalid(format!(
+                "auth.jwt_keys: key `{kid}` ({}): {why}",
+                self.algorithm
+            )))
+        };
+        if kid.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_keys: every key needs a non-empty kid".into(),
+            ));
+        }
+        match self.algorithm {
+            mcp_jwt::Algorithm::HS256 => {
+                if self.private_key_file.is_some() || self.public_key_file.is_some() {
+                    return fail("HS256 takes secret_env or secret_file, not PEM files");
+                }
+                match (&self.secret_env, &self.secret_file) {
+                    (Some(_), Some(_)) => fail("set secret_env or secret_file, not both"),
+                    (None, None) => fail("set secret_env or secret_file"),
+                    (Some(var), None) if var.trim().is_empty() => {
+                        fail("secret_env must name a variable")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            _ => {
+                if self.secret_env.is_some() || self.secret_file.is_some() {
+                    return fail("takes public_key_file (and private_key_file), not a secret");
+                }
+                if self.public_key_file.is_none() {
+                    return fail("public_key_file is required");
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -518,7 +722,7 @@ impl Config {
                 "auth.jwt_secret must be at least 32 bytes".into(),
             ));
         }
-        Ok(())
+        self.auth.validate_jwt_keys()
     }
 
     /// The effective configuration as TOML, secrets masked (`config check`).
@@ -717,5 +921,144 @@ mod tests {
         let e = env(&[("MCP_JWT_SECRET", secret.as_str())]);
         let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
         assert_eq!(c.auth.jwt_secret.unwrap().expose(), secret);
+    }
+
+    fn load_toml(text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, text).unwrap();
+        Config::load_from(Some(&file), &env(pairs), &Overrides::default())
+    }
+
+    fn refused(text: &str) -> String {
+        load_toml(text, &[]).unwrap_err().to_string()
+    }
+
+    const TWO_KEYS: &str = r#"
+[auth]
+jwt_signing_kid = "ed-2"
+jwt_audience = "https://mcp.example/api"
+
+[[auth.jwt_keys]]
+kid = "hs-1"
+algorithm = "HS256"
+secret_env = "OLD_JWT_SECRET"
+
+[[auth.jwt_keys]]
+kid = "ed-2"
+algorithm = "EdDSA"
+public_key_file = "/etc/mcp/ed-2.pub.pem"
+private_key_file = "/etc/mcp/ed-2.pem"
+"#;
+
+    #[test]
+    fn key_list_signing_kid_and_audience_parse_and_print() {
+        let c = load_toml(TWO_KEYS, &[]).unwrap();
+        assert_eq!(c.auth.jwt_keys.len(), 2);
+        assert_eq!(c.auth.jwt_keys[1].algorithm, mcp_jwt::Algorithm::EdDSA);
+        assert_eq!(c.auth.signing_kid(), "ed-2");
+        assert_eq!(
+            c.auth.jwt_audience.as_deref(),
+            Some("https://mcp.example/api")
+        );
+        let printed = c.to_masked_toml();
+        assert!(printed.contains("[[auth.jwt_keys]]"), "{printed}");
+        assert!(printed.contains("OLD_JWT_SECRET"), "{printed}");
+    }
+
+    #[test]
+    fn signing_kid_and_audience_come_from_the_environment_as_strings() {
+        let c = load_toml(
+            &TWO_KEYS.replace("jwt_signing_kid = \"ed-2\"", ""),
+            &[("MCP_JWT_SIGNING_KID", "ed-2"), ("MCP_JWT_AUDIENCE", "42")],
+        )
+        .unwrap();
+        assert_eq!(c.auth.signing_kid(), "ed-2");
+        assert_eq!(c.auth.jwt_audience.as_deref(), Some("42"));
+        let numeric = TWO_KEYS.replace("\"ed-2\"", "\"2027\"");
+        let c = load_toml(&numeric, &[("MCP_JWT_SIGNING_KID", "2027")]).unwrap();
+        assert_eq!(c.auth.signing_kid(), "2027");
+    }
+
+    #[test]
+    fn signing_kid_that_is_not_configured_is_refused() {
+        let err =
+            refused(&TWO_KEYS.replace("jwt_signing_kid = \"ed-2\"", "jwt_signing_kid = \"ed-3\""));
+        assert!(
+            err.contains("ed-3") && err.contains("(ed-2, hs-1)"),
+            "{err}"
+        );
+        // Without a key list the default key is `primary`, and only it can sign.
+        let err = refused("[auth]\njwt_signing_kid = \"other\"\n");
+        assert!(err.contains("other") && err.contains("primary"), "{err}");
+        // With a key list and no signing kid, the default `primary` must be one of them.
+        let err = refused(&TWO_KEYS.replace("jwt_signing_kid = \"ed-2\"", ""));
+        assert!(err.contains("`primary`"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_kid_is_refused_including_the_secret_as_key_primary() {
+        let err = refused(&TWO_KEYS.replace("kid = \"hs-1\"", "kid = \"ed-2\""));
+        assert!(err.contains("ed-2") && err.contains("twice"), "{err}");
+        let clash = TWO_KEYS.replace("kid = \"hs-1\"", "kid = \"primary\"");
+        let secret = "s".repeat(40);
+        let err = load_toml(&clash, &[("MCP_JWT_SECRET", secret.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("primary") && err.contains("auth.jwt_secret"),
+            "{err}"
+        );
+        load_toml(&clash, &[]).expect("no clash without a jwt_secret");
+    }
+
+    #[test]
+    fn signing_key_with_only_a_public_key_is_refused() {
+        let err = refused(&TWO_KEYS.replace("private_key_file = \"/etc/mcp/ed-2.pem\"", ""));
+        assert!(
+            err.contains("ed-2") && err.contains("private_key_file"),
+            "{err}"
+        );
+        // The same key verifies only, next to a signing key: accepted.
+        let verify_only = TWO_KEYS
+            .replace("private_key_file = \"/etc/mcp/ed-2.pem\"", "")
+            .replace("jwt_signing_kid = \"ed-2\"", "jwt_signing_kid = \"hs-1\"");
+        load_toml(&verify_only, &[]).expect("verify-only key");
+    }
+
+    #[test]
+    fn key_sources_that_do_not_fit_the_algorithm_are_refused() {
+        let hs = |body: &str| {
+            refused(&format!(
+                "[auth]\njwt_signing_kid = \"k\"\n[[auth.jwt_keys]]\nkid = \"k\"\nalgorithm = \"HS256\"\n{body}"
+            ))
+        };
+        assert!(hs("").contains("secret_env or secret_file"));
+        assert!(hs("secret_env = \"A\"\nsecret_file = \"/b\"\n").contains("not both"));
+        assert!(hs("secret_env = \"A\"\npublic_key_file = \"/p\"\n").contains("not PEM"));
+        // A secret is never written into the file itself.
+        assert!(hs("secret = \"a-literal-secret-of-thirty-two-bytes!!\"\n").contains("secret"));
+        let asym = |body: &str| {
+            refused(&format!(
+                "[auth]\njwt_signing_kid = \"k\"\n[[auth.jwt_keys]]\nkid = \"k\"\nalgorithm = \"RS256\"\n{body}"
+            ))
+        };
+        assert!(asym("private_key_file = \"/k\"\n").contains("public_key_file is required"));
+        assert!(asym("public_key_file = \"/p\"\nsecret_env = \"A\"\n").contains("not a secret"));
+        let err =
+            refused("[[auth.jwt_keys]]\nkid = \"k\"\nalgorithm = \"none\"\nsecret_env = \"A\"\n");
+        assert!(err.contains("none"), "{err}");
+    }
+
+    #[test]
+    fn empty_audience_is_refused() {
+        let err = Config::load_from(
+            None,
+            &env(&[("MCP_JWT_AUDIENCE", " ")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("jwt_audience"), "{err}");
     }
 }

@@ -16,6 +16,7 @@ use crate::limits::{ExecuteLimiter, LoginGuard};
 use crate::metrics::Metrics;
 use crate::users::{CachedUserStore, MemoryUserStore, SqliteUserStore, UserStore};
 
+mod jwt_keys;
 mod jwt_secret;
 #[cfg(feature = "neo4j")]
 #[path = "neo4j.rs"]
@@ -199,17 +200,15 @@ impl AppState {
     /// Assembles the state from backends (tests use [`Backends::memory`]); needs a tokio
     /// runtime for the audit logger's task.
     pub fn assemble(config: Config, backends: Backends) -> anyhow::Result<Self> {
-        let secret = jwt_secret::resolve(&config)?;
-        let mut jwt_config = mcp_jwt::JwtConfig::new(
-            config.auth.issuer.clone(),
-            "primary",
-            vec![mcp_jwt::KeyConfig::hs256("primary", secret)],
-        );
-        jwt_config.ttl_secs = config.auth.token_ttl_secs;
+        let jwt_config = jwt_keys::jwt_config(&config, &|name| std::env::var(name).ok())?;
         let issuer = mcp_jwt::JwtIssuer::from_config(&jwt_config).context("JWT configuration")?;
         let verifier =
             mcp_jwt::JwtVerifier::from_config(&jwt_config, Arc::clone(&backends.revocations))
                 .context("JWT configuration")?;
+        let mut kids: Vec<&str> = verifier.kids().collect();
+        kids.sort_unstable();
+        tracing::info!(signing_kid = issuer.signing_kid(), verifying_kids = ?kids,
+            audience = ?jwt_config.audience, "token keys loaded");
         let mut roles = mcp_rbac::RolesConfig::default();
         for (name, role) in &config.roles {
             roles = roles.with_role(name.clone(), role.clone());

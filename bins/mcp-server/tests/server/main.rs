@@ -4,3 +4,4 @@ mod api;
 mod binary;
 mod common;
 mod every_route_requires_auth;
+mod jwt_keys;
