@@ -26,6 +26,21 @@ pub fn jwt_config(
         keys.push(KeyConfig::hs256(LEGACY_JWT_KID, secret));
     } else if let Some(secret) = &auth.jwt_secret {
         keys.push(KeyConfig::hs256(LEGACY_JWT_KID, secret.expose()));
+    } else {
+        let generated = jwt_secret::secret_path(config);
+        let listed = auth
+            .jwt_keys
+            .iter()
+            .any(|k| k.secret_file.as_deref() == Some(generated.as_path()));
+        if !listed && generated.exists() {
+            tracing::warn!(
+                path = %generated.display(),
+                "auth.jwt_keys is set, so the generated JWT secret is no longer used: tokens it \
+                 signed (kid `primary`) are refused; to keep them valid until they expire, list \
+                 it as {{ kid = \"primary\", algorithm = \"HS256\", secret_file = \"{}\" }}",
+                generated.display()
+            );
+        }
     }
     for key in &auth.jwt_keys {
         keys.push(load(key, env)?);
