@@ -165,6 +165,22 @@ fn map_err(context: &str, e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// The first column of every row `sql` returns for the one parameter `arg`; `context` names
+/// the operation in errors.
+fn strings(
+    conn: &Connection,
+    sql: &str,
+    arg: &str,
+    context: &str,
+) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![arg], |row| row.get::<_, String>(0))?
+                .collect()
+        })
+        .map_err(|e| map_err(context, e))
+}
+
 #[async_trait]
 impl RoleStore for SqliteRoleStore {
     async fn assign_role(&self, user: &str, role: &str) -> Result<bool, StoreError> {
@@ -200,15 +216,12 @@ impl RoleStore for SqliteRoleStore {
         let user = user.to_owned();
         let roles = self
             .with_conn(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT role FROM role_assignments WHERE user_id = ?1 ORDER BY role",
-                    )
-                    .map_err(|e| map_err("cannot read roles", e))?;
-                let rows = stmt
-                    .query_map(params![user], |row| row.get::<_, String>(0))
-                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
-                rows.map_err(|e| map_err("cannot read roles", e))
+                strings(
+                    conn,
+                    "SELECT role FROM role_assignments WHERE user_id = ?1 ORDER BY role",
+                    &user,
+                    "cannot read roles",
+                )
             })
             .await?;
         Ok(with_default_role(roles))
@@ -218,15 +231,12 @@ impl RoleStore for SqliteRoleStore {
         validate_role(role)?;
         let role = role.to_owned();
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT user_id FROM role_assignments WHERE role = ?1 ORDER BY user_id",
-                )
-                .map_err(|e| map_err("cannot list users", e))?;
-            let rows = stmt
-                .query_map(params![role], |row| row.get::<_, String>(0))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
-            rows.map_err(|e| map_err("cannot list users", e))
+            strings(
+                conn,
+                "SELECT user_id FROM role_assignments WHERE role = ?1 ORDER BY user_id",
+                &role,
+                "cannot list users",
+            )
         })
         .await
     }
