@@ -108,6 +108,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )));
     let mut server = actix_web::HttpServer::new(move || app(data.clone()).app_data(mcp.clone()))
         .shutdown_timeout(http.shutdown_timeout_secs)
+        // A client that closes its connection while its request runs is gone: drop the
+        // handler (an MCP 2026-07-28 client cancels a call by closing its POST, and dropping
+        // the call stops its sandbox run). HTTP clients do not half-close to wait for answers.
+        .h1_allow_half_closed(false)
         // Streamed responses (MCP's server-sent events) are written in several pieces; without
         // TCP_NODELAY the last one waits for the client's delayed ACK (about 40 ms a call).
         .on_connect(|conn, _| {

@@ -6,6 +6,7 @@
 //! with the permission of each tool taken from the route table (the MCP catalog in
 //! [`crate::mcp::tools`] names the route each tool mirrors).
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Instant;
 
 use mcp_audit::{AuditEvent, EventType};
@@ -84,6 +85,94 @@ pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
     }
 }
 
+/// The error message of the audit event of a run the client cancelled.
+pub const CANCELLED: &str = "cancelled by the client";
+
+/// Runs `work` unless `cancelled` completes first; `None` then, and `work` is dropped (for a
+/// sandbox run that kills its process tree and frees its slot).
+async fn unless_cancelled<T>(
+    work: impl Future<Output = T>,
+    cancelled: impl Future<Output = ()>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = cancelled => None,
+        out = work => Some(out),
+    }
+}
+
+/// Counts a sandbox run in `mcp_sandbox_queue` while it lives, also when its future is dropped.
+struct Queued(prometheus::IntGauge);
+
+impl Queued {
+    fn enter(state: &AppState) -> Self {
+        state.metrics.sandbox_queue.inc();
+        Self(state.metrics.sandbox_queue.clone())
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The error message of the audit event of a run whose caller went away (its future was
+/// dropped, which killed the run): an HTTP client that closed its connection.
+pub const ABANDONED: &str = "the caller went away before the run finished";
+
+/// Records the audit event of a sandbox call whose future is dropped before the run finished
+/// (an HTTP client that closed its connection): the run was killed with it and must not go
+/// unrecorded. [`Self::finished`] disarms it once the call records its own event.
+struct Unfinished {
+    state: AppState,
+    event: Option<AuditEvent>,
+    started: Instant,
+}
+
+impl Unfinished {
+    /// Arms `event` (stamped, with its details), marked `abandoned`.
+    fn arm(state: &AppState, event: AuditEvent) -> Self {
+        let event = event
+            .with_detail("outcome", "abandoned")
+            .with_success(false)
+            .with_error_message(ABANDONED);
+        Self {
+            state: state.clone(),
+            event: Some(event),
+            started: Instant::now(),
+        }
+    }
+
+    fn finished(mut self) {
+        self.event = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(event) = self.event.take() else {
+            return;
+        };
+        let elapsed = self.started.elapsed();
+        let mut event = event
+            .with_timestamp(chrono::Utc::now())
+            .with_duration(elapsed);
+        if let Some(ms) = event.details.get_mut("duration_ms") {
+            *ms = u64::try_from(elapsed.as_millis())
+                .unwrap_or(u64::MAX)
+                .into();
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let state = self.state.clone();
+                runtime.spawn(async move { state.audit(event).await });
+            }
+            Err(_) => tracing::error!(?event, "audit event of an abandoned run not recorded"),
+        }
+    }
+}
+
 /// Runs code in the sandbox for `who`: rate-limited per user, counted in metrics, audited with
 /// the code's SHA-256, language, duration and outcome.
 pub async fn execute(
@@ -92,6 +181,21 @@ pub async fn execute(
     ctx: &CallContext,
     input: ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
+    execute_or_cancel(state, who, ctx, input, std::future::pending())
+        .await?
+        .ok_or_else(|| ApiError::internal("a run that cannot be cancelled was cancelled"))
+}
+
+/// [`execute`], stopped when `cancelled` completes first: the sandbox run is dropped (its
+/// processes are killed), the run is audited with outcome `cancelled`, and the answer is
+/// `Ok(None)`.
+pub async fn execute_or_cancel(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: ExecuteRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<ExecuteResponse>, ApiError> {
     if let Err(wait) = state.execute_limiter.check(&who.user_id) {
         let event = AuditEvent::new(EventType::RateLimitExceeded)
             .with_user(who.user_id.clone())
@@ -113,16 +217,28 @@ pub async fn execute(
     for (name, content) in input.files {
         request = request.with_file(name, content);
     }
-    state.metrics.sandbox_queue.inc();
+    let unfinished = Unfinished::arm(
+        state,
+        ctx.stamp(AuditEvent::code_execution(
+            who.user_id.clone(),
+            language.as_str(),
+            &input.code,
+            None,
+            std::time::Duration::ZERO,
+        )),
+    );
+    let queued = Queued::enter(state);
     let started = Instant::now();
-    let outcome = sandbox.run(request).await;
-    state.metrics.sandbox_queue.dec();
+    let outcome = unless_cancelled(sandbox.run(request), cancelled).await;
+    drop(queued);
+    unfinished.finished();
     let elapsed = started.elapsed();
     let (label, exit_code) = match &outcome {
-        Ok(r) if r.success() => ("success", r.exit_code),
-        Ok(r) if r.timed_out => ("timeout", r.exit_code),
-        Ok(r) => ("failure", r.exit_code),
-        Err(_) => ("error", None),
+        Some(Ok(r)) if r.success() => ("success", r.exit_code),
+        Some(Ok(r)) if r.timed_out => ("timeout", r.exit_code),
+        Some(Ok(r)) => ("failure", r.exit_code),
+        Some(Err(_)) => ("error", None),
+        None => ("cancelled", None),
     };
     state
         .metrics
@@ -137,6 +253,11 @@ pub async fn execute(
         elapsed,
     )
     .with_detail("outcome", label);
+    let Some(outcome) = outcome else {
+        // Nothing is acknowledged (the client gets no answer), so no need to wait for it.
+        state.audit(ctx.stamp(cancelled_event(event))).await;
+        return Ok(None);
+    };
     if let Err(e) = &outcome {
         event = event.with_success(false).with_error_message(e.to_string());
     }
@@ -148,12 +269,12 @@ pub async fn execute(
     };
     state.audit_durable(ctx.stamp(event), done).await?;
     let result = outcome.map_err(sandbox_error)?;
-    Ok(ExecuteResponse {
+    Ok(Some(ExecuteResponse {
         success: result.success(),
         language: language.as_str().to_owned(),
         code_sha256,
         result,
-    })
+    }))
 }
 
 /// The audit event of a lint, test or generate call.
@@ -184,14 +305,47 @@ pub async fn lint(
     ctx: &CallContext,
     input: LintRequest,
 ) -> Result<LintReport, ApiError> {
+    lint_or_cancel(state, who, ctx, input, std::future::pending())
+        .await?
+        .ok_or_else(|| ApiError::internal("a lint that cannot be cancelled was cancelled"))
+}
+
+/// [`lint`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
+pub async fn lint_or_cancel(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: LintRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<LintReport>, ApiError> {
     let sandbox = state.sandbox_tools()?;
+    let details = |started: Instant| {
+        serde_json::json!({
+            "language": input.language.as_str(),
+            "code_sha256": sha256_hex(&input.code),
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    };
     let started = Instant::now();
-    let report = sandbox.lint(&input).await;
-    let details = serde_json::json!({
-        "language": input.language.as_str(),
-        "code_sha256": sha256_hex(&input.code),
-        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    });
+    let unfinished = Unfinished::arm(
+        state,
+        code_event(
+            who,
+            ctx,
+            EventType::CodeLint,
+            "lint",
+            details(started),
+            None,
+        ),
+    );
+    let report = unless_cancelled(sandbox.lint(&input), cancelled).await;
+    unfinished.finished();
+    let details = details(started);
+    let Some(report) = report else {
+        let event = code_event(who, ctx, EventType::CodeLint, "lint", details, None);
+        state.audit(cancelled_event(event)).await;
+        return Ok(None);
+    };
     let failure = report.as_ref().err().map(ToString::to_string);
     // The answer acknowledges the call, so its audit event must be durable first.
     state
@@ -200,7 +354,7 @@ pub async fn lint(
             "the code was linted",
         )
         .await?;
-    report.map_err(sandbox_error)
+    report.map(Some).map_err(sandbox_error)
 }
 
 /// Runs pytest tests against code in the sandbox.
@@ -210,17 +364,50 @@ pub async fn test(
     ctx: &CallContext,
     input: TestRequest,
 ) -> Result<TestReport, ApiError> {
+    test_or_cancel(state, who, ctx, input, std::future::pending())
+        .await?
+        .ok_or_else(|| ApiError::internal("a test run that cannot be cancelled was cancelled"))
+}
+
+/// [`test`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
+pub async fn test_or_cancel(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: TestRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<TestReport>, ApiError> {
     let sandbox = state.sandbox_tools()?;
-    state.metrics.sandbox_queue.inc();
+    let details = |started: Instant| {
+        serde_json::json!({
+            "language": "python",
+            "code_sha256": sha256_hex(&input.code),
+            "tests_sha256": sha256_hex(&input.tests),
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    };
     let started = Instant::now();
-    let report = sandbox.test(&input).await;
-    state.metrics.sandbox_queue.dec();
-    let details = serde_json::json!({
-        "language": "python",
-        "code_sha256": sha256_hex(&input.code),
-        "tests_sha256": sha256_hex(&input.tests),
-        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    });
+    let unfinished = Unfinished::arm(
+        state,
+        code_event(
+            who,
+            ctx,
+            EventType::CodeTest,
+            "test",
+            details(started),
+            None,
+        ),
+    );
+    let queued = Queued::enter(state);
+    let report = unless_cancelled(sandbox.test(&input), cancelled).await;
+    drop(queued);
+    unfinished.finished();
+    let details = details(started);
+    let Some(report) = report else {
+        let event = code_event(who, ctx, EventType::CodeTest, "test", details, None);
+        state.audit(cancelled_event(event)).await;
+        return Ok(None);
+    };
     let failure = report.as_ref().err().map(ToString::to_string);
     // The answer acknowledges the call, so its audit event must be durable first.
     state
@@ -229,7 +416,15 @@ pub async fn test(
             "the tests were run",
         )
         .await?;
-    report.map_err(sandbox_error)
+    report.map(Some).map_err(sandbox_error)
+}
+
+/// `event` marked as a call the client cancelled: failed, outcome `cancelled`.
+fn cancelled_event(event: AuditEvent) -> AuditEvent {
+    event
+        .with_detail("outcome", "cancelled")
+        .with_success(false)
+        .with_error_message(CANCELLED)
 }
 
 /// Renders a code template.

@@ -52,6 +52,9 @@ pub const UNAUTHENTICATED: ErrorCode = ErrorCode(-32001);
 pub const PERMISSION_DENIED: ErrorCode = ErrorCode(-32003);
 /// JSON-RPC error code: the store behind a request is unavailable (retry later).
 pub const UNAVAILABLE: ErrorCode = ErrorCode(-32004);
+/// JSON-RPC error code of a request the client cancelled. Never seen by a client: rmcp drops
+/// the answer to a cancelled request, as the MCP specification asks.
+pub const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
 
 /// The caller of one MCP request, as the HTTP adapter puts it into the request extensions.
 #[derive(Clone)]
@@ -285,6 +288,9 @@ impl ServerHandler for McpServer {
                 token,
             });
         let args = request.arguments.unwrap_or_default();
+        // rmcp cancels `ct` on `notifications/cancelled` for this request (stdio, HTTP with a
+        // session), when a 2026-07-28 HTTP client closes the request's stream, and when the
+        // session ends; it then drops whatever this handler answers.
         let result = tools::call(
             &caller.state,
             &caller.principal,
@@ -292,6 +298,7 @@ impl ServerHandler for McpServer {
             spec,
             args,
             progress.as_ref(),
+            rctx.ct.cancelled(),
         )
         .await;
         match result {
@@ -300,6 +307,10 @@ impl ServerHandler for McpServer {
                 Err(ErrorData::invalid_params(message, None))
             }
             Err(tools::CallError::Failed(err)) => Ok(tool_failure(&err).into()),
+            Err(tools::CallError::Cancelled) => {
+                tracing::info!(tool = %name, request = %rctx.id, "tool call cancelled by the client");
+                Err(ErrorData::new(REQUEST_CANCELLED, "Request cancelled", None))
+            }
         }
     }
 

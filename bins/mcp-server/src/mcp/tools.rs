@@ -141,6 +141,9 @@ pub enum CallError {
     InvalidArguments(String),
     /// The tool ran and failed (a tool result with `isError`).
     Failed(ApiError),
+    /// The client cancelled the call while it ran: its sandbox run was stopped and audited,
+    /// and nothing is answered.
+    Cancelled,
 }
 
 impl From<ApiError> for CallError {
@@ -192,8 +195,11 @@ impl Progress {
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 /// Runs `work`, sending progress (elapsed milliseconds) at the start, every
-/// [`PROGRESS_EVERY`] while it runs, and at the end.
-async fn with_progress<F: Future>(progress: Option<&Progress>, work: F) -> F::Output {
+/// [`PROGRESS_EVERY`] while it runs, and at the end unless it was cancelled (`Ok(None)`).
+async fn with_progress<T, F>(progress: Option<&Progress>, work: F) -> F::Output
+where
+    F: Future<Output = Result<Option<T>, ApiError>>,
+{
     let Some(p) = progress else {
         return work.await;
     };
@@ -206,7 +212,9 @@ async fn with_progress<F: Future>(progress: Option<&Progress>, work: F) -> F::Ou
     loop {
         tokio::select! {
             out = &mut work => {
-                p.send(elapsed().max(1.0), "finished").await;
+                if !matches!(out, Ok(None)) {
+                    p.send(elapsed().max(1.0), "finished").await;
+                }
                 return out;
             }
             _ = tick.tick() => p.send(elapsed(), "running").await,
@@ -214,7 +222,16 @@ async fn with_progress<F: Future>(progress: Option<&Progress>, work: F) -> F::Ou
     }
 }
 
+/// The result of a tool that can be cancelled: its output, or [`CallError::Cancelled`].
+fn finished<T: Serialize>(out: Result<Option<T>, ApiError>) -> Result<Value, CallError> {
+    to_object(&out?.ok_or(CallError::Cancelled)?)
+}
+
 /// Runs tool `spec` for `who` (permission already checked).
+///
+/// The tools that run code in the sandbox (`execute_code`, `lint_code`, `run_tests`) stop when
+/// `cancelled` completes: the run is dropped, which kills its processes, and the call ends with
+/// [`CallError::Cancelled`]. The other tools are short store operations and run to the end.
 pub async fn call(
     state: &AppState,
     who: &Principal,
@@ -222,26 +239,22 @@ pub async fn call(
     spec: &ToolSpec,
     args: JsonObject,
     progress: Option<&Progress>,
+    cancelled: impl Future<Output = ()>,
 ) -> Result<Value, CallError> {
     match spec.name {
         "execute_code" => {
             let input: params::ExecuteCode = parse(spec.name, args)?;
-            let out = with_progress(
-                progress,
-                service::execute(state, who, ctx, convert(&input)?),
-            )
-            .await?;
-            to_object(&out)
+            let run = service::execute_or_cancel(state, who, ctx, convert(&input)?, cancelled);
+            finished(with_progress(progress, run).await)
         }
         "lint_code" => {
             let input: params::LintCode = parse(spec.name, args)?;
-            to_object(&service::lint(state, who, ctx, convert(&input)?).await?)
+            finished(service::lint_or_cancel(state, who, ctx, convert(&input)?, cancelled).await)
         }
         "run_tests" => {
             let input: params::RunTests = parse(spec.name, args)?;
-            let out =
-                with_progress(progress, service::test(state, who, ctx, convert(&input)?)).await?;
-            to_object(&out)
+            let run = service::test_or_cancel(state, who, ctx, convert(&input)?, cancelled);
+            finished(with_progress(progress, run).await)
         }
         "generate_code" => {
             let input: params::GenerateCode = parse(spec.name, args)?;
