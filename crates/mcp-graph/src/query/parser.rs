@@ -188,6 +188,23 @@ impl Parser {
         }
     }
 
+    /// A variable name if one comes next (patterns may leave it out).
+    fn optional_variable(&mut self) -> Result<Option<String>> {
+        match self.peek() {
+            Some(Tok::Word(_) | Tok::Quoted(_)) => self.name("a variable").map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether the next tokens are a function call: a word, then `(`.
+    fn is_call(&self) -> bool {
+        matches!(self.peek(), Some(Tok::Word(_)))
+            && self
+                .tokens
+                .get(self.pos + 1)
+                .is_some_and(|t| t.tok == Tok::Punct("(".into()))
+    }
+
     fn query(&mut self) -> Result<Plan> {
         if !self.eat_keyword("MATCH") {
             return Err(Error::unsupported(format!(
@@ -266,10 +283,7 @@ impl Parser {
 
     fn node_pattern(&mut self) -> Result<NodePattern> {
         self.expect_punct("(")?;
-        let var = match self.peek() {
-            Some(Tok::Word(_) | Tok::Quoted(_)) => Some(self.name("a variable")?),
-            _ => None,
-        };
+        let var = self.optional_variable()?;
         let mut label = None;
         if self.eat_punct(":") {
             label = Some(Label::new(self.name("a label")?)?);
@@ -321,10 +335,7 @@ impl Parser {
             ));
         }
         self.expect_punct("[")?;
-        let var = match self.peek() {
-            Some(Tok::Word(_) | Tok::Quoted(_)) => Some(self.name("a variable")?),
-            _ => None,
-        };
+        let var = self.optional_variable()?;
         let mut rel_type = None;
         if self.eat_punct(":") {
             rel_type = Some(RelType::new(self.name("a relationship type")?)?);
@@ -487,12 +498,7 @@ impl Parser {
             Some(Tok::Punct(p)) if p == "{" => {
                 return Err(Error::unsupported("map literals as values"));
             }
-            Some(Tok::Word(w))
-                if self
-                    .tokens
-                    .get(self.pos + 1)
-                    .is_some_and(|t| t.tok == Tok::Punct("(".into())) =>
-            {
+            Some(Tok::Word(w)) if self.is_call() => {
                 return Err(Error::unsupported(format!("function calls such as {w}()")));
             }
             _ => return Err(self.expected("a literal value or a $parameter")),
@@ -507,12 +513,7 @@ impl Parser {
         }
         let start = self.offset();
         let var = match self.peek() {
-            Some(Tok::Word(w))
-                if self
-                    .tokens
-                    .get(self.pos + 1)
-                    .is_some_and(|t| t.tok == Tok::Punct("(".into())) =>
-            {
+            Some(Tok::Word(w)) if self.is_call() => {
                 return Err(Error::unsupported(format!("function calls such as {w}()")));
             }
             Some(Tok::Word(_) | Tok::Quoted(_)) => self.name("a variable")?,
@@ -638,6 +639,8 @@ mod tests {
         for (text, reason) in [
             ("RETURN 1", "start with MATCH"),
             ("MATCH (n:A) RETURN count(n)", "function"),
+            ("MATCH (n:A) WHERE n.x = toLower('X') RETURN n", "function"),
+            ("MATCH (n:A {x: toLower('X')}) RETURN n", "function"),
             ("MATCH (n:A) RETURN n ORDER BY n.x", "ORDER"),
             ("MATCH (n:A) WITH n RETURN n", "WITH"),
             ("MATCH (n:A) WHERE n.x = 1 OR n.y = 2 RETURN n", "OR"),
