@@ -13,6 +13,10 @@
 //! limits and audit events. `tools/list` (and the resource and prompt lists) show only what the
 //! caller's roles allow; calling something else is refused with [`PERMISSION_DENIED`] and
 //! audited as `authz_denied`.
+//!
+//! Cancellation: rmcp cancels a request's `RequestContext::ct` on `notifications/cancelled`
+//! (and when a 2026-07-28 HTTP client closes the request's POST) and drops the answer; the
+//! sandbox tools race their run against it, so the run is killed and audited as `cancelled`.
 use std::borrow::Cow;
 use std::sync::Arc;
 
