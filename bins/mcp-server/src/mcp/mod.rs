@@ -40,6 +40,7 @@ use crate::state::AppState;
 pub mod config;
 pub mod http;
 pub mod jsonrpc;
+pub mod output;
 pub mod params;
 mod prompts;
 mod resources;

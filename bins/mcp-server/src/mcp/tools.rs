@@ -1,13 +1,16 @@
 //! The MCP tools: each one names the REST route it mirrors, takes that route's permission from
 //! the route table ([`crate::routes::endpoints`]), and runs the same service function
 //! ([`crate::tools`]), so rate limits and audit events are those of the REST call.
+//!
+//! Every tool declares an `outputSchema`, the schema of its result type in [`output`]; its
+//! result passes through that type before it is sent, so `structuredContent` conforms.
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 use rmcp::RoleServer;
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool, ToolAnnotations};
 use rmcp::service::Peer;
 use schemars::JsonSchema;
@@ -15,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::params;
+use super::{output, params};
 use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
 use crate::routes::Access;
@@ -35,6 +38,8 @@ pub struct ToolSpec {
     /// Whether it sends progress notifications while it runs (when the caller asks).
     pub reports_progress: bool,
     schema: fn() -> Arc<JsonObject>,
+    output_schema: fn() -> Arc<JsonObject>,
+    conform: fn(Value) -> Result<Value, serde_json::Error>,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -56,7 +61,7 @@ fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
 }
 
 macro_rules! tool {
-    ($name:literal, $method:ident $path:literal, $params:ty, read_only: $ro:literal, progress: $pr:literal, $desc:literal) => {
+    ($name:literal, $method:ident $path:literal, $params:ty => $output:ty, read_only: $ro:literal, progress: $pr:literal, $desc:literal) => {
         ToolSpec {
             name: $name,
             description: $desc,
@@ -64,6 +69,8 @@ macro_rules! tool {
             read_only: $ro,
             reports_progress: $pr,
             schema: schema::<$params>,
+            output_schema: schema_for_output::<$output>,
+            conform: output::conform::<$output>,
         }
     };
 }
@@ -74,25 +81,25 @@ pub fn catalog() -> &'static [ToolSpec] {
     static CATALOG: std::sync::OnceLock<Vec<ToolSpec>> = std::sync::OnceLock::new();
     CATALOG.get_or_init(|| {
         vec![
-            tool!("execute_code", POST "/api/v1/execute", ExecuteCode, read_only: false, progress: true,
+            tool!("execute_code", POST "/api/v1/execute", ExecuteCode => output::Execution, read_only: false, progress: true,
                 "Run a Python, JavaScript or Bash program in the isolated sandbox; returns stdout, stderr, exit code and resource use. Rate-limited per user."),
-            tool!("lint_code", POST "/api/v1/lint", LintCode, read_only: true, progress: false,
+            tool!("lint_code", POST "/api/v1/lint", LintCode => output::LintReport, read_only: true, progress: false,
                 "Lint a program (ruff for Python, node --check for JavaScript, shellcheck for Bash) and return the diagnostics."),
-            tool!("run_tests", POST "/api/v1/test", RunTests, read_only: false, progress: true,
+            tool!("run_tests", POST "/api/v1/test", RunTests => output::TestReport, read_only: false, progress: true,
                 "Run pytest tests against Python code in the sandbox; returns per-test outcomes."),
-            tool!("generate_code", POST "/api/v1/generate", GenerateCode, read_only: true, progress: false,
+            tool!("generate_code", POST "/api/v1/generate", GenerateCode => output::Generated, read_only: true, progress: false,
                 "Render a code template with parameters (see list_templates)."),
-            tool!("list_templates", GET "/api/v1/templates", NoArguments, read_only: true, progress: false,
+            tool!("list_templates", GET "/api/v1/templates", NoArguments => output::Templates, read_only: true, progress: false,
                 "List the code templates and their parameters."),
-            tool!("graph_query", POST "/api/v1/graph/query", GraphQuery, read_only: true, progress: false,
+            tool!("graph_query", POST "/api/v1/graph/query", GraphQuery => output::QueryResult, read_only: true, progress: false,
                 "Run a read-only Cypher query on the knowledge graph."),
-            tool!("graph_upsert_node", POST "/api/v1/graph/nodes", UpsertNode, read_only: false, progress: false,
+            tool!("graph_upsert_node", POST "/api/v1/graph/nodes", UpsertNode => output::Node, read_only: false, progress: false,
                 "Create or update a node of the knowledge graph."),
-            tool!("graph_upsert_relationship", POST "/api/v1/graph/relationships", UpsertRelationship, read_only: false, progress: false,
+            tool!("graph_upsert_relationship", POST "/api/v1/graph/relationships", UpsertRelationship => output::Relationship, read_only: false, progress: false,
                 "Create or update a relationship between two existing nodes."),
-            tool!("graph_delete", DELETE "/api/v1/graph/nodes", GraphDelete, read_only: false, progress: false,
+            tool!("graph_delete", DELETE "/api/v1/graph/nodes", GraphDelete => output::Deleted, read_only: false, progress: false,
                 "Delete a node (with its relationships) or one relationship."),
-            tool!("audit_query", GET "/api/v1/audit", AuditQuery, read_only: true, progress: false,
+            tool!("audit_query", GET "/api/v1/audit", AuditQuery => output::AuditEvents, read_only: true, progress: false,
                 "Query the audit log, newest first."),
         ]
     })
@@ -130,7 +137,9 @@ impl ToolSpec {
         annotations.read_only_hint = Some(self.read_only);
         annotations.destructive_hint = Some(self.name == "graph_delete");
         annotations.open_world_hint = Some(false);
-        Tool::new(self.name, self.description, (self.schema)()).with_annotations(annotations)
+        Tool::new(self.name, self.description, (self.schema)())
+            .with_raw_output_schema((self.output_schema)())
+            .with_annotations(annotations)
     }
 }
 
@@ -165,11 +174,7 @@ fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Result<B, CallError> {
 }
 
 fn to_object<T: Serialize>(value: &T) -> Result<Value, CallError> {
-    let value = serde_json::to_value(value).map_err(ApiError::internal)?;
-    Ok(match value {
-        Value::Object(_) => value,
-        other => json!({ "result": other }),
-    })
+    Ok(serde_json::to_value(value).map_err(ApiError::internal)?)
 }
 
 /// Where to send progress notifications for one call.
@@ -227,12 +232,31 @@ fn finished<T: Serialize>(out: Result<Option<T>, ApiError>) -> Result<Value, Cal
     to_object(&out?.ok_or(CallError::Cancelled)?)
 }
 
-/// Runs tool `spec` for `who` (permission already checked).
+/// Runs tool `spec` for `who` (permission already checked) and returns its result as the JSON
+/// of its output type (see [`output`]).
 ///
 /// The tools that run code in the sandbox (`execute_code`, `lint_code`, `run_tests`) stop when
 /// `cancelled` completes: the run is dropped, which kills its processes, and the call ends with
 /// [`CallError::Cancelled`]. The other tools are short store operations and run to the end.
 pub async fn call(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    spec: &ToolSpec,
+    args: JsonObject,
+    progress: Option<&Progress>,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Value, CallError> {
+    let value = run(state, who, ctx, spec, args, progress, cancelled).await?;
+    (spec.conform)(value).map_err(|e| {
+        CallError::Failed(ApiError::internal(format!(
+            "the result of {} does not match its output schema: {e}",
+            spec.name
+        )))
+    })
+}
+
+async fn run(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,
@@ -327,6 +351,31 @@ mod tests {
             let kind = schema.get("type").and_then(Value::as_str);
             assert_eq!(kind, Some("object"), "{spec:?}: {schema:?}");
         }
+    }
+
+    #[test]
+    fn every_tool_output_schema_is_an_object_schema_with_required_fields() {
+        for spec in catalog() {
+            let schema = spec.to_tool().output_schema.expect("an output schema");
+            let kind = schema.get("type").and_then(Value::as_str);
+            assert_eq!(kind, Some("object"), "{spec:?}: {schema:?}");
+            let required = schema.get("required").and_then(Value::as_array);
+            assert!(
+                required.is_some_and(|r| !r.is_empty()),
+                "{spec:?}: {schema:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_result_that_does_not_match_the_output_schema_is_refused() {
+        let spec = find("graph_delete").unwrap();
+        assert_eq!(
+            (spec.conform)(json!({"deleted": true})).unwrap(),
+            json!({"deleted": true})
+        );
+        assert!((spec.conform)(json!({"deleted": "yes"})).is_err());
+        assert!((spec.conform)(json!({"result": [1]})).is_err());
     }
 
     #[test]
