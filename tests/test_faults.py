@@ -232,6 +232,8 @@ def test_a_bolt_outage_under_load_gives_clean_503s_loses_no_audit_event_and_reco
             "MCP_NEO4J_PASSWORD": bolt.env.get("MCP_TEST_NEO4J_PASSWORD", ""),
             "MCP_NEO4J_SERVER": "falkordb",
             "MCP_NEO4J_DATABASE": "mcp_faults",
+            # The graph query tool reads its whole database: the graph gets one of its own.
+            "MCP_NEO4J_GRAPH_DATABASE": "mcp_faults_graph",
         }
         for store in BOLT_STORES:
             env[f"MCP_STORAGE__{store.upper()}"] = "neo4j"

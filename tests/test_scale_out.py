@@ -42,6 +42,8 @@ def bolt_env(data_dir):
         "MCP_NEO4J_PASSWORD": os.environ.get("MCP_TEST_NEO4J_PASSWORD", ""),
         "MCP_NEO4J_SERVER": os.environ.get("MCP_TEST_BOLT_SERVER", "falkordb"),
         "MCP_NEO4J_DATABASE": database,
+        # The graph query tool reads its whole database: the graph gets one of its own.
+        "MCP_NEO4J_GRAPH_DATABASE": database + "_graph",
         "MCP_NEO4J_USERS_DATABASE": database + "_users",
         "MCP_JWT_SECRET": "scale-out-" + uuid.uuid4().hex + uuid.uuid4().hex,
         "MCP_AUTH__ROLE_CACHE_TTL_MS": str(ROLE_CACHE_TTL_MS),

@@ -72,7 +72,9 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
         "MCP_NEO4J_SERVER": os.environ.get("MCP_TEST_BOLT_SERVER", "falkordb"),
         "MCP_NEO4J_DATABASE": f"mcp_e2e_{os.getpid()}_{data_dir.name.replace('-', '_')}",
     }
-    # Accounts go to a graph of their own: the graph query tool reads its whole database.
+    # The graph query tool reads its whole database, so the graph gets one of its own (the
+    # server refuses to start otherwise); accounts go to another one too.
+    env["MCP_NEO4J_GRAPH_DATABASE"] = env["MCP_NEO4J_DATABASE"] + "_graph"
     env["MCP_NEO4J_USERS_DATABASE"] = env["MCP_NEO4J_DATABASE"] + "_users"
     # Every store with a Bolt backend (all of them, users included) goes to the server.
     for store in BOLT_STORES:
@@ -130,6 +132,15 @@ def test_seed_validation_flow_over_bolt(make_server, data_dir):
         token=token,
     )
     assert r.status == 200 and r.json["rows"] == [[{"value": 0}]], r
+    # Nor roles, revocations or audit events: they are in other databases.
+    for label in ("Role", "RevokedToken", "AuditEvent"):
+        r = s.request(
+            "POST",
+            "/api/v1/graph/query",
+            {"cypher": f"MATCH (n:{label}) RETURN count(n) AS n"},
+            token=token,
+        )
+        assert r.status == 200 and r.json["rows"] == [[{"value": 0}]], (label, r)
     r = s.request(
         "POST",
         "/api/v1/graph/query",

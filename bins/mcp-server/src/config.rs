@@ -9,11 +9,17 @@
 //! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`,
 //! `MCP_JWT_SIGNING_KID`, `MCP_JWT_AUDIENCE`, `MCP_LOG_FORMAT`,
 //! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_NEO4J_URI`, `MCP_NEO4J_USER`,
-//! `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_SERVER`. `MCP_CONFIG` names the file when `--config` is not given.
+//! `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_GRAPH_DATABASE`,
+//! `MCP_NEO4J_USERS_DATABASE`, `MCP_NEO4J_ROLES_DATABASE`, `MCP_NEO4J_TOKENS_DATABASE`,
+//! `MCP_NEO4J_AUDIT_DATABASE`, `MCP_NEO4J_DANGEROUS_ALLOW_SHARED_GRAPH_DATABASE`,
+//! `MCP_NEO4J_SERVER`. `MCP_CONFIG` names the file when `--config` is not given.
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod neo4j;
+pub use neo4j::Neo4jConfig;
 
 /// Environment aliases: variable name → dotted key in the config tree.
 const ENV_ALIASES: &[(&str, &str)] = &[
@@ -31,8 +37,15 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_NEO4J_USER", "storage.neo4j.user"),
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
     ("MCP_NEO4J_DATABASE", "storage.neo4j.database"),
+    ("MCP_NEO4J_GRAPH_DATABASE", "storage.neo4j.graph_database"),
     ("MCP_NEO4J_USERS_DATABASE", "storage.neo4j.users_database"),
+    ("MCP_NEO4J_ROLES_DATABASE", "storage.neo4j.roles_database"),
+    ("MCP_NEO4J_TOKENS_DATABASE", "storage.neo4j.tokens_database"),
     ("MCP_NEO4J_AUDIT_DATABASE", "storage.neo4j.audit_database"),
+    (
+        "MCP_NEO4J_DANGEROUS_ALLOW_SHARED_GRAPH_DATABASE",
+        "storage.neo4j.dangerous_allow_shared_graph_database",
+    ),
     ("MCP_NEO4J_SERVER", "storage.neo4j.server"),
 ];
 
@@ -44,7 +57,10 @@ const STRING_KEYS: &[&str] = &[
     "storage.neo4j.password",
     "storage.neo4j.user",
     "storage.neo4j.database",
+    "storage.neo4j.graph_database",
     "storage.neo4j.users_database",
+    "storage.neo4j.roles_database",
+    "storage.neo4j.tokens_database",
     "storage.neo4j.audit_database",
     "http.host",
 ];
@@ -298,54 +314,6 @@ impl StorageConfig {
     /// The SQLite file of one store.
     pub fn sqlite_path(&self, store: StoreKind) -> PathBuf {
         self.data_dir.join(format!("{}.sqlite3", store.name()))
-    }
-}
-
-/// A Neo4j (Bolt) server.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Neo4jConfig {
-    /// `bolt://host:port` or `neo4j://host:port`.
-    pub uri: String,
-    /// User name.
-    #[serde(default)]
-    pub user: String,
-    /// Password.
-    #[serde(default)]
-    pub password: Secret,
-    /// Neo4j: the database (default: the server's); FalkorDB: the graph name.
-    #[serde(default)]
-    pub database: Option<String>,
-    /// The database (Neo4j) or graph (FalkorDB) of the user accounts; default: `database`. It
-    /// must differ from `database` when the graph store is on neo4j too: the graph's read-only
-    /// query tool can read everything in its database, password hashes included.
-    #[serde(default)]
-    pub users_database: Option<String>,
-    /// The database (Neo4j) or graph (FalkorDB) of the audit log; default: `database`. Give each
-    /// instance its own on servers that do not enforce the audit chain's `seq` uniqueness
-    /// (FalkorDB), so that every instance keeps one valid chain; a separate database also keeps
-    /// the audit log out of the graph query tool's reach.
-    #[serde(default)]
-    pub audit_database: Option<String>,
-    /// Which server speaks Bolt there: `neo4j` (default) or `falkordb`.
-    #[serde(default = "default_bolt_server")]
-    pub server: String,
-}
-
-fn default_bolt_server() -> String {
-    "neo4j".into()
-}
-
-impl fmt::Debug for Neo4jConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Neo4jConfig")
-            .field("uri", &self.uri)
-            .field("user", &self.user)
-            .field("database", &self.database)
-            .field("users_database", &self.users_database)
-            .field("audit_database", &self.audit_database)
-            .field("server", &self.server)
-            .finish_non_exhaustive()
     }
 }
 
@@ -692,6 +660,7 @@ impl Config {
                     .into(),
             ));
         }
+        self.storage.check_graph_database_isolation()?;
         if self.limits.execute_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "limits.execute_per_minute must be at least 1".into(),
@@ -874,6 +843,83 @@ mod tests {
         let e = env(&[("MCP_STORAGE__GRAPH", "neo4j")]);
         let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("storage.neo4j"), "{err}");
+    }
+
+    const ALL_ON_NEO4J: &[(&str, &str)] = &[
+        ("MCP_STORAGE_BACKEND", "neo4j"),
+        ("MCP_NEO4J_URI", "bolt://db:7687"),
+        ("MCP_NEO4J_DATABASE", "mcp"),
+    ];
+
+    fn load_neo4j(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(&str, &str)> = ALL_ON_NEO4J.iter().chain(extra).copied().collect();
+        Config::load_from(None, &env(&pairs), &Overrides::default())
+    }
+
+    #[test]
+    fn stores_in_the_graph_database_are_refused_naming_the_keys_to_set() {
+        for extra in [
+            &[][..],
+            // Accounts apart is no longer enough: roles, revocations and audit are readable too.
+            &[("MCP_NEO4J_USERS_DATABASE", "mcp_users")],
+            &[
+                ("MCP_NEO4J_USERS_DATABASE", "mcp_users"),
+                ("MCP_NEO4J_AUDIT_DATABASE", "mcp_audit"),
+            ],
+            &[
+                ("MCP_NEO4J_GRAPH_DATABASE", "mcp_sec"),
+                ("MCP_NEO4J_ROLES_DATABASE", "mcp_sec"),
+            ],
+            &[("MCP_NEO4J_DANGEROUS_ALLOW_SHARED_GRAPH_DATABASE", "false")],
+        ] {
+            let err = load_neo4j(extra).unwrap_err().to_string();
+            assert!(
+                err.contains("storage.neo4j.graph_database")
+                    && err.contains("dangerous_allow_shared_graph_database")
+                    && err.contains("roles"),
+                "{extra:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_graph_in_its_own_database_is_accepted() {
+        let c = load_neo4j(&[("MCP_NEO4J_GRAPH_DATABASE", "mcp_graph")]).unwrap();
+        let neo = c.storage.neo4j.as_ref().unwrap();
+        assert_eq!(neo.database_of(StoreKind::Graph), Some("mcp_graph"));
+        assert_eq!(neo.database_of(StoreKind::Roles), Some("mcp"));
+        // Every security store in a database of its own, the graph in the default one.
+        load_neo4j(&[
+            ("MCP_NEO4J_USERS_DATABASE", "sec"),
+            ("MCP_NEO4J_ROLES_DATABASE", "sec"),
+            ("MCP_NEO4J_TOKENS_DATABASE", "sec"),
+            ("MCP_NEO4J_AUDIT_DATABASE", "audit"),
+        ])
+        .unwrap();
+        // Only the graph on neo4j: nothing to share with.
+        let e = env(&[
+            ("MCP_STORAGE__GRAPH", "neo4j"),
+            ("MCP_NEO4J_URI", "bolt://db:7687"),
+        ]);
+        Config::load_from(None, &e, &Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn the_dangerous_opt_in_accepts_a_shared_graph_database_from_file_or_environment() {
+        let c = load_neo4j(&[("MCP_NEO4J_DANGEROUS_ALLOW_SHARED_GRAPH_DATABASE", "true")]).unwrap();
+        assert_eq!(c.storage.stores_sharing_the_graph_database().len(), 4);
+        let c = load_toml(
+            "[storage]\nbackend = \"neo4j\"\n[storage.neo4j]\nuri = \"bolt://db:7687\"\n\
+             dangerous_allow_shared_graph_database = true\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            c.storage
+                .neo4j
+                .unwrap()
+                .dangerous_allow_shared_graph_database
+        );
     }
 
     #[test]

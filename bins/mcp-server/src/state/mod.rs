@@ -100,8 +100,25 @@ impl Backends {
 
     /// The backends the config names for each store, and the sandbox when `with_sandbox`
     /// (administrative commands don't start one).
+    ///
+    /// Refuses stores that share the graph's Neo4j database (see
+    /// [`StorageConfig::check_graph_database_isolation`](crate::config::StorageConfig::check_graph_database_isolation)),
+    /// also for a config that never went through [`Config::validate`], and logs a warning
+    /// naming them when `storage.neo4j.dangerous_allow_shared_graph_database` lets them.
     pub async fn connect(config: &Config, with_sandbox: bool) -> anyhow::Result<Self> {
         let storage = &config.storage;
+        storage.check_graph_database_isolation()?;
+        let shared = storage.stores_sharing_the_graph_database();
+        if !shared.is_empty() {
+            let stores: Vec<&str> = shared.iter().map(|s| s.name()).collect();
+            tracing::warn!(
+                stores = %stores.join(","),
+                "DANGEROUS: storage.neo4j.dangerous_allow_shared_graph_database is set and these \
+                 stores share the graph's Neo4j database: every caller with graph:query can read \
+                 them (password hashes, role assignments, revocations, audit events) through the \
+                 graph query tool; give the graph its own storage.neo4j.graph_database"
+            );
+        }
         let needs_dir = StoreKind::ALL
             .iter()
             .any(|s| storage.backend_of(*s) == Backend::Sqlite);

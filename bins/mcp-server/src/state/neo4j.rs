@@ -7,11 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use mcp_core::bolt::BoltConfig;
 
-use crate::config::{Backend, Config, ConfigError, StoreKind};
+use crate::config::{Config, StoreKind};
 use crate::users::{Neo4jUserStore, UserStore};
 
-/// The Bolt client settings from `[storage.neo4j]`.
-pub fn bolt_config(config: &Config) -> anyhow::Result<BoltConfig> {
+/// The Bolt client settings from `[storage.neo4j]` for one store, in its database
+/// ([`Neo4jConfig::database_of`](crate::config::Neo4jConfig::database_of)).
+pub fn bolt_config(config: &Config, store: StoreKind) -> anyhow::Result<BoltConfig> {
     let neo = config
         .storage
         .neo4j
@@ -21,79 +22,53 @@ pub fn bolt_config(config: &Config) -> anyhow::Result<BoltConfig> {
         "uri": neo.uri,
         "user": neo.user,
         "password": neo.password.expose(),
-        "database": neo.database,
+        "database": neo.database_of(store),
         "server": neo.server,
     });
     serde_json::from_value(value).context("invalid [storage.neo4j]")
 }
 
-/// The user store on Neo4j, in `[storage.neo4j] users_database` (default: `database`).
-///
-/// Refused when the graph store is on Neo4j in that same database: the graph's read-only
-/// query tool (open to every role with `graph:query`) would read the password hashes.
+/// The user store on Neo4j, in `users_database` (default: `database`).
 pub async fn users(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
-    let mut bolt = bolt_config(config)?;
-    let neo = config.storage.neo4j.as_ref();
-    let graph_database = neo.and_then(|n| n.database.clone());
-    let users_database = neo
-        .and_then(|n| n.users_database.clone())
-        .or_else(|| graph_database.clone());
-    if config.storage.backend_of(StoreKind::Graph) == Backend::Neo4j
-        && users_database == graph_database
-    {
-        return Err(ConfigError::Invalid(
-            "users and graph are both on neo4j in the same database: the graph query tool \
-             would expose the password hashes; set [storage.neo4j] users_database \
-             (MCP_NEO4J_USERS_DATABASE) to another database or graph"
-                .into(),
-        )
-        .into());
-    }
-    bolt.database = users_database;
-    let store = Neo4jUserStore::connect(bolt)
+    let store = Neo4jUserStore::connect(bolt_config(config, StoreKind::Users)?)
         .await
         .context("users store on neo4j")?;
     Ok(Arc::new(store))
 }
 
-/// The role store on Neo4j.
+/// The role store on Neo4j, in `roles_database` (default: `database`).
 pub async fn roles(config: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
-    let store = mcp_rbac::store::neo4j::Neo4jRoleStore::connect(bolt_config(config)?)
+    let bolt = bolt_config(config, StoreKind::Roles)?;
+    let store = mcp_rbac::store::neo4j::Neo4jRoleStore::connect(bolt)
         .await
         .context("roles store on neo4j")?;
     Ok(Arc::new(store))
 }
 
-/// The revocation store on Neo4j.
+/// The revocation store on Neo4j, in `tokens_database` (default: `database`).
 pub async fn revocations(
     config: &Config,
 ) -> anyhow::Result<Arc<dyn mcp_jwt::store::RevocationStore>> {
-    let store = mcp_jwt::store::neo4j::Neo4jRevocationStore::connect(bolt_config(config)?)
+    let bolt = bolt_config(config, StoreKind::Tokens)?;
+    let store = mcp_jwt::store::neo4j::Neo4jRevocationStore::connect(bolt)
         .await
         .context("tokens store on neo4j")?;
     Ok(Arc::new(store))
 }
 
-/// The audit sink on Neo4j, in `[storage.neo4j] audit_database` (default: `database`).
+/// The audit sink on Neo4j, in `audit_database` (default: `database`).
 pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
-    let mut bolt = bolt_config(config)?;
-    if let Some(audit_database) = config
-        .storage
-        .neo4j
-        .as_ref()
-        .and_then(|n| n.audit_database.clone())
-    {
-        bolt.database = Some(audit_database);
-    }
+    let bolt = bolt_config(config, StoreKind::Audit)?;
     let sink = mcp_audit::sink::neo4j::Neo4jAuditSink::connect(bolt)
         .await
         .context("audit store on neo4j")?;
     Ok(Arc::new(sink))
 }
 
-/// The graph store on Neo4j.
+/// The graph store on Neo4j, in `graph_database` (default: `database`).
 pub async fn graph(config: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
-    let store = mcp_graph::store::neo4j::Neo4jGraphStore::connect(bolt_config(config)?)
+    let bolt = bolt_config(config, StoreKind::Graph)?;
+    let store = mcp_graph::store::neo4j::Neo4jGraphStore::connect(bolt)
         .await
         .context("graph store on neo4j")?;
     Ok(Arc::new(store))
@@ -102,56 +77,78 @@ pub async fn graph(config: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphSt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Neo4jConfig, Secret};
+    use crate::config::{Backend, Neo4jConfig, Secret};
+    use crate::state::Backends;
 
-    fn config(graph: Backend, database: Option<&str>, users_database: Option<&str>) -> Config {
+    /// Every store on a dead server (nothing listens on port 1: the pool is lazy, and the
+    /// schema step fails fast), all in database `mcp`.
+    fn config() -> Config {
         let mut config = Config::default();
-        config.storage.users = Some(Backend::Neo4j);
-        config.storage.graph = Some(graph);
-        config.storage.neo4j = Some(Neo4jConfig {
-            // Nothing listens on port 1: the pool is lazy, and the schema step fails fast.
-            uri: "bolt://127.0.0.1:1".into(),
-            user: "u".into(),
-            password: Secret::new("p"),
-            database: database.map(Into::into),
-            users_database: users_database.map(Into::into),
-            audit_database: None,
-            server: "falkordb".into(),
-        });
+        config.storage.backend = Backend::Neo4j;
+        let mut neo = Neo4jConfig::new("bolt://127.0.0.1:1", "u", Secret::new("p"));
+        neo.database = Some("mcp".into());
+        neo.server = "falkordb".into();
+        config.storage.neo4j = Some(neo);
         config
     }
 
-    #[tokio::test]
-    async fn users_in_the_graph_database_are_refused_when_the_graph_is_on_neo4j() {
-        for (db, users_db) in [
-            (None, None),
-            (Some("mcp"), None),
-            (Some("mcp"), Some("mcp")),
+    #[test]
+    fn each_store_connects_to_its_own_database() {
+        let mut config = config();
+        let neo = config.storage.neo4j.as_mut().unwrap();
+        neo.graph_database = Some("g".into());
+        neo.users_database = Some("u".into());
+        neo.roles_database = Some("r".into());
+        neo.tokens_database = Some("t".into());
+        neo.audit_database = Some("a".into());
+        for (store, db) in [
+            (StoreKind::Graph, "g"),
+            (StoreKind::Users, "u"),
+            (StoreKind::Roles, "r"),
+            (StoreKind::Tokens, "t"),
+            (StoreKind::Audit, "a"),
         ] {
-            let err = users(&config(Backend::Neo4j, db, users_db))
-                .await
-                .err()
-                .expect("refused");
-            assert!(err.to_string().contains("users_database"), "{err:#}");
+            let bolt = bolt_config(&config, store).unwrap();
+            assert_eq!(bolt.database.as_deref(), Some(db), "{store:?}");
         }
+        config.storage.neo4j.as_mut().unwrap().roles_database = None;
+        let bolt = bolt_config(&config, StoreKind::Roles).unwrap();
+        assert_eq!(bolt.database.as_deref(), Some("mcp"));
     }
 
     #[tokio::test]
-    async fn users_in_their_own_database_pass_the_check_and_reach_the_server() {
-        for (graph, db, users_db) in [
-            (Backend::Neo4j, Some("mcp"), Some("mcp_users")),
-            (Backend::Sqlite, Some("mcp"), None),
-        ] {
+    async fn backends_refuse_a_shared_graph_database_before_connecting_even_unvalidated() {
+        // Built by hand, so `Config::validate` never ran: the state checks again.
+        let err = Backends::connect(&config(), false)
+            .await
+            .err()
+            .expect("refused");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("storage.neo4j.graph_database") && !text.contains("store on neo4j"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_the_opt_in_or_apart_the_backends_reach_the_server() {
+        let mut shared = config();
+        shared
+            .storage
+            .neo4j
+            .as_mut()
+            .unwrap()
+            .dangerous_allow_shared_graph_database = true;
+        let mut apart = config();
+        apart.storage.neo4j.as_mut().unwrap().graph_database = Some("mcp_graph".into());
+        for config in [shared, apart] {
             // Past the check, the (dead) server is what fails.
-            let err = users(&config(graph, db, users_db))
+            let err = Backends::connect(&config, false)
                 .await
                 .err()
                 .expect("no server");
-            assert!(!format!("{err:#}").contains("users_database"), "{err:#}");
-            assert!(
-                format!("{err:#}").contains("users store on neo4j"),
-                "{err:#}"
-            );
+            let text = format!("{err:#}");
+            assert!(text.contains("store on neo4j"), "{text}");
         }
     }
 }

@@ -4,4 +4,5 @@ mod api;
 mod binary;
 mod common;
 mod every_route_requires_auth;
+mod graph_isolation;
 mod jwt_keys;
