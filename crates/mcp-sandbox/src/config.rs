@@ -222,6 +222,11 @@ pub struct SandboxConfig {
     pub runtime_dir: Option<PathBuf>,
     /// Maximum bytes of code, stdin and files of one request.
     pub max_input_bytes: u64,
+    /// Keep a *standby* per free slot: a sandbox started ahead of the next run (fresh
+    /// namespaces, mounts, limits; no code yet) with the shape of the slot's last run, so a run
+    /// of that shape skips the set-up. Each standby is used for one run only. On by default;
+    /// off starts every sandbox when its run arrives.
+    pub standby: bool,
 }
 
 impl Default for SandboxConfig {
@@ -240,6 +245,7 @@ impl Default for SandboxConfig {
             interpreters: Interpreters::default(),
             runtime_dir: None,
             max_input_bytes: 8 * MIB,
+            standby: true,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{assert_nothing_left, host_is_healthy, run, sandbox};
+use common::{assert_no_run_left, assert_nothing_left, host_is_healthy, run, sandbox};
 use mcp_sandbox::{ExecRequest, Language, RequestLimits, Sandbox};
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn fork_bomb_is_contained_and_leaves_nothing_behind() {
         "{r:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(15), "{r:?}");
-    assert_nothing_left(300_000).await;
+    assert_no_run_left(&s, 300_000).await;
     host_is_healthy();
 }
 
@@ -68,7 +68,7 @@ async fn a_slot_reused_after_a_memory_bomb_starts_clean_and_takes_the_next_runs_
             .is_some_and(|p| p <= 48 * 1024 * 1024 + 4096),
         "{r:?}"
     );
-    assert_nothing_left(300_352).await;
+    assert_no_run_left(&s, 300_352).await;
 }
 
 #[tokio::test]
@@ -84,7 +84,7 @@ async fn memory_bomb_is_killed_at_the_memory_limit() {
     assert!(!r.timed_out, "{r:?}");
     let peak = r.peak_memory_bytes.expect("peak memory measured");
     assert!(peak <= 128 * 1024 * 1024 + 4096, "peak {peak}");
-    assert_nothing_left(300_016).await;
+    assert_no_run_left(&s, 300_016).await;
     host_is_healthy();
 }
 
@@ -103,7 +103,7 @@ async fn infinite_loop_is_killed_at_the_wall_time_limit() {
     assert!(r.timed_out, "{r:?}");
     assert_eq!(r.signal, Some(9), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "{r:?}");
-    assert_nothing_left(300_032).await;
+    assert_no_run_left(&s, 300_032).await;
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ for (;;) {}"#,
     // Killed by the CPU-time rlimit (SIGXCPU/SIGKILL) or the wall-time limit, whichever first.
     assert!(r.timed_out || r.signal.is_some(), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "{r:?}");
-    assert_nothing_left(300_048).await;
+    assert_no_run_left(&s, 300_048).await;
     host_is_healthy();
 }
 
@@ -410,7 +410,7 @@ async fn background_processes_do_not_outlive_the_run() {
     )
     .await;
     assert_eq!(r.stdout, "started\n", "{r:?}");
-    assert_nothing_left(300_208).await;
+    assert_no_run_left(&s, 300_208).await;
     let r = run(
         &s,
         Language::Python,
@@ -418,7 +418,7 @@ async fn background_processes_do_not_outlive_the_run() {
     )
     .await;
     assert_eq!(r.stdout, "started\n", "{r:?}");
-    assert_nothing_left(300_208).await;
+    assert_no_run_left(&s, 300_208).await;
 }
 
 #[tokio::test]
@@ -434,7 +434,7 @@ async fn printing_100_mb_is_truncated_and_marked() {
     assert!(r.truncated, "{:?}", (r.exit_code, r.signal, r.stdout.len()));
     assert_eq!(r.stdout.len() + r.stderr.len(), 256 * 1024);
     assert!(started.elapsed() < Duration::from_secs(4));
-    assert_nothing_left(300_224).await;
+    assert_no_run_left(&s, 300_224).await;
 }
 
 #[tokio::test]
@@ -622,7 +622,11 @@ async fn crashing_server_child() {
     ));
     let started = async {
         for _ in 0..200 {
-            if common::processes_of_sandbox_uids(300_336).len() >= 3 {
+            let sleeping = common::processes_of_sandbox_uids(300_336)
+                .iter()
+                .filter(|(_, _, name)| name.contains("sleep"))
+                .count();
+            if sleeping >= 2 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -221,7 +221,7 @@ async fn runs_in_parallel_slots_use_different_uids() {
         let mut uids = std::collections::BTreeSet::new();
         for _ in 0..60 {
             uids.extend(
-                common::processes_of_sandbox_uids(310_120)
+                common::run_processes(&s, 310_120)
                     .into_iter()
                     .map(|(uid, _, _)| uid),
             );

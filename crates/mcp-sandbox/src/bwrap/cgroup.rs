@@ -231,6 +231,15 @@ impl SlotCgroup {
         Ok(())
     }
 
+    /// Marks the start of the run's own code (its sandbox may have been started long before):
+    /// resets the peak-memory counter and remembers the OOM-kill counter again.
+    pub(crate) fn start_run(&mut self) {
+        if let Some(dir) = self.dir(Controller::Memory) {
+            let _ = write(&dir.join("memory.max_usage_in_bytes"), 0);
+            self.oom_base = self.oom_kills().unwrap_or(0);
+        }
+    }
+
     /// The `cgroup.procs` files the wrapper joins.
     pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
         self.dirs

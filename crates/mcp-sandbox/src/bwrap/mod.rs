@@ -18,13 +18,16 @@ use tokio::sync::Semaphore;
 
 use self::cgroup::{Controller, SlotCgroup};
 use self::probe::{log_probe, status};
-use self::staging::{RemoveDir, find_ruff, set_mode, stage_files, write_file};
+use self::process::Started;
+use self::staging::{find_ruff, set_mode, write_file};
 use crate::exec::validate_file_name;
 use crate::probe::LanguageStatus;
 use crate::{
     Error, ExecRequest, ExecResult, Language, Layer, Limits, Probe, Sandbox, SandboxConfig,
 };
 
+/// Name prefix of the runtime dirs (one per sandbox instance).
+const RUNTIME_PREFIX: &str = "mcp-sandbox-";
 /// Where the sandbox's work dir is mounted.
 pub const WORK_DIR: &str = "/work";
 /// The uid and gid the code sees inside its user namespace.
@@ -44,6 +47,39 @@ pub(crate) struct Job {
     pub(crate) binds: Vec<(PathBuf, String)>,
     /// Extra environment variables.
     pub(crate) env: Vec<(String, String)>,
+    /// After the run, start a sandbox of the same shape for the slot's next run (if the config
+    /// allows standbys).
+    pub(crate) standby: bool,
+}
+
+impl Job {
+    /// Whether a sandbox started for `self` can run `other`: everything fixed when a sandbox
+    /// starts is the same (wall time and output are enforced from outside; files and stdin come
+    /// with the go).
+    fn same_shape(&self, other: &Job) -> bool {
+        let fixed = |l: &Limits| Limits {
+            wall_time_ms: 0,
+            max_output_bytes: 0,
+            ..l.clone()
+        };
+        self.argv == other.argv
+            && self.binds == other.binds
+            && self.env == other.env
+            && fixed(&self.limits) == fixed(&other.limits)
+    }
+
+    /// The part of `self` a sandbox is started with.
+    fn shape(&self) -> Job {
+        Job {
+            argv: self.argv.clone(),
+            files: Vec::new(),
+            stdin: Vec::new(),
+            limits: self.limits.clone(),
+            binds: self.binds.clone(),
+            env: self.env.clone(),
+            standby: self.standby,
+        }
+    }
 }
 
 /// Runs code with bubblewrap: fresh user, mount, PID, network, IPC, UTS and cgroup namespaces, a
@@ -65,7 +101,10 @@ impl std::fmt::Debug for BwrapSandbox {
 struct Inner {
     config: SandboxConfig,
     probe: Probe,
-    runtime: tempfile::TempDir,
+    /// Holds the seccomp program, passwd and group files (removed when dropped).
+    _runtime: tempfile::TempDir,
+    /// Locked while this sandbox lives; a runtime dir whose lock is free was left by a crash.
+    _owner_lock: fs::File,
     seccomp_file: PathBuf,
     passwd_file: PathBuf,
     group_file: PathBuf,
@@ -78,14 +117,34 @@ struct Inner {
     /// Free slots; a run takes one and gives it back once its leftovers are cleaned up.
     slots: Mutex<Vec<Slot>>,
     counter: AtomicU64,
+    from_standby: AtomicU64,
+    started_cold: AtomicU64,
     ruff: Option<PathBuf>,
 }
 
-/// One of the `parallelism` run slots: its uid offset and its cgroups (created on first use).
-#[derive(Debug)]
+/// Counts of how runs got their sandbox, since the sandbox was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SandboxStats {
+    /// Runs that took a standby started ahead of them.
+    pub runs_from_standby: u64,
+    /// Runs whose sandbox was started when they arrived (no standby of their shape was free).
+    pub runs_started_cold: u64,
+}
+
+/// One of the `parallelism` run slots: its uid offset, its standby and its cgroups (created on
+/// first use).
 struct Slot {
     index: u32,
+    /// A sandbox started for the slot's next run (dropped, i.e. killed, before the groups).
+    standby: Option<Standby>,
     cgroup: Option<SlotCgroup>,
+}
+
+/// A sandbox waiting for a run of its shape.
+struct Standby {
+    shape: Job,
+    started: Started,
 }
 
 impl Drop for Inner {
@@ -109,17 +168,18 @@ impl BwrapSandbox {
     /// in [`Sandbox::probe`]; runs are then refused unless `allow_weaker_isolation` is set.
     pub async fn from_config(config: SandboxConfig) -> Result<Self, Error> {
         config.validate()?;
-        let runtime = match &config.runtime_dir {
-            Some(dir) => {
-                fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-                tempfile::Builder::new()
-                    .prefix("mcp-sandbox-")
-                    .tempdir_in(dir)
-            }
-            None => tempfile::Builder::new().prefix("mcp-sandbox-").tempdir(),
-        }
-        .map_err(io_err("creating the sandbox runtime dir"))?;
+        let parent = config
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        fs::create_dir_all(&parent).map_err(io_err(format!("creating {}", parent.display())))?;
+        staging::remove_stale_runtime_dirs(&parent, RUNTIME_PREFIX);
+        let runtime = tempfile::Builder::new()
+            .prefix(RUNTIME_PREFIX)
+            .tempdir_in(&parent)
+            .map_err(io_err("creating the sandbox runtime dir"))?;
         set_mode(runtime.path(), 0o711)?;
+        let owner_lock = staging::lock_runtime_dir(runtime.path())?;
         let seccomp_file = runtime.path().join("seccomp.bpf");
         write_file(&seccomp_file, &seccomp::filter_bytes()?, 0o644)?;
         let passwd_file = runtime.path().join("passwd");
@@ -228,6 +288,7 @@ impl BwrapSandbox {
                     .rev()
                     .map(|index| Slot {
                         index,
+                        standby: None,
                         cgroup: None,
                     })
                     .collect(),
@@ -235,7 +296,10 @@ impl BwrapSandbox {
             gate: Arc::new(Semaphore::new(parallelism)),
             waiting: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
-            runtime,
+            from_standby: AtomicU64::new(0),
+            started_cold: AtomicU64::new(0),
+            _runtime: runtime,
+            _owner_lock: owner_lock,
             seccomp_file,
             passwd_file,
             group_file,
@@ -262,7 +326,64 @@ impl BwrapSandbox {
             Some(inner) => inner.probe = probe,
             None => unreachable!("the sandbox is not shared before from_config returns"),
         }
+        sandbox.start_first_standbys().await;
         Ok(sandbox)
+    }
+
+    /// Readies every slot for a Python run with the default limits, the most common request.
+    async fn start_first_standbys(&self) {
+        let inner = &self.inner;
+        if !inner.config.standby || !inner.probe.ready {
+            return;
+        }
+        let Ok(shape) = self.job_for(&ExecRequest::new(Language::Python, "")) else {
+            return;
+        };
+        let slots: Vec<Slot> = std::mem::take(&mut *lock(&inner.slots));
+        for mut slot in slots {
+            self.refill(&mut slot, &shape).await;
+            lock(&inner.slots).push(slot);
+        }
+    }
+
+    /// Starts a standby of `shape` in `slot` (whose groups are empty); a failure is logged and
+    /// leaves the slot without one.
+    async fn refill(&self, slot: &mut Slot, shape: &Job) {
+        let n = self.inner.counter.fetch_add(1, Ordering::SeqCst);
+        match self.start_in_slot(slot, n, &shape.shape()).await {
+            Ok(started) if started.is_ready() => {
+                slot.standby = Some(Standby {
+                    shape: shape.shape(),
+                    started,
+                });
+            }
+            Ok(_) => tracing::warn!("a standby sandbox ended before it was ready"),
+            Err(e) => tracing::warn!(error = %e, "could not start a standby sandbox"),
+        }
+    }
+
+    /// How runs got their sandbox so far.
+    pub fn stats(&self) -> SandboxStats {
+        SandboxStats {
+            runs_from_standby: self.inner.from_standby.load(Ordering::Relaxed),
+            runs_started_cold: self.inner.started_cold.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until no run is going or waiting and every slot's clean-up (and standby start) is
+    /// done.
+    pub async fn wait_idle(&self) {
+        let all = u32::try_from(self.inner.config.parallelism).unwrap_or(u32::MAX);
+        drop(self.inner.gate.acquire_many(all).await);
+    }
+
+    /// The host pids of the standby sandboxes' outermost processes (each the root of a process
+    /// tree that holds no code yet).
+    pub fn standby_pids(&self) -> Vec<u32> {
+        lock(&self.inner.slots)
+            .iter()
+            .filter_map(|s| s.standby.as_ref()?.started.pid())
+            .collect()
     }
 
     /// The configuration in use.
@@ -300,7 +421,7 @@ impl BwrapSandbox {
             .acquire_owned()
             .await
             .map_err(|_| Error::InvalidConfig("sandbox is shutting down".into()))?;
-        let Some(slot) = lock(&inner.slots).pop() else {
+        let Some(slot) = take_slot(&mut lock(&inner.slots), &job) else {
             return Err(Error::InvalidConfig(
                 "no free slot although the concurrency bound allowed a run".into(),
             ));
@@ -311,10 +432,11 @@ impl BwrapSandbox {
             inner: Arc::clone(inner),
             slot: Some(slot),
         };
-        let (result, staging) = self.execute_in_slot(slot.get(), job).await;
-        // Cleaning up (waiting until the slot's cgroups are empty, reclaiming their memory,
-        // deleting the staging dir) happens after the result is returned; the slot and the
-        // concurrency permit are held until it is done, so the slot's next run waits for it.
+        let result = self.execute_in_slot(slot.get(), &job).await;
+        // Cleaning up (waiting until the slot's cgroups are empty, reclaiming their memory) and
+        // starting the slot's next standby happen after the result is returned; the slot and the
+        // concurrency permit are held until then, so the slot's next run waits for it.
+        let this = self.clone();
         tokio::spawn(async move {
             let s = slot.get();
             if let Some(group) = &mut s.cgroup
@@ -323,7 +445,10 @@ impl BwrapSandbox {
                 // A process survived SIGKILL: never reuse these groups.
                 s.cgroup = None;
             }
-            drop(staging);
+            if job.standby && this.inner.config.standby && s.standby.is_none() {
+                this.refill(s, &job).await;
+            }
+            drop(this);
             drop(slot);
             drop(leave);
             // Last: whoever waits for every permit may rely on the rest being released.
@@ -332,32 +457,48 @@ impl BwrapSandbox {
         result
     }
 
-    async fn execute_in_slot(
-        &self,
-        slot: &mut Slot,
-        job: Job,
-    ) -> (Result<ExecResult, Error>, RemoveDir) {
-        let inner = &self.inner;
-        let n = inner.counter.fetch_add(1, Ordering::SeqCst);
-        let uid = inner.switch_uid.then(|| inner.config.uid_base + slot.index);
-        let staging = inner.runtime.path().join(format!("run-{n}"));
-        let cleanup = RemoveDir(staging.clone());
-        let result = self.prepare_and_run(slot, n, uid, &staging, &job).await;
-        (result, cleanup)
+    /// Runs `job` in `slot`: in the slot's standby if it has the job's shape, else in a sandbox
+    /// started now.
+    async fn execute_in_slot(&self, slot: &mut Slot, job: &Job) -> Result<ExecResult, Error> {
+        let started = match slot.standby.take() {
+            Some(standby) if standby.shape.same_shape(job) => {
+                self.inner.from_standby.fetch_add(1, Ordering::Relaxed);
+                standby.started
+            }
+            other => {
+                // A standby of another shape is killed; start_in_slot empties the groups.
+                drop(other);
+                self.inner.started_cold.fetch_add(1, Ordering::Relaxed);
+                let n = self.inner.counter.fetch_add(1, Ordering::SeqCst);
+                self.start_in_slot(slot, n, job).await?
+            }
+        };
+        if let Some(group) = &mut slot.cgroup {
+            group.start_run();
+        }
+        let group = slot.cgroup.as_ref();
+        let uid = self.slot_uid(slot);
+        let mut result = self.finish(started, job, uid, group).await;
+        if let (Some(group), Ok(r)) = (group, &mut result) {
+            r.peak_memory_bytes = group.peak_memory();
+            r.oom_killed = group.oom_killed();
+        }
+        result
     }
 
-    async fn prepare_and_run(
-        &self,
-        slot: &mut Slot,
-        n: u64,
-        uid: Option<u32>,
-        staging: &Path,
-        job: &Job,
-    ) -> Result<ExecResult, Error> {
+    /// The host uid the slot's runs execute as, when the server can switch uids.
+    fn slot_uid(&self, slot: &Slot) -> Option<u32> {
         let inner = &self.inner;
-        stage_files(staging, &job.files, uid)?;
+        inner.switch_uid.then(|| inner.config.uid_base + slot.index)
+    }
+
+    /// Readies the slot's groups for `job`'s limits and starts a sandbox for it.
+    async fn start_in_slot(&self, slot: &mut Slot, n: u64, job: &Job) -> Result<Started, Error> {
+        let inner = &self.inner;
+        let uid = self.slot_uid(slot);
         if !inner.cgroup_parents.is_empty() {
-            // Left over by a run whose future was dropped: empty the groups, or replace them.
+            // Left over by a run whose future was dropped, or a standby: empty the groups, or
+            // replace them.
             if let Some(group) = &mut slot.cgroup
                 && !group.reset().await
             {
@@ -376,13 +517,7 @@ impl BwrapSandbox {
                 .prepare(&job.limits)
                 .map_err(io_err("setting the run's cgroup limits"))?;
         }
-        let group = slot.cgroup.as_ref();
-        let mut result = self.spawn_and_wait(job, staging, uid, group).await;
-        if let (Some(group), Ok(r)) = (group, &mut result) {
-            r.peak_memory_bytes = group.peak_memory();
-            r.oom_killed = group.oom_killed();
-        }
-        result
+        self.start(job, uid, slot.cgroup.as_ref()).await
     }
 
     /// Turns a request into a job: validates it and resolves limits and interpreter.
@@ -435,6 +570,7 @@ impl BwrapSandbox {
             limits,
             binds: Vec::new(),
             env: Vec::new(),
+            standby: true,
         })
     }
 
@@ -486,6 +622,18 @@ impl SlotGuard {
             .as_mut()
             .unwrap_or_else(|| unreachable!("the slot is only taken out on drop"))
     }
+}
+
+/// Takes the free slot best suited to `job`: one whose standby has its shape, else one without a
+/// standby, else any.
+fn take_slot(slots: &mut Vec<Slot>, job: &Job) -> Option<Slot> {
+    let ready = |s: &Slot| s.standby.as_ref().is_some_and(|b| b.shape.same_shape(job));
+    let pos = slots
+        .iter()
+        .rposition(ready)
+        .or_else(|| slots.iter().rposition(|s| s.standby.is_none()))
+        .or_else(|| slots.len().checked_sub(1))?;
+    Some(slots.swap_remove(pos))
 }
 
 impl Drop for SlotGuard {

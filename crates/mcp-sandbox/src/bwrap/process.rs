@@ -1,16 +1,27 @@
-//! Starting the wrapper → prlimit → bwrap chain and waiting for it under the run's limits.
+//! Starting a sandbox (the wrapper → [prlimit →] bwrap → shim chain) up to the point where it
+//! waits for its go, and then running one job in it under the run's limits.
+//!
+//! A sandbox is started before its job is known in full: the shim inside says it is ready on
+//! stderr and waits for a go line on stdin, so namespaces, mounts, seccomp, rlimits and cgroups
+//! are all in place before the code arrives. The job's files are then written straight into the
+//! sandbox's own tmpfs work dir (through `/proc/<pid>/root`, before any code of the run exists),
+//! and the go line makes the shim exec the job's program, which reads the rest of stdin. A
+//! sandbox started ahead of its run is a *standby*.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::cgroup::{Controller, SlotCgroup};
 use super::output::{Captured, lossy, read_capped};
 use super::{BwrapSandbox, Job, SANDBOX_UID, WORK_DIR, io_err};
+use crate::exec::validate_file_name;
 use crate::{Error, ExecResult};
 
 /// The wrapper: sets the rlimits with `ulimit` (unless `$2` is `-`: then `prlimit` comes
@@ -30,11 +41,43 @@ done
 shift
 exec "$@" 3< "$f""#;
 
+/// What the shim prints on stderr once the sandbox is set up.
+const READY: &[u8] = b"mcp-sandbox: ready\n";
+/// The shim, the sandbox's first program: says it is ready, waits for the go line on stdin (the
+/// shell's `read` takes one byte at a time, so the rest stays for the program), then execs the
+/// job's argv (its positional parameters). Stdin closed without the line ends the sandbox.
+const SHIM: &str =
+    r#"echo "mcp-sandbox: ready" >&2; IFS= read -r go && [ "$go" = go ] && exec "$@"; exit 125"#;
+/// How long a sandbox may take to get ready before it counts as failed.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started sandbox: ready and waiting for its go, or already ended (then its exit status and
+/// stderr say why).
+pub(super) struct Started {
+    child: tokio::process::Child,
+    /// `/proc/<pid>/root` of a process inside, the sandbox's root seen from the host; `None` if
+    /// the sandbox ended before it was ready.
+    root: Option<PathBuf>,
+    /// What came on stderr before the ready line (bwrap's complaints, if any).
+    early_stderr: Vec<u8>,
+}
+
+impl Started {
+    /// Whether the sandbox is waiting for its go.
+    pub(super) fn is_ready(&self) -> bool {
+        self.root.is_some()
+    }
+
+    /// The host pid of the sandbox's outermost process (its bwrap).
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
 impl BwrapSandbox {
     fn command(
         &self,
         job: &Job,
-        staging: &Path,
         uid: Option<u32>,
         cgroup: Option<&SlotCgroup>,
     ) -> tokio::process::Command {
@@ -125,11 +168,6 @@ impl BwrapSandbox {
         let size = l.work_dir_bytes.to_string();
         cmd.args(["--perms", "1777", "--size", &size, "--tmpfs", "/tmp"]);
         cmd.args(["--perms", "0777", "--size", &size, "--tmpfs", WORK_DIR]);
-        for (file, _) in &job.files {
-            cmd.arg("--ro-bind")
-                .arg(staging.join(file))
-                .arg(format!("{WORK_DIR}/{file}"));
-        }
         for (host, inside) in &job.binds {
             cmd.arg("--ro-bind").arg(host).arg(inside);
         }
@@ -151,7 +189,7 @@ impl BwrapSandbox {
         for (k, v) in env {
             cmd.args(["--setenv", k, v]);
         }
-        cmd.args(["--seccomp", "3", "--"]);
+        cmd.args(["--seccomp", "3", "--", "/bin/sh", "-c", SHIM, "sh"]);
         cmd.args(&job.argv);
 
         cmd.env_clear()
@@ -167,26 +205,64 @@ impl BwrapSandbox {
         cmd
     }
 
-    pub(super) async fn spawn_and_wait(
+    /// Starts a sandbox for `job` (its files and stdin are not needed yet) and waits until it
+    /// is ready for its go or has ended.
+    pub(super) async fn start(
         &self,
         job: &Job,
-        staging: &Path,
         uid: Option<u32>,
         cgroup: Option<&SlotCgroup>,
-    ) -> Result<ExecResult, Error> {
-        let mut cmd = self.command(job, staging, uid, cgroup);
-        let started = Instant::now();
-        let deadline =
-            tokio::time::Instant::now() + std::time::Duration::from_millis(job.limits.wall_time_ms);
+    ) -> Result<Started, Error> {
+        let mut cmd = self.command(job, uid, cgroup);
         let mut child = cmd.spawn().map_err(|source| Error::Spawn {
             program: self.inner.config.shell.display().to_string(),
             source,
         })?;
+        let (ready, early_stderr) = wait_ready(&mut child).await?;
+        let root = match (ready, child.id()) {
+            (true, Some(pid)) => Some(sandbox_root(pid)?),
+            _ => None,
+        };
+        Ok(Started {
+            child,
+            root,
+            early_stderr,
+        })
+    }
+
+    /// Places the job's files in the started sandbox, gives it the go and waits for the job
+    /// under its limits.
+    pub(super) async fn finish(
+        &self,
+        started: Started,
+        job: &Job,
+        uid: Option<u32>,
+        cgroup: Option<&SlotCgroup>,
+    ) -> Result<ExecResult, Error> {
+        let Started {
+            mut child,
+            root,
+            early_stderr,
+        } = started;
+        let mut input = Vec::new();
+        if let Some(root) = root {
+            place_files(&root, &job.files, job.limits.work_dir_bytes, uid)?;
+            input.extend_from_slice(b"go\n");
+        }
+        input.extend_from_slice(&job.stdin);
+        let started = Instant::now();
+        let deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_millis(job.limits.wall_time_ms);
         if let Some(mut stdin) = child.stdin.take() {
-            let data = job.stdin.clone();
-            tokio::spawn(async move {
-                let _ = stdin.write_all(&data).await;
-            });
+            // What fits in the pipe is written at once (closing stdin right away); the rest by a
+            // task, so a program that does not read its stdin cannot stall the run.
+            if input.len() <= 4096 {
+                let _ = stdin.write_all(&input).await;
+            } else {
+                tokio::spawn(async move {
+                    let _ = stdin.write_all(&input).await;
+                });
+            }
         }
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(Error::io(
@@ -194,7 +270,10 @@ impl BwrapSandbox {
                 std::io::Error::other("no pipes"),
             ));
         };
-        let mut captured = Captured::default();
+        let mut captured = Captured {
+            stderr: early_stderr,
+            ..Captured::default()
+        };
         let read = tokio::time::timeout_at(
             deadline,
             read_capped(stdout, stderr, job.limits.max_output_bytes, &mut captured),
@@ -226,12 +305,9 @@ impl BwrapSandbox {
         }
         .map_err(io_err("waiting for the sandbox"))?;
         let duration_ms = started.elapsed().as_millis() as u64;
-        // Anything left (there should be nothing: the PID namespace died with its init) gets
-        // SIGKILL now; waiting until the groups are empty happens after the result is returned,
-        // before the slot takes its next run.
-        if let Some(group) = cgroup {
-            group.kill_once();
-        }
+        // Nothing of the run can be left running: the PID namespace died with its init. The
+        // slot's clean-up, after the result is returned and before its next run, still
+        // SIGKILLs whatever is in its groups until they are empty.
 
         let stderr = lossy(captured.stderr);
         use std::os::unix::process::ExitStatusExt;
@@ -264,4 +340,150 @@ impl BwrapSandbox {
             peak_memory_bytes: None,
         })
     }
+}
+
+/// Reads the child's stderr until the shim's ready line. Returns whether it came, and what came
+/// before it (or everything, if the sandbox ended first).
+async fn wait_ready(child: &mut tokio::process::Child) -> Result<(bool, Vec<u8>), Error> {
+    let Some(mut stderr) = child.stderr.take() else {
+        return Err(Error::io(
+            "capturing output",
+            std::io::Error::other("no pipes"),
+        ));
+    };
+    let mut seen = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 256];
+        loop {
+            if seen.ends_with(READY) {
+                seen.truncate(seen.len() - READY.len());
+                return true;
+            }
+            // Nothing comes after the ready line until the go, so this never reads past it.
+            match stderr.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if seen.len() < 64 * 1024 => seen.extend_from_slice(&buf[..n]),
+                Ok(_) => {}
+            }
+        }
+    };
+    let ready = tokio::time::timeout(READY_TIMEOUT, read).await;
+    child.stderr = Some(stderr);
+    match ready {
+        Ok(ready) => Ok((ready, seen)),
+        Err(_) => Err(Error::io(
+            format!("the sandbox was not ready after {READY_TIMEOUT:?}"),
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        )),
+    }
+}
+
+/// `/proc/<pid>/root` of the PID-namespace init under the sandbox's bwrap `outer`, after checking
+/// that it is in another mount namespace than the server (so writes land in the sandbox).
+fn sandbox_root(outer: u32) -> Result<PathBuf, Error> {
+    let children = fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
+        .map_err(io_err("finding the sandbox's first process"))?;
+    let inner: u32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| {
+            Error::io(
+                "finding the sandbox's first process",
+                std::io::Error::other("bwrap has no child"),
+            )
+        })?;
+    let ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/mnt"));
+    let (inside, host) = (
+        ns(&inner.to_string()).map_err(io_err("reading the sandbox's mount namespace"))?,
+        ns("self").map_err(io_err("reading the server's mount namespace"))?,
+    );
+    if inside == host {
+        return Err(Error::io(
+            "the sandbox shares the server's mount namespace",
+            std::io::Error::other("refusing to write its files"),
+        ));
+    }
+    Ok(PathBuf::from(format!("/proc/{inner}/root")))
+}
+
+/// Switches the calling thread's filesystem uid and gid, and switches them back when dropped.
+struct FsIds {
+    uid: nix::unistd::Uid,
+    gid: nix::unistd::Gid,
+}
+
+impl FsIds {
+    fn switch(uid: u32) -> Self {
+        FsIds {
+            gid: nix::unistd::setfsgid(nix::unistd::Gid::from_raw(uid)),
+            uid: nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid)),
+        }
+    }
+}
+
+impl Drop for FsIds {
+    fn drop(&mut self) {
+        nix::unistd::setfsuid(self.uid);
+        nix::unistd::setfsgid(self.gid);
+    }
+}
+
+/// Writes `files` into the work dir of the sandbox whose root is `root`, as the run's `uid`
+/// (the only host uid its user namespace maps; the tmpfs refuses files of unmapped owners).
+/// Nothing of the run exists yet, so nothing inside can redirect the writes. Files get mode
+/// 0444, directories 0777, like files the run's user made itself.
+fn place_files(
+    root: &Path,
+    files: &[(String, Vec<u8>)],
+    work_dir_bytes: u64,
+    uid: Option<u32>,
+) -> Result<(), Error> {
+    // No `.await` until the guard is dropped: the ids belong to this thread.
+    let _ids = uid.map(FsIds::switch);
+    let work = root.join(WORK_DIR.trim_start_matches('/'));
+    let too_large = |e: std::io::Error, context: String| {
+        if e.raw_os_error() == Some(nix::libc::ENOSPC) {
+            Error::InputTooLarge {
+                size: files.iter().map(|(_, c)| c.len() as u64).sum(),
+                max: work_dir_bytes,
+            }
+        } else {
+            Error::io(context, e)
+        }
+    };
+    for (name, content) in files {
+        validate_file_name(name)?;
+        let parts: Vec<&str> = name.split('/').collect();
+        let mut dir = work.clone();
+        for part in &parts[..parts.len() - 1] {
+            dir.push(part);
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                        .map_err(io_err(format!(
+                        "setting permissions of directory for `{name}`"
+                    )))?
+                }
+                Err(_) if fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) => {}
+                Err(e) => {
+                    return Err(too_large(
+                        e,
+                        format!(
+                            "creating directory for file `{name}` (a file of that name exists?)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(work.join(name))
+            .map_err(|e| too_large(e, format!("placing file `{name}` (named twice?)")))?;
+        file.write_all(content)
+            .map_err(|e| too_large(e, format!("writing file `{name}`")))?;
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Per-run staging dirs on the host and the tool binaries bound into the sandbox.
+//! Files of the runtime dir and the tool binaries bound into the sandbox.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -6,21 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::io_err;
-use crate::exec::validate_file_name;
 use crate::{Error, SandboxConfig};
-
-/// Removes a staging dir when the run is over, whatever happened.
-pub(super) struct RemoveDir(pub(super) PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        if self.0.exists()
-            && let Err(e) = fs::remove_dir_all(&self.0)
-        {
-            tracing::warn!(dir = %self.0.display(), error = %e, "could not remove sandbox staging dir");
-        }
-    }
-}
 
 pub(super) fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
@@ -32,43 +18,54 @@ pub(super) fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), E
     set_mode(path, mode)
 }
 
-/// Writes the job's files under `staging`, owned by the run's uid so bwrap can bind them.
-pub(super) fn stage_files(
-    staging: &Path,
-    files: &[(String, Vec<u8>)],
-    uid: Option<u32>,
-) -> Result<(), Error> {
-    fs::create_dir(staging).map_err(io_err(format!("creating {}", staging.display())))?;
-    set_mode(staging, 0o700)?;
-    // Everything is written as the server and handed to the run's uid only at the end, so no
-    // process of that uid can interfere while the files are created.
-    let mut created = Vec::new();
-    for (name, content) in files {
-        validate_file_name(name)?;
-        let path = staging.join(name);
-        let mut dir = staging.to_path_buf();
-        let parts: Vec<&str> = name.split('/').collect();
-        for part in &parts[..parts.len() - 1] {
-            dir.push(part);
-            if !dir.is_dir() {
-                fs::create_dir(&dir).map_err(io_err(format!(
-                    "creating directory for file `{name}` (a file of that name exists?)"
-                )))?;
-                set_mode(&dir, 0o700)?;
-                created.push(dir.clone());
+/// The file in a runtime dir that its sandbox keeps locked.
+const OWNER_LOCK: &str = "owner.lock";
+
+/// Creates and locks the owner file of the runtime dir `dir`; the lock lasts as long as the file
+/// stays open (and ends with the process, however it ends).
+pub(super) fn lock_runtime_dir(dir: &Path) -> Result<fs::File, Error> {
+    let path = dir.join(OWNER_LOCK);
+    let file = fs::File::create(&path).map_err(io_err(format!("creating {}", path.display())))?;
+    file.try_lock().map_err(|e| {
+        Error::io(
+            format!("locking {}", path.display()),
+            std::io::Error::other(e),
+        )
+    })?;
+    Ok(file)
+}
+
+/// Removes the runtime dirs under `parent` left by sandboxes that are gone (a crash skips their
+/// clean-up): those whose owner lock nobody holds. Dirs without an owner file are left alone.
+pub(super) fn remove_stale_runtime_dirs(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let named = entry.file_name().to_string_lossy().starts_with(prefix);
+        if !named || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(lock) = fs::File::open(dir.join(OWNER_LOCK)) else {
+            continue;
+        };
+        // A sandbox starting right now creates its lock file just before it locks it.
+        let fresh = lock.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+            t.elapsed()
+                .is_ok_and(|age| age < std::time::Duration::from_secs(60))
+        });
+        if !fresh && lock.try_lock().is_ok() {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    tracing::info!(dir = %dir.display(), "removed a stale sandbox runtime dir")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a stale sandbox runtime dir")
+                }
             }
         }
-        write_file(&path, content, 0o600)?;
-        created.push(path);
     }
-    if let Some(uid) = uid {
-        created.push(staging.to_path_buf());
-        for p in created {
-            std::os::unix::fs::chown(&p, Some(uid), Some(uid))
-                .map_err(io_err(format!("chown {}", p.display())))?;
-        }
-    }
-    Ok(())
 }
 
 /// Finds a ruff binary (an ELF file, not a pyenv shim) to bind into the sandbox.

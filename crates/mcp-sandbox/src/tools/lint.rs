@@ -99,6 +99,7 @@ impl BwrapSandbox {
             argv: argv.into_iter().map(str::to_owned).collect(),
             files: vec![(file.clone(), request.code.clone().into_bytes())],
             limits: limits.clone(),
+            standby: true,
             ..Job::default()
         };
         let mut tools = Vec::new();

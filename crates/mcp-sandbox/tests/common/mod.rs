@@ -85,7 +85,53 @@ pub fn host_is_healthy() {
     assert_eq!(out.stdout, b"ok\n");
 }
 
-/// Waits (briefly) until no process of the sandbox uids is left, then asserts it.
+/// The parent pid of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Like [`processes_of_sandbox_uids`], without the process trees of `sandbox`'s standbys (the
+/// sandboxes started ahead of the next runs, which hold no code).
+pub fn run_processes(sandbox: &BwrapSandbox, uid_base: u32) -> Vec<(u32, u32, String)> {
+    let standbys = sandbox.standby_pids();
+    processes_of_sandbox_uids(uid_base)
+        .into_iter()
+        .filter(|(_, pid, _)| {
+            let mut p = *pid;
+            for _ in 0..64 {
+                if standbys.contains(&p) {
+                    return false;
+                }
+                match parent_of(p) {
+                    Some(parent) if parent > 1 => p = parent,
+                    _ => break,
+                }
+            }
+            true
+        })
+        .collect()
+}
+
+/// Waits (briefly) until no process of `sandbox`'s runs is left (its standbys aside), then
+/// asserts it.
+pub async fn assert_no_run_left(sandbox: &BwrapSandbox, uid_base: u32) {
+    for _ in 0..100 {
+        if run_processes(sandbox, uid_base).is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!(
+        "processes of the sandbox's runs are still running: {:?}",
+        run_processes(sandbox, uid_base)
+    );
+}
+
+/// Waits (briefly) until no process of the sandbox uids is left at all, standbys included, then
+/// asserts it.
 pub async fn assert_nothing_left(uid_base: u32) {
     for _ in 0..100 {
         if processes_of_sandbox_uids(uid_base).is_empty() {
