@@ -207,3 +207,21 @@ async fn runtime_dirs_left_by_a_crash_are_removed_at_start_and_live_ones_kept() 
     );
     drop(s);
 }
+
+#[tokio::test]
+async fn a_standby_killed_from_outside_is_replaced_by_a_fresh_sandbox() {
+    let s = sandbox_with(320_128, |c| c.parallelism = 1).await;
+    s.wait_idle().await;
+    let pids = s.standby_pids();
+    assert_eq!(pids.len(), 1);
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = s.stats();
+    let r = run(&s, Language::Python, "print('fresh')").await;
+    assert_eq!(r.stdout, "fresh\n", "{r:?}");
+    assert_eq!(delta(s.stats(), before), (0, 1));
+}

@@ -460,14 +460,19 @@ impl BwrapSandbox {
     /// Runs `job` in `slot`: in the slot's standby if it has the job's shape, else in a sandbox
     /// started now.
     async fn execute_in_slot(&self, slot: &mut Slot, job: &Job) -> Result<ExecResult, Error> {
-        let started = match slot.standby.take() {
-            Some(standby) if standby.shape.same_shape(job) => {
+        let standby = slot
+            .standby
+            .take()
+            .filter(|s| s.shape.same_shape(job))
+            .and_then(|mut s| s.started.is_alive().then_some(s));
+        let started = match standby {
+            Some(standby) => {
                 self.inner.from_standby.fetch_add(1, Ordering::Relaxed);
                 standby.started
             }
-            other => {
-                // A standby of another shape is killed; start_in_slot empties the groups.
-                drop(other);
+            None => {
+                // A standby of another shape (or a dead one) is gone by now; start_in_slot
+                // empties the groups.
                 self.inner.started_cold.fetch_add(1, Ordering::Relaxed);
                 let n = self.inner.counter.fetch_add(1, Ordering::SeqCst);
                 self.start_in_slot(slot, n, job).await?

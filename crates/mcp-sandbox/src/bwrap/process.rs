@@ -68,6 +68,12 @@ impl Started {
         self.root.is_some()
     }
 
+    /// Whether the sandbox is still there (a standby may be killed from outside, e.g. by the
+    /// parent-death signal when the thread that started it ends).
+    pub(super) fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The host pid of the sandbox's outermost process (its bwrap).
     pub(super) fn pid(&self) -> Option<u32> {
         self.child.id()
