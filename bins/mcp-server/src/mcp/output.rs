@@ -70,7 +70,7 @@ pub struct Execution {
     pub code_sha256: String,
     /// Standard output (invalid UTF-8 replaced), at most `max_output_bytes` with stderr.
     pub stdout: String,
-    /// Standard error, as above.
+    /// Standard error (invalid UTF-8 replaced), counted with stdout against `max_output_bytes`.
     pub stderr: String,
     /// Exit code, when the program exited normally.
     pub exit_code: Option<i32>,
@@ -228,7 +228,7 @@ pub struct NodeRef {
     pub key: String,
 }
 
-/// `graph_upsert_node`: the stored node.
+/// A stored node (the result of `graph_upsert_node`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(test, serde(deny_unknown_fields))]
 pub struct Node {
@@ -240,7 +240,7 @@ pub struct Node {
     pub properties: Map<String, Value>,
 }
 
-/// `graph_upsert_relationship`: the stored relationship.
+/// A stored relationship (the result of `graph_upsert_relationship`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(test, serde(deny_unknown_fields))]
 pub struct Relationship {
