@@ -385,6 +385,8 @@ def test_metrics_and_openapi(server, admin_token):
     )
     text = server.request("GET", "/metrics").text
     assert 'mcp_executions_total{language="python",outcome="success"} 1' in text
+    # The run took the Python standby that the sandbox started with.
+    assert 'mcp_sandbox_runs_total{sandbox="standby"} 1' in text, text
     assert "mcp_http_request_duration_seconds_bucket" in text
     doc = server.request("GET", "/api-docs/openapi.json").json
     assert "/api/v1/execute" in doc["paths"]

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub audit_queue_depth: IntGauge,
     /// Sandbox runs in progress or waiting.
     pub sandbox_queue: IntGauge,
+    /// Sandbox runs by how they got their sandbox (`standby` or `cold`).
+    pub sandbox_runs: IntCounterVec,
 }
 
 impl Metrics {
@@ -71,6 +73,14 @@ impl Metrics {
         .expect("valid metric");
         let sandbox_queue =
             IntGauge::new("mcp_sandbox_queue", "Sandbox runs in progress").expect("valid metric");
+        let sandbox_runs = IntCounterVec::new(
+            Opts::new(
+                "mcp_sandbox_runs_total",
+                "Sandbox runs by how their sandbox was started: standby (ahead of the run) or cold",
+            ),
+            &["sandbox"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -79,6 +89,7 @@ impl Metrics {
             Box::new(executions.clone()),
             Box::new(audit_queue_depth.clone()),
             Box::new(sandbox_queue.clone()),
+            Box::new(sandbox_runs.clone()),
         ] {
             registry.register(m).expect("metric names are unique");
         }
@@ -91,6 +102,18 @@ impl Metrics {
             executions,
             audit_queue_depth,
             sandbox_queue,
+            sandbox_runs,
+        }
+    }
+
+    /// Brings `mcp_sandbox_runs_total` up to the sandbox's own counts.
+    pub fn sync_sandbox(&self, stats: mcp_sandbox::SandboxStats) {
+        for (label, now) in [
+            ("standby", stats.runs_from_standby),
+            ("cold", stats.runs_started_cold),
+        ] {
+            let counter = self.sandbox_runs.with_label_values(&[label]);
+            counter.inc_by(now.saturating_sub(counter.get()));
         }
     }
 
@@ -134,5 +157,21 @@ mod tests {
         );
         assert!(text.contains("mcp_http_request_duration_seconds_bucket"));
         assert!(text.contains(r#"mcp_executions_total{language="python",outcome="success"} 1"#));
+    }
+
+    #[test]
+    fn sandbox_run_counts_follow_the_sandbox() {
+        let m = Metrics::new();
+        let mut stats = mcp_sandbox::SandboxStats::default();
+        stats.runs_from_standby = 5;
+        stats.runs_started_cold = 2;
+        m.sync_sandbox(stats);
+        m.sync_sandbox(stats);
+        let text = m.render();
+        assert!(
+            text.contains(r#"mcp_sandbox_runs_total{sandbox="standby"} 5"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"mcp_sandbox_runs_total{sandbox="cold"} 2"#), "{text}");
     }
 }

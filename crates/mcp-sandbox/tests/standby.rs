@@ -225,3 +225,13 @@ async fn a_standby_killed_from_outside_is_replaced_by_a_fresh_sandbox() {
     assert_eq!(r.stdout, "fresh\n", "{r:?}");
     assert_eq!(delta(s.stats(), before), (0, 1));
 }
+
+#[tokio::test]
+async fn the_stats_count_runs_not_the_start_up_probe() {
+    let s = sandbox_with(320_144, |c| c.parallelism = 1).await;
+    assert_eq!(s.stats(), SandboxStats::default());
+    s.wait_idle().await;
+    run(&s, Language::Python, "print(1)").await;
+    let stats = s.stats();
+    assert_eq!((stats.runs_from_standby, stats.runs_started_cold), (1, 0));
+}

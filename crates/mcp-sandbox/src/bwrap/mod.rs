@@ -323,7 +323,11 @@ impl BwrapSandbox {
         let all = u32::try_from(parallelism).unwrap_or(u32::MAX);
         drop(sandbox.inner.gate.acquire_many(all).await);
         match Arc::get_mut(&mut sandbox.inner) {
-            Some(inner) => inner.probe = probe,
+            Some(inner) => {
+                inner.probe = probe;
+                // The probe's own run is not one of the runs the stats count.
+                inner.started_cold = AtomicU64::new(0);
+            }
             None => unreachable!("the sandbox is not shared before from_config returns"),
         }
         sandbox.start_first_standbys().await;
