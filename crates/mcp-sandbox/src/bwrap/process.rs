@@ -4,15 +4,19 @@
 //! A sandbox is started before its job is known in full: the shim inside says it is ready on
 //! stderr and waits for a go line on stdin, so namespaces, mounts, seccomp, rlimits and cgroups
 //! are all in place before the code arrives. The job's files are then written straight into the
-//! sandbox's own tmpfs work dir (through `/proc/<pid>/root`, before any code of the run exists),
+//! sandbox's own tmpfs work dir (through a directory handle opened via `/proc/<pid>/root` when
+//! the sandbox got ready, before any code of the run exists),
 //! and the go line makes the shim exec the job's program, which reads the rest of stdin. A
 //! sandbox started ahead of its run is a *standby*.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, fstatat, mkdirat};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -55,9 +59,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// stderr say why).
 pub(super) struct Started {
     child: tokio::process::Child,
-    /// `/proc/<pid>/root` of a process inside, the sandbox's root seen from the host; `None` if
-    /// the sandbox ended before it was ready.
-    root: Option<PathBuf>,
+    /// A handle on the sandbox's work dir (its own tmpfs), opened through `/proc/<pid>/root`
+    /// while the sandbox was known to be alive and pristine; `None` if the sandbox ended before
+    /// it was ready. Holding the directory itself (not a path) makes later writes immune to
+    /// pid reuse.
+    work: Option<OwnedFd>,
     /// What came on stderr before the ready line (bwrap's complaints, if any).
     early_stderr: Vec<u8>,
 }
@@ -65,7 +71,7 @@ pub(super) struct Started {
 impl Started {
     /// Whether the sandbox is waiting for its go.
     pub(super) fn is_ready(&self) -> bool {
-        self.root.is_some()
+        self.work.is_some()
     }
 
     /// Whether the sandbox is still there (a standby may be killed from outside, e.g. by the
@@ -225,13 +231,13 @@ impl BwrapSandbox {
             source,
         })?;
         let (ready, early_stderr) = wait_ready(&mut child).await?;
-        let root = match (ready, child.id()) {
-            (true, Some(pid)) => Some(sandbox_root(pid)?),
+        let work = match (ready, child.id()) {
+            (true, Some(pid)) => Some(sandbox_work_dir(pid)?),
             _ => None,
         };
         Ok(Started {
             child,
-            root,
+            work,
             early_stderr,
         })
     }
@@ -247,12 +253,12 @@ impl BwrapSandbox {
     ) -> Result<ExecResult, Error> {
         let Started {
             mut child,
-            root,
+            work,
             early_stderr,
         } = started;
         let mut input = Vec::new();
-        if let Some(root) = root {
-            place_files(&root, &job.files, job.limits.work_dir_bytes, uid)?;
+        if let Some(work) = work {
+            place_files(&work, &job.files, job.limits.work_dir_bytes, uid)?;
             input.extend_from_slice(b"go\n");
         }
         input.extend_from_slice(&job.stdin);
@@ -384,33 +390,43 @@ async fn wait_ready(child: &mut tokio::process::Child) -> Result<(bool, Vec<u8>)
     }
 }
 
-/// `/proc/<pid>/root` of the PID-namespace init under the sandbox's bwrap `outer`, after checking
-/// that it is in another mount namespace than the server (so writes land in the sandbox).
-fn sandbox_root(outer: u32) -> Result<PathBuf, Error> {
+/// Opens the work dir of the sandbox whose bwrap is `outer`, through `/proc/<pid>/root` of its
+/// PID-namespace init, and checks that it is a tmpfs in another mount namespace than the
+/// server's (so writes land in the sandbox and nowhere else).
+fn sandbox_work_dir(outer: u32) -> Result<OwnedFd, Error> {
+    let fail = |why: &str| {
+        Error::io(
+            "opening the sandbox's work dir",
+            std::io::Error::other(why.to_string()),
+        )
+    };
     let children = fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
         .map_err(io_err("finding the sandbox's first process"))?;
     let inner: u32 = children
         .split_whitespace()
         .next()
         .and_then(|p| p.parse().ok())
-        .ok_or_else(|| {
-            Error::io(
-                "finding the sandbox's first process",
-                std::io::Error::other("bwrap has no child"),
-            )
-        })?;
+        .ok_or_else(|| fail("bwrap has no child"))?;
+    let work = nix::fcntl::open(
+        format!("/proc/{inner}/root{WORK_DIR}").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("opening the sandbox's work dir", e.into()))?;
     let ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/mnt"));
     let (inside, host) = (
         ns(&inner.to_string()).map_err(io_err("reading the sandbox's mount namespace"))?,
         ns("self").map_err(io_err("reading the server's mount namespace"))?,
     );
     if inside == host {
-        return Err(Error::io(
-            "the sandbox shares the server's mount namespace",
-            std::io::Error::other("refusing to write its files"),
-        ));
+        return Err(fail("the sandbox shares the server's mount namespace"));
     }
-    Ok(PathBuf::from(format!("/proc/{inner}/root")))
+    let is_tmpfs = nix::sys::statfs::fstatfs(&work)
+        .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    if !is_tmpfs {
+        return Err(fail("the sandbox's work dir is not its tmpfs"));
+    }
+    Ok(work)
 }
 
 /// Switches the calling thread's filesystem uid and gid, and switches them back when dropped.
@@ -435,45 +451,49 @@ impl Drop for FsIds {
     }
 }
 
-/// Writes `files` into the work dir of the sandbox whose root is `root`, as the run's `uid`
-/// (the only host uid its user namespace maps; the tmpfs refuses files of unmapped owners).
-/// Nothing of the run exists yet, so nothing inside can redirect the writes. Files get mode
-/// 0444, directories 0777, like files the run's user made itself.
+/// Writes `files` into `work`, the sandbox's work dir, as the run's `uid` (the only host uid its
+/// user namespace maps; the tmpfs refuses files of unmapped owners). Nothing of the run exists
+/// yet, so nothing inside can redirect the writes (and symlinks are not followed anyway). Files
+/// get mode 0444; directories 0755 (umask), owned by the run's user, so it can write in them.
 fn place_files(
-    root: &Path,
+    work: &OwnedFd,
     files: &[(String, Vec<u8>)],
     work_dir_bytes: u64,
     uid: Option<u32>,
 ) -> Result<(), Error> {
     // No `.await` until the guard is dropped: the ids belong to this thread.
     let _ids = uid.map(FsIds::switch);
-    let work = root.join(WORK_DIR.trim_start_matches('/'));
-    let too_large = |e: std::io::Error, context: String| {
-        if e.raw_os_error() == Some(nix::libc::ENOSPC) {
+    let fail = |e: nix::errno::Errno, context: String| {
+        if e == nix::errno::Errno::ENOSPC {
             Error::InputTooLarge {
                 size: files.iter().map(|(_, c)| c.len() as u64).sum(),
                 max: work_dir_bytes,
             }
         } else {
-            Error::io(context, e)
+            Error::io(context, e.into())
         }
     };
     for (name, content) in files {
         validate_file_name(name)?;
-        let parts: Vec<&str> = name.split('/').collect();
-        let mut dir = work.clone();
-        for part in &parts[..parts.len() - 1] {
-            dir.push(part);
-            match fs::create_dir(&dir) {
-                Ok(()) => {
-                    fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-                        .map_err(io_err(format!(
-                        "setting permissions of directory for `{name}`"
-                    )))?
-                }
-                Err(_) if fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) => {}
+        let mut parent = String::new();
+        for part in name
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, p)| p)
+        {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            let dir = parent.as_str();
+            match mkdirat(work, dir, Mode::from_bits_truncate(0o777)) {
+                Ok(()) => {}
+                Err(nix::errno::Errno::EEXIST)
+                    if fstatat(work, dir, AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .is_ok_and(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR) => {}
                 Err(e) => {
-                    return Err(too_large(
+                    return Err(fail(
                         e,
                         format!(
                             "creating directory for file `{name}` (a file of that name exists?)"
@@ -482,14 +502,17 @@ fn place_files(
                 }
             }
         }
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(work.join(name))
-            .map_err(|e| too_large(e, format!("placing file `{name}` (named twice?)")))?;
-        file.write_all(content)
-            .map_err(|e| too_large(e, format!("writing file `{name}`")))?;
+        let fd = openat(
+            work,
+            name.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o444),
+        )
+        .map_err(|e| fail(e, format!("placing file `{name}` (named twice?)")))?;
+        fs::File::from(fd).write_all(content).map_err(|e| {
+            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+            fail(errno, format!("writing file `{name}`"))
+        })?;
     }
     Ok(())
 }
