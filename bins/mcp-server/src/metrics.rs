@@ -172,6 +172,9 @@ mod tests {
             text.contains(r#"mcp_sandbox_runs_total{sandbox="standby"} 5"#),
             "{text}"
         );
-        assert!(text.contains(r#"mcp_sandbox_runs_total{sandbox="cold"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"mcp_sandbox_runs_total{sandbox="cold"} 2"#),
+            "{text}"
+        );
     }
 }
