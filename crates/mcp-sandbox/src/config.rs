@@ -218,7 +218,8 @@ pub struct SandboxConfig {
     pub shell_rlimits: bool,
     /// Interpreter and tool paths.
     pub interpreters: Interpreters,
-    /// Where per-run staging dirs live; `None` makes a private temp dir.
+    /// Where the sandbox's private runtime dir (seccomp program, passwd/group files) is made;
+    /// `None` uses the system temp dir. Runtime dirs left there by a crash are removed at start.
     pub runtime_dir: Option<PathBuf>,
     /// Maximum bytes of code, stdin and files of one request.
     pub max_input_bytes: u64,

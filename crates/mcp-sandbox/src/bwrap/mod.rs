@@ -1,11 +1,13 @@
 //! [`BwrapSandbox`]: the Linux sandbox, built on bubblewrap run as an unprivileged uid.
 
 mod cgroup;
+mod files;
 mod output;
 mod probe;
 mod process;
+mod runtime;
 pub(crate) mod seccomp;
-mod staging;
+mod standby;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -19,7 +21,9 @@ use tokio::sync::Semaphore;
 use self::cgroup::{Controller, SlotCgroup};
 use self::probe::{log_probe, status};
 use self::process::Started;
-use self::staging::{find_ruff, set_mode, write_file};
+use self::runtime::{find_ruff, set_mode, write_file};
+pub use self::standby::SandboxStats;
+use self::standby::{Standby, take_slot};
 use crate::exec::validate_file_name;
 use crate::probe::LanguageStatus;
 use crate::{
@@ -50,36 +54,6 @@ pub(crate) struct Job {
     /// After the run, start a sandbox of the same shape for the slot's next run (if the config
     /// allows standbys).
     pub(crate) standby: bool,
-}
-
-impl Job {
-    /// Whether a sandbox started for `self` can run `other`: everything fixed when a sandbox
-    /// starts is the same (wall time and output are enforced from outside; files and stdin come
-    /// with the go).
-    fn same_shape(&self, other: &Job) -> bool {
-        let fixed = |l: &Limits| Limits {
-            wall_time_ms: 0,
-            max_output_bytes: 0,
-            ..l.clone()
-        };
-        self.argv == other.argv
-            && self.binds == other.binds
-            && self.env == other.env
-            && fixed(&self.limits) == fixed(&other.limits)
-    }
-
-    /// The part of `self` a sandbox is started with.
-    fn shape(&self) -> Job {
-        Job {
-            argv: self.argv.clone(),
-            files: Vec::new(),
-            stdin: Vec::new(),
-            limits: self.limits.clone(),
-            binds: self.binds.clone(),
-            env: self.env.clone(),
-            standby: self.standby,
-        }
-    }
 }
 
 /// Runs code with bubblewrap: fresh user, mount, PID, network, IPC, UTS and cgroup namespaces, a
@@ -122,16 +96,6 @@ struct Inner {
     ruff: Option<PathBuf>,
 }
 
-/// Counts of how runs got their sandbox, since the sandbox was created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct SandboxStats {
-    /// Runs that took a standby started ahead of them.
-    pub runs_from_standby: u64,
-    /// Runs whose sandbox was started when they arrived (no standby of their shape was free).
-    pub runs_started_cold: u64,
-}
-
 /// One of the `parallelism` run slots: its uid offset, its standby and its cgroups (created on
 /// first use).
 struct Slot {
@@ -139,12 +103,6 @@ struct Slot {
     /// A sandbox started for the slot's next run (dropped, i.e. killed, before the groups).
     standby: Option<Standby>,
     cgroup: Option<SlotCgroup>,
-}
-
-/// A sandbox waiting for a run of its shape.
-struct Standby {
-    shape: Job,
-    started: Started,
 }
 
 impl Drop for Inner {
@@ -173,13 +131,13 @@ impl BwrapSandbox {
             .clone()
             .unwrap_or_else(std::env::temp_dir);
         fs::create_dir_all(&parent).map_err(io_err(format!("creating {}", parent.display())))?;
-        staging::remove_stale_runtime_dirs(&parent, RUNTIME_PREFIX);
+        runtime::remove_stale_runtime_dirs(&parent, RUNTIME_PREFIX);
         let runtime = tempfile::Builder::new()
             .prefix(RUNTIME_PREFIX)
             .tempdir_in(&parent)
             .map_err(io_err("creating the sandbox runtime dir"))?;
         set_mode(runtime.path(), 0o711)?;
-        let owner_lock = staging::lock_runtime_dir(runtime.path())?;
+        let owner_lock = runtime::lock_runtime_dir(runtime.path())?;
         let seccomp_file = runtime.path().join("seccomp.bpf");
         write_file(&seccomp_file, &seccomp::filter_bytes()?, 0o644)?;
         let passwd_file = runtime.path().join("passwd");
@@ -237,7 +195,7 @@ impl BwrapSandbox {
         });
         let prlimit_ok = config.prlimit.is_file();
         let shell_fsize_block = if config.shell_rlimits {
-            staging::shell_fsize_block(&config.shell).await
+            runtime::shell_fsize_block(&config.shell).await
         } else {
             None
         };
@@ -332,62 +290,6 @@ impl BwrapSandbox {
         }
         sandbox.start_first_standbys().await;
         Ok(sandbox)
-    }
-
-    /// Readies every slot for a Python run with the default limits, the most common request.
-    async fn start_first_standbys(&self) {
-        let inner = &self.inner;
-        if !inner.config.standby || !inner.probe.ready {
-            return;
-        }
-        let Ok(shape) = self.job_for(&ExecRequest::new(Language::Python, "")) else {
-            return;
-        };
-        let slots: Vec<Slot> = std::mem::take(&mut *lock(&inner.slots));
-        for mut slot in slots {
-            self.refill(&mut slot, &shape).await;
-            lock(&inner.slots).push(slot);
-        }
-    }
-
-    /// Starts a standby of `shape` in `slot` (whose groups are empty); a failure is logged and
-    /// leaves the slot without one.
-    async fn refill(&self, slot: &mut Slot, shape: &Job) {
-        let n = self.inner.counter.fetch_add(1, Ordering::SeqCst);
-        match self.start_in_slot(slot, n, &shape.shape()).await {
-            Ok(started) if started.is_ready() => {
-                slot.standby = Some(Standby {
-                    shape: shape.shape(),
-                    started,
-                });
-            }
-            Ok(_) => tracing::warn!("a standby sandbox ended before it was ready"),
-            Err(e) => tracing::warn!(error = %e, "could not start a standby sandbox"),
-        }
-    }
-
-    /// How runs got their sandbox so far.
-    pub fn stats(&self) -> SandboxStats {
-        SandboxStats {
-            runs_from_standby: self.inner.from_standby.load(Ordering::Relaxed),
-            runs_started_cold: self.inner.started_cold.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Waits until no run is going or waiting and every slot's clean-up (and standby start) is
-    /// done.
-    pub async fn wait_idle(&self) {
-        let all = u32::try_from(self.inner.config.parallelism).unwrap_or(u32::MAX);
-        drop(self.inner.gate.acquire_many(all).await);
-    }
-
-    /// The host pids of the standby sandboxes' outermost processes (each the root of a process
-    /// tree that holds no code yet).
-    pub fn standby_pids(&self) -> Vec<u32> {
-        lock(&self.inner.slots)
-            .iter()
-            .filter_map(|s| s.standby.as_ref()?.started.pid())
-            .collect()
     }
 
     /// The configuration in use.
@@ -631,18 +533,6 @@ impl SlotGuard {
             .as_mut()
             .unwrap_or_else(|| unreachable!("the slot is only taken out on drop"))
     }
-}
-
-/// Takes the free slot best suited to `job`: one whose standby has its shape, else one without a
-/// standby, else any.
-fn take_slot(slots: &mut Vec<Slot>, job: &Job) -> Option<Slot> {
-    let ready = |s: &Slot| s.standby.as_ref().is_some_and(|b| b.shape.same_shape(job));
-    let pos = slots
-        .iter()
-        .rposition(ready)
-        .or_else(|| slots.iter().rposition(|s| s.standby.is_none()))
-        .or_else(|| slots.len().checked_sub(1))?;
-    Some(slots.swap_remove(pos))
 }
 
 impl Drop for SlotGuard {
