@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cli;
 mod commands;
+pub mod completion;
 pub mod config;
 pub mod error;
 pub mod limits;

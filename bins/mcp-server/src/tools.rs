@@ -5,6 +5,10 @@
 //! checks are the caller's job (`Allowed<P>` over HTTP, [`crate::auth::authorize`] elsewhere),
 //! with the permission of each tool taken from the route table (the MCP catalog in
 //! [`crate::mcp::tools`] names the route each tool mirrors).
+//!
+//! The graph operations run to completion, store write and audit event together, even when
+//! the caller's future is dropped (a client that hung up); the sandbox tools instead stop their
+//! run and audit it as `cancelled` or `abandoned`. See [`crate::completion`].
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
@@ -20,6 +24,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::{CallContext, Principal};
+use crate::completion::run_to_completion;
 use crate::error::ApiError;
 use crate::limits::retry_after_secs;
 use crate::state::AppState;
@@ -544,6 +549,15 @@ pub fn graph_error(err: mcp_graph::Error) -> ApiError {
     }
 }
 
+/// Owned copies of a call's state, caller and context, for [`run_to_completion`].
+fn owned(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+) -> (AppState, Principal, CallContext) {
+    (state.clone(), who.clone(), ctx.clone())
+}
+
 fn node_ref(id: &NodeId) -> Result<NodeRef, ApiError> {
     NodeRef::parse(&id.label, &id.key).map_err(graph_error)
 }
@@ -563,8 +577,19 @@ async fn audit_graph(
     state.audit(ctx.stamp(event)).await;
 }
 
-/// Runs a read-only query.
+/// Runs a read-only query. Like every graph operation it runs to completion, audit event
+/// included, even if the caller goes away (see [`crate::completion`]).
 pub async fn graph_query(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: GraphQueryRequest,
+) -> Result<QueryResult, ApiError> {
+    let (state, who, ctx) = owned(state, who, ctx);
+    run_to_completion(async move { query_now(&state, &who, &ctx, input).await }).await
+}
+
+async fn query_now(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,
@@ -597,6 +622,16 @@ pub async fn graph_upsert_node(
     ctx: &CallContext,
     input: UpsertNode,
 ) -> Result<Node, ApiError> {
+    let (state, who, ctx) = owned(state, who, ctx);
+    run_to_completion(async move { upsert_node_now(&state, &who, &ctx, input).await }).await
+}
+
+async fn upsert_node_now(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: UpsertNode,
+) -> Result<Node, ApiError> {
     let r = NodeRef::parse(&input.label, &input.key).map_err(graph_error)?;
     let props = mcp_graph::properties_from_json(input.properties).map_err(graph_error)?;
     let node = state
@@ -619,6 +654,16 @@ pub async fn graph_upsert_node(
 
 /// Creates or updates a relationship (both nodes must exist: 404 otherwise).
 pub async fn graph_upsert_relationship(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: UpsertRelationship,
+) -> Result<Relationship, ApiError> {
+    let (state, who, ctx) = owned(state, who, ctx);
+    run_to_completion(async move { upsert_relationship_now(&state, &who, &ctx, input).await }).await
+}
+
+async fn upsert_relationship_now(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,
@@ -652,6 +697,16 @@ pub async fn graph_delete_node(
     ctx: &CallContext,
     input: NodeId,
 ) -> Result<Deleted, ApiError> {
+    let (state, who, ctx) = owned(state, who, ctx);
+    run_to_completion(async move { delete_node_now(&state, &who, &ctx, input).await }).await
+}
+
+async fn delete_node_now(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: NodeId,
+) -> Result<Deleted, ApiError> {
     let r = node_ref(&input)?;
     let deleted = state.graph()?.delete_node(&r).await.map_err(graph_error)?;
     let detail = serde_json::json!({ "label": input.label, "key": input.key, "existed": deleted });
@@ -669,6 +724,16 @@ pub async fn graph_delete_node(
 
 /// Deletes one relationship.
 pub async fn graph_delete_relationship(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: DeleteRelationship,
+) -> Result<Deleted, ApiError> {
+    let (state, who, ctx) = owned(state, who, ctx);
+    run_to_completion(async move { delete_relationship_now(&state, &who, &ctx, input).await }).await
+}
+
+async fn delete_relationship_now(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,

@@ -1,4 +1,7 @@
 //! Users and roles (`system:admin`).
+//!
+//! Each change runs to completion, store writes and audit event together, even if the client
+//! hangs up meanwhile (see [`crate::completion`]).
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_audit::{AuditEvent, EventType};
 use serde::{Deserialize, Serialize};
@@ -6,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::perm::SystemAdmin;
 use crate::auth::{Allowed, CallContext};
+use crate::completion::run_to_completion;
 use crate::error::{ApiError, ErrorBody, rbac_error};
 use crate::state::AppState;
 use crate::users::{self, User};
@@ -84,7 +88,7 @@ pub struct RoleView {
 
 async fn audit_admin(
     state: &AppState,
-    req: &HttpRequest,
+    ctx: &CallContext,
     caller: &str,
     action: &str,
     target: &str,
@@ -93,7 +97,7 @@ async fn audit_admin(
         .with_user(caller.to_owned())
         .with_action(action.to_owned())
         .with_detail("target_user", target.to_owned());
-    state.audit(CallContext::of(req).stamp(event)).await;
+    state.audit(ctx.stamp(event)).await;
 }
 
 /// List users.
@@ -121,29 +125,28 @@ pub async fn create_user(
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
-    if let Some(unknown) = body.roles.iter().find(|r| !authorizer.policy().has_role(r)) {
-        return Err(ApiError::Unprocessable(format!("unknown role `{unknown}`")));
-    }
-    let user = users::create_user(&*state.users, &body.username, &body.password).await?;
-    for role in &body.roles {
-        authorizer
-            .assign_role(&user.id, role)
-            .await
-            .map_err(rbac_error)?;
-    }
-    audit_admin(
-        &state,
-        &req,
-        &auth.principal.user_id,
-        "create_user",
-        &user.username,
-    )
-    .await;
-    Ok(HttpResponse::Created().json(view(&state, user).await?))
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let created = run_to_completion(async move {
+        let authorizer = state
+            .authorizer
+            .as_ref()
+            .ok_or(ApiError::NotWired("authorizer"))?;
+        if let Some(unknown) = body.roles.iter().find(|r| !authorizer.policy().has_role(r)) {
+            return Err(ApiError::Unprocessable(format!("unknown role `{unknown}`")));
+        }
+        let user = users::create_user(&*state.users, &body.username, &body.password).await?;
+        for role in &body.roles {
+            authorizer
+                .assign_role(&user.id, role)
+                .await
+                .map_err(rbac_error)?;
+        }
+        audit_admin(&state, &ctx, &caller, "create_user", &user.username).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
 }
 
 async fn set_disabled(
@@ -153,15 +156,21 @@ async fn set_disabled(
     username: String,
     disabled: bool,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let user = find(&state, &username).await?;
-    let user = state.users.set_disabled(&user.id, disabled).await?;
-    let action = if disabled {
-        "disable_user"
-    } else {
-        "enable_user"
-    };
-    audit_admin(&state, &req, &auth.principal.user_id, action, &username).await;
-    Ok(web::Json(view(&state, user).await?))
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let view = run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        let user = state.users.set_disabled(&user.id, disabled).await?;
+        let action = if disabled {
+            "disable_user"
+        } else {
+            "enable_user"
+        };
+        audit_admin(&state, &ctx, &caller, action, &username).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(web::Json(view))
 }
 
 /// Disable a user: they can no longer log in, and their tokens stop working.
@@ -201,18 +210,25 @@ pub async fn assign_role(
     username: web::Path<String>,
     body: web::Json<AssignRole>,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let user = find(&state, &username).await?;
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
-    authorizer
-        .assign_role(&user.id, &body.role)
-        .await
-        .map_err(rbac_error)?;
-    let action = format!("assign_role:{}", body.role);
-    audit_admin(&state, &req, &auth.principal.user_id, &action, &username).await;
-    Ok(web::Json(view(&state, user).await?))
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let (username, role) = (username.into_inner(), body.into_inner().role);
+    let view = run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        let authorizer = state
+            .authorizer
+            .as_ref()
+            .ok_or(ApiError::NotWired("authorizer"))?;
+        authorizer
+            .assign_role(&user.id, &role)
+            .await
+            .map_err(rbac_error)?;
+        let action = format!("assign_role:{role}");
+        audit_admin(&state, &ctx, &caller, &action, &username).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(web::Json(view))
 }
 
 /// Take a role from a user.
@@ -226,18 +242,24 @@ pub async fn revoke_role(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<UserView>, ApiError> {
     let (username, role) = path.into_inner();
-    let user = find(&state, &username).await?;
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
-    authorizer
-        .revoke_role(&user.id, &role)
-        .await
-        .map_err(rbac_error)?;
-    let action = format!("revoke_role:{role}");
-    audit_admin(&state, &req, &auth.principal.user_id, &action, &username).await;
-    Ok(web::Json(view(&state, user).await?))
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let view = run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        let authorizer = state
+            .authorizer
+            .as_ref()
+            .ok_or(ApiError::NotWired("authorizer"))?;
+        authorizer
+            .revoke_role(&user.id, &role)
+            .await
+            .map_err(rbac_error)?;
+        let action = format!("revoke_role:{role}");
+        audit_admin(&state, &ctx, &caller, &action, &username).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(web::Json(view))
 }
 
 /// List the roles of the policy with their permissions.

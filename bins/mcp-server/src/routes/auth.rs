@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{CallContext, Principal, authorize, bearer_token};
+use crate::completion::run_to_completion;
 use crate::error::{ApiError, ErrorBody};
 use crate::limits::retry_after_secs;
 use crate::state::AppState;
@@ -44,8 +45,18 @@ pub async fn token(
     state: web::Data<AppState>,
     body: web::Json<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let TokenRequest { username, password } = body.into_inner();
     let ctx = CallContext::of(&req);
+    // Failures counted, events audited: all of it happens even if the client hangs up.
+    let issued = run_to_completion(log_in(state.into_inner(), ctx, body.into_inner())).await?;
+    Ok(web::Json(issued))
+}
+
+async fn log_in(
+    state: std::sync::Arc<AppState>,
+    ctx: CallContext,
+    request: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    let TokenRequest { username, password } = request;
     let ip = ctx.ip.map(|ip| ip.to_string());
     let fail_event = |reason: &str| {
         ctx.stamp(
@@ -112,11 +123,11 @@ pub async fn token(
     state.audit(ctx.stamp(event)).await;
     let expires_in =
         u64::try_from((issued.claims.expires_at() - chrono::Utc::now()).num_seconds()).unwrap_or(0);
-    Ok(web::Json(TokenResponse {
+    Ok(TokenResponse {
         access_token: issued.token,
         token_type: "bearer".into(),
         expires_in,
-    }))
+    })
 }
 
 /// `POST /auth/revoke` body (optional: an empty body revokes the caller's own token).
@@ -155,7 +166,19 @@ pub async fn revoke(
         serde_json::from_slice::<RevokeRequest>(&body).map_err(|e| crate::error::serde_error(&e))?
     };
     let ctx = CallContext::of(&req);
-    let own = bearer_token(&req).unwrap_or_default();
+    let own = bearer_token(&req).unwrap_or_default().to_owned();
+    // The revocation and its audit event happen together even if the client hangs up.
+    let revoked = run_to_completion(revoke_token(state.into_inner(), ctx, caller, own, request));
+    Ok(HttpResponse::Ok().json(revoked.await?))
+}
+
+async fn revoke_token(
+    state: std::sync::Arc<AppState>,
+    ctx: CallContext,
+    caller: Principal,
+    own: String,
+    request: RevokeRequest,
+) -> Result<Revoked, ApiError> {
     let claims = match request.token.as_deref() {
         None => caller.claims.clone(),
         Some(t) if t == own => caller.claims.clone(),
@@ -184,10 +207,10 @@ pub async fn revoke(
         .with_detail("jti", claims.jti.clone())
         .with_detail("token_subject", claims.sub.clone());
     state.audit(ctx.stamp(event)).await;
-    Ok(HttpResponse::Ok().json(Revoked {
+    Ok(Revoked {
         revoked: true,
         jti: claims.jti,
-    }))
+    })
 }
 
 /// The raw request body, with size and read errors in the API's error shape (413/400).

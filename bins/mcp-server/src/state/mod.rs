@@ -293,9 +293,16 @@ impl AppState {
         Ok(&self.graph)
     }
 
-    /// Records an audit event (waits at most the logger's enqueue timeout, never fails).
+    /// Records an audit event (waits at most the logger's enqueue timeout, never fails). Once
+    /// called, the event is recorded even if the caller's future is dropped meanwhile (see
+    /// [`crate::completion`]).
     pub async fn audit(&self, event: AuditEvent) {
-        self.audit.log(event).await;
+        let audit = self.audit.clone();
+        let _ = crate::completion::run_to_completion(async move {
+            audit.log(event).await;
+            Ok(())
+        })
+        .await;
     }
 
     /// Records an audit event and waits (at most `audit.durable_timeout_ms`; 0 = not at all)

@@ -1,0 +1,336 @@
+//! A client that closes its connection right after sending a write cannot get the write stored
+//! without its audit event, against the real binary over a socket (SQLite stores in a temp dir).
+//!
+//! The server drops the handler of a request whose client went away (HTTP/1 connections do not
+//! allow half-closure, so MCP clients can cancel a call by closing it). Each test sends many
+//! writes over raw TCP, closing each connection just after the request (with a small, varying
+//! pause, so some land before, some during and some after the store write), then checks that
+//! every write that was stored has its audit event.
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+const PASSWORD: &str = "disconnect-test-password";
+/// Upper bound of a step that has no reason to be slow (start-up, one request).
+const STEP: Duration = Duration::from_secs(60);
+/// Writes sent per test.
+const ROUNDS: u64 = 150;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-server"));
+    cmd.env("MCP_SANDBOX__PARALLELISM", "1")
+        .env("MCP_SANDBOX__STANDBY", "false")
+        .env("MCP_LOG_LEVEL", "warn");
+    cmd
+}
+
+/// `mcp-server serve` on SQLite stores, with an admin and the users `user0`…`user{n-1}`
+/// (viewers), on a free port; killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    _data_dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn add_user(data_dir: &Path, config: &Path, name: &str, role: &str) {
+    let mut add = bin()
+        .arg("--config")
+        .arg(config)
+        .args(["users", "add", name, "--role", role])
+        .env("MCP_DATA_DIR", data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("users add starts");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password written");
+    let out = add.wait_with_output().expect("users add runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Server {
+    async fn start(users: usize) -> Self {
+        Self::start_with(users, "").await
+    }
+
+    /// [`Self::start`] with `config` as the config file.
+    async fn start_with(users: usize, config: &str) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let config_file = data_dir.path().join("config.toml");
+        std::fs::write(&config_file, config).expect("config written");
+        add_user(data_dir.path(), &config_file, "admin", "admin");
+        for i in 0..users {
+            add_user(data_dir.path(), &config_file, &format!("user{i}"), "viewer");
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = bin()
+            .arg("--config")
+            .arg(&config_file)
+            .args(["serve", "--port", &port.to_string()])
+            .env("MCP_DATA_DIR", data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let http = reqwest::Client::builder()
+            .timeout(STEP)
+            .build()
+            .expect("http client");
+        let mut server = Self {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            _data_dir: data_dir,
+            http,
+        };
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Some(status) = server.child.try_wait().expect("server status") {
+                panic!("server exited with {status}");
+            }
+            let health = server.http.get(server.url("/health")).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not answer /health");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn token(&self) -> String {
+        let res = self
+            .http
+            .post(self.url("/auth/token"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("POST /auth/token");
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("token JSON");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends `method path` with a JSON body on a fresh connection and closes it after `pause`,
+    /// without reading the answer.
+    async fn send_and_hang_up(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &Value,
+        pause: Duration,
+    ) {
+        let body = body.to_string();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        drop(stream);
+    }
+
+    /// The stored audit events of `event_type` (the newest 1000), as their `event` objects.
+    async fn audit_events(&self, token: &str, event_type: &str) -> Vec<Value> {
+        let res = self
+            .http
+            .get(self.url(&format!("/api/v1/audit?event_type={event_type}&limit=1000")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /api/v1/audit");
+        assert_eq!(res.status(), 200);
+        let events: Vec<Value> = res.json().await.expect("audit JSON");
+        events
+            .into_iter()
+            .map(|e| e.get("event").cloned().unwrap_or(e))
+            .collect()
+    }
+
+    async fn json(&self, token: &str, method: reqwest::Method, path: &str, body: &Value) -> Value {
+        let res = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.expect("JSON answer")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pause before hanging up that sweeps 0–2.9 ms in 0.1 ms steps.
+fn pause_of(round: u64) -> Duration {
+    Duration::from_micros((round % 30) * 100)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_upsert_whose_client_hangs_up_is_stored_only_with_its_audit_event() {
+    let server = Server::start(0).await;
+    let token = server.token().await;
+    for round in 0..ROUNDS {
+        let body =
+            json!({"label": "Probe", "key": format!("k{round}"), "properties": {"round": round}});
+        server
+            .send_and_hang_up(
+                &token,
+                "POST",
+                "/api/v1/graph/nodes",
+                &body,
+                pause_of(round),
+            )
+            .await;
+    }
+    // Let work that outlives its connection finish before looking.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let found = server
+        .json(
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/graph/query",
+            &json!({"cypher": "MATCH (n:Probe) RETURN n", "limit": 10000}),
+        )
+        .await;
+    let stored: Vec<String> = found["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row[0]["node"]["key"].as_str().expect("node key").to_owned())
+        .collect();
+    let audited: std::collections::BTreeSet<String> = server
+        .audit_events(&token, "graph_upsert")
+        .await
+        .iter()
+        .filter(|e| e["action"] == "upsert_node")
+        .filter_map(|e| e["details"]["target"]["key"].as_str().map(str::to_owned))
+        .collect();
+    let unaudited: Vec<&String> = stored.iter().filter(|k| !audited.contains(*k)).collect();
+    eprintln!(
+        "{ROUNDS} upserts sent and hung up on: {} stored, {} audited",
+        stored.len(),
+        audited.len()
+    );
+    assert!(
+        !stored.is_empty(),
+        "no write was stored: the test cannot show anything"
+    );
+    assert!(
+        unaudited.is_empty(),
+        "{} of {} stored nodes have no audit event: {unaudited:?}",
+        unaudited.len(),
+        stored.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_event() {
+    // One custom role per round, all given to one user: the roles the user ends up with are
+    // the assignments that were stored.
+    let roles: String = (0..ROUNDS)
+        .map(|i| format!("[roles.r{i}]\ninherits = [\"viewer\"]\n"))
+        .collect();
+    let server = Server::start_with(1, &roles).await;
+    let token = server.token().await;
+    // All at once, hanging up 0 to 149 ms later: the writes queue up behind each other, so
+    // many clients hang up while their write is still waiting to be stored.
+    let bodies: Vec<Value> = (0..ROUNDS)
+        .map(|round| json!({"role": format!("r{round}")}))
+        .collect();
+    futures::future::join_all(bodies.iter().zip(0..).map(|(body, round)| {
+        server.send_and_hang_up(
+            &token,
+            "POST",
+            "/api/v1/users/user0/roles",
+            body,
+            Duration::from_millis(round),
+        )
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let users = server
+        .json(&token, reqwest::Method::GET, "/api/v1/users", &json!({}))
+        .await;
+    let user = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "user0")
+        .expect("user0 listed");
+    let stored: Vec<String> = user["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|r| r.starts_with('r'))
+        .map(str::to_owned)
+        .collect();
+    let audited: std::collections::BTreeSet<String> = server
+        .audit_events(&token, "data_write")
+        .await
+        .iter()
+        .filter(|e| e["details"]["target_user"] == "user0")
+        .filter_map(|e| {
+            e["action"]
+                .as_str()?
+                .strip_prefix("assign_role:")
+                .map(str::to_owned)
+        })
+        .collect();
+    let unaudited: Vec<&String> = stored.iter().filter(|r| !audited.contains(*r)).collect();
+    eprintln!(
+        "{ROUNDS} role assignments sent and hung up on: {} stored, {} audited",
+        stored.len(),
+        audited.len()
+    );
+    assert!(
+        !stored.is_empty(),
+        "no assignment was stored: the test cannot show anything"
+    );
+    assert!(
+        unaudited.is_empty(),
+        "{} of {} stored role assignments have no audit event: {unaudited:?}",
+        unaudited.len(),
+        stored.len()
+    );
+}
