@@ -9,6 +9,8 @@
 //! the caller merely waits for. The sandbox tools are the exception: they stop their run when
 //! cancelled and audit it as `cancelled` or `abandoned` (see [`crate::tools::execute_or_cancel`]).
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
@@ -23,7 +25,13 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T, ApiError>> + Send + 'static,
 {
-    let work = work.instrument(tracing::Span::current());
+    let running = Running::enter();
+    let work = async move {
+        let out = work.await;
+        drop(running);
+        out
+    }
+    .instrument(tracing::Span::current());
     let task = match request_id::current() {
         Some(id) => tokio::spawn(request_id::scope(id, work)),
         None => tokio::spawn(work),
@@ -34,6 +42,43 @@ where
             tracing::error!(error = %e, "an operation that runs to completion failed");
             Err(ApiError::internal(e))
         }
+    }
+}
+
+/// How many [`run_to_completion`] tasks are running in this process.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a task in [`RUNNING`] while it lives (also when the runtime drops it).
+struct Running;
+
+impl Running {
+    fn enter() -> Self {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (at most `timeout`) until no [`run_to_completion`] task is running, so a process
+/// that ends when its client leaves (`mcp-stdio` at the end of stdin) does not cut off the
+/// writes and audit events of calls still under way. Returns whether none is left.
+pub async fn drain(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = RUNNING.load(Ordering::SeqCst);
+        if left == 0 {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            tracing::error!(left, "operations still running at exit");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -59,13 +104,11 @@ mod tests {
         started_rx.await.expect("the work started");
         caller.abort();
         assert!(caller.await.expect_err("aborted").is_cancelled());
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while !finished.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("the work finished after its caller went away");
+        assert!(drain(Duration::from_secs(10)).await, "still running");
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "the work finished after its caller went away"
+        );
     }
 
     #[tokio::test]

@@ -33,6 +33,8 @@ pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
     tracing::info!(user = %who.username, roles = ?who.roles, "serving MCP over stdio");
     let server = McpServer::for_token(state.clone(), token);
     let result = serve(server, tokio::io::stdin(), tokio::io::stdout(), limit).await;
+    // A call still under way when stdin ended finishes (its write and audit event) first.
+    crate::completion::drain(std::time::Duration::from_secs(30)).await;
     let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
     result
 }
