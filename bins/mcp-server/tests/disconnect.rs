@@ -7,8 +7,9 @@
 //! pause, so some land before, some during and some after the store write), then checks that
 //! every write that was stored has its audit event. Without `completion::run_to_completion`
 //! the REST tests fail on most runs (a few of ~130 stored graph upserts or role assignments
-//! unaudited). The `mcp-stdio` test, a client that sends calls and closes stdin, passed before
-//! too (rmcp finishes the calls it read); it guards that path.
+//! unaudited). The MCP tests (a 2025-06-18 session over HTTP whose tool-call POSTs are hung up
+//! on, and an `mcp-stdio` client that sends calls and closes stdin) passed before too, as rmcp
+//! runs session calls on tasks of its own; they guard those paths.
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
@@ -145,10 +146,24 @@ impl Server {
         body: &Value,
         pause: Duration,
     ) {
+        self.send_with_headers_and_hang_up(token, method, path, "", body, pause)
+            .await;
+    }
+
+    /// [`Self::send_and_hang_up`] with `headers` (each line ending in `\r\n`) added.
+    async fn send_with_headers_and_hang_up(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &Value,
+        pause: Duration,
+    ) {
         let body = body.to_string();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             Content-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
             self.addr,
             body.len()
         );
@@ -396,5 +411,77 @@ async fn graph_upserts_of_an_mcp_stdio_client_that_closes_stdin_are_stored_only_
     eprintln!("mcp-stdio exited with {status}");
     server
         .every_stored_node_is_audited(&token, "StdioProbe")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_upserts_of_an_mcp_http_client_that_hangs_up_are_stored_only_with_their_audit_events()
+{
+    let server = Server::start(0).await;
+    let token = server.token().await;
+    let version = "2025-06-18";
+    let init = server
+        .http
+        .post(server.url("/mcp"))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {},
+            "clientInfo": {"name": "hang-up", "version": "1"}}}),
+        )
+        .send()
+        .await
+        .expect("initialize");
+    assert!(init.status().is_success(), "{}", init.status());
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .expect("a session id")
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let _ = init.bytes().await;
+    let initialized = server
+        .http
+        .post(server.url("/mcp"))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", version)
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .expect("initialized");
+    assert!(
+        initialized.status().is_success(),
+        "{}",
+        initialized.status()
+    );
+    let headers = format!(
+        "Accept: application/json, text/event-stream\r\nMcp-Session-Id: {session}\r\n\
+         Mcp-Protocol-Version: {version}\r\n"
+    );
+    let bodies: Vec<Value> = (0..ROUNDS)
+        .map(|round| {
+            json!({"jsonrpc": "2.0", "id": round + 1, "method": "tools/call", "params": {
+                "name": "graph_upsert_node",
+                "arguments": {"label": "HttpProbe", "key": format!("h{round}")}}})
+        })
+        .collect();
+    futures::future::join_all(bodies.iter().zip(0..).map(|(body, round)| {
+        server.send_with_headers_and_hang_up(
+            &token,
+            "POST",
+            "/mcp",
+            &headers,
+            body,
+            Duration::from_millis(round),
+        )
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server
+        .every_stored_node_is_audited(&token, "HttpProbe")
         .await;
 }
