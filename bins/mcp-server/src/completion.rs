@@ -9,7 +9,9 @@
 //! the caller merely waits for. The sandbox tools are the exception: they stop their run when
 //! cancelled and audit it as `cancelled` or `abandoned` (see [`crate::tools::execute_or_cancel`]).
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
@@ -32,10 +34,32 @@ where
         out
     }
     .instrument(tracing::Span::current());
-    let task = match request_id::current() {
-        Some(id) => tokio::spawn(request_id::scope(id, work)),
-        None => tokio::spawn(work),
-    };
+    let mut work: Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send>> =
+        match request_id::current() {
+            Some(id) => Box::pin(request_id::scope(id, work)),
+            None => Box::pin(work),
+        };
+    // Much of this work finishes without waiting (an audit event put in the logger's queue, a
+    // cached lookup): poll it once right here and hand it to a task of its own only when it has
+    // to wait. Either way it is never dropped half-done, because a future can only be dropped
+    // between two polls; this saves a task and two wake-ups on every request.
+    let first = std::future::poll_fn(|cx| {
+        let poll =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        Poll::Ready(poll)
+    })
+    .await;
+    match first {
+        Ok(Poll::Ready(out)) => return out,
+        Ok(Poll::Pending) => {}
+        Err(_) => {
+            tracing::error!("an operation that runs to completion panicked");
+            return Err(ApiError::internal(
+                "an operation that runs to completion panicked",
+            ));
+        }
+    }
+    let task = tokio::spawn(work);
     match task.await {
         Ok(result) => result,
         Err(e) => {

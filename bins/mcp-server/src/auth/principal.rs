@@ -84,21 +84,10 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 
 /// Verifies a bearer token and loads its user. Every failure is the same 401 to the client; the
 /// reason goes to the log and the `mcp_auth_failures_total` metric. A failing revocation store
-/// gives 503 (the token's status is unknown, so it is not accepted). Runs to completion, so a
-/// refused revoked token is audited even if the client hangs up (see [`crate::completion`]).
+/// gives 503 (the token's status is unknown, so it is not accepted). It only reads until its
+/// decision; a refusal's audit event goes through [`AppState::audit`], which records it even if
+/// the client hangs up right then.
 pub async fn authenticate(
-    state: &AppState,
-    token: Option<&str>,
-    ctx: &CallContext,
-) -> Result<Principal, ApiError> {
-    let (state, token, ctx) = (state.clone(), token.map(str::to_owned), ctx.clone());
-    crate::completion::run_to_completion(async move {
-        authenticate_now(&state, token.as_deref(), &ctx).await
-    })
-    .await
-}
-
-async fn authenticate_now(
     state: &AppState,
     token: Option<&str>,
     ctx: &CallContext,
