@@ -34,10 +34,7 @@ pub async fn authorize(
     permission: &Permission,
     ctx: &CallContext,
 ) -> Result<(), ApiError> {
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let decision = mcp_rbac::Policy::check(authorizer.policy(), &principal.roles, permission);
     let granted = decision.is_allowed();
     let event = AuditEvent::authorization(
@@ -74,10 +71,7 @@ impl<P: Perm> FromRequest for Allowed<P> {
                 .ok_or(ApiError::NotWired("application state"))?
                 .clone();
             // Not wired: answer 500 before looking at the token, as the seed did.
-            state
-                .authorizer
-                .as_ref()
-                .ok_or(ApiError::NotWired("authorizer"))?;
+            state.authorizer()?;
             match crate::routes::declared_access(&req) {
                 Some(Access::Permission(p)) if p == P::PERMISSION => {}
                 other => {

@@ -125,10 +125,7 @@ pub async fn authenticate(
         Some(_) => return Err(fail("user_disabled", claims.sub)),
         None => return Err(fail("unknown_user", claims.sub)),
     };
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let roles = authorizer
         .roles_of(&user.id)
         .await

@@ -30,10 +30,7 @@ pub struct UserView {
 }
 
 async fn view(state: &AppState, user: User) -> Result<UserView, ApiError> {
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let roles = authorizer.roles_of(&user.id).await.map_err(rbac_error)?;
     Ok(UserView {
         id: user.id,
@@ -128,10 +125,7 @@ pub async fn create_user(
     let ctx = CallContext::of(&req);
     let caller = auth.principal.user_id;
     let created = run_to_completion(async move {
-        let authorizer = state
-            .authorizer
-            .as_ref()
-            .ok_or(ApiError::NotWired("authorizer"))?;
+        let authorizer = state.authorizer()?;
         if let Some(unknown) = body.roles.iter().find(|r| !authorizer.policy().has_role(r)) {
             return Err(ApiError::Unprocessable(format!("unknown role `{unknown}`")));
         }
@@ -210,21 +204,38 @@ pub async fn assign_role(
     username: web::Path<String>,
     body: web::Json<AssignRole>,
 ) -> Result<web::Json<UserView>, ApiError> {
+    change_role(
+        auth,
+        req,
+        state,
+        username.into_inner(),
+        body.into_inner().role,
+        true,
+    )
+    .await
+}
+
+/// Gives (`assign`) or takes a role, audited as `assign_role:<role>` or `revoke_role:<role>`.
+async fn change_role(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: String,
+    role: String,
+    assign: bool,
+) -> Result<web::Json<UserView>, ApiError> {
     let ctx = CallContext::of(&req);
     let caller = auth.principal.user_id;
-    let (username, role) = (username.into_inner(), body.into_inner().role);
     let view = run_to_completion(async move {
         let user = find(&state, &username).await?;
-        let authorizer = state
-            .authorizer
-            .as_ref()
-            .ok_or(ApiError::NotWired("authorizer"))?;
-        authorizer
-            .assign_role(&user.id, &role)
-            .await
-            .map_err(rbac_error)?;
-        let action = format!("assign_role:{role}");
-        audit_admin(&state, &ctx, &caller, &action, &username).await;
+        let authorizer = state.authorizer()?;
+        let (changed, verb) = if assign {
+            (authorizer.assign_role(&user.id, &role).await, "assign_role")
+        } else {
+            (authorizer.revoke_role(&user.id, &role).await, "revoke_role")
+        };
+        changed.map_err(rbac_error)?;
+        audit_admin(&state, &ctx, &caller, &format!("{verb}:{role}"), &username).await;
         view(&state, user).await
     })
     .await?;
@@ -242,24 +253,7 @@ pub async fn revoke_role(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<UserView>, ApiError> {
     let (username, role) = path.into_inner();
-    let ctx = CallContext::of(&req);
-    let caller = auth.principal.user_id;
-    let view = run_to_completion(async move {
-        let user = find(&state, &username).await?;
-        let authorizer = state
-            .authorizer
-            .as_ref()
-            .ok_or(ApiError::NotWired("authorizer"))?;
-        authorizer
-            .revoke_role(&user.id, &role)
-            .await
-            .map_err(rbac_error)?;
-        let action = format!("revoke_role:{role}");
-        audit_admin(&state, &ctx, &caller, &action, &username).await;
-        view(&state, user).await
-    })
-    .await?;
-    Ok(web::Json(view))
+    change_role(auth, req, state, username, role, false).await
 }
 
 /// List the roles of the policy with their permissions.
@@ -269,10 +263,7 @@ pub async fn list_roles(
     _: Allowed<SystemAdmin>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Vec<RoleView>>, ApiError> {
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let policy = authorizer.policy();
     let roles = policy
         .roles()

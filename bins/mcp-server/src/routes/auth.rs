@@ -105,10 +105,7 @@ async fn log_in(
         }
     };
     state.login_guard.record_success(&username);
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let roles = authorizer
         .roles_of(&user.id)
         .await
@@ -261,10 +258,7 @@ pub struct Me {
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(state: web::Data<AppState>, caller: Principal) -> Result<web::Json<Me>, ApiError> {
-    let authorizer = state
-        .authorizer
-        .as_ref()
-        .ok_or(ApiError::NotWired("authorizer"))?;
+    let authorizer = state.authorizer()?;
     let permissions = authorizer
         .policy()
         .permissions_of(&caller.roles)

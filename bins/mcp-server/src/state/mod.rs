@@ -288,6 +288,13 @@ impl AppState {
             })
     }
 
+    /// The role authorizer, or 500 when the app was built without one.
+    pub fn authorizer(&self) -> Result<&Authorizer, ApiError> {
+        self.authorizer
+            .as_ref()
+            .ok_or(ApiError::NotWired("authorizer"))
+    }
+
     /// The graph store.
     pub fn graph(&self) -> Result<&Arc<dyn GraphStore>, ApiError> {
         Ok(&self.graph)
