@@ -74,13 +74,9 @@ impl BwrapSandbox {
     /// leaves the slot without one.
     pub(super) async fn refill(&self, slot: &mut Slot, shape: &Job) {
         let n = self.inner.counter.fetch_add(1, Ordering::SeqCst);
-        match self.start_in_slot(slot, n, &shape.shape()).await {
-            Ok(started) if started.is_ready() => {
-                slot.standby = Some(Standby {
-                    shape: shape.shape(),
-                    started,
-                });
-            }
+        let shape = shape.shape();
+        match self.start_in_slot(slot, n, &shape).await {
+            Ok(started) if started.is_ready() => slot.standby = Some(Standby { shape, started }),
             Ok(_) => tracing::warn!("a standby sandbox ended before it was ready"),
             Err(e) => tracing::warn!(error = %e, "could not start a standby sandbox"),
         }
