@@ -10,11 +10,11 @@
 //! unaudited). The MCP tests (a 2025-06-18 session over HTTP whose tool-call POSTs are hung up
 //! on, and an `mcp-stdio` client that sends calls and closes stdin) passed before too, as rmcp
 //! runs session calls on tasks of its own; they guard those paths.
-use std::io::Write;
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,27 +43,12 @@ struct Server {
 }
 
 fn add_user(data_dir: &Path, config: &Path, name: &str, role: &str) {
-    let mut add = bin()
-        .arg("--config")
+    let mut add = bin();
+    add.arg("--config")
         .arg(config)
         .args(["users", "add", name, "--role", role])
-        .env("MCP_DATA_DIR", data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("users add starts");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("password written");
-    let out = add.wait_with_output().expect("users add runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("MCP_DATA_DIR", data_dir);
+    support::add_user(add, PASSWORD);
 }
 
 impl Server {
@@ -80,10 +65,7 @@ impl Server {
         for i in 0..users {
             add_user(data_dir.path(), &config_file, &format!("user{i}"), "viewer");
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = support::free_port();
         let child = bin()
             .arg("--config")
             .arg(&config_file)
@@ -104,18 +86,8 @@ impl Server {
             data_dir,
             http,
         };
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(status) = server.child.try_wait().expect("server status") {
-                panic!("server exited with {status}");
-            }
-            let health = server.http.get(server.url("/health")).send().await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not answer /health");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let url = server.url("");
+        support::wait_healthy(&mut server.child, &server.http, &url, STEP, String::new).await;
         server
     }
 

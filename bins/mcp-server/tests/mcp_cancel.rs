@@ -7,8 +7,8 @@
 //! of its 30 s. Each test checks that the `sleep` process is gone and that the next call runs,
 //! both well before the 30 s (bounds, not speed goals), and that the run is audited as
 //! `cancelled`. Without a usable sandbox on the machine the tests say so and stop.
-use std::io::Write;
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,29 +43,11 @@ fn bin() -> Command {
 impl Server {
     async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut add = bin()
-            .args(["users", "add", "admin", "--role", "admin"])
-            .env("MCP_DATA_DIR", data_dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("users add starts");
-        add.stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .expect("password written");
-        let out = add.wait_with_output().expect("users add runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let mut add = bin();
+        add.args(["users", "add", "admin", "--role", "admin"])
+            .env("MCP_DATA_DIR", data_dir.path());
+        support::add_user(add, PASSWORD);
+        let port = support::free_port();
         let child = bin()
             .args(["serve", "--port", &port.to_string()])
             .env("MCP_DATA_DIR", data_dir.path())
@@ -84,22 +66,14 @@ impl Server {
             data_dir,
             http,
         };
-        let deadline = Instant::now() + STEP;
-        loop {
-            if let Some(status) = server.child.try_wait().expect("server status") {
-                panic!("server exited with {status}");
-            }
-            let health = server
-                .http
-                .get(format!("{}/health", server.url))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not answer /health");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        support::wait_healthy(
+            &mut server.child,
+            &server.http,
+            &server.url,
+            STEP,
+            String::new,
+        )
+        .await;
         server
     }
 

@@ -4,8 +4,8 @@
 //!
 //! Each test starts `mcp-server serve` on a free port with a fresh data dir (SQLite), adds its
 //! users with `mcp-server users add`, and gets their tokens from `POST /auth/token`.
-use std::io::Write;
-use std::net::TcpListener;
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -50,31 +50,13 @@ impl Server {
     async fn start(users: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         for (name, role) in users {
-            let mut add = Self::bin()
-                .args(["users", "add", name, "--role", role])
+            let mut add = Self::bin();
+            add.args(["users", "add", name, "--role", role])
                 .env("MCP_DATA_DIR", data_dir.path())
-                .env("MCP_LOG_LEVEL", "warn")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("users add starts");
-            add.stdin
-                .take()
-                .expect("stdin")
-                .write_all(format!("{PASSWORD}\n").as_bytes())
-                .expect("password written");
-            let out = add.wait_with_output().expect("users add runs");
-            assert!(
-                out.status.success(),
-                "users add {name}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+                .env("MCP_LOG_LEVEL", "warn");
+            support::add_user(add, PASSWORD);
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = support::free_port();
         let log = std::fs::File::create(Self::log_path(data_dir.path())).expect("log file");
         let child = Self::bin()
             .args(["serve", "--port", &port.to_string()])
