@@ -214,11 +214,11 @@ async fn a_standby_killed_from_outside_is_replaced_by_a_fresh_sandbox() {
     s.wait_idle().await;
     let pids = s.standby_pids();
     assert_eq!(pids.len(), 1);
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pids[0].to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let before = s.stats();
     let r = run(&s, Language::Python, "print('fresh')").await;
