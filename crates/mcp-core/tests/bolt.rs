@@ -1,5 +1,4 @@
 //! The Bolt client against a real server (FalkorDB from `./scripts/test`, or Neo4j).
-#![cfg(all(feature = "neo4j", feature = "testing"))]
 
 use std::time::{Duration, Instant};
 
