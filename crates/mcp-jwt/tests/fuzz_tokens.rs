@@ -6,9 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-#[path = "support/fixture.rs"]
-mod fixture;
-use fixture::fixture;
+use crate::support::fixture::fixture;
 
 /// Verifies `token`; a panic inside fails the property through proptest.
 fn refused(token: &str) -> bool {

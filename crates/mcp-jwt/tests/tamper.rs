@@ -2,9 +2,7 @@
 
 use proptest::prelude::*;
 
-#[path = "support/fixture.rs"]
-mod fixture;
-use fixture::fixture;
+use crate::support::fixture::fixture;
 
 #[test]
 fn untouched_tokens_verify() {
