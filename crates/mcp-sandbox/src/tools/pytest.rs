@@ -100,7 +100,21 @@ pub struct TestReport {
 }
 
 const PLUGIN: &str = r#"import json, os, sys
-_MARK = os.environ.get("MCP_REPORT_MARKER", "")
+
+def _take_marker():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".mcp-report-marker")
+    try:
+        with open(path, encoding="ascii") as f:
+            mark = f.read()
+    except OSError:
+        return ""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return mark
+
+_MARK = _take_marker()
 _cases = []
 
 def _text(report):
@@ -138,6 +152,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 const PLUGIN_MODULE: &str = "mcp_pytest_report";
 
+/// The file in the work dir that holds the run's report marker (named in [`PLUGIN`] too). The
+/// plugin reads and removes it when pytest loads it, before the tests are collected.
+const MARKER_FILE: &str = ".mcp-report-marker";
+
 impl BwrapSandbox {
     /// Runs pytest on `request.tests` against `request.code` inside the sandbox.
     pub async fn test(&self, request: &TestRequest) -> Result<TestReport, Error> {
@@ -156,17 +174,22 @@ impl BwrapSandbox {
         }
         let code_file = format!("{module}.py");
         let test_file = format!("test_{module}.py");
+        // Marks the report line so that output of the code under test cannot pass for it: new
+        // for every run and sent with the run's files (not in the environment, which is part
+        // of the sandbox's shape), so it exists nowhere before the run's go.
+        let marker = format!("@@mcp-pytest-report-{}@@", uuid::Uuid::new_v4().simple());
         let mut files = vec![
             (code_file.clone(), request.code.clone().into_bytes()),
             (test_file.clone(), request.tests.clone().into_bytes()),
             (format!("{PLUGIN_MODULE}.py"), PLUGIN.as_bytes().to_vec()),
+            (MARKER_FILE.to_string(), marker.clone().into_bytes()),
         ];
         for (name, content) in &request.files {
             validate_file_name(name)?;
             if files.iter().any(|(n, _)| n == name) {
                 return Err(Error::InvalidFileName {
                     name: name.clone(),
-                    reason: "this name holds the code, the tests or the report plugin",
+                    reason: "this name holds the code, the tests, the report plugin or its marker",
                 });
             }
             files.push((name.clone(), content.clone().into_bytes()));
@@ -178,7 +201,6 @@ impl BwrapSandbox {
                 max: self.config().max_input_bytes,
             });
         }
-        let marker = format!("@@mcp-pytest-report-{}@@", uuid::Uuid::new_v4().simple());
         let job = Job {
             argv: vec![
                 self.config().interpreters.python.display().to_string(),
@@ -193,7 +215,9 @@ impl BwrapSandbox {
             ],
             files,
             limits: self.resolve_limits(&request.limits)?,
-            env: vec![("MCP_REPORT_MARKER".into(), marker.clone())],
+            // Same argv (same module), env and limits: the same shape, so the next run like
+            // this one finds a standby.
+            standby: true,
             ..Job::default()
         };
         let r = self.execute(job).await?;
@@ -238,5 +262,15 @@ impl BwrapSandbox {
             duration_ms: r.duration_ms,
             output,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_reads_the_marker_file_the_server_writes() {
+        assert!(PLUGIN.contains(&format!("\"{MARKER_FILE}\"")));
     }
 }
