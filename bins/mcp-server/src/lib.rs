@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod body;
 pub mod cli;
 mod commands;
 pub mod completion;

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::perm::SystemAdmin;
 use crate::auth::{Allowed, CallContext};
+use crate::body::JsonBody;
 use crate::completion::run_to_completion;
 use crate::error::{ApiError, ErrorBody, rbac_error};
 use crate::state::AppState;
@@ -119,7 +120,7 @@ pub async fn create_user(
     auth: Allowed<SystemAdmin>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<CreateUser>,
+    body: JsonBody<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let ctx = CallContext::of(&req);
@@ -202,7 +203,7 @@ pub async fn assign_role(
     req: HttpRequest,
     state: web::Data<AppState>,
     username: web::Path<String>,
-    body: web::Json<AssignRole>,
+    body: JsonBody<AssignRole>,
 ) -> Result<web::Json<UserView>, ApiError> {
     change_role(
         auth,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{CallContext, Principal, authorize, bearer_token};
+use crate::body::JsonBody;
 use crate::completion::run_to_completion;
 use crate::error::{ApiError, ErrorBody};
 use crate::limits::retry_after_secs;
@@ -43,7 +44,7 @@ pub struct TokenResponse {
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<TokenRequest>,
+    body: JsonBody<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let ctx = CallContext::of(&req);
     // Failures counted, events audited: all of it happens even if the client hangs up.
@@ -160,7 +161,7 @@ pub async fn revoke(
         RevokeRequest::default()
     } else {
         crate::error::require_json(&req)?;
-        serde_json::from_slice::<RevokeRequest>(&body).map_err(|e| crate::error::serde_error(&e))?
+        crate::body::parse_object::<RevokeRequest>(&body)?
     };
     let ctx = CallContext::of(&req);
     let own = bearer_token(&req).unwrap_or_default().to_owned();

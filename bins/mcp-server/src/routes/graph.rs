@@ -3,6 +3,7 @@ use actix_web::{HttpRequest, web};
 
 use crate::auth::perm::{GraphDelete, GraphQuery, GraphUpsert};
 use crate::auth::{Allowed, CallContext};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::tools::{
@@ -18,7 +19,7 @@ pub async fn query(
     auth: Allowed<GraphQuery>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<GraphQueryRequest>,
+    body: JsonBody<GraphQueryRequest>,
 ) -> Result<web::Json<mcp_graph::QueryResult>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
@@ -45,7 +46,7 @@ pub async fn upsert_nodes(
     auth: Allowed<GraphUpsert>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<UpsertNode>,
+    body: JsonBody<UpsertNode>,
 ) -> Result<web::Json<mcp_graph::Node>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
@@ -78,7 +79,7 @@ pub async fn upsert_relationships(
     auth: Allowed<GraphUpsert>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<UpsertRelationship>,
+    body: JsonBody<UpsertRelationship>,
 ) -> Result<web::Json<mcp_graph::Relationship>, ApiError> {
     let ctx = CallContext::of(&req);
     let input = body.into_inner();
@@ -95,7 +96,7 @@ pub async fn delete_relationships(
     auth: Allowed<GraphDelete>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<DeleteRelationship>,
+    body: JsonBody<DeleteRelationship>,
 ) -> Result<web::Json<Deleted>, ApiError> {
     let ctx = CallContext::of(&req);
     let input = body.into_inner();

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::auth::perm::{ToolsExecute, ToolsGenerate, ToolsLint, ToolsRead, ToolsTest};
 use crate::auth::{Allowed, CallContext};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::tools::{self, ExecuteRequest, ExecuteResponse};
@@ -22,7 +23,7 @@ pub async fn execute(
     auth: Allowed<ToolsExecute>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<ExecuteRequest>,
+    body: JsonBody<ExecuteRequest>,
 ) -> Result<web::Json<ExecuteResponse>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
@@ -39,7 +40,7 @@ pub async fn lint(
     auth: Allowed<ToolsLint>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LintRequest>,
+    body: JsonBody<LintRequest>,
 ) -> Result<web::Json<LintReport>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
@@ -56,7 +57,7 @@ pub async fn test(
     auth: Allowed<ToolsTest>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<TestRequest>,
+    body: JsonBody<TestRequest>,
 ) -> Result<web::Json<TestReport>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
@@ -73,7 +74,7 @@ pub async fn generate(
     auth: Allowed<ToolsGenerate>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<GenerateRequest>,
+    body: JsonBody<GenerateRequest>,
 ) -> Result<web::Json<Generated>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(
