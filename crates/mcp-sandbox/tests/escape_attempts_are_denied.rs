@@ -2,14 +2,13 @@
 //! unharmed. They run as root here and in CI; a host that cannot provide every layer makes them
 //! fail (see `common::sandbox`), never pass silently.
 
-mod common;
-
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{assert_no_run_left, assert_nothing_left, host_is_healthy, run, sandbox};
 use mcp_sandbox::{ExecRequest, Language, RequestLimits, Sandbox};
+
+use crate::common::{self, assert_no_run_left, assert_nothing_left, host_is_healthy, run, sandbox};
 
 #[tokio::test]
 async fn fork_bomb_is_contained_and_leaves_nothing_behind() {
@@ -259,18 +258,23 @@ async fn proc_1_environ_holds_no_server_environment() {
     }
 }
 
+/// The name the test binary gives test `name` of this module, for `--exact` (module path
+/// without the crate, then the function).
+fn test_path(name: &str) -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{name}"),
+        None => name.to_owned(),
+    }
+}
+
 /// Runs `secret_env_child_sees_no_secret` in a child process that holds a secret in its
 /// environment (the test process cannot set one itself: `set_var` is unsafe and unsafe code is
 /// forbidden).
 #[tokio::test]
 async fn environment_secret_of_the_server_is_not_visible() {
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "secret_env_child_sees_no_secret",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+        .arg(test_path("secret_env_child_sees_no_secret"))
+        .args(["--exact", "--ignored", "--nocapture"])
         .env("MCP_SANDBOX_TEST_SECRET", "env-secret-51a9c3")
         .output()
         .await
@@ -595,12 +599,8 @@ async fn a_missing_required_layer_refuses_runs_unless_weaker_isolation_is_allowe
 #[tokio::test]
 async fn sandboxes_die_when_the_server_crashes() {
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crashing_server_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+        .arg(test_path("crashing_server_child"))
+        .args(["--exact", "--ignored", "--nocapture"])
         .env("MCP_SANDBOX_TEST_CRASH", "1")
         .output()
         .await

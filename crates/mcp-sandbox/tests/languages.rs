@@ -1,9 +1,8 @@
 //! Normal runs in every language, request validation and the concurrency bound.
 
-mod common;
-
-use common::{run, sandbox, sandbox_with};
 use mcp_sandbox::{Error, ExecRequest, Language, RequestLimits, Sandbox};
+
+use crate::common::{self, run, sandbox, sandbox_with};
 
 /// One module per language with the same cases: stdout and stderr, exit codes, stdin, unicode
 /// and a standard-library import.

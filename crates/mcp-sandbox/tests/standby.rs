@@ -2,13 +2,12 @@
 //! (fresh namespaces, used once), a run of another shape starts its own, and nothing of a
 //! standby outlives the sandbox.
 
-mod common;
-
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use common::{assert_nothing_left, run, sandbox_with};
 use mcp_sandbox::{Error, ExecRequest, Language, RequestLimits, Sandbox, SandboxStats};
+
+use crate::common::{assert_nothing_left, run, sandbox_with};
 
 fn delta(after: SandboxStats, before: SandboxStats) -> (u64, u64) {
     (

@@ -1,12 +1,11 @@
 //! The lint, test and generate tools.
 
-mod common;
-
-use common::sandbox;
 use mcp_sandbox::Language;
 use mcp_sandbox::tools::{
     GenerateRequest, Generator, LintRequest, Severity, TestOutcome, TestRequest,
 };
+
+use crate::common::{self, sandbox};
 
 #[tokio::test]
 async fn python_lint_reports_a_syntax_error_with_position() {
