@@ -10,7 +10,6 @@
 //! unaudited). The MCP tests (a 2025-06-18 session over HTTP whose tool-call POSTs are hung up
 //! on, and an `mcp-stdio` client that sends calls and closes stdin) passed before too, as rmcp
 //! runs session calls on tasks of its own; they guard those paths.
-mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,6 +17,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support;
 
 const PASSWORD: &str = "disconnect-test-password";
 /// Upper bound of a step that has no reason to be slow (start-up, one request).

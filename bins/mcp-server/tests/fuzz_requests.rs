@@ -3,9 +3,6 @@
 //! and random or malformed JSON-RPC to `/mcp` and to its message check always gets a JSON-RPC
 //! error. Inputs come from proptest strategies with a fixed seed, so a failure reproduces; the
 //! failing input is printed.
-#[path = "server/common.rs"]
-#[allow(dead_code)]
-mod common;
 
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
@@ -15,7 +12,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
-use crate::common::{state, test_config, user_with_roles};
+use crate::server::common::{self, state, test_config, user_with_roles};
 
 /// The POST routes that read a JSON body (`/auth/revoke` ends the caller's token, so it is
 /// fuzzed last, on its own).

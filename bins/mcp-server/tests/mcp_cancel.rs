@@ -7,7 +7,6 @@
 //! of its 30 s. Each test checks that the `sleep` process is gone and that the next call runs,
 //! both well before the 30 s (bounds, not speed goals), and that the run is audited as
 //! `cancelled`. Without a usable sandbox on the machine the tests say so and stop.
-mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +17,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+
+use crate::support;
 
 const PASSWORD: &str = "cancel-test-password";
 /// Upper bound of a step that has no reason to be slow (start-up, a handshake).

@@ -4,7 +4,6 @@
 //!
 //! Each test starts `mcp-server serve` on a free port with a fresh data dir (SQLite), adds its
 //! users with `mcp-server users add`, and gets their tokens from `POST /auth/token`.
-mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +21,8 @@ use rmcp::transport::streamable_http_client::{
 };
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
+
+use crate::support;
 
 const PASSWORD: &str = "http-client-test-password";
 /// Upper bound of any single step, so a hung server fails the test instead of stalling it.

@@ -3,7 +3,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use serde_json::json;
 
-use crate::common::{error_code, state, test_config, user_with_roles};
+use super::common::{error_code, state, test_config, user_with_roles};
 use crate::send;
 
 fn bearer(token: &str) -> (&'static str, String) {
@@ -214,7 +214,7 @@ async fn executions_beyond_the_per_minute_limit_get_429_with_retry_after() {
 async fn an_execution_whose_audit_event_cannot_be_stored_in_time_gets_503_audit_unavailable() {
     let mut config = test_config();
     config.audit.durable_timeout_ms = 100;
-    let state = crate::common::state_with_audit_down(config);
+    let state = super::common::state_with_audit_down(config);
     let token = user_with_roles(&state, "dev", &["developer"]).await;
     let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
     let r = send!(
@@ -235,7 +235,7 @@ async fn an_execution_whose_audit_event_cannot_be_stored_in_time_gets_503_audit_
 async fn with_durable_timeout_zero_an_execution_answers_without_waiting_for_the_audit_store() {
     let mut config = test_config();
     config.audit.durable_timeout_ms = 0;
-    let state = crate::common::state_with_audit_down(config);
+    let state = super::common::state_with_audit_down(config);
     let token = user_with_roles(&state, "dev", &["developer"]).await;
     let app = test::init_service(mcp_server::app(web::Data::new(state))).await;
     let r = send!(
@@ -507,7 +507,7 @@ async fn a_request_over_the_timeout_gets_503_in_the_error_shape() {
         TestRequest::default().to_http_request(),
         err.error_response(),
     );
-    let r = crate::common::reply(res).await;
+    let r = super::common::reply(res).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(error_code(&r), "timeout");
     assert!(r.headers.get("x-request-id").is_some());
@@ -686,7 +686,7 @@ impl mcp_rbac::RoleStore for FlakyRoles {
 async fn ready_sees_a_role_store_outage_at_once_despite_the_role_cache() {
     let roles = std::sync::Arc::new(FlakyRoles::default());
     let mut backends = mcp_server::state::Backends::memory()
-        .with_sandbox(std::sync::Arc::new(crate::common::FakeSandbox::new()));
+        .with_sandbox(std::sync::Arc::new(super::common::FakeSandbox::new()));
     backends.roles = roles.clone();
     let state = mcp_server::state::AppState::assemble(test_config(), backends).unwrap();
     assert!(state.config.auth.role_cache_ttl_ms > 0, "the cache is on");

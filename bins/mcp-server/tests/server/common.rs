@@ -125,7 +125,8 @@ pub async fn reply<B: MessageBody>(res: ServiceResponse<B>) -> Reply {
 #[macro_export]
 macro_rules! send {
     ($app:expr, $req:expr) => {
-        $crate::common::reply(actix_web::test::call_service($app, $req.to_request()).await).await
+        $crate::server::common::reply(actix_web::test::call_service($app, $req.to_request()).await)
+            .await
     };
 }
 

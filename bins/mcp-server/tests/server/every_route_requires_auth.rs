@@ -7,7 +7,7 @@ use actix_web::web;
 use mcp_server::routes::{Access, Endpoint, endpoints};
 use serde_json::{Value, json};
 
-use crate::common::{error_code, only_role, state, test_config, user_with_roles};
+use super::common::{error_code, only_role, state, test_config, user_with_roles};
 use crate::send;
 
 /// A request for the endpoint with path parameters filled in and a valid body.

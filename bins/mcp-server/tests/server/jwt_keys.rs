@@ -11,7 +11,7 @@ use mcp_server::config::{Config, JwtKeyConfig};
 use mcp_server::state::{AppState, Backends};
 use serde_json::{Value, json};
 
-use crate::common::{FakeSandbox, error_code, test_config};
+use super::common::{FakeSandbox, error_code, test_config};
 use crate::send;
 
 const PASSWORD: &str = "correct horse battery";

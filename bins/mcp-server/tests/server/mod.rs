@@ -1,8 +1,9 @@
-//! Integration tests of the server, as one test binary: the app in-process on memory backends
-//! (`api`, `every_route_requires_auth`) and the real binary over HTTP (`binary`).
+//! The REST API and the server's config checks: `api`, `every_route_requires_auth` and
+//! `jwt_keys` drive the app in-process on memory backends, `binary` the real binary,
+//! `graph_isolation` both; `common` builds the app and its requests.
 mod api;
 mod binary;
-mod common;
+pub mod common;
 mod every_route_requires_auth;
 mod graph_isolation;
 mod jwt_keys;

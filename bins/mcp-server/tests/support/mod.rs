@@ -1,5 +1,4 @@
 //! Helpers shared by the tests that drive the real `mcp-server` binary.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::net::TcpListener;
