@@ -34,7 +34,7 @@ pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
     let server = McpServer::for_token(state.clone(), token);
     let result = serve(server, tokio::io::stdin(), tokio::io::stdout(), limit).await;
     // A call still under way when stdin ended finishes (its write and audit event) first.
-    crate::completion::drain(std::time::Duration::from_secs(30)).await;
+    crate::completion::drain(crate::completion::DRAIN_TIMEOUT).await;
     let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
     result
 }
