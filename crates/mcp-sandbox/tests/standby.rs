@@ -5,6 +5,7 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
+use mcp_sandbox::tools::TestRequest;
 use mcp_sandbox::{Error, ExecRequest, Language, RequestLimits, Sandbox, SandboxStats};
 
 use crate::common::{assert_nothing_left, run, sandbox_with};
@@ -233,4 +234,31 @@ async fn the_stats_count_runs_not_the_start_up_probe() {
     run(&s, Language::Python, "print(1)").await;
     let stats = s.stats();
     assert_eq!((stats.runs_from_standby, stats.runs_started_cold), (1, 0));
+}
+
+#[tokio::test]
+async fn a_second_test_run_in_a_row_takes_the_standby_the_first_one_left() {
+    let s = sandbox_with(320_160, |c| c.parallelism = 1).await;
+    let request = TestRequest::new(
+        "def add(a, b):\n    return a + b\n",
+        "import os\nfrom solution import add\n\ndef test_adds():\n    assert add(1, 2) == 3\n\n\
+         def test_the_marker_file_is_gone():\n    assert not os.path.exists('.mcp-report-marker')\n",
+    );
+    s.wait_idle().await;
+    let before = s.stats();
+    let first = s.test(&request).await.unwrap();
+    assert_eq!((first.passed, first.failed), (2, 0), "{first:#?}");
+    assert_eq!(
+        delta(s.stats(), before),
+        (0, 1),
+        "the Python standby does not fit a test run"
+    );
+    // With one slot this waits until the slot's next standby is started.
+    let second = s.test(&request).await.unwrap();
+    assert_eq!((second.passed, second.failed), (2, 0), "{second:#?}");
+    assert_eq!(
+        delta(s.stats(), before),
+        (1, 1),
+        "the second test run took the standby the first one left"
+    );
 }
