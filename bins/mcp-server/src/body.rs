@@ -1,14 +1,19 @@
-//! JSON request bodies: always a JSON object.
+//! JSON request bodies: always a JSON object, and a struct inside one only from an object.
 //!
 //! serde's derived `Deserialize` for a struct also accepts a JSON array, matched to the fields
 //! by position (`["python", "print(1)"]` would be read as `{"language", "code"}`). Every request
 //! body of the API is an object with named fields, so anything else (array, string, number,
-//! boolean, null) is refused with 422 `invalid_input` before the body's type is read.
+//! boolean, null) is refused with 422 `invalid_input` before the body's type is read, and the
+//! body is read with [`from_value`], which refuses an array in place of a nested struct too
+//! (`"from": ["Person", "ada"]`).
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use serde::de::DeserializeOwned;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess,
+    Visitor,
+};
 use serde_json::Value;
 
 use crate::error::{ApiError, serde_error};
@@ -44,7 +49,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 /// Reads `T` from `value`, which must be a JSON object (422 otherwise).
 pub fn from_object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     let kind = match &value {
-        Value::Object(_) => return serde_json::from_value(value).map_err(|e| serde_error(&e)),
+        Value::Object(_) => return from_value(value).map_err(|e| serde_error(&e)),
         Value::Array(_) => "an array",
         Value::String(_) => "a string",
         Value::Number(_) => "a number",
@@ -61,6 +66,131 @@ pub fn from_object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_json::from_slice::<Value>(bytes).map_err(|e| serde_error(&e))?;
     from_object(value)
+}
+
+/// Reads `T` from `value` like `serde_json::from_value`, except that a struct, at any depth,
+/// is read only from a JSON object, never field by field from an array.
+///
+/// Not covered: a struct inside an internally tagged or untagged enum or a `flatten`ed field
+/// (serde reads those from its own buffer).
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    T::deserialize(Strict(value))
+}
+
+/// A JSON value that refuses an array where a struct is expected.
+struct Strict(Value);
+
+impl<'de> Deserializer<'de> for Strict {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(StrictSeq(items.into_iter())),
+            Value::Object(entries) => visitor.visit_map(StrictMap {
+                entries: entries.into_iter(),
+                value: None,
+            }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Array(_) => Err(serde_json::Error::custom(format!(
+                "invalid type: array, expected a JSON object (struct {name})"
+            ))),
+            other => Strict(other).deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            other => visitor.visit_some(Strict(other)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+struct StrictSeq(std::vec::IntoIter<Value>);
+
+impl<'de> SeqAccess<'de> for StrictSeq {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Self::Error> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Strict(v)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct StrictMap {
+    entries: serde_json::map::IntoIter,
+    value: Option<Value>,
+}
+
+impl<'de> MapAccess<'de> for StrictMap {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        seed.deserialize(Value::String(key)).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, Self::Error> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| de::Error::custom("a map value was asked for before its key"))?;
+        seed.deserialize(Strict(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +227,37 @@ mod tests {
             assert!(
                 matches!(&err, ApiError::Unprocessable(m) if m.ends_with(&format!("got {kind}"))),
                 "{body}: {err:?}"
+            );
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        pair: Pair,
+        pairs: Vec<Pair>,
+        maybe: Option<Pair>,
+        any: Value,
+    }
+
+    #[test]
+    fn a_nested_struct_is_read_only_from_an_object_and_other_values_as_before() {
+        let ok = r#"{"pair": {"language": "a", "code": "b"}, "pairs": [{"language": "c", "code": "d"}],
+                    "maybe": null, "any": [1, {"x": [true]}]}"#;
+        let outer: Outer = parse_object(ok.as_bytes()).unwrap();
+        assert_eq!(outer.pair.code, "b");
+        assert_eq!(outer.pairs[0].language, "c");
+        assert!(outer.maybe.is_none());
+        assert_eq!(outer.any, serde_json::json!([1, {"x": [true]}]));
+        for nested in [
+            r#"{"pair": ["a", "b"], "pairs": [], "maybe": null, "any": 1}"#,
+            r#"{"pair": {"language": "a", "code": "b"}, "pairs": [["c", "d"]], "maybe": null, "any": 1}"#,
+            r#"{"pair": {"language": "a", "code": "b"}, "pairs": [], "maybe": ["e", "f"], "any": 1}"#,
+        ] {
+            let err = parse_object::<Outer>(nested.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, ApiError::Unprocessable(m) if m.contains("expected a JSON object")),
+                "{nested}: {err:?}"
             );
         }
     }
@@ -169,6 +330,20 @@ mod tests {
         let roles = az.roles_of(&admin.id).await.expect("roles");
         let token = state.issuer.issue(&admin.id, roles).expect("token").token;
         let app = actix_test::init_service(crate::app(web::Data::new(state))).await;
+        // A nested struct given as an array is refused too.
+        let req = actix_test::TestRequest::post()
+            .uri("/api/v1/graph/relationships")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(
+                r#"{"from": ["Person", "ada"], "type": "KNOWS", "to": ["Person", "alan"]}"#,
+            )
+            .to_request();
+        let res = actix_test::call_service(&app, req).await;
+        assert_eq!(res.status().as_u16(), 422);
+        let reply: Value = actix_test::read_body_json(res).await;
+        assert_eq!(reply["error"]["code"], "invalid_input", "{reply}");
+        // The last route revokes the token when given the object.
         for &(method, path, object, array) in ROUTES {
             let send = |body: &str| {
                 actix_test::TestRequest::default()

@@ -162,7 +162,7 @@ impl From<ApiError> for CallError {
 }
 
 fn parse<P: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<P, CallError> {
-    serde_json::from_value(Value::Object(args))
+    crate::body::from_value(Value::Object(args))
         .map_err(|e| CallError::InvalidArguments(format!("invalid arguments for {tool}: {e}")))
 }
 
