@@ -122,6 +122,27 @@ impl EventType {
     }
 }
 
+/// A string, one of the names of [`EventType::ALL`].
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for EventType {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = EventType::ALL.map(EventType::as_str);
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "What kind of thing an audit event records.",
+        })
+    }
+}
+
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -148,13 +169,25 @@ impl FromStr for EventType {
 /// The serialized form (field names as below, `timestamp` as RFC 3339 UTC with nine fractional
 /// digits, absent options as `null`) is what the hash chain covers; see [`crate::chain`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schemars",
+    derive(schemars::JsonSchema),
+    schemars(
+        description = "One audited action: what happened, who did it, from where, and how it went."
+    )
+)]
 pub struct AuditEvent {
     /// Unique id of this event (a time-ordered UUID v7 by default).
+    #[cfg_attr(feature = "schemars", schemars(with = "String", extend("format" = "uuid")))]
     pub event_id: Uuid,
     /// What kind of event this is.
     pub event_type: EventType,
-    /// When it happened (UTC).
+    /// When it happened (RFC 3339, UTC).
     #[serde(with = "timestamp_format")]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "String", extend("format" = "date-time"))
+    )]
     pub timestamp: DateTime<Utc>,
     /// Who did it, when known.
     #[serde(default)]
@@ -182,7 +215,7 @@ pub struct AuditEvent {
     /// The session the request belonged to.
     #[serde(default)]
     pub session_id: Option<String>,
-    /// How long the action took.
+    /// How long the action took, in milliseconds.
     #[serde(default)]
     pub duration_ms: Option<u64>,
     /// Why the action failed, when it did.

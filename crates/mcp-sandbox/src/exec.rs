@@ -46,6 +46,27 @@ impl Language {
     }
 }
 
+/// A string, one of the names of [`Language::ALL`].
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Language {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Language".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = Language::ALL.map(Language::as_str);
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "A language the sandbox runs.",
+        })
+    }
+}
+
 impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -118,11 +139,12 @@ impl ExecRequest {
 
 /// What a run did. Field names are stable: this is what the server and MCP return.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ExecResult {
     /// Standard output (invalid UTF-8 replaced), at most `max_output_bytes` with stderr.
     pub stdout: String,
-    /// Standard error, as above.
+    /// Standard error (invalid UTF-8 replaced), counted with stdout against `max_output_bytes`.
     pub stderr: String,
     /// Exit code, when the program exited normally.
     pub exit_code: Option<i32>,
@@ -135,7 +157,7 @@ pub struct ExecResult {
     pub truncated: bool,
     /// The memory cgroup killed a process of the run because the memory limit was reached.
     pub oom_killed: bool,
-    /// Wall time from start to exit.
+    /// Wall time from start to exit, in milliseconds.
     pub duration_ms: u64,
     /// Peak memory of the run (memory cgroup), when measured.
     pub peak_memory_bytes: Option<u64>,
@@ -262,5 +284,53 @@ mod tests {
                 "truncated"
             ]
         );
+    }
+}
+
+#[cfg(all(test, feature = "schemars"))]
+pub(crate) mod schema_tests {
+    use super::*;
+
+    /// `value`'s schema (serialize contract) lists exactly the fields `value` serializes, all
+    /// required.
+    pub(crate) fn schema_matches<T: serde::Serialize + schemars::JsonSchema>(
+        value: &T,
+    ) -> serde_json::Value {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+        let schema = settings.into_generator().into_root_schema_for::<T>();
+        let schema = schema.as_value();
+        let json = serde_json::to_value(value).unwrap();
+        let fields: std::collections::BTreeSet<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let listed: std::collections::BTreeSet<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let required: std::collections::BTreeSet<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        assert_eq!(listed, fields, "{schema}");
+        assert_eq!(required, fields, "{schema}");
+        schema.clone()
+    }
+
+    #[test]
+    fn exec_result_schema_describes_the_serialized_fields() {
+        let result = ExecResult {
+            exit_code: Some(0),
+            peak_memory_bytes: Some(1 << 20),
+            ..Default::default()
+        };
+        schema_matches(&result);
+        schema_matches(&ExecResult::default());
     }
 }

@@ -74,10 +74,15 @@ impl<T: AuditSink + ?Sized> AuditSink for Arc<T> {
 
 /// An event as stored: the event plus its place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct StoredEvent {
     /// Position in the chain, starting at 1.
     pub seq: u64,
     /// Hash of the previous event ([`GENESIS_HASH`](crate::chain::GENESIS_HASH) for seq 1).
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(description = "Hash of the previous event (64 zeros for seq 1).")
+    )]
     pub prev_hash: String,
     /// This event's chain hash.
     pub hash: String,
@@ -195,4 +200,57 @@ pub(crate) fn validate(events: &[AuditEvent]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+    use crate::EventType;
+
+    /// `value`'s schema (serialize contract) lists exactly the fields `value` serializes, all
+    /// required.
+    fn schema_matches<T: serde::Serialize + schemars::JsonSchema>(value: &T) -> serde_json::Value {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+        let schema = settings.into_generator().into_root_schema_for::<T>();
+        let schema = schema.as_value();
+        let json = serde_json::to_value(value).unwrap();
+        let fields: std::collections::BTreeSet<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let listed: std::collections::BTreeSet<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let required: std::collections::BTreeSet<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        assert_eq!(listed, fields, "{schema}");
+        assert_eq!(required, fields, "{schema}");
+        schema.clone()
+    }
+
+    #[test]
+    fn stored_event_schemas_describe_the_serialized_fields() {
+        let mut event = AuditEvent::new(EventType::CodeExecution).with_detail("language", "bash");
+        event.ip_address = Some("::1".parse().unwrap());
+        let stored = StoredEvent {
+            seq: 1,
+            prev_hash: crate::GENESIS_HASH.into(),
+            hash: "f".repeat(64),
+            event: event.clone(),
+        };
+        schema_matches(&stored);
+        let schema = schema_matches(&event);
+        assert_eq!(schema["properties"]["timestamp"]["type"], "string");
+        assert_eq!(schema["properties"]["timestamp"]["format"], "date-time");
+        assert_eq!(schema["properties"]["event_id"]["type"], "string");
+    }
 }

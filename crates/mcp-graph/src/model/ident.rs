@@ -10,6 +10,10 @@ pub const MAX_IDENTIFIER_LEN: usize = 64;
 /// The longest node key allowed, in bytes.
 pub const MAX_KEY_LEN: usize = 512;
 
+/// The pattern every identifier matches, as a regular expression.
+#[cfg(feature = "schemars")]
+const IDENTIFIER_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]{0,63}$";
+
 /// Whether `name` matches `^[A-Za-z_][A-Za-z0-9_]{0,63}$`.
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -173,6 +177,38 @@ impl From<NodeKey> for String {
         key.0
     }
 }
+
+/// `JsonSchema` of a validated string type: inlined, with `$schema` as its schema.
+#[cfg(feature = "schemars")]
+macro_rules! string_schema {
+    ($name:ident, $schema:tt) => {
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "schemars")]
+string_schema!(Label, { "type": "string", "pattern": IDENTIFIER_PATTERN });
+#[cfg(feature = "schemars")]
+string_schema!(RelType, { "type": "string", "pattern": IDENTIFIER_PATTERN });
+// No pattern: a map keyed by property keys ([`Properties`](super::Properties)) is then described
+// with `additionalProperties` rather than `patternProperties`, which fewer validators support.
+#[cfg(feature = "schemars")]
+string_schema!(PropertyKey, { "type": "string" });
+// At most `MAX_KEY_LEN` bytes, so at most as many characters.
+#[cfg(feature = "schemars")]
+string_schema!(NodeKey, { "type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN });
 
 #[cfg(test)]
 mod tests {

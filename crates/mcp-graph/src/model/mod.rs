@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 /// Identifies one node: its label and its key (unique per label).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct NodeRef {
     /// The node's label.
     pub label: Label,
@@ -43,6 +44,7 @@ impl std::fmt::Display for NodeRef {
 
 /// A stored node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Node {
     /// The node's label.
     pub label: Label,
@@ -64,6 +66,7 @@ impl Node {
 
 /// A stored relationship. There is at most one relationship of a given type from one node to another.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Relationship {
     /// The start node.
     pub from: NodeRef,
@@ -77,6 +80,7 @@ pub struct Relationship {
 
 /// Which relationships to follow from a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Relationships that start at the node: `(n)-[]->(m)`.
@@ -101,6 +105,7 @@ impl Direction {
 
 /// Counts of what a store holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct GraphStats {
     /// The number of nodes.
     pub nodes: u64,

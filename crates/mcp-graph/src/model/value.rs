@@ -187,6 +187,26 @@ impl Serialize for Value {
     }
 }
 
+/// `null`, a boolean, a number, a string, or an array of non-null scalars (the one-kind rule of
+/// arrays is not expressed).
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Value {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Value".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["null", "boolean", "number", "string", "array"],
+            "items": { "type": ["boolean", "number", "string"] },
+        })
+    }
+}
+
 impl TryFrom<serde_json::Value> for Value {
     type Error = Error;
     fn try_from(json: serde_json::Value) -> Result<Self> {

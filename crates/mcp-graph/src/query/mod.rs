@@ -8,7 +8,7 @@ mod parser;
 use crate::model::{Node, Relationship, Value};
 use crate::store::read::GraphRead;
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -89,8 +89,9 @@ impl ReadQuery {
     }
 }
 
-/// One cell of a query result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One cell of a query result: an object with exactly one of `node`, `relationship`, `value`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum QueryValue {
@@ -103,7 +104,8 @@ pub enum QueryValue {
 }
 
 /// The rows a query returned.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct QueryResult {
     /// Column names: the `AS` alias, or the expression as written (`n`, `n.name`).
     pub columns: Vec<String>,
@@ -281,5 +283,71 @@ mod tests {
                 .effective_limit(),
             Err(Error::InvalidLimit { .. })
         ));
+    }
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+    use crate::{Node, NodeRef, Relationship};
+    use serde_json::json;
+
+    /// `value`'s schema (serialize contract) lists exactly the fields `value` serializes, all
+    /// required.
+    fn schema_matches<T: serde::Serialize + schemars::JsonSchema>(value: &T) -> serde_json::Value {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+        let schema = settings.into_generator().into_root_schema_for::<T>();
+        let schema = schema.as_value();
+        let json = serde_json::to_value(value).unwrap();
+        let fields: std::collections::BTreeSet<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let listed: std::collections::BTreeSet<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let required: std::collections::BTreeSet<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        assert_eq!(listed, fields, "{schema}");
+        assert_eq!(required, fields, "{schema}");
+        schema.clone()
+    }
+
+    #[test]
+    fn result_schemas_describe_the_serialized_fields() {
+        let node: Node = serde_json::from_value(
+            json!({"label": "Person", "key": "ada", "properties": {"born": 1815, "tags": ["a"]}}),
+        )
+        .unwrap();
+        let rel = Relationship {
+            from: node.to_ref(),
+            rel_type: "KNOWS".parse().unwrap(),
+            to: NodeRef::parse("Person", "alan").unwrap(),
+            properties: Default::default(),
+        };
+        let schema = schema_matches(&node);
+        assert_eq!(schema["properties"]["properties"]["type"], "object");
+        schema_matches(&rel);
+        let result = QueryResult {
+            columns: vec!["n".into(), "r".into(), "n.born".into()],
+            rows: vec![vec![
+                QueryValue::Node(node),
+                QueryValue::Relationship(rel),
+                QueryValue::Value(json!(1815)),
+            ]],
+            truncated: false,
+        };
+        schema_matches(&result);
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(serde_json::from_value::<QueryResult>(json).unwrap(), result);
     }
 }

@@ -10,6 +10,7 @@ use crate::{Error, Language};
 /// The type of a template parameter; values are checked before rendering so the output is
 /// always well-formed code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ParameterKind {
@@ -23,6 +24,7 @@ pub enum ParameterKind {
 
 /// A parameter a template takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ParameterInfo {
     /// Parameter name.
@@ -39,6 +41,7 @@ pub struct ParameterInfo {
 
 /// A template, as listed to clients.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TemplateInfo {
     /// Template name.
@@ -81,6 +84,7 @@ impl GenerateRequest {
 
 /// Generated code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Generated {
     /// The template used.
@@ -570,5 +574,26 @@ mod tests {
             "{}",
             out.code
         );
+    }
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+    use crate::exec::schema_tests::schema_matches;
+
+    #[test]
+    fn template_and_generated_schemas_describe_the_serialized_fields() {
+        let generator = Generator::builtin();
+        for template in generator.templates() {
+            schema_matches(template);
+            for parameter in &template.parameters {
+                schema_matches(parameter);
+            }
+        }
+        let generated = generator
+            .generate(&GenerateRequest::new("python_function").with("name", "f"))
+            .unwrap();
+        schema_matches(&generated);
     }
 }

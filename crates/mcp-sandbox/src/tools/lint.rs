@@ -33,6 +33,7 @@ impl LintRequest {
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Severity {
@@ -46,6 +47,7 @@ pub enum Severity {
 
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Diagnostic {
     /// 1-based line.
@@ -64,6 +66,7 @@ pub struct Diagnostic {
 
 /// The result of a lint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct LintReport {
     /// The language linted.
@@ -373,5 +376,30 @@ mod tests {
         let d = parse_bash_n(&r);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].line, 3);
+    }
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+    use crate::exec::schema_tests::schema_matches;
+
+    #[test]
+    fn lint_report_schema_describes_the_serialized_fields() {
+        let diagnostic = Diagnostic {
+            line: 1,
+            column: 8,
+            code: "F401".into(),
+            message: "unused".into(),
+            severity: Severity::Warning,
+            source: "ruff".into(),
+        };
+        schema_matches(&diagnostic);
+        schema_matches(&LintReport {
+            language: Language::Python,
+            tools: vec!["ruff".into()],
+            ok: true,
+            diagnostics: vec![diagnostic],
+        });
     }
 }

@@ -47,6 +47,7 @@ impl TestRequest {
 
 /// The outcome of one test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TestOutcome {
@@ -62,13 +63,14 @@ pub enum TestOutcome {
 
 /// One test (or a collection error).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TestCase {
     /// pytest node id, e.g. `test_solution.py::test_add`.
     pub name: String,
     /// What happened.
     pub outcome: TestOutcome,
-    /// How long the test body ran.
+    /// How long the test body ran, in milliseconds.
     pub duration_ms: f64,
     /// The failure report, for failed and errored tests.
     pub message: Option<String>,
@@ -76,6 +78,7 @@ pub struct TestCase {
 
 /// The result of a pytest run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TestReport {
     /// Tests that passed.
@@ -93,7 +96,7 @@ pub struct TestReport {
     pub exit_code: Option<i32>,
     /// The wall-time limit ran out.
     pub timed_out: bool,
-    /// Wall time of the whole run.
+    /// Wall time of the whole run, in milliseconds.
     pub duration_ms: u64,
     /// pytest's console output (stdout then stderr), without the machine-readable report.
     pub output: String,
@@ -272,5 +275,34 @@ mod tests {
     #[test]
     fn the_plugin_reads_the_marker_file_the_server_writes() {
         assert!(PLUGIN.contains(&format!("\"{MARKER_FILE}\"")));
+    }
+}
+
+#[cfg(all(test, feature = "schemars"))]
+mod schema_tests {
+    use super::*;
+    use crate::exec::schema_tests::schema_matches;
+
+    #[test]
+    fn test_report_schema_describes_the_serialized_fields() {
+        let case = TestCase {
+            name: "test_s.py::test_a".into(),
+            outcome: TestOutcome::Failed,
+            duration_ms: 0.5,
+            message: Some("assert 1 == 2".into()),
+        };
+        let report = TestReport {
+            passed: 0,
+            failed: 1,
+            errors: 0,
+            skipped: 0,
+            tests: vec![case.clone()],
+            exit_code: Some(1),
+            timed_out: false,
+            duration_ms: 812,
+            output: "1 failed".into(),
+        };
+        schema_matches(&case);
+        schema_matches(&report);
     }
 }
