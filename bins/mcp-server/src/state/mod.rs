@@ -304,9 +304,14 @@ impl AppState {
     /// called, the event is recorded even if the caller's future is dropped meanwhile (see
     /// [`crate::completion`]).
     pub async fn audit(&self, event: AuditEvent) {
+        // Queued at once when there is room: nothing to finish, so no task (the common case,
+        // once per guarded request).
+        let Err(event) = self.audit.try_log(event) else {
+            return;
+        };
         let audit = self.audit.clone();
         let _ = crate::completion::run_to_completion(async move {
-            audit.log(event).await;
+            audit.log(*event).await;
             Ok(())
         })
         .await;

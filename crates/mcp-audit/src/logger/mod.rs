@@ -194,6 +194,26 @@ impl AuditLogger {
         id
     }
 
+    /// Records `event` like [`log`](Self::log) if that needs no waiting: the queue has room and
+    /// nothing waits in the spill file. Otherwise returns `event` untouched (not yet written to
+    /// `tracing`), for [`log`](Self::log). Never blocks, so a caller cannot be dropped half-way.
+    pub fn try_log(&self, event: AuditEvent) -> Result<Uuid, Box<AuditEvent>> {
+        let id = event.event_id;
+        let Some(shared) = &self.shared else {
+            emit(&event);
+            return Ok(id);
+        };
+        let mut state = shared.lock();
+        if state.spilling() || state.queue.len() >= shared.config.queue_capacity {
+            return Err(Box::new(event));
+        }
+        emit(&event);
+        state.queue.push_back(event);
+        drop(state);
+        shared.wake.notify_one();
+        Ok(id)
+    }
+
     /// Records `event` like [`log`](Self::log), then waits until it is durable: appended to the
     /// sink, or (when the queue is full) written and fsynced to the spill file. Gives up after
     /// `timeout` with [`Error::DurableTimeout`]; the event then stays queued and is still stored
@@ -423,4 +443,58 @@ fn spill_or_drop(
 /// Whether the sink refused these events for good, so retrying them would never succeed.
 fn is_permanent(err: &StoreError) -> bool {
     matches!(err, StoreError::Invalid(_) | StoreError::Conflict(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryAuditSink;
+
+    fn event(user: &str) -> AuditEvent {
+        AuditEvent::authorization(user, "tools", "tools:read", true)
+    }
+
+    // A current-thread runtime: the writer task cannot run (and drain the queue) until the
+    // test awaits, so the queue fills up.
+    #[tokio::test]
+    async fn try_log_queues_while_there_is_room_and_hands_the_event_back_when_full() {
+        let logger = AuditLogger::new(
+            MemoryAuditSink::new(),
+            AuditLoggerConfig::default().queue_capacity(2),
+        )
+        .unwrap();
+        let first = event("a");
+        let first_id = first.event_id;
+        assert_eq!(logger.try_log(first).unwrap(), first_id);
+        logger.try_log(event("b")).unwrap();
+        let third = event("c");
+        let third_id = third.event_id;
+        let back = logger.try_log(third).unwrap_err();
+        assert_eq!(back.event_id, third_id);
+        assert_eq!(logger.stats().queued, 2);
+
+        // `log` takes the handed-back event once the writer made room.
+        logger.log(*back).await;
+        logger.flush(Duration::from_secs(5)).await.unwrap();
+        let stored = logger
+            .sink()
+            .unwrap()
+            .query(&AuditFilter::new())
+            .await
+            .unwrap();
+        let mut stored: Vec<_> = stored
+            .iter()
+            .map(|s| (s.seq, s.event.user_id.as_deref()))
+            .collect();
+        stored.sort();
+        assert_eq!(stored, [(1, Some("a")), (2, Some("b")), (3, Some("c"))]);
+    }
+
+    #[test]
+    fn try_log_without_a_sink_always_succeeds() {
+        let logger = AuditLogger::without_sink();
+        let e = event("a");
+        let id = e.event_id;
+        assert_eq!(logger.try_log(e).unwrap(), id);
+    }
 }
