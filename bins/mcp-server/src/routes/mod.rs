@@ -2,7 +2,7 @@
 //!
 //! [`configure`] registers exactly the routes of [`endpoints`], so a route cannot exist without
 //! declaring its access; the `Allowed<P>` guard in each handler checks that `P` is what the table
-//! declares (500 otherwise), and `tests/every_route_requires_auth.rs` walks the table and checks
+//! declares (500 otherwise), and `tests/server/every_route_requires_auth.rs` walks the table and checks
 //! 401/403/2xx for each route.
 use std::sync::OnceLock;
 
