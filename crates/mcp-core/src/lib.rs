@@ -18,6 +18,8 @@
 #[cfg(feature = "neo4j")]
 pub mod bolt;
 pub mod cache;
+#[cfg(feature = "schema-testing")]
+pub mod schema_testing;
 mod store_error;
 
 pub use store_error::{BoxError, StoreError};

@@ -290,37 +290,8 @@ mod tests {
 mod schema_tests {
     use super::*;
     use crate::{Node, NodeRef, Relationship};
+    use mcp_core::schema_testing::schema_matches;
     use serde_json::json;
-
-    /// `value`'s schema (serialize contract) lists exactly the fields `value` serializes, all
-    /// required.
-    fn schema_matches<T: serde::Serialize + schemars::JsonSchema>(value: &T) -> serde_json::Value {
-        let settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
-        let schema = settings.into_generator().into_root_schema_for::<T>();
-        let schema = schema.as_value();
-        let json = serde_json::to_value(value).unwrap();
-        let fields: std::collections::BTreeSet<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let listed: std::collections::BTreeSet<&str> = schema["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let required: std::collections::BTreeSet<&str> = schema["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .collect();
-        assert_eq!(listed, fields, "{schema}");
-        assert_eq!(required, fields, "{schema}");
-        schema.clone()
-    }
 
     #[test]
     fn result_schemas_describe_the_serialized_fields() {

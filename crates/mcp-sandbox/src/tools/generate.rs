@@ -580,7 +580,7 @@ mod tests {
 #[cfg(all(test, feature = "schemars"))]
 mod schema_tests {
     use super::*;
-    use crate::exec::schema_tests::schema_matches;
+    use mcp_core::schema_testing::schema_matches;
 
     #[test]
     fn template_and_generated_schemas_describe_the_serialized_fields() {

@@ -281,7 +281,7 @@ mod tests {
 #[cfg(all(test, feature = "schemars"))]
 mod schema_tests {
     use super::*;
-    use crate::exec::schema_tests::schema_matches;
+    use mcp_core::schema_testing::schema_matches;
 
     #[test]
     fn test_report_schema_describes_the_serialized_fields() {
