@@ -108,6 +108,12 @@ impl QueueState {
         self.spill.as_ref().is_some_and(|s| s.pending() > 0)
     }
 
+    /// Whether an event may join the queue now: there is room, and nothing waits in the spill
+    /// file (which keeps the order of events).
+    fn has_room(&self, capacity: usize) -> bool {
+        !self.spilling() && self.queue.len() < capacity
+    }
+
     fn pending(&self) -> usize {
         self.queue.len() + self.spill.as_ref().map_or(0, SpillFile::pending)
     }
@@ -204,7 +210,7 @@ impl AuditLogger {
             return Ok(id);
         };
         let mut state = shared.lock();
-        if state.spilling() || state.queue.len() >= shared.config.queue_capacity {
+        if !state.has_room(shared.config.queue_capacity) {
             return Err(Box::new(event));
         }
         emit(&event);
@@ -396,8 +402,7 @@ async fn enqueue(shared: &Shared, event: AuditEvent, mut done: Option<oneshot::S
         progress.as_mut().enable();
         {
             let mut state = shared.lock();
-            let spilling = state.spilling();
-            if !spilling && state.queue.len() < shared.config.queue_capacity {
+            if state.has_room(shared.config.queue_capacity) {
                 if let Some(done) = done.take() {
                     state.waiters.insert(event.event_id, done);
                 }
@@ -406,7 +411,7 @@ async fn enqueue(shared: &Shared, event: AuditEvent, mut done: Option<oneshot::S
                 shared.wake.notify_one();
                 return;
             }
-            if spilling || Instant::now() >= deadline {
+            if state.spilling() || Instant::now() >= deadline {
                 let outcome = spill_or_drop(shared, &mut state, &event, done.is_some());
                 if let Some(done) = done.take() {
                     let _ = done.send(outcome);
