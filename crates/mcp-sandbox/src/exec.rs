@@ -193,6 +193,46 @@ impl<T: Sandbox + ?Sized> Sandbox for Arc<T> {
     }
 }
 
+/// How many files a request may submit besides its code.
+const MAX_FILES: usize = 256;
+
+/// Adds the request's `submitted` files to `files` (the ones the sandbox places itself), after
+/// checking their number and names: a submitted name may not be one already in `files`
+/// (`taken` says what those hold, for the error). Then checks that all files, plus
+/// `extra_bytes` (stdin), fit in `max_input_bytes`.
+pub(crate) fn add_submitted_files(
+    files: &mut Vec<(String, Vec<u8>)>,
+    submitted: &BTreeMap<String, String>,
+    taken: &'static str,
+    extra_bytes: u64,
+    max_input_bytes: u64,
+) -> Result<(), Error> {
+    if submitted.len() > MAX_FILES {
+        return Err(Error::InvalidFileName {
+            name: format!("({} files)", submitted.len()),
+            reason: "too many files (at most 256)",
+        });
+    }
+    for (name, content) in submitted {
+        validate_file_name(name)?;
+        if files.iter().any(|(n, _)| n == name) {
+            return Err(Error::InvalidFileName {
+                name: name.clone(),
+                reason: taken,
+            });
+        }
+        files.push((name.clone(), content.clone().into_bytes()));
+    }
+    let size = files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + extra_bytes;
+    if size > max_input_bytes {
+        return Err(Error::InputTooLarge {
+            size,
+            max: max_input_bytes,
+        });
+    }
+    Ok(())
+}
+
 /// Checks that `name` is a safe relative path for a file in the work dir.
 pub(crate) fn validate_file_name(name: &str) -> Result<(), Error> {
     let bad = |reason| {
@@ -229,6 +269,56 @@ pub(crate) fn validate_file_name(name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn placed() -> Vec<(String, Vec<u8>)> {
+        vec![("main.py".to_owned(), b"print(1)".to_vec())]
+    }
+
+    #[test]
+    fn submitted_files_are_added_after_the_placed_ones() {
+        let mut files = placed();
+        let submitted = BTreeMap::from([("data/a.txt".to_owned(), "abc".to_owned())]);
+        add_submitted_files(&mut files, &submitted, "taken", 0, 1024).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["main.py", "data/a.txt"]);
+    }
+
+    #[test]
+    fn more_than_256_submitted_files_are_refused() {
+        let submitted: BTreeMap<String, String> =
+            (0..257).map(|i| (format!("f{i}"), String::new())).collect();
+        let err = add_submitted_files(&mut placed(), &submitted, "taken", 0, u64::MAX).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidFileName { name, .. } if name == "(257 files)"),
+            "{err}"
+        );
+        let submitted: BTreeMap<String, String> =
+            (0..256).map(|i| (format!("f{i}"), String::new())).collect();
+        add_submitted_files(&mut placed(), &submitted, "taken", 0, u64::MAX).unwrap();
+    }
+
+    #[test]
+    fn a_submitted_file_may_not_take_a_placed_name() {
+        let submitted = BTreeMap::from([("main.py".to_owned(), "x".to_owned())]);
+        let err =
+            add_submitted_files(&mut placed(), &submitted, "holds the code", 0, 1024).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidFileName { name, reason } if name == "main.py" && *reason == "holds the code"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_input_size_counts_placed_and_submitted_files_and_extra_bytes() {
+        let submitted = BTreeMap::from([("a".to_owned(), "12".to_owned())]);
+        // 8 (main.py) + 2 (a) + 5 (stdin) = 15.
+        add_submitted_files(&mut placed(), &submitted, "taken", 5, 15).unwrap();
+        let err = add_submitted_files(&mut placed(), &submitted, "taken", 5, 14).unwrap_err();
+        assert!(
+            matches!(err, Error::InputTooLarge { size: 15, max: 14 }),
+            "{err}"
+        );
+    }
 
     #[test]
     fn unknown_language_error_names_it() {

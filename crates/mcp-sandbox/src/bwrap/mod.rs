@@ -24,7 +24,7 @@ use self::process::Started;
 use self::runtime::{find_ruff, set_mode, write_file};
 pub use self::standby::SandboxStats;
 use self::standby::{Standby, take_slot};
-use crate::exec::validate_file_name;
+use crate::exec::add_submitted_files;
 use crate::probe::LanguageStatus;
 use crate::{
     Error, ExecRequest, ExecResult, Language, Layer, Limits, Probe, Sandbox, SandboxConfig,
@@ -36,7 +36,6 @@ const RUNTIME_PREFIX: &str = "mcp-sandbox-";
 pub const WORK_DIR: &str = "/work";
 /// The uid and gid the code sees inside its user namespace.
 pub const SANDBOX_UID: u32 = 1000;
-const MAX_FILES: usize = 256;
 
 /// One thing to execute inside the sandbox; requests and tools both become a `Job`.
 #[derive(Debug, Default)]
@@ -444,30 +443,13 @@ impl BwrapSandbox {
         let limits = request.limits.resolve(&c.default_limits, &c.max_limits)?;
         let main = request.language.main_file();
         let mut files = vec![(main.to_string(), request.code.clone().into_bytes())];
-        if request.files.len() > MAX_FILES {
-            return Err(Error::InvalidFileName {
-                name: format!("({} files)", request.files.len()),
-                reason: "too many files (at most 256)",
-            });
-        }
-        for (name, content) in &request.files {
-            validate_file_name(name)?;
-            if name == main {
-                return Err(Error::InvalidFileName {
-                    name: name.clone(),
-                    reason: "this name holds the submitted code",
-                });
-            }
-            files.push((name.clone(), content.clone().into_bytes()));
-        }
-        let size: u64 =
-            files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + request.stdin.len() as u64;
-        if size > c.max_input_bytes {
-            return Err(Error::InputTooLarge {
-                size,
-                max: c.max_input_bytes,
-            });
-        }
+        add_submitted_files(
+            &mut files,
+            &request.files,
+            "this name holds the submitted code",
+            request.stdin.len() as u64,
+            c.max_input_bytes,
+        )?;
         let mut argv = vec![interpreter.display().to_string()];
         if request.language == Language::Javascript {
             let heap_mib = (limits.memory_bytes / (1024 * 1024)) * 3 / 4;

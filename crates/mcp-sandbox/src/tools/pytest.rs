@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::bwrap::{BwrapSandbox, Job};
-use crate::exec::validate_file_name;
+use crate::exec::add_submitted_files;
 use crate::{Error, RequestLimits};
 
 /// Code plus pytest tests.
@@ -187,23 +187,13 @@ impl BwrapSandbox {
             (format!("{PLUGIN_MODULE}.py"), PLUGIN.as_bytes().to_vec()),
             (MARKER_FILE.to_string(), marker.clone().into_bytes()),
         ];
-        for (name, content) in &request.files {
-            validate_file_name(name)?;
-            if files.iter().any(|(n, _)| n == name) {
-                return Err(Error::InvalidFileName {
-                    name: name.clone(),
-                    reason: "this name holds the code, the tests, the report plugin or its marker",
-                });
-            }
-            files.push((name.clone(), content.clone().into_bytes()));
-        }
-        let size: u64 = files.iter().map(|(_, c)| c.len() as u64).sum();
-        if size > self.config().max_input_bytes {
-            return Err(Error::InputTooLarge {
-                size,
-                max: self.config().max_input_bytes,
-            });
-        }
+        add_submitted_files(
+            &mut files,
+            &request.files,
+            "this name holds the code, the tests, the report plugin or its marker",
+            0,
+            self.config().max_input_bytes,
+        )?;
         let job = Job {
             argv: vec![
                 self.config().interpreters.python.display().to_string(),
