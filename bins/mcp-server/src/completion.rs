@@ -8,7 +8,7 @@
 //! state or emits an audit event runs through [`run_to_completion`]: when its caller goes away
 //! mid-way, the rest of it runs on a task of its own. The sandbox tools are the exception: they
 //! stop their run when cancelled and audit it as `cancelled` or `abandoned` (see
-//! [`crate::tools::execute_or_cancel`]).
+//! [`crate::ops::tools::execute_or_cancel`]).
 //!
 //! The HTTP server runs these operations on a runtime that outlives its worker threads, which
 //! stop at shutdown (see [`finish_on`]); elsewhere they run on the caller's runtime. A process

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod mcp;
 mod neo4j;
+pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
 
 /// Environment aliases: variable name → dotted key in the config tree.
@@ -147,7 +149,7 @@ pub struct Config {
     /// The code sandbox (see the mcp-sandbox crate for every key).
     pub sandbox: mcp_sandbox::SandboxConfig,
     /// The MCP endpoint (`/mcp` and `mcp-stdio`): allowed hosts and origins, message size.
-    pub mcp: crate::mcp::McpConfig,
+    pub mcp: McpConfig,
 }
 
 /// The HTTP listener and request limits.

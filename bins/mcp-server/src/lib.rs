@@ -4,6 +4,7 @@
 //! server runs, so tests drive it with `actix_web::test::init_service(app(state))`.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod cli;
@@ -15,53 +16,21 @@ pub mod limits;
 pub mod mcp;
 pub mod metrics;
 pub mod middleware;
+pub mod ops;
 pub mod request_id;
 pub mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
-pub mod tools;
 pub mod users;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, web};
+#[cfg(test)]
+mod layers;
 
 pub use config::Config;
 pub use error::ApiError;
-pub use server::serve;
+pub use server::{app, serve};
 pub use state::AppState;
-
-/// The application: routes from the table, the request middleware, JSON/query error mapping.
-pub fn app(
-    state: web::Data<AppState>,
-) -> App<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    let limit = state.config.http.body_limit_bytes;
-    App::new()
-        .app_data(state)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(limit)
-                .error_handler(move |err, _| error::json_error(err, limit).into()),
-        )
-        .app_data(web::PayloadConfig::default().limit(limit))
-        .app_data(
-            web::QueryConfig::default().error_handler(|err, _| error::query_error(err).into()),
-        )
-        .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err).into()))
-        .configure(routes::configure)
-        .configure(mcp::http::configure)
-        .default_service(web::to(routes::not_found))
-        .wrap(actix_web::middleware::from_fn(middleware::observe))
-}
 
 /// Runs the command the flags name.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -72,7 +41,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         cli::Command::Routes => {
-            for line in routes::table_json_lines() {
+            for line in access::table_json_lines() {
                 println!("{line}");
             }
             Ok(())

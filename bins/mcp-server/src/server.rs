@@ -1,14 +1,46 @@
-//! `mcp-server serve`: the HTTP server's start and its orderly end.
+//! `mcp-server serve`: the application ([`app`]), the HTTP server's start and its orderly end.
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
 use anyhow::Context;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{app, commands, completion, mcp};
+use crate::{commands, completion, error, mcp, middleware, routes};
+
+/// The application: routes from the table, the request middleware, JSON/query error mapping.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.config.http.body_limit_bytes;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(move |err, _| error::json_error(err, limit).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(
+            web::QueryConfig::default().error_handler(|err, _| error::query_error(err).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err).into()))
+        .configure(routes::configure)
+        .configure(mcp::http::configure)
+        .default_service(web::to(routes::not_found))
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+}
 
 /// Starts the server and runs it until SIGINT/SIGTERM (see [`run`]).
 pub async fn serve(config: Config) -> anyhow::Result<()> {

@@ -110,7 +110,7 @@ impl Server {
             .await
             .expect("GET /api/v1/audit");
         let events: Vec<Value> = res.json().await.expect("audit JSON");
-        let sha = mcp_server::tools::sha256_hex(code);
+        let sha = mcp_server::ops::tools::sha256_hex(code);
         events
             .into_iter()
             .map(|e| e.get("event").cloned().unwrap_or(e))

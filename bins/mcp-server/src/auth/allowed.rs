@@ -9,8 +9,8 @@ use mcp_rbac::Permission;
 
 use super::perm::Perm;
 use super::principal::{CallContext, Principal};
+use crate::access::{self, Access};
 use crate::error::ApiError;
-use crate::routes::Access;
 use crate::state::AppState;
 
 /// Proof that the caller holds permission `P`; carries the caller.
@@ -72,8 +72,11 @@ impl<P: Perm> FromRequest for Allowed<P> {
                 .clone();
             // Not wired: answer 500 before looking at the token, as the seed did.
             state.authorizer()?;
-            match crate::routes::declared_access(&req) {
-                Some(Access::Permission(p)) if p == P::PERMISSION => {}
+            let declared = req
+                .match_pattern()
+                .and_then(|pattern| access::rule(req.method(), &pattern));
+            match declared.map(|r| &r.access) {
+                Some(Access::Permission(p)) if *p == P::PERMISSION => {}
                 other => {
                     tracing::error!(
                         route = ?req.match_pattern(),

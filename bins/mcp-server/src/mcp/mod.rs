@@ -7,10 +7,10 @@
 //!   request to rmcp's streamable-HTTP service with the caller in the request extensions;
 //! - stdio ([`stdio`]): `mcp-server mcp-stdio --token <jwt>`, the identity is the token's.
 //!
-//! Tools, resources and prompts each name the REST route they mirror; the route table
-//! ([`crate::routes::endpoints`]) gives the permission, so MCP and REST share one permission
-//! table, and tools run the same service functions ([`crate::tools`]) with the same rate
-//! limits and audit events. `tools/list` (and the resource and prompt lists) show only what the
+//! Tools, resources and prompts each name the rule of the permission table
+//! ([`crate::access`]) of the REST route they mirror, so MCP and REST share one permission
+//! table, and tools run the same operations ([`crate::ops`]) with the same rate limits and
+//! audit events. `tools/list` (and the resource and prompt lists) show only what the
 //! caller's roles allow; calling something else is refused with [`PERMISSION_DENIED`] and
 //! audited as `authz_denied`.
 //!
@@ -32,12 +32,11 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::json;
 
+use crate::access::{Access, Rule};
 use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
-use crate::routes::Access;
 use crate::state::AppState;
 
-pub mod config;
 pub mod http;
 pub mod jsonrpc;
 pub mod output;
@@ -47,7 +46,7 @@ mod resources;
 pub mod stdio;
 pub mod tools;
 
-pub use config::McpConfig;
+pub use crate::config::McpConfig;
 pub use http::McpHttp;
 
 /// JSON-RPC error code: no valid token (over stdio; HTTP answers 401 before JSON-RPC).
@@ -206,18 +205,11 @@ fn tool_failure(err: &ApiError) -> CallToolResult {
     CallToolResult::structured_error(json!({ "error": error }))
 }
 
-/// Checks (and audits) the permission `route` requires.
-async fn require(
-    caller: &Caller,
-    route: &(actix_web::http::Method, &'static str),
-) -> Result<(), ErrorData> {
-    match tools::access_of(route) {
-        Some(Access::Public | Access::Authenticated) => Ok(()),
-        Some(Access::Permission(p)) => authorize(caller, &p).await,
-        None => {
-            tracing::error!(?route, "MCP item names a route that is not in the table");
-            Err(ErrorData::internal_error("Something went wrong", None))
-        }
+/// Checks (and audits) the permission `rule` requires.
+async fn require(caller: &Caller, rule: &Rule) -> Result<(), ErrorData> {
+    match &rule.access {
+        Access::Public | Access::Authenticated => Ok(()),
+        Access::Permission(p) => authorize(caller, p).await,
     }
 }
 
@@ -268,7 +260,7 @@ impl ServerHandler for McpServer {
         let caller = self.caller(&rctx, "mcp:tools/list".into()).await?;
         let tools = tools::catalog()
             .iter()
-            .filter(|t| tools::visible(&caller.state, &caller.principal, &t.route))
+            .filter(|t| tools::visible(&caller.state, &caller.principal, t.tool.rule))
             .map(tools::ToolSpec::to_tool)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -283,8 +275,9 @@ impl ServerHandler for McpServer {
         let caller = self.caller(&rctx, format!("mcp:tools/call:{name}")).await?;
         let spec = tools::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown tool: {name}"), None))?;
-        require(&caller, &spec.route).await?;
+        require(&caller, spec.tool.rule).await?;
         let progress = spec
+            .tool
             .reports_progress
             .then(|| rctx.meta.get_progress_token())
             .flatten()
@@ -343,7 +336,7 @@ impl ServerHandler for McpServer {
         let spec = resources::find(&uri).ok_or_else(|| {
             ErrorData::resource_not_found(format!("no resource {uri}"), Some(json!({ "uri": uri })))
         })?;
-        require(&caller, &spec.route).await?;
+        require(&caller, spec.rule).await?;
         let contents = resources::read(&caller.state, &caller.principal, spec)
             .await
             .map_err(api_to_rpc)?;
@@ -373,7 +366,7 @@ impl ServerHandler for McpServer {
             .await?;
         let spec = prompts::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown prompt: {name}"), None))?;
-        require(&caller, &spec.route).await?;
+        require(&caller, spec.rule).await?;
         Ok(prompts::render(spec, request.arguments.unwrap_or_default())?.into())
     }
 }

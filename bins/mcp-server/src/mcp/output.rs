@@ -85,17 +85,17 @@ mod tests {
         result.stdout = "hi\n".into();
         result.exit_code = Some(0);
         result.peak_memory_bytes = Some(1 << 20);
-        unchanged::<Execution>(crate::tools::ExecuteResponse {
+        unchanged::<Execution>(crate::ops::tools::ExecuteResponse {
             success: true,
             language: "python".into(),
-            code_sha256: crate::tools::sha256_hex("print('hi')"),
+            code_sha256: crate::ops::tools::sha256_hex("print('hi')"),
             result,
         });
         let mut killed = mcp_sandbox::ExecResult::default();
         killed.signal = Some(9);
         killed.timed_out = true;
         for language in Language::ALL {
-            unchanged::<Execution>(crate::tools::ExecuteResponse {
+            unchanged::<Execution>(crate::ops::tools::ExecuteResponse {
                 success: false,
                 language: language.as_str().into(),
                 code_sha256: String::new(),
@@ -187,7 +187,7 @@ mod tests {
             truncated: true,
         };
         unchanged::<QueryResult>(rows);
-        unchanged::<Deleted>(crate::tools::Deleted { deleted: false });
+        unchanged::<Deleted>(crate::ops::tools::Deleted { deleted: false });
     }
 
     #[test]

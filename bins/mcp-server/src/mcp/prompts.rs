@@ -1,10 +1,10 @@
 //! MCP prompts: a code review and a knowledge-graph exploration.
-use actix_web::http::Method;
 use rmcp::model::{
     ErrorData, GetPromptResult, JsonObject, Prompt, PromptArgument, PromptMessage, Role,
 };
 use serde_json::Value;
 
+use crate::access::{self, Rule};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -16,8 +16,8 @@ pub struct PromptSpec {
     pub description: &'static str,
     /// Arguments: name, description, required.
     pub arguments: &'static [(&'static str, &'static str, bool)],
-    /// The REST route of the tools the prompt leads to; its permission is required.
-    pub route: (Method, &'static str),
+    /// The rule of the REST route of the tool the prompt leads to; its permission is required.
+    pub rule: &'static Rule,
 }
 
 /// Every prompt.
@@ -35,7 +35,7 @@ pub const PROMPTS: &[PromptSpec] = &[
             ),
             ("focus", "What to look at most (e.g. security).", false),
         ],
-        route: (Method::POST, "/api/v1/lint"),
+        rule: &access::LINT,
     },
     PromptSpec {
         name: "graph_exploration",
@@ -48,7 +48,7 @@ pub const PROMPTS: &[PromptSpec] = &[
             ),
             ("depth", "How many hops to follow (default 2).", false),
         ],
-        route: (Method::POST, "/api/v1/graph/query"),
+        rule: &access::GRAPH_QUERY,
     },
 ];
 
@@ -61,7 +61,7 @@ pub fn find(name: &str) -> Option<&'static PromptSpec> {
 pub fn list(state: &AppState, who: &Principal) -> Vec<Prompt> {
     PROMPTS
         .iter()
-        .filter(|p| super::tools::visible(state, who, &p.route))
+        .filter(|p| super::tools::visible(state, who, p.rule))
         .map(|p| {
             let args = p
                 .arguments

@@ -1,8 +1,8 @@
 //! MCP resources: the code templates, graph counts, and the caller's own identity.
-use actix_web::http::Method;
 use rmcp::model::{Resource, ResourceContents};
 use serde_json::json;
 
+use crate::access::{self, Rule};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -15,8 +15,8 @@ pub struct ResourceSpec {
     pub name: &'static str,
     /// What it holds.
     pub description: &'static str,
-    /// The REST route with the same content, whose permission it requires.
-    pub route: (Method, &'static str),
+    /// The rule of the REST route with the same content; its permission is required.
+    pub rule: &'static Rule,
 }
 
 /// Every resource.
@@ -25,19 +25,19 @@ pub const RESOURCES: &[ResourceSpec] = &[
         uri: "mcp-server://templates",
         name: "templates",
         description: "The code templates of generate_code and their parameters.",
-        route: (Method::GET, "/api/v1/templates"),
+        rule: &access::TEMPLATES,
     },
     ResourceSpec {
         uri: "mcp-server://graph/stats",
         name: "graph-stats",
         description: "Node and relationship counts of the knowledge graph.",
-        route: (Method::GET, "/api/v1/graph/stats"),
+        rule: &access::GRAPH_STATS,
     },
     ResourceSpec {
         uri: "mcp-server://me",
         name: "me",
         description: "Who you are: user id, name, roles and the permissions they grant.",
-        route: (Method::GET, "/api/v1/me"),
+        rule: &access::ME,
     },
 ];
 
@@ -50,7 +50,7 @@ pub fn find(uri: &str) -> Option<&'static ResourceSpec> {
 pub fn list(state: &AppState, who: &Principal) -> Vec<Resource> {
     RESOURCES
         .iter()
-        .filter(|r| super::tools::visible(state, who, &r.route))
+        .filter(|r| super::tools::visible(state, who, r.rule))
         .map(|r| {
             Resource::new(r.uri, r.name)
                 .with_description(r.description)
@@ -66,8 +66,8 @@ pub async fn read(
     spec: &ResourceSpec,
 ) -> Result<ResourceContents, ApiError> {
     let value = match spec.name {
-        "templates" => json!({ "templates": crate::tools::templates(state) }),
-        "graph-stats" => serde_json::to_value(crate::tools::graph_stats(state).await?)
+        "templates" => json!({ "templates": crate::ops::tools::templates(state) }),
+        "graph-stats" => serde_json::to_value(crate::ops::tools::graph_stats(state).await?)
             .map_err(ApiError::internal)?,
         "me" => {
             let permissions: Vec<String> = state

@@ -1,6 +1,7 @@
-//! The MCP tools: each one names the REST route it mirrors, takes that route's permission from
-//! the route table ([`crate::routes::endpoints`]), and runs the same service function
-//! ([`crate::tools`]), so rate limits and audit events are those of the REST call.
+//! The MCP tools: each one is a tool of the catalog ([`crate::ops::catalog`]), whose rule of the
+//! permission table ([`crate::access`]) gives its permission, and runs the same operation
+//! ([`crate::ops::tools`]) as the REST route, so rate limits and audit events are those of the
+//! REST call.
 //!
 //! Every tool declares an `outputSchema`, the schema of its result type in [`output`]; its
 //! result passes through that type before it is sent, so `structuredContent` conforms.
@@ -8,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::Method;
 use rmcp::RoleServer;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool, ToolAnnotations};
@@ -19,24 +19,17 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{output, params};
+use crate::access::{Access, Rule};
 use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
-use crate::routes::Access;
+use crate::ops::catalog::{self, Tool as CatalogTool};
+use crate::ops::tools as service;
 use crate::state::AppState;
-use crate::tools as service;
 
-/// One tool of the catalog.
+/// One tool of the catalog, with its MCP schemas.
 pub struct ToolSpec {
-    /// The tool's name.
-    pub name: &'static str,
-    /// What it does, for the model.
-    pub description: &'static str,
-    /// The REST route whose permission it shares.
-    pub route: (Method, &'static str),
-    /// Whether it only reads.
-    pub read_only: bool,
-    /// Whether it sends progress notifications while it runs (when the caller asks).
-    pub reports_progress: bool,
+    /// The tool: name, description, rule, hints.
+    pub tool: &'static CatalogTool,
     schema: fn() -> Arc<JsonObject>,
     output_schema: fn() -> Arc<JsonObject>,
     conform: fn(Value) -> Result<Value, serde_json::Error>,
@@ -44,7 +37,8 @@ pub struct ToolSpec {
 
 impl std::fmt::Debug for ToolSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({} {})", self.name, self.route.0, self.route.1)
+        let rule = self.tool.rule;
+        write!(f, "{} ({} {})", self.tool.name, rule.method, rule.path)
     }
 }
 
@@ -61,13 +55,9 @@ fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
 }
 
 macro_rules! tool {
-    ($name:literal, $method:ident $path:literal, $params:ty => $output:ty, read_only: $ro:literal, progress: $pr:literal, $desc:literal) => {
+    ($tool:path, $params:ty => $output:ty) => {
         ToolSpec {
-            name: $name,
-            description: $desc,
-            route: (Method::$method, $path),
-            read_only: $ro,
-            reports_progress: $pr,
+            tool: &$tool,
             schema: schema::<$params>,
             output_schema: schema_for_output::<$output>,
             conform: output::conform::<$output>,
@@ -75,58 +65,39 @@ macro_rules! tool {
     };
 }
 
-/// Every tool, in listing order.
+/// Every tool, in the order of [`catalog::TOOLS`].
 pub fn catalog() -> &'static [ToolSpec] {
     use params::*;
     static CATALOG: std::sync::OnceLock<Vec<ToolSpec>> = std::sync::OnceLock::new();
     CATALOG.get_or_init(|| {
         vec![
-            tool!("execute_code", POST "/api/v1/execute", ExecuteCode => output::Execution, read_only: false, progress: true,
-                "Run a Python, JavaScript or Bash program in the isolated sandbox; returns stdout, stderr, exit code and resource use. Rate-limited per user."),
-            tool!("lint_code", POST "/api/v1/lint", LintCode => output::LintReport, read_only: true, progress: false,
-                "Lint a program (ruff for Python, node --check for JavaScript, shellcheck for Bash) and return the diagnostics."),
-            tool!("run_tests", POST "/api/v1/test", RunTests => output::TestReport, read_only: false, progress: true,
-                "Run pytest tests against Python code in the sandbox; returns per-test outcomes."),
-            tool!("generate_code", POST "/api/v1/generate", GenerateCode => output::Generated, read_only: true, progress: false,
-                "Render a code template with parameters (see list_templates)."),
-            tool!("list_templates", GET "/api/v1/templates", NoArguments => output::Templates, read_only: true, progress: false,
-                "List the code templates and their parameters."),
-            tool!("graph_query", POST "/api/v1/graph/query", GraphQuery => output::QueryResult, read_only: true, progress: false,
-                "Run a read-only Cypher query on the knowledge graph."),
-            tool!("graph_upsert_node", POST "/api/v1/graph/nodes", UpsertNode => output::Node, read_only: false, progress: false,
-                "Create or update a node of the knowledge graph."),
-            tool!("graph_upsert_relationship", POST "/api/v1/graph/relationships", UpsertRelationship => output::Relationship, read_only: false, progress: false,
-                "Create or update a relationship between two existing nodes."),
-            tool!("graph_delete", DELETE "/api/v1/graph/nodes", GraphDelete => output::Deleted, read_only: false, progress: false,
-                "Delete a node (with its relationships) or one relationship."),
-            tool!("audit_query", GET "/api/v1/audit", AuditQuery => output::AuditEvents, read_only: true, progress: false,
-                "Query the audit log, newest first."),
+            tool!(catalog::EXECUTE_CODE, ExecuteCode => output::Execution),
+            tool!(catalog::LINT_CODE, LintCode => output::LintReport),
+            tool!(catalog::RUN_TESTS, RunTests => output::TestReport),
+            tool!(catalog::GENERATE_CODE, GenerateCode => output::Generated),
+            tool!(catalog::LIST_TEMPLATES, NoArguments => output::Templates),
+            tool!(catalog::GRAPH_QUERY, GraphQuery => output::QueryResult),
+            tool!(catalog::GRAPH_UPSERT_NODE, UpsertNode => output::Node),
+            tool!(catalog::GRAPH_UPSERT_RELATIONSHIP, UpsertRelationship => output::Relationship),
+            tool!(catalog::GRAPH_DELETE, GraphDelete => output::Deleted),
+            tool!(catalog::AUDIT_QUERY, AuditQuery => output::AuditEvents),
         ]
     })
 }
 
 /// The tool called `name`.
 pub fn find(name: &str) -> Option<&'static ToolSpec> {
-    catalog().iter().find(|t| t.name == name)
+    catalog().iter().find(|t| t.tool.name == name)
 }
 
-/// The access the route table declares for `route` (`None`: not in the table, a wiring bug).
-pub fn access_of(route: &(Method, &'static str)) -> Option<Access> {
-    crate::routes::endpoints()
-        .iter()
-        .find(|e| e.method == route.0 && e.path == route.1)
-        .map(|e| e.access.clone())
-}
-
-/// Whether `who` may use something guarded by `route`, without auditing (for listings).
-pub fn visible(state: &AppState, who: &Principal, route: &(Method, &'static str)) -> bool {
-    match access_of(route) {
-        Some(Access::Public | Access::Authenticated) => true,
-        Some(Access::Permission(p)) => state
+/// Whether `who` may use something guarded by `rule`, without auditing (for listings).
+pub fn visible(state: &AppState, who: &Principal, rule: &Rule) -> bool {
+    match &rule.access {
+        Access::Public | Access::Authenticated => true,
+        Access::Permission(p) => state
             .authorizer
             .as_ref()
-            .is_some_and(|a| a.policy().check(&who.roles, &p).is_allowed()),
-        None => false,
+            .is_some_and(|a| a.policy().check(&who.roles, p).is_allowed()),
     }
 }
 
@@ -134,10 +105,10 @@ impl ToolSpec {
     /// The MCP description of the tool.
     pub fn to_tool(&self) -> Tool {
         let mut annotations = ToolAnnotations::new();
-        annotations.read_only_hint = Some(self.read_only);
-        annotations.destructive_hint = Some(self.name == "graph_delete");
+        annotations.read_only_hint = Some(self.tool.read_only);
+        annotations.destructive_hint = Some(self.tool.destructive);
         annotations.open_world_hint = Some(false);
-        Tool::new(self.name, self.description, (self.schema)())
+        Tool::new(self.tool.name, self.tool.description, (self.schema)())
             .with_raw_output_schema((self.output_schema)())
             .with_annotations(annotations)
     }
@@ -251,7 +222,7 @@ pub async fn call(
     (spec.conform)(value).map_err(|e| {
         CallError::Failed(ApiError::internal(format!(
             "the result of {} does not match its output schema: {e}",
-            spec.name
+            spec.tool.name
         )))
     })
 }
@@ -265,42 +236,42 @@ async fn run(
     progress: Option<&Progress>,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Value, CallError> {
-    match spec.name {
+    match spec.tool.name {
         "execute_code" => {
-            let input: params::ExecuteCode = parse(spec.name, args)?;
+            let input: params::ExecuteCode = parse(spec.tool.name, args)?;
             let run = service::execute_or_cancel(state, who, ctx, convert(&input)?, cancelled);
             finished(with_progress(progress, run).await)
         }
         "lint_code" => {
-            let input: params::LintCode = parse(spec.name, args)?;
+            let input: params::LintCode = parse(spec.tool.name, args)?;
             finished(service::lint_or_cancel(state, who, ctx, convert(&input)?, cancelled).await)
         }
         "run_tests" => {
-            let input: params::RunTests = parse(spec.name, args)?;
+            let input: params::RunTests = parse(spec.tool.name, args)?;
             let run = service::test_or_cancel(state, who, ctx, convert(&input)?, cancelled);
             finished(with_progress(progress, run).await)
         }
         "generate_code" => {
-            let input: params::GenerateCode = parse(spec.name, args)?;
+            let input: params::GenerateCode = parse(spec.tool.name, args)?;
             to_object(&service::generate(state, who, ctx, convert(&input)?).await?)
         }
         "list_templates" => {
-            let _: params::NoArguments = parse(spec.name, args)?;
+            let _: params::NoArguments = parse(spec.tool.name, args)?;
             Ok(json!({ "templates": service::templates(state) }))
         }
         "graph_query" => {
-            let input: params::GraphQuery = parse(spec.name, args)?;
+            let input: params::GraphQuery = parse(spec.tool.name, args)?;
             to_object(&service::graph_query(state, who, ctx, convert(&input)?).await?)
         }
         "graph_upsert_node" => {
-            let input: params::UpsertNode = parse(spec.name, args)?;
+            let input: params::UpsertNode = parse(spec.tool.name, args)?;
             to_object(&service::graph_upsert_node(state, who, ctx, convert(&input)?).await?)
         }
         "graph_upsert_relationship" => {
-            let input: params::UpsertRelationship = parse(spec.name, args)?;
+            let input: params::UpsertRelationship = parse(spec.tool.name, args)?;
             to_object(&service::graph_upsert_relationship(state, who, ctx, convert(&input)?).await?)
         }
-        "graph_delete" => match parse(spec.name, args)? {
+        "graph_delete" => match parse(spec.tool.name, args)? {
             params::GraphDelete::Node { label, key } => {
                 let input = service::NodeId { label, key };
                 to_object(&service::graph_delete_node(state, who, ctx, input).await?)
@@ -312,9 +283,9 @@ async fn run(
             }
         },
         "audit_query" => {
-            let input: params::AuditQuery = parse(spec.name, args)?;
-            let query: crate::routes::audit::AuditQuery = convert(&input)?;
-            let events = crate::routes::audit::query_events(state, query).await?;
+            let input: params::AuditQuery = parse(spec.tool.name, args)?;
+            let query: crate::ops::audit::AuditQuery = convert(&input)?;
+            let events = crate::ops::audit::query_events(state, query).await?;
             Ok(json!({ "events": events }))
         }
         other => Err(CallError::Failed(ApiError::internal(format!(
@@ -328,20 +299,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_tool_names_a_route_of_the_table() {
-        for spec in catalog() {
-            assert!(access_of(&spec.route).is_some(), "{spec:?}");
-        }
-    }
-
-    #[test]
-    fn every_tool_requires_a_permission_of_the_route_table() {
-        for spec in catalog() {
-            assert!(
-                matches!(access_of(&spec.route), Some(Access::Permission(_))),
-                "{spec:?}"
-            );
-        }
+    fn every_tool_of_the_catalog_has_its_mcp_schemas_in_catalog_order() {
+        let names: Vec<&str> = catalog().iter().map(|s| s.tool.name).collect();
+        let expected: Vec<&str> = catalog::TOOLS.iter().map(|t| t.name).collect();
+        assert_eq!(names, expected);
     }
 
     #[test]
@@ -410,6 +371,6 @@ mod tests {
             json!({"event_type": "authz_denied", "since": "2026-01-01T00:00:00Z", "limit": 5}),
         )
         .unwrap();
-        let _: crate::routes::audit::AuditQuery = convert(&audit).unwrap();
+        let _: crate::ops::audit::AuditQuery = convert(&audit).unwrap();
     }
 }

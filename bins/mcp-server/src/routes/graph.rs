@@ -5,10 +5,10 @@ use crate::auth::perm::{GraphDelete, GraphQuery, GraphUpsert};
 use crate::auth::{Allowed, CallContext};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
-use crate::tools::{
+use crate::ops::tools::{
     self, DeleteRelationship, Deleted, GraphQueryRequest, NodeId, UpsertNode, UpsertRelationship,
 };
+use crate::state::AppState;
 
 /// Run a read-only Cypher query (write clauses are refused with 422).
 #[utoipa::path(post, path = "/api/v1/graph/query", tag = "graph", request_body = GraphQueryRequest,

@@ -1,15 +1,17 @@
-//! The route table: every route with the access it requires, in one list.
+//! The REST route table: one handler for each rule of the permission table ([`crate::access`]).
 //!
-//! [`configure`] registers exactly the routes of [`endpoints`], so a route cannot exist without
-//! declaring its access; the `Allowed<P>` guard in each handler checks that `P` is what the table
-//! declares (500 otherwise), and `tests/server/every_route_requires_auth.rs` walks the table and checks
-//! 401/403/2xx for each route.
+//! [`configure`] registers exactly the routes of [`endpoints`], and each endpoint takes its
+//! method, path and access from its [`Rule`](crate::access::Rule), so a route cannot exist
+//! without declaring its access; the `Allowed<P>` guard in each handler checks that `P` is what
+//! the table declares (500 otherwise), and `tests/server/every_route_requires_auth.rs` walks the
+//! table and checks 401/403/2xx for each route.
 use std::sync::OnceLock;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, Route, web};
-use mcp_rbac::Permission;
 
+pub use crate::access::Access;
+use crate::access::{self, Rule};
 use crate::error::ApiError;
 
 pub mod admin;
@@ -19,17 +21,6 @@ pub mod docs;
 pub mod graph;
 pub mod health;
 pub mod tools;
-
-/// What a route requires of the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (health, metrics, token issue, API docs).
-    Public,
-    /// Any valid token.
-    Authenticated,
-    /// A valid token whose user holds this permission.
-    Permission(Permission),
-}
 
 /// One route.
 pub struct Endpoint {
@@ -49,82 +40,58 @@ impl std::fmt::Debug for Endpoint {
 }
 
 macro_rules! endpoint {
-    ($method:ident $path:literal, $access:expr, $handler:path) => {
+    ($rule:path, $handler:path) => {{
+        const RULE: Rule = $rule;
         Endpoint {
-            method: Method::$method,
-            path: $path,
-            access: $access,
-            route: || web::method(Method::$method).to($handler),
+            method: RULE.method,
+            path: RULE.path,
+            access: RULE.access,
+            route: || web::method(RULE.method).to($handler),
         }
-    };
+    }};
 }
 
-fn perm(p: Permission) -> Access {
-    Access::Permission(p)
-}
-
-/// The route table.
+/// The route table: the rules of [`access::TABLE`] with their handlers.
 pub fn endpoints() -> &'static [Endpoint] {
     static TABLE: OnceLock<Vec<Endpoint>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        use Access::{Authenticated, Public};
         vec![
-            endpoint!(GET "/health", Public, health::health),
-            endpoint!(GET "/ready", Public, health::ready),
-            endpoint!(GET "/metrics", Public, health::metrics),
-            endpoint!(GET "/api-docs/openapi.json", Public, docs::openapi_json),
-            endpoint!(POST "/auth/token", Public, auth::token),
-            endpoint!(POST "/auth/revoke", Authenticated, auth::revoke),
-            endpoint!(GET "/api/v1/me", Authenticated, auth::me),
-            endpoint!(POST "/api/v1/execute", perm(Permission::TOOLS_EXECUTE), tools::execute),
-            endpoint!(POST "/api/v1/lint", perm(Permission::TOOLS_LINT), tools::lint),
-            endpoint!(POST "/api/v1/test", perm(Permission::TOOLS_TEST), tools::test),
-            endpoint!(POST "/api/v1/generate", perm(Permission::TOOLS_GENERATE), tools::generate),
-            endpoint!(GET "/api/v1/templates", perm(Permission::TOOLS_GENERATE), tools::templates),
-            endpoint!(GET "/api/v1/tools", perm(Permission::TOOLS_READ), tools::list),
-            endpoint!(POST "/api/v1/graph/query", perm(Permission::GRAPH_QUERY), graph::query),
-            endpoint!(GET "/api/v1/graph/stats", perm(Permission::GRAPH_QUERY), graph::stats),
-            endpoint!(POST "/api/v1/graph/nodes", perm(Permission::GRAPH_UPSERT), graph::upsert_nodes),
-            endpoint!(DELETE "/api/v1/graph/nodes", perm(Permission::GRAPH_DELETE), graph::delete_nodes),
-            endpoint!(POST "/api/v1/graph/relationships", perm(Permission::GRAPH_UPSERT), graph::upsert_relationships),
-            endpoint!(DELETE "/api/v1/graph/relationships", perm(Permission::GRAPH_DELETE), graph::delete_relationships),
-            endpoint!(GET "/api/v1/audit", perm(Permission::SYSTEM_ADMIN), audit::query),
-            endpoint!(GET "/api/v1/audit/verify", perm(Permission::SYSTEM_ADMIN), audit::verify),
-            endpoint!(GET "/api/v1/users", perm(Permission::SYSTEM_ADMIN), admin::list_users),
-            endpoint!(POST "/api/v1/users", perm(Permission::SYSTEM_ADMIN), admin::create_user),
-            endpoint!(POST "/api/v1/users/{username}/disable", perm(Permission::SYSTEM_ADMIN), admin::disable_user),
-            endpoint!(POST "/api/v1/users/{username}/enable", perm(Permission::SYSTEM_ADMIN), admin::enable_user),
-            endpoint!(POST "/api/v1/users/{username}/roles", perm(Permission::SYSTEM_ADMIN), admin::assign_role),
-            endpoint!(DELETE "/api/v1/users/{username}/roles/{role}", perm(Permission::SYSTEM_ADMIN), admin::revoke_role),
-            endpoint!(GET "/api/v1/roles", perm(Permission::SYSTEM_ADMIN), admin::list_roles),
+            endpoint!(access::HEALTH, health::health),
+            endpoint!(access::READY, health::ready),
+            endpoint!(access::METRICS, health::metrics),
+            endpoint!(access::OPENAPI_JSON, docs::openapi_json),
+            endpoint!(access::AUTH_TOKEN, auth::token),
+            endpoint!(access::AUTH_REVOKE, auth::revoke),
+            endpoint!(access::ME, auth::me),
+            endpoint!(access::EXECUTE, tools::execute),
+            endpoint!(access::LINT, tools::lint),
+            endpoint!(access::TEST, tools::test),
+            endpoint!(access::GENERATE, tools::generate),
+            endpoint!(access::TEMPLATES, tools::templates),
+            endpoint!(access::TOOLS, tools::list),
+            endpoint!(access::GRAPH_QUERY, graph::query),
+            endpoint!(access::GRAPH_STATS, graph::stats),
+            endpoint!(access::GRAPH_UPSERT_NODES, graph::upsert_nodes),
+            endpoint!(access::GRAPH_DELETE_NODES, graph::delete_nodes),
+            endpoint!(
+                access::GRAPH_UPSERT_RELATIONSHIPS,
+                graph::upsert_relationships
+            ),
+            endpoint!(
+                access::GRAPH_DELETE_RELATIONSHIPS,
+                graph::delete_relationships
+            ),
+            endpoint!(access::AUDIT_QUERY, audit::query),
+            endpoint!(access::AUDIT_VERIFY, audit::verify),
+            endpoint!(access::USERS_LIST, admin::list_users),
+            endpoint!(access::USERS_CREATE, admin::create_user),
+            endpoint!(access::USER_DISABLE, admin::disable_user),
+            endpoint!(access::USER_ENABLE, admin::enable_user),
+            endpoint!(access::USER_ROLE_ASSIGN, admin::assign_role),
+            endpoint!(access::USER_ROLE_REVOKE, admin::revoke_role),
+            endpoint!(access::ROLES_LIST, admin::list_roles),
         ]
     })
-}
-
-/// The table as JSON lines: `{"method", "path", "access"}` with access `public`,
-/// `authenticated` or the permission (`mcp-server routes`).
-pub fn table_json_lines() -> Vec<String> {
-    endpoints()
-        .iter()
-        .map(|e| {
-            let access = match &e.access {
-                Access::Public => "public".to_owned(),
-                Access::Authenticated => "authenticated".to_owned(),
-                Access::Permission(p) => p.to_string(),
-            };
-            serde_json::json!({ "method": e.method.as_str(), "path": e.path, "access": access })
-                .to_string()
-        })
-        .collect()
-}
-
-/// The access the table declares for the route `req` matched.
-pub fn declared_access(req: &HttpRequest) -> Option<Access> {
-    let pattern = req.match_pattern()?;
-    endpoints()
-        .iter()
-        .find(|e| e.method == req.method() && e.path == pattern)
-        .map(|e| e.access.clone())
 }
 
 /// Registers every route of the table (one resource per path, 405 for other methods).
@@ -162,19 +129,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_two_table_entries_share_method_and_path() {
-        let all = endpoints();
-        for (i, a) in all.iter().enumerate() {
-            for b in &all[i + 1..] {
-                assert!(!(a.method == b.method && a.path == b.path), "{a:?} twice");
-            }
-        }
-    }
-
-    #[test]
-    fn every_api_route_requires_a_token() {
-        for e in endpoints().iter().filter(|e| e.path.starts_with("/api/v1")) {
-            assert_ne!(e.access, Access::Public, "{e:?}");
+    fn every_rule_of_the_permission_table_has_exactly_one_route_and_no_route_lacks_one() {
+        let routes = endpoints();
+        assert_eq!(routes.len(), access::TABLE.len());
+        for (route, rule) in routes.iter().zip(access::TABLE) {
+            assert_eq!(
+                (&route.method, route.path, &route.access),
+                (&rule.method, rule.path, &rule.access),
+                "routes are registered in the order of the permission table"
+            );
         }
     }
 }

@@ -3,12 +3,14 @@ use actix_web::{HttpRequest, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::access::Access;
 use crate::auth::perm::{ToolsExecute, ToolsGenerate, ToolsLint, ToolsRead, ToolsTest};
 use crate::auth::{Allowed, CallContext};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
+use crate::ops::catalog;
+use crate::ops::tools::{self, ExecuteRequest, ExecuteResponse};
 use crate::state::AppState;
-use crate::tools::{self, ExecuteRequest, ExecuteResponse};
 use mcp_sandbox::tools::{
     GenerateRequest, Generated, LintReport, LintRequest, TemplateInfo, TestReport, TestRequest,
 };
@@ -107,10 +109,10 @@ pub struct ToolInfo {
     security(("bearer" = [])), responses((status = 200, body = [ToolInfo]), (status = 403, body = ErrorBody)))]
 pub async fn list(_: Allowed<ToolsRead>) -> web::Json<Vec<ToolInfo>> {
     web::Json(
-        crate::mcp::tools::catalog()
+        catalog::TOOLS
             .iter()
-            .filter_map(|t| match crate::mcp::tools::access_of(&t.route)? {
-                crate::routes::Access::Permission(p) => Some(ToolInfo {
+            .filter_map(|t| match &t.rule.access {
+                Access::Permission(p) => Some(ToolInfo {
                     name: t.name,
                     permission: p.to_string(),
                 }),

@@ -76,7 +76,7 @@ async fn log_in_execute_and_find_the_execution_in_the_audit_log_with_its_hash() 
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["stdout"], "hello\n");
-    let hash = mcp_server::tools::sha256_hex(code);
+    let hash = mcp_server::ops::tools::sha256_hex(code);
     assert_eq!(r.body["code_sha256"], hash);
 
     let r = send!(

@@ -3,8 +3,8 @@
 //! REST handlers (`routes::tools`, `routes::graph`) and the MCP layer both call these, so rate
 //! limits, metrics and audit events are the same whichever way a tool is called. Permission
 //! checks are the caller's job (`Allowed<P>` over HTTP, [`crate::auth::authorize`] elsewhere),
-//! with the permission of each tool taken from the route table (the MCP catalog in
-//! [`crate::mcp::tools`] names the route each tool mirrors).
+//! with the permission of each tool taken from the permission table ([`crate::access`]; the
+//! catalog in [`crate::ops::catalog`] names the rule each tool mirrors).
 //!
 //! The graph operations run to completion, store write and audit event together, even when
 //! the caller's future is dropped (a client that hung up); the sandbox tools instead stop their

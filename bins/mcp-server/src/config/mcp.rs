@@ -31,7 +31,7 @@ impl Default for McpConfig {
 impl McpConfig {
     /// The settings for a server with `config`: `[mcp]`, plus the configured listen host as an
     /// allowed `Host` when it is a name or a specific address.
-    pub fn for_server(config: &crate::config::Config) -> Self {
+    pub fn for_server(config: &super::Config) -> Self {
         let mut mcp = config.mcp.clone();
         let host = config.http.host.trim();
         let wildcard = matches!(host, "" | "0.0.0.0" | "::" | "[::]");

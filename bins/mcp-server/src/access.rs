@@ -1,0 +1,161 @@
+//! The permission table: every operation the server offers, named by its REST route, with the
+//! access it requires.
+//!
+//! Both transports read this one table, which sits below them (docs/architecture.md, "Layers"):
+//! the REST route table (`routes`) registers one handler per [`Rule`] and the `Allowed<P>` guard
+//! checks that the handler's `P` is the rule's permission; the MCP tools, resources and prompts
+//! each name the rule of the operation they mirror, so a tool and its REST route can never
+//! require different permissions.
+use actix_web::http::Method;
+use mcp_rbac::Permission;
+
+/// What an operation requires of the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, metrics, token issue, API docs).
+    Public,
+    /// Any valid token.
+    Authenticated,
+    /// A valid token whose user holds this permission.
+    Permission(Permission),
+}
+
+/// One operation: its REST route and what it requires.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// HTTP method of the REST route.
+    pub method: Method,
+    /// Path pattern of the REST route, as actix matches it (`/api/v1/users/{username}`).
+    pub path: &'static str,
+    /// What calling it requires.
+    pub access: Access,
+}
+
+const fn perm(p: Permission) -> Access {
+    Access::Permission(p)
+}
+
+macro_rules! rules {
+    ($($(#[$doc:meta])* $name:ident = $method:ident $path:literal, $access:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub const $name: Rule = Rule { method: Method::$method, path: $path, access: $access };
+        )*
+        /// Every rule, in the order the REST routes are registered.
+        pub const TABLE: &[Rule] = &[$($name),*];
+    };
+}
+
+use Access::{Authenticated, Public};
+
+rules! {
+    /// Liveness.
+    HEALTH = GET "/health", Public;
+    /// Readiness of every store and the sandbox.
+    READY = GET "/ready", Public;
+    /// Prometheus metrics.
+    METRICS = GET "/metrics", Public;
+    /// The OpenAPI document.
+    OPENAPI_JSON = GET "/api-docs/openapi.json", Public;
+    /// Log in: password → token.
+    AUTH_TOKEN = POST "/auth/token", Public;
+    /// Revoke a token.
+    AUTH_REVOKE = POST "/auth/revoke", Authenticated;
+    /// The caller's identity.
+    ME = GET "/api/v1/me", Authenticated;
+    /// Run code in the sandbox.
+    EXECUTE = POST "/api/v1/execute", perm(Permission::TOOLS_EXECUTE);
+    /// Lint code.
+    LINT = POST "/api/v1/lint", perm(Permission::TOOLS_LINT);
+    /// Run tests in the sandbox.
+    TEST = POST "/api/v1/test", perm(Permission::TOOLS_TEST);
+    /// Render a code template.
+    GENERATE = POST "/api/v1/generate", perm(Permission::TOOLS_GENERATE);
+    /// List the code templates.
+    TEMPLATES = GET "/api/v1/templates", perm(Permission::TOOLS_GENERATE);
+    /// List the tools.
+    TOOLS = GET "/api/v1/tools", perm(Permission::TOOLS_READ);
+    /// Read-only Cypher query.
+    GRAPH_QUERY = POST "/api/v1/graph/query", perm(Permission::GRAPH_QUERY);
+    /// Node and relationship counts.
+    GRAPH_STATS = GET "/api/v1/graph/stats", perm(Permission::GRAPH_QUERY);
+    /// Create or update nodes.
+    GRAPH_UPSERT_NODES = POST "/api/v1/graph/nodes", perm(Permission::GRAPH_UPSERT);
+    /// Delete nodes.
+    GRAPH_DELETE_NODES = DELETE "/api/v1/graph/nodes", perm(Permission::GRAPH_DELETE);
+    /// Create or update relationships.
+    GRAPH_UPSERT_RELATIONSHIPS = POST "/api/v1/graph/relationships", perm(Permission::GRAPH_UPSERT);
+    /// Delete relationships.
+    GRAPH_DELETE_RELATIONSHIPS = DELETE "/api/v1/graph/relationships", perm(Permission::GRAPH_DELETE);
+    /// Query the audit log.
+    AUDIT_QUERY = GET "/api/v1/audit", perm(Permission::SYSTEM_ADMIN);
+    /// Verify the audit log's hash chain.
+    AUDIT_VERIFY = GET "/api/v1/audit/verify", perm(Permission::SYSTEM_ADMIN);
+    /// List users.
+    USERS_LIST = GET "/api/v1/users", perm(Permission::SYSTEM_ADMIN);
+    /// Create a user.
+    USERS_CREATE = POST "/api/v1/users", perm(Permission::SYSTEM_ADMIN);
+    /// Disable a user.
+    USER_DISABLE = POST "/api/v1/users/{username}/disable", perm(Permission::SYSTEM_ADMIN);
+    /// Enable a user.
+    USER_ENABLE = POST "/api/v1/users/{username}/enable", perm(Permission::SYSTEM_ADMIN);
+    /// Assign a role to a user.
+    USER_ROLE_ASSIGN = POST "/api/v1/users/{username}/roles", perm(Permission::SYSTEM_ADMIN);
+    /// Remove a role from a user.
+    USER_ROLE_REVOKE = DELETE "/api/v1/users/{username}/roles/{role}", perm(Permission::SYSTEM_ADMIN);
+    /// List roles.
+    ROLES_LIST = GET "/api/v1/roles", perm(Permission::SYSTEM_ADMIN);
+}
+
+/// The rule of the REST route `method` + `path` (the pattern, not a concrete path).
+pub fn rule(method: &Method, path: &str) -> Option<&'static Rule> {
+    TABLE.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// The table as JSON lines: `{"method", "path", "access"}` with access `public`,
+/// `authenticated` or the permission (`mcp-server routes`).
+pub fn table_json_lines() -> Vec<String> {
+    TABLE
+        .iter()
+        .map(|r| {
+            let access = match &r.access {
+                Access::Public => "public".to_owned(),
+                Access::Authenticated => "authenticated".to_owned(),
+                Access::Permission(p) => p.to_string(),
+            };
+            serde_json::json!({ "method": r.method.as_str(), "path": r.path, "access": access })
+                .to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_two_rules_share_method_and_path() {
+        for (i, a) in TABLE.iter().enumerate() {
+            for b in &TABLE[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{a:?} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn every_api_operation_requires_a_token() {
+        for r in TABLE.iter().filter(|r| r.path.starts_with("/api/v1")) {
+            assert_ne!(r.access, Access::Public, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_rule_is_found_by_method_and_pattern_only() {
+        assert_eq!(
+            rule(&Method::POST, "/api/v1/execute").unwrap().path,
+            EXECUTE.path
+        );
+        assert!(rule(&Method::GET, "/api/v1/execute").is_none());
+        assert!(rule(&Method::POST, "/api/v1/users/alice/disable").is_none());
+    }
+}

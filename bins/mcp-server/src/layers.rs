@@ -1,0 +1,174 @@
+//! The binary's modules form layers with no import back up (docs/architecture.md, "Layers").
+//!
+//! [`LAYERS`] lists the top-level modules from the bottom up; a module may use (`crate::x`)
+//! only modules of lower layers, never one of its own layer or above, and nothing uses the crate
+//! root (`lib.rs`, which wires everything). The test reads the sources, so a new import that
+//! breaks the order fails here and a new module must be placed in the table. Unit-test modules
+//! (`#[cfg(test)] mod tests`) are exempt: they may build the whole application.
+
+/// The layers, bottom first.
+const LAYERS: &[&[&str]] = &[
+    // Configuration types, the permission table, leaf stores and helpers.
+    &["access", "config", "metrics", "request_id", "users"],
+    &["error", "limits", "telemetry"],
+    &["body", "completion"],
+    &["state"],
+    &["auth", "middleware"],
+    // The operations both transports call.
+    &["ops"],
+    // The two transports, which never use each other.
+    &["mcp", "routes"],
+    &["cli"],
+    &["commands"],
+    // The application and the HTTP server.
+    &["server"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+/// The production code of a source file: without line comments and from the first
+/// `#[cfg(test)]` module on.
+fn production_code(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]")
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod "))
+        {
+            // Test modules close the file, after the production code.
+            break;
+        }
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn ident(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The first path segment of every `crate::…` path in `code` (each item of a `crate::{…}`
+/// group counts); `""` for a path into the crate root itself.
+fn crate_paths(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0usize;
+            let mut item_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && !c.is_whitespace() => {
+                        item_start = false;
+                        found.push(ident(&group[i..]).to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.push(ident(rest).to_owned());
+        }
+    }
+    found
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_uses_a_module_of_its_own_layer_or_above() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let top = relative.iter().next().unwrap().to_str().unwrap();
+        let module = top.strip_suffix(".rs").unwrap_or(top);
+        if matches!(module, "lib" | "main" | "layers") {
+            continue;
+        }
+        let Some(own) = layer_of(module) else {
+            violations.push(format!("{module} is in no layer of LAYERS"));
+            continue;
+        };
+        let code = production_code(&std::fs::read_to_string(file).unwrap());
+        for used in crate_paths(&code) {
+            checked += 1;
+            if used == module {
+                continue;
+            }
+            match layer_of(&used) {
+                Some(theirs) if theirs < own => {}
+                Some(_) => violations.push(format!(
+                    "{}: {module} uses crate::{used}, which is not in a lower layer",
+                    relative.display()
+                )),
+                // Only a crate-root item (a re-export or `run`) or a typo is in no layer.
+                None => violations.push(format!(
+                    "{}: {module} uses crate::{used}, which is the crate root or unknown",
+                    relative.display()
+                )),
+            }
+        }
+    }
+    assert!(checked > 50, "the scan found only {checked} crate:: paths");
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_scan_sees_grouped_and_inline_paths_and_skips_comments_and_tests() {
+    let code = production_code(
+        "use crate::{a, b::{c, d}, e as f};\n\
+         // crate::commented\n\
+         let x = crate::g::h(&y);\n\
+         let m = $crate::macro_path;\n\
+         #[cfg(test)]\n\
+         mod tests { use crate::tested; }\n",
+    );
+    assert_eq!(crate_paths(&code), ["a", "b", "e", "g"]);
+}
+
+#[test]
+fn every_module_of_the_crate_root_has_a_layer() {
+    let lib = include_str!("lib.rs");
+    for line in lib.lines() {
+        let line = line.trim_start_matches("pub ");
+        if let Some(name) = line.strip_prefix("mod ").and_then(|l| l.strip_suffix(';')) {
+            assert!(
+                name == "layers" || layer_of(name).is_some(),
+                "module {name} is in no layer"
+            );
+        }
+    }
+}
