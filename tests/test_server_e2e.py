@@ -457,4 +457,4 @@ def test_cli_disable_stops_log_in_at_once_and_a_running_users_token_within_the_c
         time.sleep(0.1)
     assert server.request("GET", "/api/v1/me", token=token).status == 401
     listed = server.cli("users", "list").stdout
-    assert "temp" in listed and "(disabled)" in listed
+    assert "temp" in listed and "disabled" in listed

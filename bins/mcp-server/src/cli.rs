@@ -9,16 +9,26 @@ use crate::config::{Backend, LogFormat, Overrides};
 ///
 /// Settings come from a TOML file (`--config` or `MCP_CONFIG`), overridden by `MCP_...`
 /// environment variables, overridden by these flags. `mcp-server config check` prints the result.
+///
+/// The data directory (SQLite files, generated JWT secret) is resolved once, from `--data-dir`,
+/// `MCP_DATA_DIR`, the config file or the default `./data`, and every command says which one it
+/// uses. Only `serve` (or `users add --init`) creates a new one.
 #[derive(Debug, Parser)]
-#[command(name = "mcp-server", version, about, long_about = None)]
+#[command(
+    name = "mcp-server",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 pub struct Cli {
-    /// The TOML config file.
+    /// The TOML config file [env: MCP_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Directory of the SQLite files and the generated JWT secret.
+    /// Directory of the SQLite files and the generated JWT secret [env: MCP_DATA_DIR]
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Backend of every store: memory, sqlite or neo4j.
+    /// Backend of every store: memory, sqlite or neo4j [env: MCP_STORAGE_BACKEND]
     #[arg(long, global = true, value_enum)]
     pub storage: Option<BackendArg>,
     /// What to do.
@@ -70,6 +80,13 @@ pub enum Command {
     Routes,
     /// Serve MCP over stdin/stdout for a local agent, as the user of a token.
     McpStdio(McpStdioArgs),
+    /// Print a shell completion script to stdout, e.g.
+    /// `mcp-server completions bash > /etc/bash_completion.d/mcp-server`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Flags of `mcp-stdio`.
@@ -84,13 +101,13 @@ pub struct McpStdioArgs {
 /// Flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on [env: MCP_HOST]
     #[arg(long)]
     pub host: Option<String>,
-    /// Port to listen on (0: any free port; the chosen one is logged).
+    /// Port to listen on (0: any free port; the chosen one is logged) [env: MCP_PORT]
     #[arg(long)]
     pub port: Option<u16>,
-    /// Log line format.
+    /// Log line format [env: MCP_LOG_FORMAT]
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormatArg>,
 }
@@ -98,17 +115,21 @@ pub struct ServeArgs {
 /// `users` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Add a user. The password is asked for (twice) on a terminal, else read from the first
-    /// line of stdin.
+    /// Add a user. The password (8 to 1024 characters) is asked for twice on a terminal, else
+    /// read from the first line of stdin.
     Add {
-        /// Log-in name.
+        /// Log-in name: 1 to 64 of letters, digits, `.`, `_`, `@`, `-`.
         username: String,
         /// Roles to assign (repeatable), e.g. `--role admin`.
         #[arg(long = "role")]
         roles: Vec<String>,
     },
-    /// List users with their roles.
-    List,
+    /// List users with their roles (a table with a header, or JSON).
+    List {
+        /// Print a JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Disable a user (log-in and existing tokens stop working).
     Disable {
         /// Log-in name.
@@ -119,7 +140,8 @@ pub enum UsersCommand {
         /// Log-in name.
         username: String,
     },
-    /// Set a new password (asked for, or read from stdin).
+    /// Set a new password (8 to 1024 characters; asked for twice on a terminal, else read
+    /// from the first line of stdin).
     Passwd {
         /// Log-in name.
         username: String,

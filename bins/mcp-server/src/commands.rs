@@ -72,12 +72,23 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 roles.join(", ")
             );
         }
-        Command::Users(UsersCommand::List) => {
+        Command::Users(UsersCommand::List { json }) => {
             let az = authorizer(state)?;
+            let mut rows = Vec::new();
             for user in state.users.list().await? {
                 let roles = az.roles_of(&user.id).await?;
-                let flag = if user.disabled { " (disabled)" } else { "" };
-                println!("{}\t{}\t{}{flag}", user.username, user.id, roles.join(","));
+                rows.push(serde_json::json!({
+                    "username": user.username,
+                    "id": user.id,
+                    "roles": roles,
+                    "disabled": user.disabled,
+                    "created_at": user.created_at.to_rfc3339(),
+                }));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", user_table(&rows));
             }
         }
         Command::Users(UsersCommand::Disable { username }) => {
@@ -95,7 +106,6 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Passwd { username }) => {
             let user = find(state, &username).await?;
             let password = read_password(&format!("New password for {username}: "))?;
-            users::validate_password(&password)?;
             let hash =
                 tokio::task::spawn_blocking(move || users::hash_password(&password)).await??;
             state.users.set_password_hash(&user.id, &hash).await?;
@@ -165,17 +175,88 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 bail!("{broken}");
             }
         }
-        Command::Serve(_) | Command::Config(_) | Command::McpStdio(_) | Command::Routes => {
+        Command::Serve(_)
+        | Command::Config(_)
+        | Command::McpStdio(_)
+        | Command::Routes
+        | Command::Completions { .. } => {
             unreachable!("handled in run")
         }
     }
     Ok(())
 }
 
-/// A password from the terminal (asked twice) or the first line of stdin.
+/// The `users list` table: a header line, then one aligned line per user.
+fn user_table(rows: &[serde_json::Value]) -> String {
+    let header = ["USERNAME", "ID", "ROLES", "STATUS", "CREATED"];
+    let mut lines: Vec<[String; 5]> = vec![header.map(str::to_owned)];
+    for row in rows {
+        let roles: Vec<&str> = row["roles"]
+            .as_array()
+            .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let status = if row["disabled"].as_bool() == Some(true) {
+            "disabled"
+        } else {
+            "enabled"
+        };
+        let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
+        lines.push([
+            text("username"),
+            text("id"),
+            if roles.is_empty() {
+                "-".to_owned()
+            } else {
+                roles.join(",")
+            },
+            status.to_owned(),
+            text("created_at"),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The password rules, said before a password is typed.
+fn password_rules() -> String {
+    format!(
+        "The password needs at least {} characters and at most {} bytes.",
+        users::MIN_PASSWORD_LEN,
+        users::MAX_PASSWORD_LEN
+    )
+}
+
+/// A password from the terminal (the rules said first, asked twice) or the first line of
+/// stdin; checked against the rules either way.
 fn read_password(prompt: &str) -> anyhow::Result<String> {
+    let password = read_password_unchecked(prompt)?;
+    users::validate_password(&password)?;
+    Ok(password)
+}
+
+fn read_password_unchecked(prompt: &str) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(prompt)?;
+        eprintln!("{}", password_rules());
+        let mut first = rpassword::prompt_password(prompt)?;
+        while let Err(why) = users::validate_password(&first) {
+            eprintln!("{why}; try again.");
+            first = rpassword::prompt_password(prompt)?;
+        }
         let second = rpassword::prompt_password("Repeat: ")?;
         if first != second {
             bail!("the passwords differ");
@@ -190,7 +271,7 @@ fn read_password(prompt: &str) -> anyhow::Result<String> {
             .unwrap_or_default();
         let password = line.trim_end_matches(['\r', '\n']).to_owned();
         if password.is_empty() {
-            bail!("no password on stdin");
+            bail!("no password on stdin ({})", password_rules());
         }
         Ok(password)
     }

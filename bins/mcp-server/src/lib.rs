@@ -34,6 +34,11 @@ pub use state::AppState;
 
 /// Runs the command the flags name.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    if let cli::Command::Completions { shell } = cli.command {
+        let mut command = <cli::Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "mcp-server", &mut std::io::stdout());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref(), &cli.overrides())?;
     match cli.command {
         cli::Command::Config(cli::ConfigCommand::Check) => {

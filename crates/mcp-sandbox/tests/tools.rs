@@ -223,6 +223,13 @@ async fn without_ruff_python_lint_falls_back_to_compile_without_running_the_code
         .await
         .unwrap();
     assert_eq!(report.tools, ["python-compile"]);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("ruff was not found")),
+        "{report:?}"
+    );
     let d = &report.diagnostics[0];
     assert_eq!(
         (d.line, d.code.as_str(), d.severity),
@@ -252,7 +259,7 @@ fn tool_results_serialize_with_stable_field_names() {
     }))
     .unwrap();
     let v = serde_json::to_value(&lint).unwrap();
-    assert_eq!(keys(v.clone()), ["diagnostics", "language", "ok", "tools"]);
+    assert_eq!(keys(v.clone()), ["diagnostics", "language", "notes", "ok", "tools"]);
     assert_eq!(
         keys(v["diagnostics"][0].clone()),
         ["code", "column", "line", "message", "severity", "source"]

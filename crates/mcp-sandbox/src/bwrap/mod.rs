@@ -275,7 +275,16 @@ impl BwrapSandbox {
             languages,
             sandbox.inner.config.allow_weaker_isolation,
         );
-        log_probe(&probe);
+        let lint_python = if sandbox.inner.ruff.is_some() {
+            "ruff"
+        } else {
+            tracing::warn!(
+                "ruff not found: Python lint falls back to compile() (syntax errors only); \
+                 install ruff (pip install ruff) or set sandbox.interpreters.ruff"
+            );
+            "python-compile (ruff not found)"
+        };
+        log_probe(&probe, lint_python);
         // The probe run's clean-up holds a permit (and a reference to `inner`) until it is done.
         let all = u32::try_from(parallelism).unwrap_or(u32::MAX);
         drop(sandbox.inner.gate.acquire_many(all).await);

@@ -129,10 +129,10 @@ pub(super) fn status(layer: Layer, available: bool, detail: String) -> LayerStat
     }
 }
 
-pub(super) fn log_probe(probe: &Probe) {
+pub(super) fn log_probe(probe: &Probe, lint_python: &str) {
     for l in &probe.layers {
         if l.available {
-            tracing::info!(layer = %l.layer.name(), detail = %l.detail, "sandbox layer available");
+            tracing::debug!(layer = %l.layer.name(), detail = %l.detail, "sandbox layer available");
         } else if l.required {
             tracing::error!(layer = %l.layer.name(), detail = %l.detail, "SANDBOX ISOLATION LAYER UNAVAILABLE");
         } else {
@@ -149,4 +149,18 @@ pub(super) fn log_probe(probe: &Probe) {
     } else if !probe.missing_required().is_empty() {
         tracing::error!(missing = ?probe.missing_required(), "the sandbox runs code with WEAKER isolation (allow_weaker_isolation is on)");
     }
+    let up = probe.layers.iter().filter(|l| l.available).count();
+    let languages: Vec<&str> = probe
+        .languages
+        .iter()
+        .filter(|l| l.available)
+        .map(|l| l.language.as_str())
+        .collect();
+    tracing::info!(
+        ready = probe.ready,
+        layers = %format!("{up}/{}", probe.layers.len()),
+        languages = %languages.join(","),
+        python_lint = lint_python,
+        "sandbox probed (each layer at debug level)"
+    );
 }

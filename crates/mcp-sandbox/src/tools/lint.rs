@@ -77,9 +77,18 @@ pub struct LintReport {
     pub ok: bool,
     /// Findings, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// What limited this lint, for people: for example that ruff was not found, so only
+    /// Python's own compile() checked the code (syntax errors only).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 const RUFF_INSIDE: &str = "/opt/ruff/ruff";
+
+/// The note of a Python lint without ruff.
+const RUFF_MISSING: &str = "ruff was not found on the server, so only Python's compile() \
+    checked this code (syntax errors only); the operator can install ruff or set \
+    sandbox.interpreters.ruff";
 
 const PY_COMPILE: &str = r#"import json
 src = open("main.py", encoding="utf-8").read()
@@ -106,6 +115,7 @@ impl BwrapSandbox {
             ..Job::default()
         };
         let mut tools = Vec::new();
+        let mut notes = Vec::new();
         let mut diagnostics = Vec::new();
         let c = self.config().interpreters.clone();
         match request.language {
@@ -131,6 +141,7 @@ impl BwrapSandbox {
                         .await?;
                     diagnostics.extend(parse_py_compile(&r)?);
                     tools.push("python-compile".to_string());
+                    notes.push(RUFF_MISSING.to_string());
                 }
             }
             Language::Javascript => {
@@ -160,6 +171,7 @@ impl BwrapSandbox {
             tools,
             ok: diagnostics.iter().all(|d| d.severity != Severity::Error),
             diagnostics,
+            notes,
         })
     }
 }
@@ -400,6 +412,7 @@ mod schema_tests {
             tools: vec!["ruff".into()],
             ok: true,
             diagnostics: vec![diagnostic],
+            notes: vec!["a note".into()],
         });
     }
 }
