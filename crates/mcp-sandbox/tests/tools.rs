@@ -259,7 +259,10 @@ fn tool_results_serialize_with_stable_field_names() {
     }))
     .unwrap();
     let v = serde_json::to_value(&lint).unwrap();
-    assert_eq!(keys(v.clone()), ["diagnostics", "language", "notes", "ok", "tools"]);
+    assert_eq!(
+        keys(v.clone()),
+        ["diagnostics", "language", "notes", "ok", "tools"]
+    );
     assert_eq!(
         keys(v["diagnostics"][0].clone()),
         ["code", "column", "line", "message", "severity", "source"]
