@@ -1,0 +1,174 @@
+//! What the upstream tests share: where the test upstreams are, and a Python SDK server
+//! process of a test's own.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mcp_gateway::{ChannelSink, Gateway, GatewayConfig, GatewayEvent, UpstreamConfig};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// How long a test waits for an upstream to connect.
+pub const CONNECT: Duration = Duration::from_secs(30);
+
+/// `tests/upstreams` of this crate.
+pub fn upstreams_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstreams")
+}
+
+/// The entry script of an npm MCP server installed by `scripts/install-test-deps`.
+pub fn npm_server(package: &str) -> PathBuf {
+    let path = upstreams_dir()
+        .join("node_modules/@modelcontextprotocol")
+        .join(package)
+        .join("dist/index.js");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/install-test-deps (npm ci in tests/upstreams)",
+        path.display()
+    );
+    path
+}
+
+/// An absolute path of `program` from `PATH` (upstreams get no `PATH` of the test's).
+pub fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(program))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} not found on PATH"))
+}
+
+/// The Python that has the `mcp` SDK (the one on `PATH`; the system one may lack it).
+pub fn python() -> PathBuf {
+    which("python3")
+}
+
+/// Environment an upstream process needs to start (nothing secret).
+pub fn base_env() -> Vec<(String, String)> {
+    let mut env = vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
+    for key in ["HOME", "PYENV_ROOT", "PYENV_VERSION", "LANG"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.to_owned(), v));
+        }
+    }
+    if let Some(dir) = python().parent() {
+        env[0].1 = format!("{}:/usr/bin:/bin", dir.display());
+    }
+    env
+}
+
+/// Starts a gateway with one upstream, an event channel, and waits for it to connect.
+pub async fn gateway(upstream: UpstreamConfig) -> (Gateway, UnboundedReceiver<GatewayEvent>) {
+    let (sink, events) = ChannelSink::new();
+    let mut config = GatewayConfig::default();
+    config.upstreams.push(upstream);
+    let gateway = Gateway::builder(config)
+        .events(std::sync::Arc::new(sink))
+        .start()
+        .expect("valid configuration");
+    assert!(
+        gateway.ready(CONNECT).await,
+        "upstream did not come up: {:?}",
+        gateway.health()
+    );
+    (gateway, events)
+}
+
+/// Waits (at most `CONNECT`) for an event matching `pred`.
+pub async fn expect_event(
+    events: &mut UnboundedReceiver<GatewayEvent>,
+    pred: impl Fn(&GatewayEvent) -> bool,
+) -> GatewayEvent {
+    tokio::time::timeout(CONNECT, async {
+        loop {
+            let e = events.recv().await.expect("event channel open");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// `tests/upstreams/py_upstream.py` over streamable HTTP, killed when dropped.
+pub struct PyHttp {
+    child: Child,
+    pub port: u16,
+    pub state: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+impl PyHttp {
+    /// Starts the server on a free port with `extra` arguments.
+    pub fn start(extra: &[&str]) -> Self {
+        let state = tempfile::tempdir().expect("state dir");
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let (child, port) = Self::spawn(state.path(), 0, &extra);
+        Self {
+            child,
+            port,
+            state,
+            extra,
+        }
+    }
+
+    fn spawn(state: &Path, port: u16, extra: &[String]) -> (Child, u16) {
+        let mut child = Command::new(python())
+            .arg(upstreams_dir().join("py_upstream.py"))
+            .arg("--state")
+            .arg(state)
+            .arg("--port")
+            .arg(port.to_string())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("PORT line");
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("py_upstream printed {line:?}"));
+        (child, port)
+    }
+
+    /// The MCP endpoint.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.port)
+    }
+
+    /// Whether the server wrote `name` into its state dir.
+    pub fn wrote(&self, name: &str) -> bool {
+        self.state.path().join(name).exists()
+    }
+}
+
+impl Drop for PyHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = &self.extra;
+    }
+}
+
+/// Waits until `f` holds, at most `CONNECT`.
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + CONNECT;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
