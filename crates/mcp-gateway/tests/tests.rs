@@ -9,6 +9,7 @@ mod memory;
 #[cfg(all(feature = "testing", feature = "neo4j"))]
 mod neo4j;
 mod python;
+mod sandboxed;
 #[cfg(all(feature = "testing", feature = "sqlite"))]
 mod sqlite;
 mod support;

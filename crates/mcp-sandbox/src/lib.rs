@@ -9,7 +9,9 @@ mod probe;
 pub mod tools;
 
 pub use bwrap::seccomp::denied_syscall_names;
-pub use bwrap::{BwrapSandbox, SANDBOX_UID, SandboxStats, WORK_DIR};
+pub use bwrap::{
+    BwrapSandbox, IsolatedProcess, ProcessLimits, ProcessSpec, SANDBOX_UID, SandboxStats, WORK_DIR,
+};
 pub use config::{Interpreters, Limits, RequestLimits, SandboxConfig};
 pub use error::Error;
 pub use exec::{ExecRequest, ExecResult, Language, Sandbox};

@@ -7,6 +7,7 @@ mod probe;
 mod process;
 mod runtime;
 pub(crate) mod seccomp;
+mod service;
 mod standby;
 
 use std::fs;
@@ -22,6 +23,7 @@ use self::cgroup::{Controller, SlotCgroup};
 use self::probe::{log_probe, status};
 use self::process::Started;
 use self::runtime::{find_ruff, set_mode, write_file};
+pub use self::service::{IsolatedProcess, ProcessLimits, ProcessSpec};
 pub use self::standby::SandboxStats;
 use self::standby::{Standby, take_slot};
 use crate::exec::add_submitted_files;
