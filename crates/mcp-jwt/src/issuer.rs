@@ -33,6 +33,7 @@ impl JwtIssuer {
     /// Checks the configuration and loads the signing key (including a sign-and-verify
     /// check that its private and public halves match).
     pub fn from_config(config: &JwtConfig) -> Result<Self, Error> {
+        crate::crypto::install();
         let key = signing_key(config)?;
         let mut header = Header::new(key.algorithm.to_jsonwebtoken());
         header.kid = Some(key.kid.clone());

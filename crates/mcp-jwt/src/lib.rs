@@ -3,6 +3,7 @@
 
 mod claims;
 mod config;
+pub mod crypto;
 mod error;
 mod issuer;
 mod keys;

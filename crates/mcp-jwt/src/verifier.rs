@@ -44,6 +44,7 @@ struct ReceivedHeader {
 impl JwtVerifier {
     /// Checks the configuration, loads every key, and uses `store` for revocation.
     pub fn from_config(config: &JwtConfig, store: Arc<dyn RevocationStore>) -> Result<Self, Error> {
+        crate::crypto::install();
         Ok(Self {
             keys: verifying_keys(config)?,
             max_token_bytes: config.max_token_bytes,

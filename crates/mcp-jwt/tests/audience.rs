@@ -31,6 +31,7 @@ fn signed_with_aud(aud: Option<Value>) -> String {
     if let Some(aud) = aud {
         claims["aud"] = aud;
     }
+    mcp_jwt::crypto::install();
     let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(KID.to_owned());
     jsonwebtoken::encode(

@@ -149,6 +149,7 @@ impl Vector {
 
     /// The verifying key, built the way the crate builds it for this algorithm.
     fn decoding_key(&self) -> DecodingKey {
+        mcp_jwt::crypto::install();
         match self.alg {
             Algorithm::HS256 => DecodingKey::from_secret(&unb64(self.jwk("k"))),
             Algorithm::RS256 => {
@@ -163,6 +164,7 @@ impl Vector {
 
     /// The signing key, built the way the crate builds it for this algorithm.
     fn encoding_key(&self) -> EncodingKey {
+        mcp_jwt::crypto::install();
         match self.alg {
             Algorithm::HS256 => EncodingKey::from_secret(&unb64(self.jwk("k"))),
             Algorithm::RS256 => {

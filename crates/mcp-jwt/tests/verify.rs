@@ -60,6 +60,7 @@ fn forge(
     key: &EncodingKey,
     alg: jsonwebtoken::Algorithm,
 ) -> String {
+    mcp_jwt::crypto::install();
     let message = format!("{}.{}", b64(header), b64(payload));
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
     format!("{message}.{signature}")

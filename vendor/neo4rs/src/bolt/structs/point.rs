@@ -52,6 +52,8 @@ impl Point2D {
         }
     }
 
+    /// PATCH(mcp): only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     pub fn as_nav(&self) -> Result<nav_types::WGS84<f64>, PointConversionError> {
         self.to_point().as_nav()
     }
@@ -110,6 +112,8 @@ impl Point3D {
         }
     }
 
+    /// PATCH(mcp): only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     pub fn as_nav(&self) -> Result<nav_types::WGS84<f64>, PointConversionError> {
         self.to_point().as_nav()
     }
@@ -185,6 +189,8 @@ pub struct Wgs842d {
 }
 
 impl Wgs842d {
+    /// PATCH(mcp): only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     pub fn to_nav(self) -> Option<nav_types::WGS84<f64>> {
         nav_types::WGS84::try_from_degrees_and_meters(self.latitude, self.longitude, 0.0)
     }
@@ -198,6 +204,8 @@ pub struct Wgs843d {
 }
 
 impl Wgs843d {
+    /// PATCH(mcp): only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     pub fn to_nav(self) -> Option<nav_types::WGS84<f64>> {
         nav_types::WGS84::try_from_degrees_and_meters(self.latitude, self.longitude, self.height)
     }
@@ -225,6 +233,8 @@ pub enum Point {
 }
 
 impl Point {
+    /// PATCH(mcp): only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     pub fn as_nav(&self) -> Result<nav_types::WGS84<f64>, PointConversionError> {
         match self {
             Point::Wgs842d(p) => p
@@ -444,6 +454,8 @@ mod tests {
     }
 
     #[test]
+    // PATCH(mcp): the point conversions exist only with the `nav-types` feature.
+    #[cfg(feature = "nav-types")]
     fn deserialize() {
         let data = bolt()
             .structure(3, 0x58)
