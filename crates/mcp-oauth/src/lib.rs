@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+pub mod event;
+pub mod fetch;
+mod http;
+pub mod metadata;
+mod pages;
+mod params;
+pub mod pkce;
+mod record;
+pub mod redirect;
+mod resource;
+mod scope;
+mod seams;
+mod secret;
+mod server;
+pub mod store;
+
+pub use config::{
+    ClientMetadataDocumentConfig, DynamicRegistrationConfig, OAuthConfig, StaticClientConfig,
+};
+pub use error::{Error, ErrorCode, ErrorResponse};
+pub use event::{EventSink, OAuthEvent};
+pub use client::RegisteredClient;
+pub use http::HttpResponse;
+pub use pages::{Interaction, PAGE_SECURITY_HEADERS, Page, Redirect};
+pub use server::{AuthorizationServer, AuthorizationServerBuilder, PURGE_GRACE_SECS, TokenResponse};
+pub use resource::{BearerError, ProtectedResource, ProtectedResourceMetadata};
+pub use scope::{ScopeError, ScopeSet};
+pub use seams::{
+    AccessTokenIssuer, AuthenticatedUser, AuthenticationError, MintedToken, PresentedToken,
+    TokenRequest, UserAuthenticator,
+};
+pub use secret::Secret;
+pub use store::OAuthStore;
