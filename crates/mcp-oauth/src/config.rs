@@ -158,14 +158,20 @@ impl OAuthConfig {
 
     /// Sets the resources (audiences).
     #[must_use]
-    pub fn with_resources<S: Into<String>>(mut self, resources: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_resources<S: Into<String>>(
+        mut self,
+        resources: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.resources = resources.into_iter().map(Into::into).collect();
         self
     }
 
     /// Sets the default scopes.
     #[must_use]
-    pub fn with_default_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_default_scopes<S: Into<String>>(
+        mut self,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.default_scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
@@ -289,7 +295,10 @@ impl fmt::Debug for DynamicRegistrationConfig {
         f.debug_struct("DynamicRegistrationConfig")
             .field("enabled", &self.enabled)
             .field("max_clients", &self.max_clients)
-            .field("has_initial_access_token", &self.initial_access_token.is_some())
+            .field(
+                "has_initial_access_token",
+                &self.initial_access_token.is_some(),
+            )
             .finish()
     }
 }

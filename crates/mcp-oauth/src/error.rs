@@ -156,9 +156,8 @@ impl ErrorResponse {
 
     /// The JSON body with `Cache-Control: no-store`, the status and the challenge.
     pub fn to_http(&self) -> HttpResponse {
-        let body = serde_json::to_string(self).unwrap_or_else(|_| {
-            format!("{{\"error\":\"{}\"}}", self.error.as_str())
-        });
+        let body = serde_json::to_string(self)
+            .unwrap_or_else(|_| format!("{{\"error\":\"{}\"}}", self.error.as_str()));
         let mut response = HttpResponse::json(self.status, body);
         if let Some(challenge) = &self.www_authenticate {
             response.push_header("WWW-Authenticate", challenge.clone());

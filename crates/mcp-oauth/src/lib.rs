@@ -3,8 +3,11 @@
 
 mod client;
 mod config;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod error;
 pub mod event;
+pub mod external;
 pub mod fetch;
 mod http;
 pub mod metadata;
@@ -19,16 +22,17 @@ mod seams;
 mod secret;
 mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use client::RegisteredClient;
 pub use config::{
     ClientMetadataDocumentConfig, DynamicRegistrationConfig, OAuthConfig, StaticClientConfig,
 };
 pub use error::{Error, ErrorCode, ErrorResponse};
 pub use event::{EventSink, OAuthEvent};
-pub use client::RegisteredClient;
 pub use http::HttpResponse;
 pub use pages::{Interaction, PAGE_SECURITY_HEADERS, Page, Redirect};
-pub use server::{AuthorizationServer, AuthorizationServerBuilder, PURGE_GRACE_SECS, TokenResponse};
 pub use resource::{BearerError, ProtectedResource, ProtectedResourceMetadata};
 pub use scope::{ScopeError, ScopeSet};
 pub use seams::{
@@ -36,4 +40,7 @@ pub use seams::{
     TokenRequest, UserAuthenticator,
 };
 pub use secret::Secret;
+pub use server::{
+    AuthorizationServer, AuthorizationServerBuilder, PURGE_GRACE_SECS, TokenResponse,
+};
 pub use store::OAuthStore;

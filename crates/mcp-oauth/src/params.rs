@@ -48,10 +48,7 @@ impl Params {
 
     /// The value of a parameter that appears at most once.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
+        self.0.get(name).and_then(|v| v.first()).map(String::as_str)
     }
 
     /// Every value of a repeatable parameter.
@@ -79,10 +76,7 @@ impl Params {
 
 /// A name shortened and stripped of control characters for an error message.
 pub(crate) fn shorten(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect()
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 #[cfg(test)]

@@ -92,7 +92,11 @@ pub struct ClientRecord {
 
 impl ClientRecord {
     /// A public client (no secret) with these redirect URIs, registered now.
-    pub fn public(client_id: impl Into<String>, source: ClientSource, redirect_uris: Vec<String>) -> Self {
+    pub fn public(
+        client_id: impl Into<String>,
+        source: ClientSource,
+        redirect_uris: Vec<String>,
+    ) -> Self {
         Self {
             client_id: client_id.into(),
             source,

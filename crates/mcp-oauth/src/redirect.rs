@@ -170,7 +170,10 @@ fn split_http(uri: &str) -> Option<HttpParts<'_>> {
 }
 
 fn valid_port(port: &str) -> bool {
-    port.is_empty() || (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|p| p <= 65_535))
+    port.is_empty()
+        || (port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| p <= 65_535))
 }
 
 /// `127.x.y.z`, `[::1]` or `localhost` (ASCII case-insensitive).
@@ -250,15 +253,15 @@ mod tests {
             assert!(!redirect_matches(reg, other), "{other}");
         }
         let loop_reg = "http://127.0.0.1/callback";
-        assert!(redirect_matches(loop_reg, "http://127.0.0.1:51004/callback"));
+        assert!(redirect_matches(
+            loop_reg,
+            "http://127.0.0.1:51004/callback"
+        ));
         assert!(redirect_matches(
             "http://127.0.0.1:3000/callback",
             "http://127.0.0.1:51004/callback"
         ));
-        assert!(redirect_matches(
-            "http://[::1]/cb",
-            "http://[::1]:9000/cb"
-        ));
+        assert!(redirect_matches("http://[::1]/cb", "http://[::1]:9000/cb"));
         assert!(redirect_matches(
             "http://localhost:1/cb",
             "http://localhost:9000/cb"

@@ -193,7 +193,10 @@ impl ProtectedResource {
             "scope": needed.to_string(),
         });
         let mut response = HttpResponse::json(403, body.to_string());
-        response.push_header("WWW-Authenticate", self.insufficient_scope_challenge(needed));
+        response.push_header(
+            "WWW-Authenticate",
+            self.insufficient_scope_challenge(needed),
+        );
         response
     }
 }
@@ -262,8 +265,15 @@ mod tests {
         );
         let resp = r.unauthorized(None);
         assert_eq!(resp.status, 401);
-        assert!(resp.header("www-authenticate").unwrap().starts_with("Bearer resource_metadata="));
-        assert_eq!(r.insufficient_scope(&ScopeSet::parse("x").unwrap()).status, 403);
+        assert!(
+            resp.header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer resource_metadata=")
+        );
+        assert_eq!(
+            r.insufficient_scope(&ScopeSet::parse("x").unwrap()).status,
+            403
+        );
     }
 
     #[test]

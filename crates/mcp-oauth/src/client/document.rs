@@ -82,8 +82,9 @@ pub(crate) enum Resolved {
 
 impl DocumentClients {
     pub(crate) fn new(fetcher: Arc<dyn HttpFetch>, config: &ClientMetadataDocumentConfig) -> Self {
-        let policy = FetchPolicy::public(config.max_bytes, Duration::from_millis(config.timeout_ms))
-            .allowing_private_addresses(config.allow_private_addresses);
+        let policy =
+            FetchPolicy::public(config.max_bytes, Duration::from_millis(config.timeout_ms))
+                .allowing_private_addresses(config.allow_private_addresses);
         Self {
             fetcher,
             policy,

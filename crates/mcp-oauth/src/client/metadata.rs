@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, ErrorResponse};
 use crate::record::{AuthMethod, ClientRecord, ClientSource};
-use crate::redirect::{validate_redirect_uri, redirect_display_host};
+use crate::redirect::{redirect_display_host, validate_redirect_uri};
 use crate::scope::ScopeSet;
 
 /// Most redirect URIs a client may register.
@@ -51,8 +51,8 @@ fn bad(description: impl Into<String>) -> ErrorResponse {
 impl ClientMetadata {
     /// Parses a JSON object; wrong types are `invalid_client_metadata`.
     pub(crate) fn from_json(body: &[u8]) -> Result<Self, ErrorResponse> {
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
         if !value.is_object() {
             return Err(bad("the body must be a JSON object"));
         }
@@ -110,7 +110,9 @@ impl ClientMetadata {
         if !grant_types.iter().any(|g| g == "authorization_code") {
             return Err(bad("grant_types must include authorization_code"));
         }
-        let response_types = self.response_types.unwrap_or_else(|| vec!["code".to_owned()]);
+        let response_types = self
+            .response_types
+            .unwrap_or_else(|| vec!["code".to_owned()]);
         if response_types.is_empty() || response_types.iter().any(|r| r != "code") {
             return Err(bad("response_types must be [\"code\"]"));
         }
@@ -125,17 +127,16 @@ impl ClientMetadata {
         };
         let scope = match self.scope {
             Some(scope) => {
-                let requested = ScopeSet::parse(&scope)
-                    .map_err(|e| bad(format!("scope: {e}")))?;
+                let requested = ScopeSet::parse(&scope).map_err(|e| bad(format!("scope: {e}")))?;
                 let kept = requested.intersection(supported_scopes);
                 (!kept.is_empty()).then_some(kept)
             }
             None => None,
         };
         let bounded = |field: &str, value: Option<String>| match value {
-            Some(v) if v.len() > MAX_FIELD_BYTES || v.chars().any(char::is_control) => {
-                Err(bad(format!("{field} is too long or has control characters")))
-            }
+            Some(v) if v.len() > MAX_FIELD_BYTES || v.chars().any(char::is_control) => Err(bad(
+                format!("{field} is too long or has control characters"),
+            )),
             other => Ok(other),
         };
         Ok(ClientRecord {
@@ -318,15 +319,42 @@ mod tests {
     fn bad_metadata_is_refused_with_the_rfc_codes() {
         let cases = [
             (r#"{}"#, ErrorCode::InvalidRedirectUri),
-            (r#"{"redirect_uris":["javascript:alert(1)"]}"#, ErrorCode::InvalidRedirectUri),
-            (r#"{"redirect_uris":["http://evil.example/cb"]}"#, ErrorCode::InvalidRedirectUri),
-            (r#"{"redirect_uris":"https://a.example/cb"}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"grant_types":["refresh_token"]}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"client_name":"Goo\u202egle"}"#, ErrorCode::InvalidClientMetadata),
-            (r#"{"redirect_uris":["https://a.example/cb"],"client_uri":"javascript:x"}"#, ErrorCode::InvalidClientMetadata),
+            (
+                r#"{"redirect_uris":["javascript:alert(1)"]}"#,
+                ErrorCode::InvalidRedirectUri,
+            ),
+            (
+                r#"{"redirect_uris":["http://evil.example/cb"]}"#,
+                ErrorCode::InvalidRedirectUri,
+            ),
+            (
+                r#"{"redirect_uris":"https://a.example/cb"}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"grant_types":["refresh_token"]}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"client_name":"Goo\u202egle"}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                r#"{"redirect_uris":["https://a.example/cb"],"client_uri":"javascript:x"}"#,
+                ErrorCode::InvalidClientMetadata,
+            ),
             (r#"[1,2]"#, ErrorCode::InvalidClientMetadata),
             (r#"not json"#, ErrorCode::InvalidClientMetadata),
         ];
@@ -335,8 +363,13 @@ mod tests {
             assert_eq!(err.error, code, "{json}");
             assert_eq!(err.status, 400);
         }
-        let many: Vec<String> = (0..11).map(|i| format!("\"https://a.example/{i}\"")).collect();
+        let many: Vec<String> = (0..11)
+            .map(|i| format!("\"https://a.example/{i}\""))
+            .collect();
         let json = format!("{{\"redirect_uris\":[{}]}}", many.join(","));
-        assert_eq!(record(&json).unwrap_err().error, ErrorCode::InvalidRedirectUri);
+        assert_eq!(
+            record(&json).unwrap_err().error,
+            ErrorCode::InvalidRedirectUri
+        );
     }
 }

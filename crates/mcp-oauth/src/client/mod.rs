@@ -96,7 +96,10 @@ impl Clients {
         match self.store.client(client_id).await {
             Ok(Some(client)) => Ok(client),
             Ok(None) => Err(ClientError::Unknown("unknown client".into())),
-            Err(e) => Err(ClientError::Store(ErrorResponse::from_store("client lookup", &e))),
+            Err(e) => Err(ClientError::Store(ErrorResponse::from_store(
+                "client lookup",
+                &e,
+            ))),
         }
     }
 }
@@ -162,7 +165,9 @@ pub(crate) fn credentials(
         });
     }
     let client_id = body_id
-        .ok_or_else(|| ErrorResponse::invalid_request("client authentication is required (client_id)"))?
+        .ok_or_else(|| {
+            ErrorResponse::invalid_request("client authentication is required (client_id)")
+        })?
         .to_owned();
     Ok(Credentials {
         client_id,

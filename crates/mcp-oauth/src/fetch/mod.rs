@@ -337,8 +337,22 @@ mod tests {
             assert!(check_url(&url, &strict, false).is_err(), "{bad} accepted");
         }
         let dev = strict.clone().allowing_loopback_http(true);
-        assert!(check_url(&Url::parse("http://127.0.0.1:9000/jwks").unwrap(), &dev, false).is_ok());
-        assert!(check_url(&Url::parse("http://localhost:9000/jwks").unwrap(), &dev, false).is_ok());
+        assert!(
+            check_url(
+                &Url::parse("http://127.0.0.1:9000/jwks").unwrap(),
+                &dev,
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            check_url(
+                &Url::parse("http://localhost:9000/jwks").unwrap(),
+                &dev,
+                false
+            )
+            .is_ok()
+        );
         assert!(check_url(&Url::parse("http://idp.example/jwks").unwrap(), &dev, false).is_err());
         let private = strict.allowing_private_addresses(true);
         assert!(check_url(&Url::parse("https://10.1.2.3/x").unwrap(), &private, false).is_ok());

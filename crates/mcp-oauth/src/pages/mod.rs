@@ -57,7 +57,10 @@ impl Page {
         for (name, value) in PAGE_SECURITY_HEADERS {
             response.push_header(*name, *value);
         }
-        response.push_header("Content-Security-Policy", self.content_security_policy.clone());
+        response.push_header(
+            "Content-Security-Policy",
+            self.content_security_policy.clone(),
+        );
         if let Some(cookie) = &self.set_cookie {
             response.push_header("Set-Cookie", cookie.clone());
         }
@@ -213,7 +216,12 @@ impl Pages {
         }
     }
 
-    pub(crate) fn login(&self, status: u16, view: &LoginView<'_>, set_cookie: Option<String>) -> Page {
+    pub(crate) fn login(
+        &self,
+        status: u16,
+        view: &LoginView<'_>,
+        set_cookie: Option<String>,
+    ) -> Page {
         let html = self.render(
             "login.html",
             context! {
@@ -292,7 +300,11 @@ mod tests {
     use super::*;
 
     fn pages() -> Pages {
-        Pages::new("MCP <server>", "https://as.example/oauth/login", "https://as.example/oauth/consent")
+        Pages::new(
+            "MCP <server>",
+            "https://as.example/oauth/login",
+            "https://as.example/oauth/consent",
+        )
     }
 
     #[test]
@@ -332,7 +344,10 @@ mod tests {
         assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
         let http = page.to_http();
         assert_eq!(http.header("x-frame-options"), Some("DENY"));
-        assert_eq!(http.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            http.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
     }
 
     #[test]
@@ -360,8 +375,9 @@ mod tests {
         assert!(page.html.contains("name=\"decision\" value=\"allow\""));
         assert!(page.html.contains("name=\"csrf_token\" value=\"tok\""));
         assert!(page.html.contains("system:admin"));
-        assert!(page
-            .content_security_policy
-            .contains("form-action 'self' http://127.0.0.1:5000"));
+        assert!(
+            page.content_security_policy
+                .contains("form-action 'self' http://127.0.0.1:5000")
+        );
     }
 }

@@ -97,8 +97,7 @@ impl PageKeys {
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| {
                 v.len() == 43
-                    && v
-                        .bytes()
+                    && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
     }
@@ -197,7 +196,11 @@ mod tests {
         let keys = PageKeys::new(Some(b"0123456789abcdef0123456789abcdef"), true, 600);
         let (cookie, header) = keys.new_cookie();
         assert!(header.starts_with("__Host-mcp-oauth-csrf="));
-        assert!(header.contains("HttpOnly") && header.contains("Secure") && header.contains("SameSite=Strict"));
+        assert!(
+            header.contains("HttpOnly")
+                && header.contains("Secure")
+                && header.contains("SameSite=Strict")
+        );
         let token = keys.csrf_token(&cookie);
         assert!(keys.check_csrf(Some(&cookie), Some(&token)));
         assert!(!keys.check_csrf(None, Some(&token)));
@@ -215,10 +218,7 @@ mod tests {
         assert!(!header.contains("Secure"));
         let sent = format!("a=b; {}={cookie}; c=d", keys.cookie_name());
         assert_eq!(keys.cookie_from_header(Some(&sent)), Some(cookie));
-        assert_eq!(
-            keys.cookie_from_header(Some("mcp-oauth-csrf=short")),
-            None
-        );
+        assert_eq!(keys.cookie_from_header(Some("mcp-oauth-csrf=short")), None);
         assert_eq!(keys.cookie_from_header(None), None);
     }
 

@@ -6,7 +6,9 @@ use super::AuthorizationServer;
 use crate::client::ClientError;
 use crate::error::ErrorCode;
 use crate::event::{ConsentSource, Endpoint, OAuthEvent};
-use crate::pages::{ConsentView, Interaction, LoginView, Page, PageKeys, Pending, Redirect, ScopeLine};
+use crate::pages::{
+    ConsentView, Interaction, LoginView, Page, PageKeys, Pending, Redirect, ScopeLine,
+};
 use crate::params::{Params, shorten};
 use crate::pkce::{S256, is_s256_challenge};
 use crate::record::{ClientRecord, ClientSource, CodeRecord, ConsentRecord};
@@ -54,7 +56,16 @@ impl AuthorizationServer {
             Ok(p) => p,
             Err(e) => {
                 let reason = e.error_description.unwrap_or_default();
-                return Interaction::Page(self.refuse_page(Endpoint::Authorize, None, ErrorCode::InvalidRequest, 400, &reason).await);
+                return Interaction::Page(
+                    self.refuse_page(
+                        Endpoint::Authorize,
+                        None,
+                        ErrorCode::InvalidRequest,
+                        400,
+                        &reason,
+                    )
+                    .await,
+                );
             }
         };
         let (client, mut pending) = match self.check_request(&params).await {
@@ -87,12 +98,22 @@ impl AuthorizationServer {
     /// then shows the consent page, or, when a remembered consent covers the request,
     /// redirects to the client with a code. "Cancel" redirects with `access_denied`.
     pub async fn log_in(&self, form: &[u8], cookie_header: Option<&str>) -> Interaction {
-        let (params, cookie, pending) = match self.open_form(Endpoint::Login, form, cookie_header).await {
-            Ok(ok) => ok,
-            Err(page) => return Interaction::Page(page),
-        };
+        let (params, cookie, pending) =
+            match self.open_form(Endpoint::Login, form, cookie_header).await {
+                Ok(ok) => ok,
+                Err(page) => return Interaction::Page(page),
+            };
         if pending.user.is_some() {
-            return Interaction::Page(self.refuse_page(Endpoint::Login, Some(&pending.client_id), ErrorCode::InvalidRequest, 400, "a consent form was posted to the log-in endpoint").await);
+            return Interaction::Page(
+                self.refuse_page(
+                    Endpoint::Login,
+                    Some(&pending.client_id),
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "a consent form was posted to the log-in endpoint",
+                )
+                .await,
+            );
         }
         let reply = ReplyTo {
             redirect_uri: &pending.redirect_uri,
@@ -107,11 +128,20 @@ impl AuthorizationServer {
                 reason: "the user cancelled at the log-in page".into(),
             })
             .await;
-            return Interaction::Redirect(self.error_redirect(&reply, ErrorCode::AccessDenied, "the user cancelled"));
+            return Interaction::Redirect(self.error_redirect(
+                &reply,
+                ErrorCode::AccessDenied,
+                "the user cancelled",
+            ));
         }
         let client = match self.inner.clients.find(&pending.client_id).await {
             Ok(client) => client,
-            Err(e) => return Interaction::Page(self.client_error_page(Endpoint::Login, &pending.client_id, e).await),
+            Err(e) => {
+                return Interaction::Page(
+                    self.client_error_page(Endpoint::Login, &pending.client_id, e)
+                        .await,
+                );
+            }
         };
         let csrf = self.inner.keys.csrf_token(&cookie);
         let sealed_again = params.get("request").unwrap_or_default().to_owned();
@@ -231,12 +261,24 @@ impl AuthorizationServer {
     /// `POST {issuer}/oauth/consent` (form): checks the CSRF token and the signed state;
     /// "allow" (optionally remembered) redirects with a code, "deny" with `access_denied`.
     pub async fn consent(&self, form: &[u8], cookie_header: Option<&str>) -> Interaction {
-        let (params, _cookie, pending) = match self.open_form(Endpoint::Consent, form, cookie_header).await {
-            Ok(ok) => ok,
-            Err(page) => return Interaction::Page(page),
-        };
-        let (Some((user_id, _)), Some(grantable)) = (pending.user.clone(), pending.grantable.clone()) else {
-            return Interaction::Page(self.refuse_page(Endpoint::Consent, Some(&pending.client_id), ErrorCode::InvalidRequest, 400, "a log-in form was posted to the consent endpoint").await);
+        let (params, _cookie, pending) =
+            match self.open_form(Endpoint::Consent, form, cookie_header).await {
+                Ok(ok) => ok,
+                Err(page) => return Interaction::Page(page),
+            };
+        let (Some((user_id, _)), Some(grantable)) =
+            (pending.user.clone(), pending.grantable.clone())
+        else {
+            return Interaction::Page(
+                self.refuse_page(
+                    Endpoint::Consent,
+                    Some(&pending.client_id),
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "a log-in form was posted to the consent endpoint",
+                )
+                .await,
+            );
         };
         let reply = ReplyTo {
             redirect_uri: &pending.redirect_uri,
@@ -252,18 +294,33 @@ impl AuthorizationServer {
                     scope: grantable,
                 })
                 .await;
-                return Interaction::Redirect(self.error_redirect(&reply, ErrorCode::AccessDenied, "the user denied the request"));
+                return Interaction::Redirect(self.error_redirect(
+                    &reply,
+                    ErrorCode::AccessDenied,
+                    "the user denied the request",
+                ));
             }
             _ => {
-                return Interaction::Page(self.refuse_page(Endpoint::Consent, Some(&pending.client_id), ErrorCode::InvalidRequest, 400, "no decision (allow or deny) in the consent form").await);
+                return Interaction::Page(
+                    self.refuse_page(
+                        Endpoint::Consent,
+                        Some(&pending.client_id),
+                        ErrorCode::InvalidRequest,
+                        400,
+                        "no decision (allow or deny) in the consent form",
+                    )
+                    .await,
+                );
             }
         }
         let remember = matches!(params.get("remember"), Some("yes" | "on" | "true"));
-        if remember {
-            if let Err(e) = self.remember_consent(&user_id, &pending, &grantable).await {
-                let err = self.store_error("consent write", &e);
-                return Interaction::Page(self.inner.pages.error(err.status, "Temporarily unavailable", "Try again later."));
-            }
+        if remember && let Err(e) = self.remember_consent(&user_id, &pending, &grantable).await {
+            let err = self.store_error("consent write", &e);
+            return Interaction::Page(self.inner.pages.error(
+                err.status,
+                "Temporarily unavailable",
+                "Try again later.",
+            ));
         }
         self.record(OAuthEvent::ConsentGranted {
             user_id: user_id.clone(),
@@ -273,7 +330,8 @@ impl AuthorizationServer {
             remembered: remember,
         })
         .await;
-        self.issue_code(&pending, &user_id, grantable, ConsentSource::Given).await
+        self.issue_code(&pending, &user_id, grantable, ConsentSource::Given)
+            .await
     }
 
     async fn remember_consent(
@@ -330,7 +388,11 @@ impl AuthorizationServer {
         };
         if let Err(e) = self.inner.store.insert_code(&record).await {
             let err = self.store_error("code write", &e);
-            return Interaction::Page(self.inner.pages.error(err.status, "Temporarily unavailable", "Try again later."));
+            return Interaction::Page(self.inner.pages.error(
+                err.status,
+                "Temporarily unavailable",
+                "Try again later.",
+            ));
         }
         self.record(OAuthEvent::CodeIssued {
             user_id: user_id.to_owned(),
@@ -363,21 +425,59 @@ impl AuthorizationServer {
             Ok(p) => p,
             Err(e) => {
                 let reason = e.error_description.unwrap_or_default();
-                return Err(self.refuse_page(endpoint, None, ErrorCode::InvalidRequest, 400, &reason).await);
+                return Err(self
+                    .refuse_page(endpoint, None, ErrorCode::InvalidRequest, 400, &reason)
+                    .await);
             }
         };
         let cookie = self.inner.keys.cookie_from_header(cookie_header);
-        if !self.inner.keys.check_csrf(cookie.as_deref(), params.get("csrf_token")) {
-            return Err(self.refuse_page(endpoint, None, ErrorCode::InvalidRequest, 403, "missing or wrong CSRF token").await);
+        if !self
+            .inner
+            .keys
+            .check_csrf(cookie.as_deref(), params.get("csrf_token"))
+        {
+            return Err(self
+                .refuse_page(
+                    endpoint,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    403,
+                    "missing or wrong CSRF token",
+                )
+                .await);
         }
         let cookie = cookie.unwrap_or_default();
         let Some(sealed) = params.get("request") else {
-            return Err(self.refuse_page(endpoint, None, ErrorCode::InvalidRequest, 400, "the form has no request").await);
+            return Err(self
+                .refuse_page(
+                    endpoint,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "the form has no request",
+                )
+                .await);
         };
         match self.inner.keys.unseal(sealed, &cookie, Self::now()) {
             Ok(pending) => Ok((params, cookie, pending)),
-            Err(crate::pages::Unseal::Expired) => Err(self.refuse_page(endpoint, None, ErrorCode::InvalidRequest, 400, "the form expired").await),
-            Err(why) => Err(self.refuse_page(endpoint, None, ErrorCode::InvalidRequest, 403, &format!("the form's signed state was refused ({why:?})")).await),
+            Err(crate::pages::Unseal::Expired) => Err(self
+                .refuse_page(
+                    endpoint,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "the form expired",
+                )
+                .await),
+            Err(why) => Err(self
+                .refuse_page(
+                    endpoint,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    403,
+                    &format!("the form's signed state was refused ({why:?})"),
+                )
+                .await),
         }
     }
 
@@ -385,23 +485,59 @@ impl AuthorizationServer {
     async fn check_request(&self, params: &Params) -> Result<(ClientRecord, Pending), Refusal> {
         let settings = &self.inner.settings;
         let Some(client_id) = params.get("client_id") else {
-            return Err(Refusal::Page(self.refuse_page(Endpoint::Authorize, None, ErrorCode::InvalidRequest, 400, "the request names no client (client_id)").await));
+            return Err(Refusal::Page(
+                self.refuse_page(
+                    Endpoint::Authorize,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    400,
+                    "the request names no client (client_id)",
+                )
+                .await,
+            ));
         };
         let client = match self.inner.clients.find(client_id).await {
             Ok(client) => client,
-            Err(e) => return Err(Refusal::Page(self.client_error_page(Endpoint::Authorize, client_id, e).await)),
+            Err(e) => {
+                return Err(Refusal::Page(
+                    self.client_error_page(Endpoint::Authorize, client_id, e)
+                        .await,
+                ));
+            }
         };
         let refuse = |reason: &str| reason.to_owned();
         let redirect_uri = match params.get("redirect_uri") {
-            Some(uri) => match client.redirect_uris.iter().find(|r| redirect_matches(r, uri)) {
+            Some(uri) => match client
+                .redirect_uris
+                .iter()
+                .find(|r| redirect_matches(r, uri))
+            {
                 Some(_) => uri.to_owned(),
                 None => {
-                    return Err(Refusal::Page(self.refuse_page(Endpoint::Authorize, Some(client_id), ErrorCode::InvalidRequest, 400, &refuse("the redirect URI is not registered for this client")).await));
+                    return Err(Refusal::Page(
+                        self.refuse_page(
+                            Endpoint::Authorize,
+                            Some(client_id),
+                            ErrorCode::InvalidRequest,
+                            400,
+                            &refuse("the redirect URI is not registered for this client"),
+                        )
+                        .await,
+                    ));
                 }
             },
             None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
             None => {
-                return Err(Refusal::Page(self.refuse_page(Endpoint::Authorize, Some(client_id), ErrorCode::InvalidRequest, 400, "the request has no redirect_uri and the client registered several").await));
+                return Err(Refusal::Page(
+                    self.refuse_page(
+                        Endpoint::Authorize,
+                        Some(client_id),
+                        ErrorCode::InvalidRequest,
+                        400,
+                        "the request has no redirect_uri and the client registered several",
+                    )
+                    .await,
+                ));
             }
         };
         // From here on the redirect URI is trusted: errors go back to the client.
@@ -418,35 +554,74 @@ impl AuthorizationServer {
         let fail = |code: ErrorCode, reason: &str| (code, reason.to_owned());
         let checked: Result<(ScopeSet, String, String), (ErrorCode, String)> = (|| {
             if !state_ok {
-                return Err(fail(ErrorCode::InvalidRequest, &format!("state is longer than {MAX_STATE_LEN} bytes")));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    &format!("state is longer than {MAX_STATE_LEN} bytes"),
+                ));
             }
             if params.get("request").is_some() {
-                return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+                return Err(fail(
+                    ErrorCode::RequestNotSupported,
+                    "request objects are not supported",
+                ));
             }
             if params.get("request_uri").is_some() {
-                return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+                return Err(fail(
+                    ErrorCode::RequestUriNotSupported,
+                    "request_uri is not supported",
+                ));
             }
             match params.get("response_type") {
                 Some("code") => {}
                 None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
-                Some(_) => return Err(fail(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+                Some(_) => {
+                    return Err(fail(
+                        ErrorCode::UnsupportedResponseType,
+                        "only response_type=code is supported",
+                    ));
+                }
             }
             if params.get("response_mode").is_some_and(|m| m != "query") {
-                return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "only response_mode=query is supported",
+                ));
             }
             let Some(challenge) = params.get("code_challenge") else {
-                return Err(fail(ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)"));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is required (PKCE with S256)",
+                ));
             };
             match params.get("code_challenge_method") {
                 Some(S256) => {}
-                None => return Err(fail(ErrorCode::InvalidRequest, "code_challenge_method=S256 is required (plain is not supported)")),
-                Some(_) => return Err(fail(ErrorCode::InvalidRequest, "code_challenge_method must be S256 (plain is not supported)")),
+                None => {
+                    return Err(fail(
+                        ErrorCode::InvalidRequest,
+                        "code_challenge_method=S256 is required (plain is not supported)",
+                    ));
+                }
+                Some(_) => {
+                    return Err(fail(
+                        ErrorCode::InvalidRequest,
+                        "code_challenge_method must be S256 (plain is not supported)",
+                    ));
+                }
             }
             if !is_s256_challenge(challenge) {
-                return Err(fail(ErrorCode::InvalidRequest, "code_challenge must be 43 base64url characters (S256)"));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge must be 43 base64url characters (S256)",
+                ));
             }
-            if params.get("prompt").is_some_and(|p| p.split(' ').any(|v| v == "none")) {
-                return Err(fail(ErrorCode::LoginRequired, "prompt=none: the user must log in"));
+            if params
+                .get("prompt")
+                .is_some_and(|p| p.split(' ').any(|v| v == "none"))
+            {
+                return Err(fail(
+                    ErrorCode::LoginRequired,
+                    "prompt=none: the user must log in",
+                ));
             }
             let scope = self.requested_scope(&client, params.get("scope"))?;
             let resource = self.requested_resource(params.all("resource"))?;
@@ -462,7 +637,9 @@ impl AuthorizationServer {
                     reason: reason.clone(),
                 })
                 .await;
-                return Err(Refusal::Redirect(self.error_redirect(&reply, code, &reason)));
+                return Err(Refusal::Redirect(
+                    self.error_redirect(&reply, code, &reason),
+                ));
             }
         };
         let pending = Pending {
@@ -490,38 +667,61 @@ impl AuthorizationServer {
     ) -> Result<ScopeSet, (ErrorCode, String)> {
         let settings = &self.inner.settings;
         let scope = match asked {
-            Some(text) => ScopeSet::parse(text).map_err(|e| (ErrorCode::InvalidScope, e.to_string()))?,
+            Some(text) => {
+                ScopeSet::parse(text).map_err(|e| (ErrorCode::InvalidScope, e.to_string()))?
+            }
             None => client
                 .scope
                 .clone()
                 .unwrap_or_else(|| settings.default_scopes.clone()),
         };
         if scope.is_empty() {
-            return Err((ErrorCode::InvalidScope, "no scope requested and no default scope".into()));
+            return Err((
+                ErrorCode::InvalidScope,
+                "no scope requested and no default scope".into(),
+            ));
         }
         let unknown = scope.difference(&settings.scopes_supported);
         if !unknown.is_empty() {
-            return Err((ErrorCode::InvalidScope, format!("unsupported scope: {unknown}")));
+            return Err((
+                ErrorCode::InvalidScope,
+                format!("unsupported scope: {unknown}"),
+            ));
         }
         if let Some(allowed) = &client.scope {
             let beyond = scope.difference(allowed);
             if !beyond.is_empty() {
-                return Err((ErrorCode::InvalidScope, format!("the client may not request: {beyond}")));
+                return Err((
+                    ErrorCode::InvalidScope,
+                    format!("the client may not request: {beyond}"),
+                ));
             }
         }
         Ok(scope)
     }
 
     /// The resource of a request (RFC 8707): one of ours, or the default when none is named.
-    pub(crate) fn requested_resource(&self, asked: &[String]) -> Result<String, (ErrorCode, String)> {
+    pub(crate) fn requested_resource(
+        &self,
+        asked: &[String],
+    ) -> Result<String, (ErrorCode, String)> {
         let settings = &self.inner.settings;
         match asked {
-            [] if settings.require_resource => Err((ErrorCode::InvalidTarget, "the resource parameter is required".into())),
+            [] if settings.require_resource => Err((
+                ErrorCode::InvalidTarget,
+                "the resource parameter is required".into(),
+            )),
             [] => Ok(settings.resources[0].clone()),
-            [one] => self
-                .known_resource(one)
-                .ok_or_else(|| (ErrorCode::InvalidTarget, "the resource is not served by this authorization server".into())),
-            _ => Err((ErrorCode::InvalidTarget, "only one resource may be requested".into())),
+            [one] => self.known_resource(one).ok_or_else(|| {
+                (
+                    ErrorCode::InvalidTarget,
+                    "the resource is not served by this authorization server".into(),
+                )
+            }),
+            _ => Err((
+                ErrorCode::InvalidTarget,
+                "only one resource may be requested".into(),
+            )),
         }
     }
 
@@ -570,12 +770,28 @@ impl AuthorizationServer {
         self.inner.pages.error(status, "Request refused", &message)
     }
 
-    async fn client_error_page(&self, endpoint: Endpoint, client_id: &str, err: ClientError) -> Page {
+    async fn client_error_page(
+        &self,
+        endpoint: Endpoint,
+        client_id: &str,
+        err: ClientError,
+    ) -> Page {
         match err {
-            ClientError::Unknown(reason) => self
-                .refuse_page(endpoint, Some(client_id), ErrorCode::InvalidClient, 400, &format!("the client is not valid: {reason}"))
-                .await,
-            ClientError::Store(e) => self.inner.pages.error(e.status, "Temporarily unavailable", "Try again later."),
+            ClientError::Unknown(reason) => {
+                self.refuse_page(
+                    endpoint,
+                    Some(client_id),
+                    ErrorCode::InvalidClient,
+                    400,
+                    &format!("the client is not valid: {reason}"),
+                )
+                .await
+            }
+            ClientError::Store(e) => {
+                self.inner
+                    .pages
+                    .error(e.status, "Temporarily unavailable", "Try again later.")
+            }
         }
     }
 }

@@ -11,18 +11,21 @@ use crate::secret::{hash_token, random_token};
 impl AuthorizationServer {
     /// Revokes a grant in the store and the access tokens recorded for it. Returns how many
     /// access tokens were revoked.
-    pub(crate) async fn revoke_grant_everywhere(&self, grant_id: &str) -> Result<usize, ErrorResponse> {
+    pub(crate) async fn revoke_grant_everywhere(
+        &self,
+        grant_id: &str,
+    ) -> Result<usize, ErrorResponse> {
         let tokens = self
             .inner
             .store
             .revoke_grant(grant_id, Self::now())
             .await
             .map_err(|e| self.store_error("grant revocation", &e))?;
-        if !tokens.is_empty() {
-            if let Err(e) = self.inner.tokens.revoke(&tokens).await {
-                tracing::error!(error = %e, grant_id, "revoking the access tokens of a grant failed");
-                return Err(ErrorResponse::server_error());
-            }
+        if !tokens.is_empty()
+            && let Err(e) = self.inner.tokens.revoke(&tokens).await
+        {
+            tracing::error!(error = %e, grant_id, "revoking the access tokens of a grant failed");
+            return Err(ErrorResponse::server_error());
         }
         Ok(tokens.len())
     }
@@ -52,7 +55,12 @@ impl AuthorizationServer {
             .await
             .map_err(|e| self.store_error("access token record", &e))?;
         if !active {
-            if let Err(e) = self.inner.tokens.revoke(std::slice::from_ref(&minted.reference)).await {
+            if let Err(e) = self
+                .inner
+                .tokens
+                .revoke(std::slice::from_ref(&minted.reference))
+                .await
+            {
                 tracing::error!(error = %e, "revoking a token of a revoked grant failed");
             }
             return Err(ErrorResponse::new(

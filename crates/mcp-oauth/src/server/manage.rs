@@ -1,8 +1,8 @@
 //! Registration (RFC 7591), revocation (RFC 7009), remembered consents and upkeep.
 
 use super::{AuthorizationServer, PURGE_GRACE_SECS};
-use crate::client::metadata::{ClientMetadata, RegisteredClient};
 use crate::client::ClientError;
+use crate::client::metadata::{ClientMetadata, RegisteredClient};
 use crate::error::{Error, ErrorCode, ErrorResponse};
 use crate::event::{Endpoint, OAuthEvent, TokenKind};
 use crate::http::HttpResponse;
@@ -69,7 +69,10 @@ impl AuthorizationServer {
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim());
             let ok = presented.is_some_and(|p| {
-                constant_time_eq(hash_token(p).as_bytes(), hash_token_bytes(expected.expose()).as_bytes())
+                constant_time_eq(
+                    hash_token(p).as_bytes(),
+                    hash_token_bytes(expected.expose()).as_bytes(),
+                )
             });
             if !ok {
                 return Err(ErrorResponse::new(
@@ -104,7 +107,10 @@ impl AuthorizationServer {
             .await
             .map_err(|e| self.store_error("client count", &e))?;
         if count >= settings.max_clients {
-            tracing::warn!(count, "dynamic client registration refused: the client limit is reached");
+            tracing::warn!(
+                count,
+                "dynamic client registration refused: the client limit is reached"
+            );
             return Err(ErrorResponse::unavailable());
         }
         self.inner
@@ -112,7 +118,9 @@ impl AuthorizationServer {
             .insert_client(&record)
             .await
             .map_err(|e| match e {
-                mcp_core::StoreError::Invalid(why) => ErrorResponse::new(ErrorCode::InvalidClientMetadata, why),
+                mcp_core::StoreError::Invalid(why) => {
+                    ErrorResponse::new(ErrorCode::InvalidClientMetadata, why)
+                }
                 other => self.store_error("client write", &other),
             })?;
         Ok(RegisteredClient::new(&record, secret))
@@ -123,7 +131,11 @@ impl AuthorizationServer {
     /// access token is revoked by the [`AccessTokenIssuer`](crate::AccessTokenIssuer). Unknown
     /// tokens are not an error (RFC 7009 §2.2). Answer success with
     /// [`revocation_response`](Self::revocation_response).
-    pub async fn revoke(&self, form: &[u8], authorization: Option<&str>) -> Result<(), ErrorResponse> {
+    pub async fn revoke(
+        &self,
+        form: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<(), ErrorResponse> {
         let mut client_id = None;
         let result = self.revoke_inner(form, authorization, &mut client_id).await;
         if let Err(err) = &result {
@@ -222,7 +234,9 @@ impl AuthorizationServer {
         match self.inner.clients.find(client_id).await {
             Ok(client) => Ok(Some(client)),
             Err(ClientError::Unknown(_)) => Ok(None),
-            Err(ClientError::Store(e)) => Err(Error::Store(mcp_core::StoreError::unavailable(e.to_string()))),
+            Err(ClientError::Store(e)) => Err(Error::Store(mcp_core::StoreError::unavailable(
+                e.to_string(),
+            ))),
         }
     }
 
@@ -301,4 +315,3 @@ impl ErrorResponse {
         self
     }
 }
-

@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use crate::client::Clients;
 use crate::client::document::DocumentClients;
-use crate::config::{
-    MAX_CODE_TTL_SECS, MIN_SECRET_BYTES, OAuthConfig, check_base_url,
-};
+use crate::config::{MAX_CODE_TTL_SECS, MIN_SECRET_BYTES, OAuthConfig, check_base_url};
 use crate::error::{Error, ErrorResponse};
 use crate::event::{EventSink, NoEvents, OAuthEvent};
 use crate::fetch::HttpFetch;
@@ -141,7 +139,9 @@ impl AuthorizationServerBuilder {
         let missing = |what: &str| Error::config(format!("the authorization server needs {what}"));
         let store = self.store.ok_or_else(|| missing("a store"))?;
         let users = self.users.ok_or_else(|| missing("a user authenticator"))?;
-        let tokens = self.tokens.ok_or_else(|| missing("an access-token issuer"))?;
+        let tokens = self
+            .tokens
+            .ok_or_else(|| missing("an access-token issuer"))?;
         let config = self.config;
         let settings = validate(&config)?;
         let statics = static_clients(&config, &settings.scopes_supported)?;
@@ -211,7 +211,9 @@ fn validate(config: &OAuthConfig) -> Result<Settings, Error> {
     };
     let scopes_supported = scopes("scopes_supported", &config.scopes_supported)?;
     if scopes_supported.is_empty() {
-        return Err(Error::config("scopes_supported must name at least one scope"));
+        return Err(Error::config(
+            "scopes_supported must name at least one scope",
+        ));
     }
     let default_scopes = scopes("default_scopes", &config.default_scopes)?;
     if !default_scopes.is_subset(&scopes_supported) {
@@ -231,23 +233,28 @@ fn validate(config: &OAuthConfig) -> Result<Settings, Error> {
     }
     let year = 366 * 24 * 3600;
     let code_ttl = secs("code_ttl_secs", config.code_ttl_secs, 1, MAX_CODE_TTL_SECS)?;
-    let refresh_ttl = secs("refresh_token_ttl_secs", config.refresh_token_ttl_secs, 60, year)?;
+    let refresh_ttl = secs(
+        "refresh_token_ttl_secs",
+        config.refresh_token_ttl_secs,
+        60,
+        year,
+    )?;
     let grant_max = secs("grant_max_secs", config.grant_max_secs, 60, 5 * year)?;
     secs("page_ttl_secs", config.page_ttl_secs, 60, 24 * 3600)?;
-    if let Some(secret) = &config.page_secret {
-        if secret.expose().len() < MIN_SECRET_BYTES {
-            return Err(Error::config(format!(
-                "page_secret must be at least {MIN_SECRET_BYTES} bytes"
-            )));
-        }
+    if let Some(secret) = &config.page_secret
+        && secret.expose().len() < MIN_SECRET_BYTES
+    {
+        return Err(Error::config(format!(
+            "page_secret must be at least {MIN_SECRET_BYTES} bytes"
+        )));
     }
     let dcr = &config.dynamic_registration;
-    if let Some(token) = &dcr.initial_access_token {
-        if token.expose().len() < MIN_SECRET_BYTES {
-            return Err(Error::config(format!(
-                "dynamic_registration.initial_access_token must be at least {MIN_SECRET_BYTES} bytes"
-            )));
-        }
+    if let Some(token) = &dcr.initial_access_token
+        && token.expose().len() < MIN_SECRET_BYTES
+    {
+        return Err(Error::config(format!(
+            "dynamic_registration.initial_access_token must be at least {MIN_SECRET_BYTES} bytes"
+        )));
     }
     let cimd = &config.client_metadata_documents;
     if cimd.max_bytes == 0 || cimd.max_bytes > 1024 * 1024 {
@@ -322,7 +329,8 @@ fn static_clients(
             }
             None => None,
         };
-        let mut record = ClientRecord::public(id.clone(), ClientSource::Config, c.redirect_uris.clone());
+        let mut record =
+            ClientRecord::public(id.clone(), ClientSource::Config, c.redirect_uris.clone());
         record.client_name = c.client_name.clone();
         record.scope = scope;
         record.refresh_tokens = c.refresh_tokens;
@@ -338,7 +346,9 @@ fn static_clients(
             record.auth_method = AuthMethod::ClientSecretBasic;
         }
         if clients.insert(id.clone(), record).is_some() {
-            return Err(Error::config(format!("client id {id:?} is configured twice")));
+            return Err(Error::config(format!(
+                "client id {id:?} is configured twice"
+            )));
         }
     }
     Ok(clients)

@@ -107,7 +107,10 @@ impl AuthorizationServer {
         let client = match self.inner.clients.find(&creds.client_id).await {
             Ok(client) => client,
             Err(ClientError::Unknown(reason)) => {
-                return Err(invalid_client(&format!("unknown client: {reason}"), creds.via_basic));
+                return Err(invalid_client(
+                    &format!("unknown client: {reason}"),
+                    creds.via_basic,
+                ));
             }
             Err(ClientError::Store(e)) => return Err(e),
         };
@@ -141,7 +144,9 @@ impl AuthorizationServer {
                 })
                 .await;
                 revoked?;
-                return Err(invalid("the code was already used; the tokens it issued are revoked"));
+                return Err(invalid(
+                    "the code was already used; the tokens it issued are revoked",
+                ));
             }
             _ => return Err(invalid("unknown or expired code")),
         };
@@ -156,13 +161,19 @@ impl AuthorizationServer {
             .get("redirect_uri")
             .is_some_and(|uri| uri != record.redirect_uri)
         {
-            return Err(invalid("redirect_uri differs from the authorization request"));
+            return Err(invalid(
+                "redirect_uri differs from the authorization request",
+            ));
         }
         let Some(verifier) = params.get("code_verifier") else {
-            return Err(ErrorResponse::invalid_request("code_verifier is required (PKCE)"));
+            return Err(ErrorResponse::invalid_request(
+                "code_verifier is required (PKCE)",
+            ));
         };
         if !is_valid_verifier(verifier) {
-            return Err(invalid("code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]"));
+            return Err(invalid(
+                "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
+            ));
         }
         if !verify_s256(verifier, &record.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
@@ -225,14 +236,18 @@ impl AuthorizationServer {
                 })
                 .await;
                 revoked?;
-                return Err(invalid("the refresh token was already used; its grant is revoked"));
+                return Err(invalid(
+                    "the refresh token was already used; its grant is revoked",
+                ));
             }
             _ => return Err(invalid("unknown or expired refresh token")),
         };
         if record.client_id != client.client_id {
             // Someone else holds this client's token: treat it as stolen.
             self.revoke_grant_everywhere(&record.grant_id).await?;
-            return Err(invalid("the refresh token was issued to another client; its grant is revoked"));
+            return Err(invalid(
+                "the refresh token was issued to another client; its grant is revoked",
+            ));
         }
         let now = Self::now();
         if now >= record.expires_at {
@@ -291,7 +306,11 @@ impl AuthorizationServer {
     }
 
     /// The granted scopes the user still holds; refused when the user is gone or holds none.
-    async fn current_scope(&self, user_id: &str, granted: &ScopeSet) -> Result<ScopeSet, ErrorResponse> {
+    async fn current_scope(
+        &self,
+        user_id: &str,
+        granted: &ScopeSet,
+    ) -> Result<ScopeSet, ErrorResponse> {
         let user = self.inner.users.user(user_id).await.map_err(|e| {
             tracing::warn!(error = %e, "user lookup failed at the token endpoint");
             ErrorResponse::unavailable()

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use crate::record::{
-    AccessTokenRef, AuthMethod, ClientRecord, ClientSource, CodeRecord, ConsentRecord,
-    GrantRecord, Redemption, RefreshTokenRecord,
+    AccessTokenRef, AuthMethod, ClientRecord, ClientSource, CodeRecord, ConsentRecord, GrantRecord,
+    Redemption, RefreshTokenRecord,
 };
 pub use mcp_core::StoreError;
 
@@ -64,8 +64,11 @@ pub trait OAuthStore: Send + Sync {
     /// The grants of a user, by id.
     async fn grants_of(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError>;
     /// Revokes a grant; returns the access tokens recorded for it.
-    async fn revoke_grant(&self, grant_id: &str, now: i64)
-    -> Result<Vec<AccessTokenRef>, StoreError>;
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+    ) -> Result<Vec<AccessTokenRef>, StoreError>;
     /// Records an access token of a grant; whether the grant is still active.
     async fn add_access_token(
         &self,
@@ -76,8 +79,10 @@ pub trait OAuthStore: Send + Sync {
     /// Stores a new refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
     /// The refresh token with this hash, redeemed or not.
-    async fn refresh_token(&self, token_hash: &str)
-    -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Redeems a refresh token by hash (single use, atomic).
     async fn redeem_refresh_token(
         &self,

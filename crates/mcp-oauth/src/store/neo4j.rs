@@ -50,16 +50,26 @@ impl Neo4jOAuthStore {
         client.ensure_index("OAuthGrant", "user_id").await?;
         client.ensure_index("OAuthGrant", "expires_at").await?;
         client.ensure_index("OAuthAccessToken", "grant_id").await?;
-        client.ensure_index("OAuthAccessToken", "expires_at").await?;
-        client.ensure_unique("OAuthRefreshToken", "token_hash").await?;
+        client
+            .ensure_index("OAuthAccessToken", "expires_at")
+            .await?;
+        client
+            .ensure_unique("OAuthRefreshToken", "token_hash")
+            .await?;
         client.ensure_index("OAuthRefreshToken", "grant_id").await?;
-        client.ensure_index("OAuthRefreshToken", "expires_at").await?;
+        client
+            .ensure_index("OAuthRefreshToken", "expires_at")
+            .await?;
         client.ensure_index("OAuthConsent", "user_id").await?;
         Ok(Self { client })
     }
 
     /// Runs an insert that returns `created` and turns `false` into a conflict.
-    async fn insert(&self, what: &str, query: mcp_core::bolt::neo4rs::Query) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        what: &str,
+        query: mcp_core::bolt::neo4rs::Query,
+    ) -> Result<(), StoreError> {
         let rows = self.client.write(query).await?;
         if bool_col(&rows, "created")? {
             Ok(())
@@ -141,7 +151,9 @@ fn bool_col(rows: &[Row], column: &str) -> Result<bool, StoreError> {
 }
 
 fn docs<T: DeserializeOwned>(rows: &[Row]) -> Result<Vec<T>, StoreError> {
-    rows.iter().map(|row| decode(&string(row, "doc")?)).collect()
+    rows.iter()
+        .map(|row| decode(&string(row, "doc")?))
+        .collect()
 }
 
 fn grant_of(row: &Row) -> Result<GrantRecord, StoreError> {
@@ -162,7 +174,7 @@ impl OAuthStore for Neo4jOAuthStore {
             .query(
                 "MERGE (c:OAuthClient {client_id: $id}) \
                  ON CREATE SET c.doc = $doc, c.nonce = $nonce \
-                 RETURN c.nonce = $nonce AS created",
+                 RETURN coalesce(c.nonce = $nonce, false) AS created",
             )
             .param("id", client.client_id.as_str())
             .param("doc", encode(client)?)
@@ -202,7 +214,7 @@ impl OAuthStore for Neo4jOAuthStore {
             .query(
                 "MERGE (c:OAuthCode {code_hash: $hash}) \
                  ON CREATE SET c.doc = $doc, c.expires_at = $exp, c.nonce = $nonce \
-                 RETURN c.nonce = $nonce AS created",
+                 RETURN coalesce(c.nonce = $nonce, false) AS created",
             )
             .param("hash", code.code_hash.as_str())
             .param("doc", encode(code)?)
@@ -224,7 +236,7 @@ impl OAuthStore for Neo4jOAuthStore {
                 "MERGE (g:OAuthGrant {grant_id: $id}) \
                  ON CREATE SET g.doc = $doc, g.user_id = $user, g.revoked = $revoked, \
                  g.expires_at = $exp, g.nonce = $nonce \
-                 RETURN g.nonce = $nonce AS created",
+                 RETURN coalesce(g.nonce = $nonce, false) AS created",
             )
             .param("id", grant.grant_id.as_str())
             .param("doc", encode(grant)?)
@@ -258,7 +270,12 @@ impl OAuthStore for Neo4jOAuthStore {
                  RETURN g.grant_id AS id, g.revoked AS revoked, g.doc AS doc ORDER BY id",
             )
             .param("user", user_id);
-        self.client.read(query).await?.iter().map(grant_of).collect()
+        self.client
+            .read(query)
+            .await?
+            .iter()
+            .map(grant_of)
+            .collect()
     }
 
     async fn revoke_grant(
@@ -338,7 +355,7 @@ impl OAuthStore for Neo4jOAuthStore {
                 "MERGE (t:OAuthRefreshToken {token_hash: $hash}) \
                  ON CREATE SET t.doc = $doc, t.grant_id = $grant, t.expires_at = $exp, \
                  t.nonce = $nonce \
-                 RETURN t.nonce = $nonce AS created",
+                 RETURN coalesce(t.nonce = $nonce, false) AS created",
             )
             .param("hash", token.token_hash.as_str())
             .param("doc", encode(token)?)
@@ -374,9 +391,7 @@ impl OAuthStore for Neo4jOAuthStore {
         check_key("client id", &consent.client_id)?;
         let query = self
             .client
-            .query(
-                "MERGE (c:OAuthConsent {user_id: $user, client_id: $client}) SET c.doc = $doc",
-            )
+            .query("MERGE (c:OAuthConsent {user_id: $user, client_id: $client}) SET c.doc = $doc")
             .param("user", consent.user_id.as_str())
             .param("client", consent.client_id.as_str())
             .param("doc", encode(consent)?);

@@ -245,7 +245,10 @@ impl OAuthStore for SqliteOAuthStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
         self.with_conn("delete_client", move |conn| {
-            Ok(conn.execute("DELETE FROM oauth_clients WHERE client_id = ?1", params![id])? > 0)
+            Ok(conn.execute(
+                "DELETE FROM oauth_clients WHERE client_id = ?1",
+                params![id],
+            )? > 0)
         })
         .await
     }
@@ -496,9 +499,8 @@ impl OAuthStore for SqliteOAuthStore {
     async fn consents_of(&self, user_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
         let user = user_id.to_owned();
         self.with_conn("consents_of", move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT doc FROM oauth_consents WHERE user_id = ?1 ORDER BY client_id",
-            )?;
+            let mut stmt = conn
+                .prepare("SELECT doc FROM oauth_consents WHERE user_id = ?1 ORDER BY client_id")?;
             let rows = stmt.query_map(params![user], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
             for doc in rows {

@@ -1,0 +1,383 @@
+//! Tokens from an external identity provider, verified against a local provider that serves
+//! OpenID discovery and a JWKS over a loopback socket: algorithms, audience and issuer
+//! checks, role mapping, key rotation and the refetch rate limit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mcp_oauth::external::{ExternalIssuerConfig, ExternalTokenError, ExternalVerifier};
+use mcp_oauth::fetch::GuardedFetcher;
+
+use crate::support::http::{Route, TestServer};
+
+const AUDIENCE: &str = "https://mcp.example/mcp";
+
+struct Signer {
+    kid: &'static str,
+    alg: Algorithm,
+    key: EncodingKey,
+}
+
+impl Signer {
+    fn new(kid: &'static str, alg: Algorithm, pem: &str) -> Self {
+        let key = match alg {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()),
+            _ => unreachable!(),
+        }
+        .expect("test key");
+        Self { kid, alg, key }
+    }
+
+    fn jwk(&self) -> Jwk {
+        let mut jwk = Jwk::from_encoding_key(&self.key, self.alg).expect("jwk");
+        jwk.common.key_id = Some(self.kid.to_owned());
+        jwk
+    }
+
+    fn sign(&self, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+}
+
+fn rsa() -> Signer {
+    Signer::new(
+        "rsa-1",
+        Algorithm::RS256,
+        include_str!("keys/rsa-private.pem"),
+    )
+}
+fn rsa2() -> Signer {
+    Signer::new(
+        "rsa-2",
+        Algorithm::RS256,
+        include_str!("keys/rsa2-private.pem"),
+    )
+}
+fn ec() -> Signer {
+    Signer::new(
+        "ec-1",
+        Algorithm::ES256,
+        include_str!("keys/ec-p256-private.pem"),
+    )
+}
+fn ed() -> Signer {
+    Signer::new(
+        "ed-1",
+        Algorithm::EdDSA,
+        include_str!("keys/ed25519-private.pem"),
+    )
+}
+
+/// A provider at a loopback port publishing `keys`.
+struct Provider {
+    http: TestServer,
+    issuer: String,
+}
+
+impl Provider {
+    async fn start(keys: &[&Signer]) -> Self {
+        let http = TestServer::start().await;
+        let issuer = http.url("/realms/test");
+        let discovery = serde_json::json!({
+            "issuer": issuer,
+            "jwks_uri": http.url("/realms/test/certs"),
+            "authorization_endpoint": http.url("/realms/test/auth"),
+        });
+        http.set(
+            "/realms/test/.well-known/openid-configuration",
+            Route::Json(discovery.to_string()),
+        );
+        let provider = Self { http, issuer };
+        provider.publish(keys);
+        provider
+    }
+
+    fn publish(&self, keys: &[&Signer]) {
+        let set = JwkSet {
+            keys: keys.iter().map(|k| k.jwk()).collect(),
+        };
+        self.http.set(
+            "/realms/test/certs",
+            Route::Json(serde_json::to_string(&set).unwrap()),
+        );
+    }
+
+    fn config(&self) -> ExternalIssuerConfig {
+        let mut map = BTreeMap::new();
+        map.insert("mcp-admins".to_owned(), vec!["admin".to_owned()]);
+        map.insert("mcp-devs".to_owned(), vec!["developer".to_owned()]);
+        let mut config = ExternalIssuerConfig::new(&self.issuer, AUDIENCE)
+            .with_roles("realm_access.roles", map)
+            .allowing_insecure_loopback_http();
+        config.default_roles = vec!["viewer".into()];
+        config
+    }
+
+    fn verifier(&self, config: ExternalIssuerConfig) -> ExternalVerifier {
+        ExternalVerifier::new(vec![config], Arc::new(GuardedFetcher::new().unwrap()))
+            .expect("verifier")
+    }
+
+    fn claims(&self, extra: serde_json::Value) -> serde_json::Value {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": "user-42",
+            "aud": AUDIENCE,
+            "exp": now + 300,
+            "iat": now,
+            "azp": "inspector",
+            "scope": "openid tools:read",
+            "realm_access": {"roles": ["mcp-devs", "offline_access"]},
+        });
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            claims[k] = v;
+        }
+        claims
+    }
+}
+
+#[tokio::test]
+async fn tokens_signed_with_each_supported_algorithm_verify_and_map_roles() {
+    let (rsa, ec, ed) = (rsa(), ec(), ed());
+    let idp = Provider::start(&[&rsa, &ec, &ed]).await;
+    let verifier = idp.verifier(idp.config());
+    for signer in [&rsa, &ec, &ed] {
+        let token = signer.sign(&idp.claims(serde_json::json!({})));
+        assert_eq!(verifier.claimed_issuer(&token), Some(idp.issuer.as_str()));
+        let id = verifier
+            .verify(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", signer.kid));
+        assert_eq!(id.subject, "user-42");
+        assert_eq!(id.issuer, idp.issuer);
+        assert_eq!(id.roles, ["developer"]);
+        assert_eq!(id.scopes.to_string(), "openid tools:read");
+        assert_eq!(id.client_id.as_deref(), Some("inspector"));
+    }
+    // Discovery once, keys once: the cache serves the rest.
+    assert_eq!(
+        idp.http
+            .hits("/realms/test/.well-known/openid-configuration"),
+        1
+    );
+    assert_eq!(idp.http.hits("/realms/test/certs"), 1);
+    let unmapped = rsa.sign(&idp.claims(serde_json::json!({"realm_access": {"roles": ["other"]}})));
+    assert_eq!(verifier.verify(&unmapped).await.unwrap().roles, ["viewer"]);
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_or_issuer_is_refused() {
+    let signer = rsa();
+    let idp = Provider::start(&[&signer]).await;
+    let verifier = idp.verifier(idp.config());
+    let other_aud =
+        signer.sign(&idp.claims(serde_json::json!({"aud": "https://other.example/mcp"})));
+    assert_eq!(
+        verifier.verify(&other_aud).await,
+        Err(ExternalTokenError::WrongAudience)
+    );
+    let no_aud = {
+        let mut claims = idp.claims(serde_json::json!({}));
+        claims.as_object_mut().unwrap().remove("aud");
+        signer.sign(&claims)
+    };
+    assert!(matches!(
+        verifier.verify(&no_aud).await,
+        Err(ExternalTokenError::MissingClaim(_))
+    ));
+    let other_iss =
+        signer.sign(&idp.claims(serde_json::json!({"iss": "https://evil.example/realms/test"})));
+    assert_eq!(verifier.claimed_issuer(&other_iss), None);
+    assert_eq!(
+        verifier.verify(&other_iss).await,
+        Err(ExternalTokenError::UnknownIssuer)
+    );
+    let expired =
+        signer.sign(&idp.claims(serde_json::json!({"exp": chrono::Utc::now().timestamp() - 3600})));
+    assert_eq!(
+        verifier.verify(&expired).await,
+        Err(ExternalTokenError::Expired)
+    );
+    let early =
+        signer.sign(&idp.claims(serde_json::json!({"nbf": chrono::Utc::now().timestamp() + 3600})));
+    assert_eq!(
+        verifier.verify(&early).await,
+        Err(ExternalTokenError::NotYetValid)
+    );
+}
+
+#[tokio::test]
+async fn forged_signatures_none_and_algorithm_confusion_are_refused() {
+    let (signer, impostor) = (rsa(), rsa2());
+    let idp = Provider::start(&[&signer]).await;
+    let verifier = idp.verifier(idp.config());
+    // The impostor signs under the published kid with its own key.
+    let forged = Signer {
+        kid: "rsa-1",
+        ..rsa2()
+    }
+    .sign(&idp.claims(serde_json::json!({})));
+    assert_eq!(
+        verifier.verify(&forged).await,
+        Err(ExternalTokenError::BadSignature)
+    );
+    drop(impostor);
+    let b64 = |v: serde_json::Value| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            v.to_string(),
+        )
+    };
+    let payload = b64(idp.claims(serde_json::json!({})));
+    let none = format!(
+        "{}.{payload}.",
+        b64(serde_json::json!({"alg": "none", "kid": "rsa-1"}))
+    );
+    assert!(matches!(
+        verifier.verify(&none).await,
+        Err(ExternalTokenError::UnsupportedAlgorithm(_))
+    ));
+    let hs = format!(
+        "{}.{payload}.c2ln",
+        b64(serde_json::json!({"alg": "HS256", "kid": "rsa-1"}))
+    );
+    assert!(matches!(
+        verifier.verify(&hs).await,
+        Err(ExternalTokenError::UnsupportedAlgorithm(_))
+    ));
+    // ES256 header on the RSA key's kid.
+    let es_on_rsa = format!(
+        "{}.{payload}.c2ln",
+        b64(serde_json::json!({"alg": "ES256", "kid": "rsa-1"}))
+    );
+    assert!(matches!(
+        verifier.verify(&es_on_rsa).await,
+        Err(ExternalTokenError::UnsupportedAlgorithm(_))
+    ));
+    let crit = format!(
+        "{}.{payload}.c2ln",
+        b64(serde_json::json!({"alg": "RS256", "kid": "rsa-1", "crit": ["x"]}))
+    );
+    assert!(matches!(
+        verifier.verify(&crit).await,
+        Err(ExternalTokenError::Malformed(_))
+    ));
+    for garbage in ["", "a.b", "a.b.c.d", "!!!.???.###"] {
+        assert!(
+            matches!(
+                verifier.verify(garbage).await,
+                Err(ExternalTokenError::Malformed(_))
+            ),
+            "{garbage:?}"
+        );
+    }
+    assert_eq!(
+        verifier.verify(&"a".repeat(20_000)).await,
+        Err(ExternalTokenError::TooLarge)
+    );
+    // An issuer limited to EdDSA refuses RS256 even from its own keys.
+    let mut ed_only = idp.config();
+    ed_only.algorithms = vec![mcp_oauth::external::ExternalAlgorithm::EdDSA];
+    let strict = idp.verifier(ed_only);
+    let token = signer.sign(&idp.claims(serde_json::json!({})));
+    assert!(matches!(
+        strict.verify(&token).await,
+        Err(ExternalTokenError::UnsupportedAlgorithm(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_key_rotation_at_the_provider_is_picked_up_by_refetching() {
+    let (old, new) = (rsa(), ec());
+    let idp = Provider::start(&[&old]).await;
+    let verifier = idp.verifier(idp.config().with_min_refetch_secs(0));
+    verifier
+        .verify(&old.sign(&idp.claims(serde_json::json!({}))))
+        .await
+        .expect("old key");
+    idp.publish(&[&new]);
+    let token = new.sign(&idp.claims(serde_json::json!({})));
+    verifier
+        .verify(&token)
+        .await
+        .expect("new key after refetch");
+    assert_eq!(idp.http.hits("/realms/test/certs"), 2);
+    // The old key is gone from the provider and from the cache.
+    let err = verifier
+        .verify(&old.sign(&idp.claims(serde_json::json!({}))))
+        .await
+        .unwrap_err();
+    assert_eq!(err, ExternalTokenError::UnknownKey("rsa-1".into()));
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_at_most_once_per_interval() {
+    let (known, unknown) = (
+        rsa(),
+        Signer {
+            kid: "forged-kid",
+            ..rsa2()
+        },
+    );
+    let idp = Provider::start(&[&known]).await;
+    let verifier = idp.verifier(idp.config().with_min_refetch_secs(3600));
+    verifier
+        .verify(&known.sign(&idp.claims(serde_json::json!({}))))
+        .await
+        .expect("known");
+    for _ in 0..20 {
+        let err = verifier
+            .verify(&unknown.sign(&idp.claims(serde_json::json!({}))))
+            .await
+            .unwrap_err();
+        assert_eq!(err, ExternalTokenError::UnknownKey("forged-kid".into()));
+    }
+    assert_eq!(
+        idp.http.hits("/realms/test/certs"),
+        1,
+        "the forged kids caused no refetch"
+    );
+    // Known keys keep working meanwhile.
+    verifier
+        .verify(&known.sign(&idp.claims(serde_json::json!({}))))
+        .await
+        .expect("known");
+}
+
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_is_refused() {
+    let signer = rsa();
+    let idp = Provider::start(&[&signer]).await;
+    let lying = serde_json::json!({"issuer": "https://evil.example", "jwks_uri": idp.http.url("/realms/test/certs")});
+    idp.http.set(
+        "/realms/test/.well-known/openid-configuration",
+        Route::Json(lying.to_string()),
+    );
+    let verifier = idp.verifier(idp.config());
+    let err = verifier
+        .verify(&signer.sign(&idp.claims(serde_json::json!({}))))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ExternalTokenError::KeysUnavailable(_)),
+        "{err:?}"
+    );
+    assert_eq!(idp.http.hits("/realms/test/certs"), 0);
+}
+
+#[tokio::test]
+async fn an_http_issuer_needs_the_loopback_opt_in() {
+    let idp = Provider::start(&[]).await;
+    let mut config = idp.config();
+    config.allow_insecure_loopback_http = false;
+    assert!(ExternalVerifier::new(vec![config], Arc::new(GuardedFetcher::new().unwrap())).is_err());
+    let twice = vec![idp.config(), idp.config()];
+    assert!(ExternalVerifier::new(twice, Arc::new(GuardedFetcher::new().unwrap())).is_err());
+}
