@@ -274,3 +274,82 @@ async fn documents_that_lie_or_hold_secrets_are_refused_and_failures_are_cached(
     }
     assert!(!f.event_names().contains(&"oauth.client_registered"));
 }
+
+/// An https server on a loopback port with the test certificate, answering `body` to any
+/// request. Returns its port.
+async fn tls_server(body: String) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(
+            include_bytes!("tls/server.der").to_vec(),
+        )],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            include_bytes!("tls/server-key.der").to_vec(),
+        )),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn documents_are_fetched_over_real_tls_only_from_a_trusted_certificate() {
+    let body = r#"{"hello":"tls"}"#.to_owned();
+    let port = tls_server(body.clone()).await;
+    let policy = local_policy(5_000);
+    let trusted =
+        GuardedFetcher::with_extra_roots(vec![include_bytes!("tls/ca.der").to_vec()]).unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let url = format!("https://{host}:{port}/client.json")
+            .parse()
+            .unwrap();
+        let doc = trusted
+            .get(&url, &policy)
+            .await
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert_eq!(doc.body, body.as_bytes());
+    }
+    let untrusted = GuardedFetcher::new().unwrap();
+    let url = format!("https://127.0.0.1:{port}/client.json")
+        .parse()
+        .unwrap();
+    let err = untrusted.get(&url, &policy).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::Request(ref m) if m.starts_with("TLS")),
+        "{err:?}"
+    );
+}
