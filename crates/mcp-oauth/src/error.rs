@@ -147,6 +147,13 @@ impl ErrorResponse {
         )
     }
 
+    /// Overrides the HTTP status.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     /// Sets the `WWW-Authenticate` challenge.
     #[must_use]
     pub fn with_challenge(mut self, challenge: impl Into<String>) -> Self {
@@ -199,12 +206,6 @@ pub enum Error {
     /// The store failed.
     #[error("oauth store failed")]
     Store(#[from] mcp_core::StoreError),
-    /// A page template failed to render (a bug; the templates are built in).
-    #[error("page template failed: {0}")]
-    Template(String),
-    /// The access-token issuer (the embedding application) failed.
-    #[error("access-token issuer failed")]
-    Issuer(#[source] mcp_core::BoxError),
 }
 
 impl Error {

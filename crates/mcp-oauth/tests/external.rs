@@ -5,73 +5,139 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mcp_oauth::external::{ExternalIssuerConfig, ExternalTokenError, ExternalVerifier};
 use mcp_oauth::fetch::GuardedFetcher;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 
 use crate::support::http::{Route, TestServer};
 
 const AUDIENCE: &str = "https://mcp.example/mcp";
 
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A test provider's signing key: signs JWS with `ring` and publishes itself as a JWK.
 struct Signer {
     kid: &'static str,
-    alg: Algorithm,
-    key: EncodingKey,
+    pair: Pair,
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(body).expect("PEM body")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Signer {
-    fn new(kid: &'static str, alg: Algorithm, pem: &str) -> Self {
-        let key = match alg {
-            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
-            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
-            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()),
-            _ => unreachable!(),
+    fn alg(&self) -> &'static str {
+        match self.pair {
+            Pair::Rsa(_) => "RS256",
+            Pair::Ec(_) => "ES256",
+            Pair::Ed(_) => "EdDSA",
         }
-        .expect("test key");
-        Self { kid, alg, key }
     }
 
-    fn jwk(&self) -> Jwk {
-        let mut jwk = Jwk::from_encoding_key(&self.key, self.alg).expect("jwk");
-        jwk.common.key_id = Some(self.kid.to_owned());
-        jwk
+    fn with_kid(self, kid: &'static str) -> Self {
+        Self { kid, ..self }
+    }
+
+    fn jwk(&self) -> serde_json::Value {
+        match &self.pair {
+            Pair::Rsa(pair) => {
+                let public = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                serde_json::json!({"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
+                                   "n": b64(&public.n), "e": b64(&public.e)})
+            }
+            Pair::Ec(pair) => {
+                let point = pair.public_key().as_ref();
+                serde_json::json!({"kty": "EC", "crv": "P-256", "kid": self.kid,
+                                   "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+            }
+            Pair::Ed(pair) => serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": self.kid,
+                                                 "x": b64(pair.public_key().as_ref())}),
+        }
+    }
+
+    fn sign_with_header(&self, header: serde_json::Value, claims: &serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let rng = SystemRandom::new();
+        let sig = match &self.pair {
+            Pair::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public().modulus_len()];
+                pair.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    input.as_bytes(),
+                    &mut sig,
+                )
+                .expect("sign");
+                sig
+            }
+            Pair::Ec(pair) => pair
+                .sign(&rng, input.as_bytes())
+                .expect("sign")
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
+        };
+        format!("{input}.{}", b64(&sig))
     }
 
     fn sign(&self, claims: &serde_json::Value) -> String {
-        let mut header = Header::new(self.alg);
-        header.kid = Some(self.kid.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+        self.sign_with_header(
+            serde_json::json!({"alg": self.alg(), "kid": self.kid, "typ": "JWT"}),
+            claims,
+        )
     }
 }
 
 fn rsa() -> Signer {
-    Signer::new(
-        "rsa-1",
-        Algorithm::RS256,
-        include_str!("keys/rsa-private.pem"),
-    )
+    let pair = RsaKeyPair::from_pkcs8(&der(include_str!("keys/rsa-private.pem"))).expect("rsa");
+    Signer {
+        kid: "rsa-1",
+        pair: Pair::Rsa(pair),
+    }
 }
 fn rsa2() -> Signer {
-    Signer::new(
-        "rsa-2",
-        Algorithm::RS256,
-        include_str!("keys/rsa2-private.pem"),
-    )
+    let pair = RsaKeyPair::from_pkcs8(&der(include_str!("keys/rsa2-private.pem"))).expect("rsa");
+    Signer {
+        kid: "rsa-2",
+        pair: Pair::Rsa(pair),
+    }
 }
 fn ec() -> Signer {
-    Signer::new(
-        "ec-1",
-        Algorithm::ES256,
-        include_str!("keys/ec-p256-private.pem"),
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &der(include_str!("keys/ec-p256-private.pem")),
+        &SystemRandom::new(),
     )
+    .expect("ec");
+    Signer {
+        kid: "ec-1",
+        pair: Pair::Ec(pair),
+    }
 }
 fn ed() -> Signer {
-    Signer::new(
-        "ed-1",
-        Algorithm::EdDSA,
-        include_str!("keys/ed25519-private.pem"),
-    )
+    let pair =
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der(include_str!("keys/ed25519-private.pem")))
+            .expect("ed25519");
+    Signer {
+        kid: "ed-1",
+        pair: Pair::Ed(pair),
+    }
 }
 
 /// A provider at a loopback port publishing `keys`.
@@ -99,13 +165,9 @@ impl Provider {
     }
 
     fn publish(&self, keys: &[&Signer]) {
-        let set = JwkSet {
-            keys: keys.iter().map(|k| k.jwk()).collect(),
-        };
-        self.http.set(
-            "/realms/test/certs",
-            Route::Json(serde_json::to_string(&set).unwrap()),
-        );
+        let set = serde_json::json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
+        self.http
+            .set("/realms/test/certs", Route::Json(set.to_string()));
     }
 
     fn config(&self) -> ExternalIssuerConfig {
@@ -215,20 +277,17 @@ async fn a_token_for_another_audience_or_issuer_is_refused() {
 
 #[tokio::test]
 async fn forged_signatures_none_and_algorithm_confusion_are_refused() {
-    let (signer, impostor) = (rsa(), rsa2());
+    let signer = rsa();
     let idp = Provider::start(&[&signer]).await;
     let verifier = idp.verifier(idp.config());
     // The impostor signs under the published kid with its own key.
-    let forged = Signer {
-        kid: "rsa-1",
-        ..rsa2()
-    }
-    .sign(&idp.claims(serde_json::json!({})));
+    let forged = rsa2()
+        .with_kid("rsa-1")
+        .sign(&idp.claims(serde_json::json!({})));
     assert_eq!(
         verifier.verify(&forged).await,
         Err(ExternalTokenError::BadSignature)
     );
-    drop(impostor);
     let b64 = |v: serde_json::Value| {
         base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -319,13 +378,7 @@ async fn a_key_rotation_at_the_provider_is_picked_up_by_refetching() {
 
 #[tokio::test]
 async fn unknown_kids_refetch_at_most_once_per_interval() {
-    let (known, unknown) = (
-        rsa(),
-        Signer {
-            kid: "forged-kid",
-            ..rsa2()
-        },
-    );
+    let (known, unknown) = (rsa(), rsa2().with_kid("forged-kid"));
     let idp = Provider::start(&[&known]).await;
     let verifier = idp.verifier(idp.config().with_min_refetch_secs(3600));
     verifier

@@ -1,10 +1,13 @@
-//! An issuer's signing keys: discovery, the JWKS fetch, caching and rate-limited refetch.
+//! An issuer's signing keys: discovery, the JWKS fetch, caching, rate-limited refetch, and
+//! signature checks with `ring` (RSA PKCS#1 v1.5 SHA-256 with keys of 2048 to 8192 bits,
+//! ECDSA P-256 SHA-256, Ed25519).
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::Jwk;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::Value;
 use url::Url;
 
@@ -17,10 +20,44 @@ const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// Most keys kept from one JWKS.
 const MAX_KEYS: usize = 100;
 
+/// A public key as published, ready to check signatures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum PublicKey {
+    /// RSA modulus and exponent (big-endian).
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An uncompressed P-256 point (`04 || x || y`).
+    P256(Vec<u8>),
+    /// An Ed25519 public key.
+    Ed25519(Vec<u8>),
+}
+
+impl PublicKey {
+    /// Whether `sig` is a valid signature of `message` under this key with `alg`.
+    pub(super) fn verifies(&self, alg: ExternalAlgorithm, message: &[u8], sig: &[u8]) -> bool {
+        match (self, alg) {
+            (Self::Rsa { n, e }, ExternalAlgorithm::RS256) => RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok(),
+            (Self::P256(point), ExternalAlgorithm::ES256) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            (Self::Ed25519(x), ExternalAlgorithm::EdDSA) => {
+                UnparsedPublicKey::new(&signature::ED25519, x)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone)]
 struct Key {
     kid: Option<String>,
     alg: ExternalAlgorithm,
-    key: DecodingKey,
+    key: PublicKey,
 }
 
 #[derive(Default)]
@@ -91,7 +128,7 @@ impl KeySet {
         &self,
         kid: Option<&str>,
         alg: ExternalAlgorithm,
-    ) -> Result<DecodingKey, ExternalTokenError> {
+    ) -> Result<PublicKey, ExternalTokenError> {
         let (keys, fetched_at) = self.snapshot();
         let found = find(&keys, kid, alg)?;
         if let Some(key) = &found
@@ -196,7 +233,7 @@ fn find(
     keys: &[Key],
     kid: Option<&str>,
     alg: ExternalAlgorithm,
-) -> Result<Option<DecodingKey>, ExternalTokenError> {
+) -> Result<Option<PublicKey>, ExternalTokenError> {
     match kid {
         Some(kid) => match keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
             Some(k) if k.alg == alg => Ok(Some(k.key.clone())),
@@ -218,44 +255,70 @@ fn find(
     }
 }
 
-/// The signature keys of a JWKS: RSA, EC P-256 and Ed25519 public keys; encryption keys,
-/// symmetric keys, other curves and unparsable entries are skipped.
+fn b64_field(entry: &Value, name: &str) -> Option<Vec<u8>> {
+    entry
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok())
+        .filter(|b| !b.is_empty())
+}
+
+/// One JWK as a signature key, or `None` for anything else (encryption keys, symmetric keys,
+/// other curves, malformed entries).
+fn parse_key(entry: &Value) -> Option<Key> {
+    if entry
+        .get("use")
+        .and_then(Value::as_str)
+        .is_some_and(|u| u != "sig")
+    {
+        return None;
+    }
+    let kty = entry.get("kty").and_then(Value::as_str)?;
+    let crv = entry.get("crv").and_then(Value::as_str).unwrap_or_default();
+    let declared = entry.get("alg").and_then(Value::as_str);
+    let (alg, key) = match (kty, crv, declared) {
+        ("RSA", _, None | Some("RS256")) => {
+            let (n, e) = (b64_field(entry, "n")?, b64_field(entry, "e")?);
+            (ExternalAlgorithm::RS256, PublicKey::Rsa { n, e })
+        }
+        ("EC", "P-256", None | Some("ES256")) => {
+            let (x, y) = (b64_field(entry, "x")?, b64_field(entry, "y")?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            let mut point = vec![4u8];
+            point.extend(x);
+            point.extend(y);
+            (ExternalAlgorithm::ES256, PublicKey::P256(point))
+        }
+        ("OKP", "Ed25519", None | Some("EdDSA" | "Ed25519")) => {
+            let x = b64_field(entry, "x")?;
+            if x.len() != 32 {
+                return None;
+            }
+            (ExternalAlgorithm::EdDSA, PublicKey::Ed25519(x))
+        }
+        _ => return None,
+    };
+    Some(Key {
+        kid: entry.get("kid").and_then(Value::as_str).map(str::to_owned),
+        alg,
+        key,
+    })
+}
+
+/// The signature keys of a JWKS.
 fn parse_jwks(body: &[u8]) -> Result<Vec<Key>, String> {
     let json: Value = serde_json::from_slice(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
     let entries = json
         .get("keys")
         .and_then(Value::as_array)
         .ok_or("JWKS has no keys array")?;
-    let mut keys = Vec::new();
-    for entry in entries.iter().take(MAX_KEYS) {
-        if entry
-            .get("use")
-            .and_then(Value::as_str)
-            .is_some_and(|u| u != "sig")
-        {
-            continue;
-        }
-        let kty = entry.get("kty").and_then(Value::as_str).unwrap_or_default();
-        let crv = entry.get("crv").and_then(Value::as_str).unwrap_or_default();
-        let alg = match (kty, crv, entry.get("alg").and_then(Value::as_str)) {
-            ("RSA", _, None | Some("RS256")) => ExternalAlgorithm::RS256,
-            ("EC", "P-256", None | Some("ES256")) => ExternalAlgorithm::ES256,
-            ("OKP", "Ed25519", None | Some("EdDSA" | "Ed25519")) => ExternalAlgorithm::EdDSA,
-            _ => continue,
-        };
-        let Ok(jwk) = serde_json::from_value::<Jwk>(entry.clone()) else {
-            continue;
-        };
-        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
-            continue;
-        };
-        keys.push(Key {
-            kid: entry.get("kid").and_then(Value::as_str).map(str::to_owned),
-            alg,
-            key,
-        });
-    }
-    Ok(keys)
+    Ok(entries
+        .iter()
+        .take(MAX_KEYS)
+        .filter_map(parse_key)
+        .collect())
 }
 
 #[cfg(test)]
@@ -270,6 +333,7 @@ mod tests {
             {"kty": "EC", "crv": "P-384", "kid": "p384", "x": "AA", "y": "AA"},
             {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
             {"kty": "RSA", "kid": "rs-wrong-alg", "alg": "PS256", "n": "AQAB", "e": "AQAB"},
+            {"kty": "EC", "crv": "P-256", "kid": "short", "x": "AA", "y": "AA"},
             "not an object",
         ]});
         let keys = parse_jwks(jwks.to_string().as_bytes()).unwrap();
@@ -277,5 +341,25 @@ mod tests {
         assert_eq!(kids, ["ed"]);
         assert!(parse_jwks(b"{}").is_err());
         assert!(parse_jwks(b"nope").is_err());
+    }
+
+    #[test]
+    fn rfc_8037_ed25519_example_verifies() {
+        // RFC 8037 A.4: the JWS "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc".
+        let key = parse_key(&serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        }))
+        .unwrap();
+        let sig = URL_SAFE_NO_PAD
+            .decode("hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg")
+            .unwrap();
+        let input = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+        assert!(key.key.verifies(ExternalAlgorithm::EdDSA, input, &sig));
+        assert!(
+            !key.key
+                .verifies(ExternalAlgorithm::EdDSA, b"tampered", &sig)
+        );
+        assert!(!key.key.verifies(ExternalAlgorithm::RS256, input, &sig));
     }
 }

@@ -306,12 +306,3 @@ impl AuthorizationServer {
 fn hash_token_bytes(bytes: &[u8]) -> String {
     hash_token(&String::from_utf8_lossy(bytes))
 }
-
-impl ErrorResponse {
-    /// Overrides the HTTP status.
-    #[must_use]
-    pub fn with_status(mut self, status: u16) -> Self {
-        self.status = status;
-        self
-    }
-}
