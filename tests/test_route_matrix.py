@@ -66,6 +66,8 @@ def request_for(method, path):
     }
     if (method, path) == ("DELETE", "/api/v1/graph/nodes"):
         path += "?label=Person&key=ada"
+    if (method, path) == ("GET", "/api/v1/graph/neighborhood"):
+        path += "?label=Person&key=bob"
     return path, bodies.get((method, path))
 
 

@@ -49,6 +49,14 @@ macro_rules! rules {
 use Access::{Authenticated, Public};
 
 rules! {
+    /// The front page: a redirect to the web console.
+    ROOT = GET "/", Public;
+    /// The web console without its trailing slash: a redirect.
+    CONSOLE = GET "/console", Public;
+    /// The web console's page.
+    CONSOLE_INDEX = GET "/console/", Public;
+    /// The web console's scripts, styles and vendored libraries.
+    CONSOLE_FILE = GET "/console/{file}", Public;
     /// Liveness.
     HEALTH = GET "/health", Public;
     /// Readiness of every store and the sandbox.
@@ -79,6 +87,8 @@ rules! {
     GRAPH_QUERY = POST "/api/v1/graph/query", perm(Permission::GRAPH_QUERY);
     /// Node and relationship counts.
     GRAPH_STATS = GET "/api/v1/graph/stats", perm(Permission::GRAPH_QUERY);
+    /// A node with its direct relationships and neighbours.
+    GRAPH_NEIGHBORHOOD = GET "/api/v1/graph/neighborhood", perm(Permission::GRAPH_QUERY);
     /// Create or update nodes.
     GRAPH_UPSERT_NODES = POST "/api/v1/graph/nodes", perm(Permission::GRAPH_UPSERT);
     /// Delete nodes.
@@ -105,6 +115,8 @@ rules! {
     USER_ROLE_REVOKE = DELETE "/api/v1/users/{username}/roles/{role}", perm(Permission::SYSTEM_ADMIN);
     /// List roles.
     ROLES_LIST = GET "/api/v1/roles", perm(Permission::SYSTEM_ADMIN);
+    /// Version, storage backends, readiness and sandbox isolation layers.
+    STATUS = GET "/api/v1/status", perm(Permission::SYSTEM_ADMIN);
 }
 
 /// The rule of the REST route `method` + `path` (the pattern, not a concrete path).

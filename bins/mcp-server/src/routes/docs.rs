@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, auth, graph, health, tools};
+use super::{admin, audit, auth, console, graph, health, neighborhood, status, tools};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -21,6 +21,8 @@ use super::{admin, audit, auth, graph, health, tools};
         audit::query, audit::verify,
         admin::list_users, admin::create_user, admin::disable_user, admin::enable_user,
         admin::assign_role, admin::revoke_role, admin::list_roles,
+        neighborhood::neighborhood, status::status,
+        console::root, console::console_redirect, console::index, console::file,
     ),
     modifiers(&BearerAuth),
 )]

@@ -17,9 +17,12 @@ use crate::error::ApiError;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod docs;
 pub mod graph;
 pub mod health;
+pub mod neighborhood;
+pub mod status;
 pub mod tools;
 
 /// One route.
@@ -56,6 +59,10 @@ pub fn endpoints() -> &'static [Endpoint] {
     static TABLE: OnceLock<Vec<Endpoint>> = OnceLock::new();
     TABLE.get_or_init(|| {
         vec![
+            endpoint!(access::ROOT, console::root),
+            endpoint!(access::CONSOLE, console::console_redirect),
+            endpoint!(access::CONSOLE_INDEX, console::index),
+            endpoint!(access::CONSOLE_FILE, console::file),
             endpoint!(access::HEALTH, health::health),
             endpoint!(access::READY, health::ready),
             endpoint!(access::METRICS, health::metrics),
@@ -71,6 +78,7 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::TOOLS, tools::list),
             endpoint!(access::GRAPH_QUERY, graph::query),
             endpoint!(access::GRAPH_STATS, graph::stats),
+            endpoint!(access::GRAPH_NEIGHBORHOOD, neighborhood::neighborhood),
             endpoint!(access::GRAPH_UPSERT_NODES, graph::upsert_nodes),
             endpoint!(access::GRAPH_DELETE_NODES, graph::delete_nodes),
             endpoint!(
@@ -90,6 +98,7 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::USER_ROLE_ASSIGN, admin::assign_role),
             endpoint!(access::USER_ROLE_REVOKE, admin::revoke_role),
             endpoint!(access::ROLES_LIST, admin::list_roles),
+            endpoint!(access::STATUS, status::status),
         ]
     })
 }

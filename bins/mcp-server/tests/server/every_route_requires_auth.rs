@@ -44,6 +44,9 @@ fn request(e: &Endpoint, token: Option<&str>) -> TestRequest {
             Some(json!({"label": "Person", "key": "ada", "properties": {"born": 1815}})),
         ),
         (Method::DELETE, "/api/v1/graph/nodes") => (format!("{path}?label=Person&key=ada"), None),
+        (Method::GET, "/api/v1/graph/neighborhood") => {
+            (format!("{path}?label=Person&key=bob"), None)
+        }
         (Method::POST, "/api/v1/graph/relationships")
         | (Method::DELETE, "/api/v1/graph/relationships") => (
             path,

@@ -1,0 +1,116 @@
+// The console's shell: sign-in, the role-aware navigation and hash routing (#/tools, …).
+import { api, whenSignedOut } from './api.js';
+import { announce, clear, errorBox, h } from './dom.js';
+import { currentToken, signIn, signOut } from './session.js';
+import * as tools from './page-tools.js';
+import * as graph from './page-graph.js';
+import * as audit from './page-audit.js';
+import * as users from './page-users.js';
+import * as status from './page-status.js';
+
+const anyOf = (...perms) => (me) => perms.some((p) => me.permissions.includes(p));
+
+// Each page and what it needs; the nav offers only pages the user's permissions allow. A page
+// opened by its address anyway still renders, and the server's refusal is what it shows.
+const PAGES = [
+  { id: 'tools', title: 'Tools', page: tools, allowed: anyOf('tools:execute', 'tools:lint', 'tools:test', 'tools:generate') },
+  { id: 'graph', title: 'Graph', page: graph, allowed: anyOf('graph:query') },
+  { id: 'audit', title: 'Audit', page: audit, allowed: anyOf('system:admin') },
+  { id: 'users', title: 'Users and roles', page: users, allowed: anyOf('system:admin') },
+  { id: 'status', title: 'Status', page: status, allowed: () => true },
+];
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+let cleanup = null;
+
+function showSignIn(message) {
+  me = null;
+  if (cleanup) { cleanup(); cleanup = null; }
+  clear($('page'));
+  $('nav').hidden = true;
+  $('who').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = message || '';
+  document.title = 'Sign in · MCP console';
+  $('username').focus();
+}
+
+async function loadMe() {
+  me = await api('GET', '/api/v1/me');
+  $('who-name').textContent = `${me.username} (${me.roles.join(', ') || 'no role'})`;
+  const nav = clear($('nav'));
+  for (const p of PAGES.filter((page) => page.allowed(me))) {
+    nav.append(h('a', { href: `#/${p.id}`, 'data-page': p.id }, p.title));
+  }
+  $('sign-in').hidden = true;
+  $('nav').hidden = false;
+  $('who').hidden = false;
+}
+
+function route() {
+  if (!me) return;
+  const wanted = (location.hash.match(/^#\/([a-z]+)/) || [])[1];
+  const allowed = PAGES.filter((p) => p.allowed(me));
+  const entry = PAGES.find((p) => p.id === wanted) || allowed[0] || PAGES[PAGES.length - 1];
+  for (const a of $('nav').querySelectorAll('a')) {
+    if (a.dataset.page === entry.id) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (cleanup) { cleanup(); cleanup = null; }
+  const container = clear($('page'));
+  const heading = h('h1', { tabindex: '-1' }, entry.title);
+  container.append(heading);
+  if (!entry.allowed(me)) {
+    container.append(h('p', { class: 'note' },
+      'Your roles do not offer this page; the server decides on each call below.'));
+  }
+  document.title = `${entry.title} · MCP console`;
+  const ctx = { me, can: (perm) => me.permissions.includes(perm) };
+  try {
+    cleanup = entry.page.render(container, ctx) || null;
+  } catch (err) {
+    container.append(errorBox(err));
+  }
+  heading.focus();
+}
+
+async function start() {
+  $('sign-in-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const button = ev.target.querySelector('button');
+    button.disabled = true;
+    $('sign-in-error').textContent = '';
+    try {
+      await signIn({ username: $('username').value, password: $('password').value });
+      $('password').value = '';
+      await loadMe();
+      announce(`Signed in as ${me.username}`);
+      route();
+    } catch (err) {
+      $('sign-in-error').textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('sign-out').addEventListener('click', async () => {
+    await signOut();
+    announce('Signed out');
+    showSignIn('Signed out.');
+  });
+  whenSignedOut((err) => showSignIn(`Please sign in again: ${err.message}`));
+  window.addEventListener('hashchange', route);
+  if (currentToken()) {
+    try {
+      await loadMe();
+      route();
+      return;
+    } catch (err) {
+      showSignIn(err.message);
+      return;
+    }
+  }
+  showSignIn();
+}
+
+start();

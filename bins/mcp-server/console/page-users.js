@@ -1,0 +1,130 @@
+// Users and roles (system:admin): create, disable, enable, assign and remove roles, effective
+// permissions, and the role hierarchy. Delete and password reset appear when the server's
+// OpenAPI document has those routes.
+import { api } from './api.js';
+import { announce, append, button, clear, errorBox, field, h, table, when } from './dom.js';
+
+async function optionalRoutes() {
+  try {
+    const doc = await api('GET', '/api-docs/openapi.json');
+    const paths = doc.paths || {};
+    return {
+      remove: Boolean(paths['/api/v1/users/{username}'] && paths['/api/v1/users/{username}'].delete),
+      resetPassword: Boolean(paths['/api/v1/users/{username}/password'] && paths['/api/v1/users/{username}/password'].post),
+    };
+  } catch {
+    return { remove: false, resetPassword: false };
+  }
+}
+
+function hierarchy(roles) {
+  const byName = new Map(roles.map((r) => [r.name, r]));
+  const inherited = new Set(roles.flatMap((r) => r.inherits));
+  const node = (role, seen) => {
+    const r = byName.get(role);
+    const item = h('li', {}, h('strong', {}, role),
+      r && r.description ? ` – ${r.description}` : '',
+      r ? h('div', { class: 'perms' }, r.permissions.map((p) => h('code', { class: 'chip' }, p))) : '');
+    if (r && r.inherits.length && !seen.has(role)) {
+      const next = new Set(seen).add(role);
+      item.append(h('span', { class: 'hint' }, ' inherits:'), h('ul', {}, r.inherits.map((c) => node(c, next))));
+    }
+    return item;
+  };
+  const roots = roles.filter((r) => !inherited.has(r.name)).map((r) => r.name);
+  return h('ul', { class: 'tree', 'data-result': 'roles' }, roots.map((r) => node(r, new Set())));
+}
+
+export function render(root) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const listing = h('div', {});
+  const rolesBox = h('div', {});
+  const permsBox = h('section', { class: 'card', 'aria-labelledby': 'perm-title' },
+    h('h2', { id: 'perm-title' }, 'Effective permissions'), h('p', { class: 'hint' }, 'Choose “Permissions” on a user.'));
+  let roles = [];
+  let extra = { remove: false, resetPassword: false };
+
+  const act = async (fn, message) => {
+    try {
+      await fn();
+      clear(out).append(h('p', { class: 'ok' }, message));
+      announce(message);
+      await load();
+    } catch (err) {
+      clear(out).append(errorBox(err));
+    }
+  };
+
+  const showPermissions = (u) => {
+    const perms = [...new Set(roles.filter((r) => u.roles.includes(r.name)).flatMap((r) => r.permissions))].sort();
+    clear(permsBox).append(h('h2', { id: 'perm-title', tabindex: '-1' }, `Effective permissions of ${u.username}`),
+      perms.length ? h('ul', { class: 'perms', 'data-result': 'permissions' }, perms.map((p) => h('li', {}, h('code', {}, p))))
+        : h('p', {}, 'None: this user can sign in but not call any tool.'));
+    permsBox.querySelector('h2').focus();
+  };
+
+  const path = (u) => `/api/v1/users/${encodeURIComponent(u.username)}`;
+
+  function userRow(u) {
+    const add = h('select', { 'aria-label': `Role to give ${u.username}` },
+      roles.filter((r) => !u.roles.includes(r.name)).map((r) => h('option', { value: r.name }, r.name)));
+    const actions = h('div', { class: 'actions' },
+      u.disabled
+        ? button('Enable', () => act(() => api('POST', `${path(u)}/enable`), `${u.username} enabled`), { 'aria-label': `Enable ${u.username}` })
+        : button('Disable', () => act(() => api('POST', `${path(u)}/disable`), `${u.username} disabled`), { 'aria-label': `Disable ${u.username}` }),
+      add.options.length ? [add, button('Give role', () => act(() => api('POST', `${path(u)}/roles`, { body: { role: add.value } }), `${add.value} given to ${u.username}`), { 'aria-label': `Give the chosen role to ${u.username}` })] : null,
+      button('Permissions', () => showPermissions(u), { 'aria-label': `Permissions of ${u.username}` }),
+      extra.resetPassword ? button('Reset password', () => {
+        const password = window.prompt(`New password for ${u.username} (8+ characters)`);
+        if (password) act(() => api('POST', `${path(u)}/password`, { body: { password } }), `password of ${u.username} reset`);
+      }, { 'aria-label': `Reset the password of ${u.username}` }) : null,
+      extra.remove ? button('Delete', () => {
+        if (window.confirm(`Delete user ${u.username}?`)) act(() => api('DELETE', path(u)), `${u.username} deleted`);
+      }, { class: 'danger', 'aria-label': `Delete ${u.username}` }) : null);
+    const chips = h('span', {}, u.roles.map((r) => h('span', { class: 'chip' }, r,
+      button('×', () => act(() => api('DELETE', `${path(u)}/roles/${encodeURIComponent(r)}`), `${r} removed from ${u.username}`),
+        { class: 'chip-x', 'aria-label': `Remove role ${r} from ${u.username}` }))));
+    return [h('span', { 'data-username': u.username }, u.username), u.disabled ? 'disabled' : 'active', chips, when(u.created_at), actions];
+  }
+
+  async function load() {
+    try {
+      const [users, roleList] = await Promise.all([api('GET', '/api/v1/users'), api('GET', '/api/v1/roles')]);
+      roles = roleList;
+      clear(listing).append(table('Users', ['User name', 'Status', 'Roles', 'Created', 'Actions'], users.map(userRow)));
+      clear(rolesBox).append(hierarchy(roles));
+      fillRoleChoices();
+    } catch (err) {
+      clear(listing).append(errorBox(err));
+    }
+  }
+
+  const username = h('input', { required: true, autocomplete: 'off' });
+  const password = h('input', { type: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
+  const roleChoices = h('fieldset', { class: 'inline-choices' }, h('legend', {}, 'Roles'));
+  function fillRoleChoices() {
+    const chosen = new Set([...roleChoices.querySelectorAll('input:checked')].map((i) => i.value));
+    append(clear(roleChoices), [h('legend', {}, 'Roles'),
+      roles.map((r) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: r.name, checked: chosen.has(r.name) }), ` ${r.name}`))]);
+  }
+  const create = h('form', { 'aria-labelledby': 'create-title' },
+    h('h2', { id: 'create-title' }, 'Create a user'),
+    h('div', { class: 'row' }, field('User name', username), field('Password', password, 'At least 8 characters.')),
+    roleChoices,
+    h('button', { type: 'submit', class: 'primary', 'data-action': 'create-user' }, 'Create user'));
+  create.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const chosen = [...roleChoices.querySelectorAll('input:checked')].map((i) => i.value);
+    act(async () => {
+      await api('POST', '/api/v1/users', { body: { username: username.value, password: password.value, roles: chosen } });
+      username.value = '';
+      password.value = '';
+    }, `user ${username.value} created`);
+  });
+
+  root.append(out, listing,
+    h('div', { class: 'two' }, h('section', { class: 'card' }, create), permsBox),
+    h('section', { class: 'card', 'aria-labelledby': 'roles-title' }, h('h2', { id: 'roles-title' }, 'Role hierarchy'),
+      h('p', { class: 'hint' }, 'Each role has its own permissions and those of the roles it inherits.'), rolesBox));
+  optionalRoutes().then((found) => { extra = found; load(); });
+}
