@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, Server
-
-selenium = pytest.importorskip("selenium")
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
