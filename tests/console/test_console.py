@@ -646,6 +646,8 @@ def test_sign_out_revokes_the_token(browser, server):
     assert (
         api(server, "GET", "/api/v1/me", token).json["error"]["code"] == "invalid_token"
     )
+    # The token never went into a URL the server saw, nor into its log.
+    assert token not in server.read_log()
 
 
 def test_hostile_strings_render_as_text_everywhere(browser, server):
