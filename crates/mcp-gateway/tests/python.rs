@@ -312,3 +312,57 @@ async fn a_crashed_stdio_upstream_restarts_and_a_changed_definition_is_withheld_
     assert_eq!(text_of(&weather.value), "sunny in Rome");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
+    let mut server = PyHttp::start(&[]);
+    let mut upstream = UpstreamConfig::http("py", HttpConfig::new(server.url()));
+    upstream.restart_initial_ms = 100;
+    upstream.restart_max_ms = 500;
+    upstream.call_timeout_ms = 5_000;
+    let (gw, _events) = gateway(upstream).await;
+    let crash = gw
+        .call_tool("py__crash", None, CallOptions::default())
+        .await;
+    assert!(crash.is_err(), "{crash:?}");
+    let err = gw
+        .call_tool(
+            "py__add",
+            args(json!({"a": 1, "b": 2})),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unavailable { .. } | Error::Transport { .. }),
+        "{err:?}"
+    );
+
+    server.restart();
+    let mut last = None;
+    eventually("calls work again after the upstream came back", || {
+        last = Some(gw.health()[0].clone());
+        gw.health()[0].state == UpstreamState::Up && gw.health()[0].failures >= 1
+    })
+    .await;
+    let mut answer = None;
+    for _ in 0..50 {
+        match gw
+            .call_tool(
+                "py__add",
+                args(json!({"a": 1, "b": 2})),
+                CallOptions::default(),
+            )
+            .await
+        {
+            Ok(r) => {
+                answer = Some(r);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let answer = answer.unwrap_or_else(|| panic!("no answer after the restart: {last:?}"));
+    assert_eq!(text_of(&answer.value), "3");
+    gw.shutdown().await;
+}

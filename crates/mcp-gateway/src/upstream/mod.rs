@@ -175,6 +175,9 @@ pub(crate) struct Upstream {
     /// Tells waiters that the first connection attempt is over (either way).
     settled: watch::Sender<bool>,
     changed: Arc<Notify>,
+    /// Woken when a request failed at the transport level: the connection is replaced (an
+    /// HTTP upstream that restarted lost our session, and its catalog must be read again).
+    broken: Notify,
 }
 
 /// What the supervisor needs besides the upstream itself.
@@ -268,6 +271,7 @@ impl Upstream {
             latency_us: AtomicU64::new(0),
             settled: watch::channel(false).0,
             changed: Arc::new(Notify::new()),
+            broken: Notify::new(),
         }
     }
 
@@ -416,7 +420,13 @@ impl Upstream {
         let loaded =
             tokio::time::timeout(self.config.connect_timeout(), self.load(&peer, ctx)).await;
         match loaded {
-            Ok(Ok(())) => Ok((conn, progress)),
+            Ok(Ok(())) => {
+                ctx.events.emit(GatewayEvent::UpstreamConnected {
+                    namespace: self.config.namespace.clone(),
+                    tools: self.catalog().tools.len(),
+                });
+                Ok((conn, progress))
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err("listing the catalog timed out".into()),
         }
@@ -457,12 +467,7 @@ impl Upstream {
         if caps.prompts.is_some() {
             catalog.prompts = peer.list_all_prompts().await.map_err(listing)?;
         }
-        let tools = catalog.tools.len();
         *write(&self.catalog) = Arc::new(catalog);
-        ctx.events.emit(GatewayEvent::UpstreamConnected {
-            namespace: ns.clone(),
-            tools,
-        });
         Ok(())
     }
 
@@ -538,6 +543,11 @@ impl Upstream {
                 reason = &mut ended => {
                     break reason.unwrap_or_else(|_| "connection task ended".to_owned());
                 }
+                () = self.broken.notified() => {
+                    stop.cancel();
+                    let _ = (&mut ended).await;
+                    break "a request failed at the transport level".to_owned();
+                }
                 () = self.changed.notified() => {
                     if let Err(e) = self.load(&peer, ctx).await {
                         tracing::warn!(upstream = %self.config.namespace, error = %e, "catalog refresh failed");
@@ -611,18 +621,26 @@ impl Upstream {
                 code: data.code.0,
                 message: redactor.redact_str(&data.message).0.into_owned(),
             },
-            ServiceError::TransportClosed => Error::Unavailable {
-                namespace,
-                reason: "the connection closed".into(),
-            },
+            ServiceError::TransportClosed => {
+                self.broken.notify_waiters();
+                Error::Unavailable {
+                    namespace,
+                    reason: "the connection closed".into(),
+                }
+            }
             ServiceError::Timeout { timeout } => Error::Timeout {
                 namespace,
                 after: timeout,
             },
-            other => Error::Transport {
-                namespace,
-                message: redactor.redact_str(&other.to_string()).0.into_owned(),
-            },
+            other => {
+                if matches!(other, ServiceError::TransportSend(_)) {
+                    self.broken.notify_waiters();
+                }
+                Error::Transport {
+                    namespace,
+                    message: redactor.redact_str(&other.to_string()).0.into_owned(),
+                }
+            }
         }
     }
 

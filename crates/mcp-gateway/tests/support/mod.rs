@@ -142,6 +142,15 @@ impl PyHttp {
         (child, port)
     }
 
+    /// Kills the server and starts it again on the same port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, port) = Self::spawn(self.state.path(), self.port, &self.extra);
+        assert_eq!(port, self.port);
+        self.child = child;
+    }
+
     /// The MCP endpoint.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/mcp", self.port)
@@ -157,7 +166,6 @@ impl Drop for PyHttp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = &self.extra;
     }
 }
 

@@ -138,6 +138,7 @@ class RequireToken:
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", args.port))
+sock.listen(128)
 PORT = sock.getsockname()[1]
 print(f"PORT {PORT}", flush=True)
 config = uvicorn.Config(
