@@ -228,9 +228,14 @@ pub struct JwtConfig {
     /// The `kid` of the key new tokens are signed with. Needed only to issue.
     #[serde(default)]
     pub signing_kid: Option<String>,
-    /// Token lifetime in seconds (default 24 h).
+    /// Token lifetime in seconds (default 24 h): what a token gets unless its issuer asks for
+    /// another lifetime ([`TokenOptions::ttl_secs`](crate::TokenOptions::ttl_secs)).
     #[serde(default = "default_ttl")]
     pub ttl_secs: u64,
+    /// Longest lifetime one token may be given, in seconds (default: `ttl_secs`). A request
+    /// for more is refused with [`Error::TtlTooLong`](crate::Error::TtlTooLong).
+    #[serde(default)]
+    pub max_ttl_secs: Option<u64>,
     /// Allowed clock skew for `exp` and `nbf`, in seconds (default 60).
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
@@ -242,6 +247,13 @@ pub struct JwtConfig {
     /// contain this value, is refused. Unset (the default): no `aud` is written or checked.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Further audiences a verified token may name, for tokens issued with their own
+    /// audience ([`TokenOptions::audience`](crate::TokenOptions::audience), for example the
+    /// resource of an OAuth access token). Once `audience` or this list is set, a token's
+    /// `aud`, when present, must contain one of them ([`Error::WrongAudience`](crate::Error::WrongAudience)
+    /// otherwise); a token without `aud` is refused only when `audience` is set.
+    #[serde(default)]
+    pub accepted_audiences: Vec<String>,
     /// Every key tokens may be verified with, including the signing key.
     pub keys: Vec<KeyConfig>,
 }
@@ -270,11 +282,36 @@ impl JwtConfig {
             issuer: issuer.into(),
             signing_kid: Some(signing_kid.into()),
             ttl_secs: DEFAULT_TTL_SECS,
+            max_ttl_secs: None,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             audience: None,
+            accepted_audiences: Vec::new(),
             keys,
         }
+    }
+
+    /// Adds audiences a verified token may name besides [`audience`](Self::audience).
+    #[must_use]
+    pub fn with_accepted_audiences<S: Into<String>>(
+        mut self,
+        audiences: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.accepted_audiences
+            .extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the longest lifetime one token may be given, in seconds.
+    #[must_use]
+    pub fn with_max_ttl_secs(mut self, max_ttl_secs: u64) -> Self {
+        self.max_ttl_secs = Some(max_ttl_secs);
+        self
+    }
+
+    /// The longest lifetime one token may be given: `max_ttl_secs`, else `ttl_secs`.
+    pub fn effective_max_ttl_secs(&self) -> u64 {
+        self.max_ttl_secs.unwrap_or(self.ttl_secs)
     }
 
     /// Sets the audience written into and required of tokens.
@@ -312,9 +349,11 @@ impl fmt::Debug for JwtConfig {
             .field("issuer", &self.issuer)
             .field("signing_kid", &self.signing_kid)
             .field("ttl_secs", &self.ttl_secs)
+            .field("max_ttl_secs", &self.max_ttl_secs)
             .field("leeway_secs", &self.leeway_secs)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("audience", &self.audience)
+            .field("accepted_audiences", &self.accepted_audiences)
             .field("keys", &self.keys)
             .finish()
     }

@@ -86,6 +86,21 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A custom claim passed to the issuer uses a name this crate writes itself
+    /// ([`RESERVED_CLAIMS`](crate::RESERVED_CLAIMS)).
+    #[error("`{claim}` is a reserved claim and cannot be set as a custom claim")]
+    ReservedClaim {
+        /// The reserved name.
+        claim: String,
+    },
+    /// A token was asked for a lifetime of zero or longer than the configured maximum.
+    #[error("a token lifetime of {requested} s is not allowed (1 to {max} s)")]
+    TtlTooLong {
+        /// The lifetime asked for, in seconds.
+        requested: u64,
+        /// The configured maximum, in seconds.
+        max: u64,
+    },
     /// Signing a token failed.
     #[error("signing failed: {reason}")]
     Signing {

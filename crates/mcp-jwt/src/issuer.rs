@@ -5,10 +5,11 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Header;
 
-use crate::claims::Claims;
+use crate::claims::{Claims, RESERVED_CLAIMS};
 use crate::config::JwtConfig;
 use crate::error::Error;
 use crate::keys::{SigningKey, signing_key};
+use crate::options::TokenOptions;
 
 /// A freshly signed token and the claims inside it.
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct JwtIssuer {
     issuer: String,
     audience: Option<String>,
     ttl_secs: u64,
+    max_ttl_secs: u64,
+    max_token_bytes: usize,
 }
 
 impl JwtIssuer {
@@ -43,6 +46,8 @@ impl JwtIssuer {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl_secs: config.ttl_secs,
+            max_ttl_secs: config.effective_max_ttl_secs(),
+            max_token_bytes: config.max_token_bytes,
         })
     }
 
@@ -68,31 +73,97 @@ impl JwtIssuer {
         I: IntoIterator<Item = R>,
         R: Into<String>,
     {
+        self.issue_with(subject, roles, TokenOptions::new().issued_at(now))
+    }
+
+    /// Issues a token for `subject` with `roles` and the per-token `options`: its own
+    /// audience, scopes, client id, lifetime (at most the configured maximum, else
+    /// [`Error::TtlTooLong`]), issue time and custom claims (a reserved name is
+    /// [`Error::ReservedClaim`]). A token that would be longer than the configured
+    /// `max_token_bytes`, and so could never verify, is refused with [`Error::Signing`].
+    pub fn issue_with<I, R>(
+        &self,
+        subject: &str,
+        roles: I,
+        options: TokenOptions,
+    ) -> Result<IssuedToken, Error>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        let signing = |reason: &str| Error::Signing {
+            reason: reason.to_owned(),
+        };
         if subject.is_empty() {
-            return Err(Error::Signing {
-                reason: "subject must not be empty".to_owned(),
+            return Err(signing("subject must not be empty"));
+        }
+        if let Some(name) = options
+            .claims
+            .keys()
+            .find(|name| RESERVED_CLAIMS.contains(&name.as_str()))
+        {
+            return Err(Error::ReservedClaim {
+                claim: name.clone(),
             });
         }
-        let now = u64::try_from(now.timestamp()).map_err(|_| Error::Signing {
-            reason: "time is before the Unix epoch".to_owned(),
-        })?;
+        let ttl = options.ttl_secs.unwrap_or(self.ttl_secs);
+        if ttl == 0 || ttl > self.max_ttl_secs {
+            return Err(Error::TtlTooLong {
+                requested: ttl,
+                max: self.max_ttl_secs,
+            });
+        }
+        let now = options.issued_at.unwrap_or_else(Utc::now);
+        let now =
+            u64::try_from(now.timestamp()).map_err(|_| signing("time is before the Unix epoch"))?;
+        let aud = match options.audience {
+            Some(list) => {
+                if list.iter().any(|a| a.trim().is_empty()) {
+                    return Err(signing("an audience must not be empty"));
+                }
+                list
+            }
+            None => self.audience.iter().cloned().collect(),
+        };
+        if options.scope.iter().flatten().any(|s| {
+            s.is_empty() || s.contains(|c: char| c.is_ascii_whitespace() || c.is_control())
+        }) {
+            return Err(signing("a scope must be non-empty and contain no spaces"));
+        }
         let claims = Claims {
             sub: subject.to_owned(),
             roles: roles.into_iter().map(Into::into).collect(),
             iss: self.issuer.clone(),
-            aud: self.audience.iter().cloned().collect(),
+            aud,
             iat: Some(now),
             nbf: Some(now),
-            exp: now.saturating_add(self.ttl_secs),
+            exp: now.saturating_add(ttl),
             jti: uuid::Uuid::new_v4().to_string(),
+            scope: options.scope,
+            client_id: options.client_id,
+            custom: options.claims,
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.key.key).map_err(|e| {
             Error::Signing {
                 reason: e.to_string(),
             }
         })?;
+        if token.len() > self.max_token_bytes {
+            return Err(Error::Signing {
+                reason: format!(
+                    "the token would be {} bytes, more than max_token_bytes ({})",
+                    token.len(),
+                    self.max_token_bytes
+                ),
+            });
+        }
         tracing::debug!(kid = %self.key.kid, jti = %claims.jti, sub = %claims.sub, "issued token");
         Ok(IssuedToken { token, claims })
+    }
+
+    /// The longest lifetime one token may be given, in seconds.
+    pub fn max_ttl_secs(&self) -> u64 {
+        self.max_ttl_secs
     }
 
     /// The `kid` new tokens carry.
@@ -109,6 +180,7 @@ impl fmt::Debug for JwtIssuer {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("ttl_secs", &self.ttl_secs)
+            .field("max_ttl_secs", &self.max_ttl_secs)
             .finish_non_exhaustive()
     }
 }

@@ -44,6 +44,14 @@ pub(crate) fn check_config(config: &JwtConfig) -> Result<(), Error> {
             "ttl_secs must be between 1 and {MAX_TTL_SECS}"
         )));
     }
+    if let Some(max) = config.max_ttl_secs
+        && !(config.ttl_secs..=MAX_TTL_SECS).contains(&max)
+    {
+        return Err(Error::config(format!(
+            "max_ttl_secs must be between ttl_secs ({}) and {MAX_TTL_SECS}",
+            config.ttl_secs
+        )));
+    }
     if config.leeway_secs > MAX_LEEWAY_SECS {
         return Err(Error::config(format!(
             "leeway_secs must be at most {MAX_LEEWAY_SECS}"
@@ -60,6 +68,15 @@ pub(crate) fn check_config(config: &JwtConfig) -> Result<(), Error> {
         .is_some_and(|aud| aud.trim().is_empty())
     {
         return Err(Error::config("audience must not be empty when set"));
+    }
+    if config
+        .accepted_audiences
+        .iter()
+        .any(|a| a.trim().is_empty())
+    {
+        return Err(Error::config(
+            "accepted_audiences must not contain an empty value",
+        ));
     }
     if config.keys.is_empty() {
         return Err(Error::config("at least one key is required"));
@@ -100,15 +117,10 @@ pub(crate) fn verifying_keys(config: &JwtConfig) -> Result<HashMap<String, Verif
             validation.leeway = config.leeway_secs;
             validation.validate_exp = true;
             validation.validate_nbf = true;
-            if let Some(audience) = &config.audience {
-                // `aud` must be present (jsonwebtoken skips the check when it is absent)
-                // and contain our audience.
-                validation.set_audience(&[audience.as_str()]);
-                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-            } else {
-                validation.validate_aud = false;
-                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-            }
+            // The audience is checked by the verifier (`Audiences`), which also knows the
+            // per-token audiences it accepts.
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
             validation.set_issuer(&[config.issuer.as_str()]);
             let verifying = VerifyingKey {
                 algorithm: key.algorithm,

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-use crate::claims::{Claims, ReceivedClaims};
+use crate::claims::{AudienceShape, Claims, ReceivedClaims};
 use crate::config::{Algorithm, JwtConfig};
 use crate::error::Error;
 use crate::keys::{VerifyingKey, verifying_keys};
@@ -22,9 +22,13 @@ use crate::store::RevocationStore;
 /// is supported and whose `kid` is configured; `alg` equal to the algorithm pinned for that
 /// key (the token never chooses the algorithm); signature; `exp`, `iss`, `sub` present;
 /// `exp`, `nbf` and `iss` valid (with leeway); `jti` present; claim types (`roles` must be
-/// an array of strings when present); and finally the revocation store.
+/// an array of strings when present, `scope` a string or an array of strings); the audience
+/// ([`JwtConfig::audience`], [`JwtConfig::accepted_audiences`]); and finally the revocation
+/// store.
 pub struct JwtVerifier {
     keys: HashMap<String, VerifyingKey>,
+    audience: Option<String>,
+    accepted_audiences: Vec<String>,
     max_token_bytes: usize,
     leeway_secs: u64,
     store: Arc<dyn RevocationStore>,
@@ -47,6 +51,8 @@ impl JwtVerifier {
         crate::crypto::install();
         Ok(Self {
             keys: verifying_keys(config)?,
+            audience: config.audience.clone(),
+            accepted_audiences: config.accepted_audiences.clone(),
             max_token_bytes: config.max_token_bytes,
             leeway_secs: config.leeway_secs,
             store,
@@ -111,7 +117,34 @@ impl JwtVerifier {
         }
         let data = jsonwebtoken::decode::<ReceivedClaims>(token, &key.key, &key.validation)
             .map_err(|e| Error::from_decode(e, &kid))?;
-        data.claims.into_claims()
+        let shape = data.claims.audience_shape();
+        let claims = data.claims.into_claims()?;
+        self.check_audience(&claims, shape)?;
+        Ok(claims)
+    }
+
+    /// With an audience configured (or accepted), an `aud` must name one of them; a missing
+    /// `aud` is refused only when [`JwtConfig::audience`] is set, an unreadable one always.
+    fn check_audience(&self, claims: &Claims, shape: AudienceShape) -> Result<(), Error> {
+        if self.audience.is_none() && self.accepted_audiences.is_empty() {
+            return Ok(());
+        }
+        let missing = || Error::MissingClaim {
+            claim: "aud".to_owned(),
+        };
+        match shape {
+            AudienceShape::Named => {}
+            AudienceShape::Absent if self.audience.is_none() => return Ok(()),
+            AudienceShape::Absent | AudienceShape::Unreadable => return Err(missing()),
+        }
+        let accepted = |aud: &String| {
+            self.audience.as_ref() == Some(aud) || self.accepted_audiences.contains(aud)
+        };
+        if claims.aud.iter().any(accepted) {
+            Ok(())
+        } else {
+            Err(Error::WrongAudience)
+        }
     }
 
     /// Revokes a verified token until it expires.

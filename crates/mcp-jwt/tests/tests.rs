@@ -9,6 +9,7 @@ mod fuzz_tokens;
 mod memory;
 #[cfg(all(feature = "testing", feature = "neo4j"))]
 mod neo4j;
+mod options;
 mod rfc_vectors;
 #[cfg(all(feature = "testing", feature = "sqlite"))]
 mod sqlite;
