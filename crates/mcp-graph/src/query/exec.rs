@@ -1,0 +1,919 @@
+//! Runs a parsed [`Query`]: clauses as a push pipeline (rows flow from `MATCH` to `RETURN`
+//! one at a time; `ORDER BY`, `DISTINCT` and aggregation collect their input first), within
+//! the query's deadline, row limit and memory budget.
+
+use super::aggregate::Acc;
+use super::ast::{Clause, Expr, MapItem, PathPattern, Projection, Query, SingleQuery};
+use super::graph::QueryGraph;
+use super::pattern::CompiledMatch;
+use super::val::{Key, Val, order};
+use super::{Deadline, Limits};
+use crate::model::Value;
+use crate::{Error, Result};
+use regex::Regex;
+use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+pub(crate) type Flow = ControlFlow<()>;
+
+/// Variables visible to an expression: the row's columns, an optional fallback row (the input
+/// of a projection, for `ORDER BY` and `WITH … WHERE`), and local variables of comprehensions.
+pub(crate) struct Env<'q, 'r> {
+    pub names: &'r [String],
+    pub row: &'r [Val],
+    pub fallback: Option<(&'r [String], &'r [Val])>,
+    pub locals: Vec<(&'q str, Val)>,
+}
+
+impl<'q, 'r> Env<'q, 'r> {
+    pub(crate) fn new(names: &'r [String], row: &'r [Val]) -> Self {
+        Env {
+            names,
+            row,
+            fallback: None,
+            locals: Vec::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Val> {
+        if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| *n == name) {
+            return Some(v.clone());
+        }
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return self.row.get(i).cloned();
+        }
+        let (names, row) = self.fallback?;
+        let i = names.iter().position(|n| n == name)?;
+        row.get(i).cloned()
+    }
+
+    pub(crate) fn push(&mut self, name: &'q str, value: Val) {
+        self.locals.push((name, value));
+    }
+
+    pub(crate) fn pop(&mut self) {
+        self.locals.pop();
+    }
+
+    /// Every visible variable, innermost first (for patterns inside expressions).
+    pub(crate) fn flatten(&self) -> (Vec<String>, Vec<Val>) {
+        let mut names = Vec::new();
+        let mut vals = Vec::new();
+        for (n, v) in self.locals.iter().rev() {
+            if !names.iter().any(|x: &String| x == n) {
+                names.push((*n).to_owned());
+                vals.push(v.clone());
+            }
+        }
+        let mut add = |ns: &[String], vs: &[Val]| {
+            for (n, v) in ns.iter().zip(vs) {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                    vals.push(v.clone());
+                }
+            }
+        };
+        add(self.names, self.row);
+        if let Some((ns, vs)) = self.fallback {
+            add(ns, vs);
+        }
+        (names, vals)
+    }
+}
+
+/// Per-query state shared by every stage.
+pub(crate) struct Ctx<'q, 'g> {
+    graph: &'g dyn QueryGraph,
+    params: &'g BTreeMap<String, Value>,
+    deadline: Deadline,
+    limits: Limits,
+    used: Cell<usize>,
+    ticks: Cell<u32>,
+    /// Aggregate results of the group being finished, by the address of their expression.
+    aggregates: RefCell<HashMap<usize, Val>>,
+    regexes: RefCell<HashMap<String, Arc<Regex>>>,
+    seed: Cell<u64>,
+    _query: std::marker::PhantomData<&'q Query>,
+}
+
+impl<'q, 'g> Ctx<'q, 'g> {
+    pub(crate) fn graph(&self) -> &'g dyn QueryGraph {
+        self.graph
+    }
+
+    /// Checks the deadline (every 64th call, to keep it cheap).
+    pub(crate) fn tick(&self) -> Result<()> {
+        let t = self.ticks.get().wrapping_add(1);
+        self.ticks.set(t);
+        if t.is_multiple_of(64) {
+            self.deadline.check()?;
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` against the query's memory budget.
+    pub(crate) fn charge(&self, bytes: usize) -> Result<()> {
+        let used = self.used.get().saturating_add(bytes);
+        self.used.set(used);
+        if used > self.limits.memory {
+            return Err(Error::LimitExceeded {
+                limit: format!(
+                    "the query holds more than {} MiB of intermediate results",
+                    self.limits.memory >> 20
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_list_len(&self, len: usize) -> Result<()> {
+        if len > self.limits.list_len {
+            return Err(Error::LimitExceeded {
+                limit: format!(
+                    "a list would have more than {} elements",
+                    self.limits.list_len
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn param(&self, name: &str) -> Result<Val> {
+        self.params
+            .get(name)
+            .map(|v| Val::from_json(v.as_json()))
+            .ok_or_else(|| Error::MissingParameter {
+                name: name.to_owned(),
+            })
+    }
+
+    pub(crate) fn regex(&self, pattern: &str) -> Result<Arc<Regex>> {
+        if let Some(r) = self.regexes.borrow().get(pattern) {
+            return Ok(Arc::clone(r));
+        }
+        let compiled = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .dfa_size_limit(1 << 20)
+            .build()
+            .map_err(|e| Error::Evaluation {
+                message: format!("invalid regular expression: {e}"),
+            })?;
+        let compiled = Arc::new(compiled);
+        self.regexes
+            .borrow_mut()
+            .insert(pattern.to_owned(), Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// A pseudo-random number in `[0, 1)` (xorshift seeded from the clock).
+    pub(crate) fn random(&self) -> f64 {
+        let mut x = self.seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) fn aggregate_result(&self, e: &Expr) -> Result<Val> {
+        self.aggregates
+            .borrow()
+            .get(&(e as *const Expr as usize))
+            .cloned()
+            .ok_or_else(|| {
+                Error::query(
+                    0,
+                    "aggregate functions are only allowed in WITH and RETURN (and their ORDER BY)",
+                )
+            })
+    }
+
+    /// Runs `pattern` (with an optional filter) from inside an expression, with every visible
+    /// variable bound; `each` is called per match with the extended environment.
+    pub(crate) fn match_in_expression(
+        &self,
+        pattern: &'q PathPattern,
+        filter: Option<&'q Expr>,
+        env: &Env<'q, '_>,
+        each: &mut dyn FnMut(&Self, &mut Env<'q, '_>) -> Result<Flow>,
+    ) -> Result<()> {
+        let (names, vals) = env.flatten();
+        let compiled =
+            CompiledMatch::compile(std::slice::from_ref(pattern), &names, filter, false)?;
+        let _ = compiled.run(self, &vals, &mut |_, names, row| {
+            let mut inner = Env::new(names, row);
+            each(self, &mut inner)
+        })?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------- stages
+
+enum Stage<'q> {
+    Match(CompiledMatch<'q>),
+    Unwind { expr: &'q Expr, names: Vec<String> },
+    Project(Box<ProjectStage<'q>>),
+}
+
+struct ProjectStage<'q> {
+    proj: &'q Projection,
+    in_names: Vec<String>,
+    out_names: Vec<String>,
+    /// Expressions of the output columns (`*` expands to variables).
+    exprs: Vec<ProjExpr<'q>>,
+    aggregating: bool,
+    blocking: bool,
+    /// Aggregate calls of the items and of `ORDER BY`, in a fixed order.
+    agg_calls: Vec<&'q Expr>,
+    /// Buffered output rows with their input row (blocking, not aggregating).
+    buffer: Vec<(Vec<Val>, Vec<Val>)>,
+    groups: HashMap<Vec<Key>, usize>,
+    group_rows: Vec<Group>,
+    skip: usize,
+    limit: Option<usize>,
+    passed: usize,
+    emitted: usize,
+}
+
+enum ProjExpr<'q> {
+    Var(usize),
+    Expr(&'q Expr),
+}
+
+struct Group {
+    keys: Vec<Val>,
+    input: Vec<Val>,
+    accs: Vec<Acc>,
+}
+
+/// Where the last `RETURN` sends its rows.
+pub(crate) struct Sink {
+    pub rows: Vec<Vec<Val>>,
+    pub stop_at: usize,
+    pub seen: Option<HashSet<Vec<Key>>>,
+}
+
+impl Sink {
+    fn push(&mut self, ctx: &Ctx<'_, '_>, row: Vec<Val>) -> Result<Flow> {
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(row.iter().map(Key::of).collect())
+        {
+            return Ok(Flow::Continue(()));
+        }
+        ctx.charge(row.iter().map(Val::weight).sum())?;
+        self.rows.push(row);
+        Ok(if self.rows.len() >= self.stop_at {
+            Flow::Break(())
+        } else {
+            Flow::Continue(())
+        })
+    }
+}
+
+/// Runs `query`; returns the column names and up to `stop_at` rows.
+pub(crate) fn run(
+    query: &Query,
+    graph: &dyn QueryGraph,
+    params: &BTreeMap<String, Value>,
+    deadline: Deadline,
+    limits: Limits,
+    stop_at: usize,
+) -> Result<(Vec<String>, Vec<Vec<Val>>)> {
+    check_params(query, params)?;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
+        | 1;
+    let ctx = Ctx {
+        graph,
+        params,
+        deadline,
+        limits,
+        used: Cell::new(0),
+        ticks: Cell::new(0),
+        aggregates: RefCell::new(HashMap::new()),
+        regexes: RefCell::new(HashMap::new()),
+        seed: Cell::new(seed),
+        _query: std::marker::PhantomData,
+    };
+    let distinct_union = query.union_all.iter().any(|all| !all);
+    let mut sink = Sink {
+        rows: Vec::new(),
+        stop_at,
+        seen: distinct_union.then(HashSet::new),
+    };
+    let mut columns: Option<Vec<String>> = None;
+    for part in &query.parts {
+        let (mut stages, part_columns) = compile(part)?;
+        if let Some(first) = &columns
+            && *first != part_columns
+        {
+            return Err(Error::query(
+                0,
+                "all parts of a UNION must return the same column names",
+            ));
+        }
+        columns = Some(part_columns);
+        if stop_at == 0 {
+            continue;
+        }
+        deadline.check()?;
+        execute(&ctx, &mut stages, &mut sink)?;
+        if sink.rows.len() >= sink.stop_at {
+            break;
+        }
+    }
+    Ok((columns.unwrap_or_default(), sink.rows))
+}
+
+fn check_params(query: &Query, params: &BTreeMap<String, Value>) -> Result<()> {
+    let mut missing: Option<String> = None;
+    let mut check = |e: &Expr| {
+        if let Expr::Param(p) = e
+            && !params.contains_key(p)
+            && missing.is_none()
+        {
+            missing = Some(p.clone());
+        }
+    };
+    for part in &query.parts {
+        for clause in &part.clauses {
+            visit_clause_exprs(clause, &mut check);
+        }
+    }
+    match missing {
+        Some(name) => Err(Error::MissingParameter { name }),
+        None => Ok(()),
+    }
+}
+
+fn visit_pattern_exprs<'a>(p: &'a PathPattern, f: &mut dyn FnMut(&'a Expr)) {
+    if let Some(e) = &p.start.props {
+        e.walk(f);
+    }
+    for (rel, node) in &p.steps {
+        if let Some(e) = &rel.props {
+            e.walk(f);
+        }
+        if let Some(e) = &node.props {
+            e.walk(f);
+        }
+    }
+}
+
+fn visit_expr_deep<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
+    e.walk(&mut |x| {
+        f(x);
+        if let Expr::Exists(p, _) | Expr::PatternComp { pattern: p, .. } = x {
+            visit_pattern_exprs(p, &mut |y| visit_expr_deep(y, f));
+        }
+    });
+}
+
+fn visit_clause_exprs<'a>(clause: &'a Clause, f: &mut dyn FnMut(&'a Expr)) {
+    match clause {
+        Clause::Match {
+            patterns, filter, ..
+        } => {
+            for p in patterns {
+                visit_pattern_exprs(p, &mut |e| visit_expr_deep(e, f));
+            }
+            if let Some(e) = filter {
+                visit_expr_deep(e, f);
+            }
+        }
+        Clause::Unwind { expr, .. } => visit_expr_deep(expr, f),
+        Clause::With(p) | Clause::Return(p) => {
+            for item in &p.items {
+                visit_expr_deep(&item.expr, f);
+            }
+            for (e, _) in &p.order {
+                visit_expr_deep(e, f);
+            }
+            for e in [&p.skip, &p.limit, &p.filter].into_iter().flatten() {
+                visit_expr_deep(e, f);
+            }
+        }
+    }
+}
+
+/// Names that an expression may use without them being in scope: variables it declares itself
+/// (comprehensions, quantifiers, `reduce`, patterns inside expressions).
+fn local_names(e: &Expr, out: &mut HashSet<String>) {
+    e.walk(&mut |x| match x {
+        Expr::ListComp { var, .. } | Expr::Quant { var, .. } => {
+            out.insert(var.clone());
+        }
+        Expr::Reduce { acc, var, .. } => {
+            out.insert(acc.clone());
+            out.insert(var.clone());
+        }
+        Expr::Exists(p, _) | Expr::PatternComp { pattern: p, .. } => {
+            pattern_vars(p, &mut |v| {
+                out.insert(v.to_owned());
+            });
+            visit_pattern_exprs(p, &mut |y| local_names(y, out));
+        }
+        _ => {}
+    });
+}
+
+fn pattern_vars(p: &PathPattern, f: &mut dyn FnMut(&str)) {
+    if let Some(v) = &p.var {
+        f(v);
+    }
+    if let Some(v) = &p.start.var {
+        f(v);
+    }
+    for (rel, node) in &p.steps {
+        if let Some(v) = &rel.var {
+            f(v);
+        }
+        if let Some(v) = &node.var {
+            f(v);
+        }
+    }
+}
+
+/// Refuses references to variables that are not in scope.
+fn check_scope(e: &Expr, scope: &[String]) -> Result<()> {
+    let mut locals = HashSet::new();
+    local_names(e, &mut locals);
+    let mut bad: Option<String> = None;
+    visit_expr_deep(e, &mut |x| {
+        let name = match x {
+            Expr::Var(v) | Expr::MapProjection(v, _) => v,
+            _ => return,
+        };
+        if bad.is_none() && !scope.contains(name) && !locals.contains(name) {
+            bad = Some(name.clone());
+        }
+        if let Expr::MapProjection(_, items) = x {
+            for item in items {
+                if let MapItem::Variable(v) = item
+                    && bad.is_none()
+                    && !scope.contains(v)
+                    && !locals.contains(v)
+                {
+                    bad = Some(v.clone());
+                }
+            }
+        }
+    });
+    match bad {
+        Some(name) => Err(Error::query(0, format!("variable `{name}` not defined"))),
+        None => Ok(()),
+    }
+}
+
+fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
+    let mut scope: Vec<String> = Vec::new();
+    let mut stages = Vec::new();
+    let mut columns = Vec::new();
+    for clause in &part.clauses {
+        match clause {
+            Clause::Match {
+                optional,
+                patterns,
+                filter,
+            } => {
+                let compiled =
+                    CompiledMatch::compile(patterns, &scope, filter.as_ref(), *optional)?;
+                for p in patterns {
+                    visit_pattern_exprs(p, &mut |_| {});
+                }
+                if let Some(f) = filter {
+                    check_scope(f, compiled.out_names())?;
+                }
+                scope = compiled.out_names().to_vec();
+                stages.push(Stage::Match(compiled));
+            }
+            Clause::Unwind { expr, var } => {
+                check_scope(expr, &scope)?;
+                if scope.contains(var) {
+                    return Err(Error::query(
+                        0,
+                        format!("variable `{var}` already declared"),
+                    ));
+                }
+                scope.push(var.clone());
+                stages.push(Stage::Unwind {
+                    expr,
+                    names: scope.clone(),
+                });
+            }
+            Clause::With(proj) | Clause::Return(proj) => {
+                let stage = ProjectStage::compile(proj, &scope)?;
+                scope = stage.out_names.clone();
+                if matches!(clause, Clause::Return(_)) {
+                    columns = stage.out_names.clone();
+                }
+                stages.push(Stage::Project(Box::new(stage)));
+            }
+        }
+    }
+    Ok((stages, columns))
+}
+
+impl<'q> ProjectStage<'q> {
+    fn compile(proj: &'q Projection, scope: &[String]) -> Result<Self> {
+        let mut out_names = Vec::new();
+        let mut exprs = Vec::new();
+        if proj.star {
+            let mut vars: Vec<(usize, &String)> = scope.iter().enumerate().collect();
+            vars.sort_by(|a, b| a.1.cmp(b.1));
+            for (i, name) in vars {
+                out_names.push(name.clone());
+                exprs.push(ProjExpr::Var(i));
+            }
+            if out_names.is_empty() && proj.items.is_empty() {
+                return Err(Error::query(
+                    0,
+                    "RETURN * is not allowed when there are no variables in scope",
+                ));
+            }
+        }
+        for item in &proj.items {
+            check_scope(&item.expr, scope)?;
+            if out_names.contains(&item.name) {
+                return Err(Error::query(
+                    0,
+                    format!("multiple result columns with the same name `{}`", item.name),
+                ));
+            }
+            out_names.push(item.name.clone());
+            exprs.push(ProjExpr::Expr(&item.expr));
+        }
+        let aggregating = proj.items.iter().any(|i| i.expr.contains_aggregate());
+        let mut agg_calls: Vec<&'q Expr> = Vec::new();
+        let mut collect_aggs = |e: &'q Expr| {
+            e.walk(&mut |x| {
+                if x.is_aggregate() {
+                    agg_calls.push(x);
+                }
+            })
+        };
+        for item in &proj.items {
+            collect_aggs(&item.expr);
+        }
+        let mut fallback_scope: Vec<String> = out_names.clone();
+        fallback_scope.extend(scope.iter().cloned());
+        for (e, _) in &proj.order {
+            check_scope(e, &fallback_scope)?;
+            if aggregating && !proj.items.iter().any(|i| i.expr == *e) {
+                collect_aggs(e);
+            } else if !aggregating && e.contains_aggregate() {
+                return Err(Error::query(
+                    0,
+                    "ORDER BY may use an aggregate only when the projection aggregates",
+                ));
+            }
+        }
+        if let Some(f) = &proj.filter {
+            check_scope(f, &fallback_scope)?;
+            if f.contains_aggregate() {
+                return Err(Error::query(
+                    0,
+                    "aggregate functions are not allowed in WHERE",
+                ));
+            }
+        }
+        for e in [&proj.skip, &proj.limit].into_iter().flatten() {
+            check_scope(e, &[])?;
+        }
+        let blocking = aggregating || proj.distinct || !proj.order.is_empty();
+        Ok(ProjectStage {
+            proj,
+            in_names: scope.to_vec(),
+            out_names,
+            exprs,
+            aggregating,
+            blocking,
+            agg_calls,
+            buffer: Vec::new(),
+            groups: HashMap::new(),
+            group_rows: Vec::new(),
+            skip: 0,
+            limit: None,
+            passed: 0,
+            emitted: 0,
+        })
+    }
+
+    fn count_arg(
+        ctx: &Ctx<'q, '_>,
+        proj: &'q Projection,
+        e: Option<&'q Expr>,
+    ) -> Result<Option<usize>> {
+        let Some(e) = e else { return Ok(None) };
+        let _ = proj;
+        match ctx.eval(e, &mut Env::new(&[], &[]))? {
+            Val::Int(i) if i >= 0 => Ok(Some(i as usize)),
+            other => Err(Error::Evaluation {
+                message: format!(
+                    "SKIP and LIMIT take a non-negative integer, got {}",
+                    match other {
+                        Val::Int(i) => i.to_string(),
+                        v => format!("a {}", v.type_name()),
+                    }
+                ),
+            }),
+        }
+    }
+
+    fn prepare(&mut self, ctx: &Ctx<'q, '_>) -> Result<()> {
+        self.skip = Self::count_arg(ctx, self.proj, self.proj.skip.as_ref())?.unwrap_or(0);
+        self.limit = Self::count_arg(ctx, self.proj, self.proj.limit.as_ref())?;
+        Ok(())
+    }
+
+    fn project(&self, ctx: &Ctx<'q, '_>, row: &[Val]) -> Result<Vec<Val>> {
+        let mut out = Vec::with_capacity(self.exprs.len());
+        let mut env = Env::new(&self.in_names, row);
+        for e in &self.exprs {
+            out.push(match e {
+                ProjExpr::Var(i) => row[*i].clone(),
+                ProjExpr::Expr(e) => ctx.eval(e, &mut env)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes one input row.
+    fn accept(&mut self, ctx: &Ctx<'q, '_>, row: Vec<Val>) -> Result<Option<Vec<Val>>> {
+        if !self.aggregating {
+            let out = self.project(ctx, &row)?;
+            if !self.blocking {
+                return Ok(Some(out));
+            }
+            ctx.charge(out.iter().chain(&row).map(Val::weight).sum())?;
+            self.buffer.push((out, row));
+            return Ok(None);
+        }
+        let mut env = Env::new(&self.in_names, &row);
+        let mut keys = Vec::new();
+        let mut key_vals = Vec::new();
+        for e in &self.exprs {
+            match e {
+                ProjExpr::Var(i) => {
+                    keys.push(Key::of(&row[*i]));
+                    key_vals.push(row[*i].clone());
+                }
+                ProjExpr::Expr(e) if !e.contains_aggregate() => {
+                    let v = ctx.eval(e, &mut env)?;
+                    keys.push(Key::of(&v));
+                    key_vals.push(v);
+                }
+                ProjExpr::Expr(_) => {}
+            }
+        }
+        let index = match self.groups.get(&keys) {
+            Some(i) => *i,
+            None => {
+                ctx.charge(key_vals.iter().chain(&row).map(Val::weight).sum::<usize>() + 64)?;
+                let accs = self.agg_calls.iter().map(|e| Acc::new(e)).collect();
+                self.group_rows.push(Group {
+                    keys: key_vals,
+                    input: row.clone(),
+                    accs,
+                });
+                self.groups.insert(keys, self.group_rows.len() - 1);
+                self.group_rows.len() - 1
+            }
+        };
+        for (call, acc) in self.agg_calls.iter().zip(&mut self.group_rows[index].accs) {
+            let (value, extra) = match call {
+                Expr::CountStar => (None, None),
+                Expr::Call { args, name, .. } => {
+                    if args.is_empty() || (args.len() > 1 && !name.starts_with("percentile")) {
+                        return Err(Error::query(0, format!("{name}() takes one argument")));
+                    }
+                    if args.iter().any(Expr::contains_aggregate) {
+                        return Err(Error::query(0, "aggregate functions cannot be nested"));
+                    }
+                    let v = ctx.eval(&args[0], &mut env)?;
+                    let extra = match args.get(1) {
+                        Some(e) => Some(ctx.eval(e, &mut env)?),
+                        None => None,
+                    };
+                    (Some(v), extra)
+                }
+                _ => (None, None),
+            };
+            let held = acc.add(value, extra)?;
+            ctx.charge(held)?;
+        }
+        Ok(None)
+    }
+
+    /// After the last input row: the output rows with their sort keys applied, skipped and
+    /// limited.
+    fn finish(&mut self, ctx: &Ctx<'q, '_>) -> Result<Vec<(Vec<Val>, Vec<Val>)>> {
+        let mut rows: Vec<(Vec<Val>, Vec<Val>)> = Vec::new();
+        if self.aggregating {
+            if self.group_rows.is_empty()
+                && self
+                    .exprs
+                    .iter()
+                    .all(|e| matches!(e, ProjExpr::Expr(x) if x.contains_aggregate()))
+            {
+                self.group_rows.push(Group {
+                    keys: Vec::new(),
+                    input: vec![Val::Null; self.in_names.len()],
+                    accs: self.agg_calls.iter().map(|e| Acc::new(e)).collect(),
+                });
+            }
+            let groups = std::mem::take(&mut self.group_rows);
+            let mut order_keys: Vec<Vec<Val>> = Vec::new();
+            for group in groups {
+                ctx.tick()?;
+                let mut results = HashMap::new();
+                for (call, acc) in self.agg_calls.iter().zip(group.accs) {
+                    results.insert(*call as *const Expr as usize, acc.finish());
+                }
+                *ctx.aggregates.borrow_mut() = results;
+                let mut out = Vec::with_capacity(self.exprs.len());
+                let mut keys = group.keys.into_iter();
+                let mut env = Env::new(&self.in_names, &group.input);
+                for e in &self.exprs {
+                    out.push(match e {
+                        ProjExpr::Var(_) => keys.next().unwrap_or(Val::Null),
+                        ProjExpr::Expr(x) if !x.contains_aggregate() => {
+                            keys.next().unwrap_or(Val::Null)
+                        }
+                        ProjExpr::Expr(x) => ctx.eval(x, &mut env)?,
+                    });
+                }
+                let sort = self.sort_keys(ctx, &out, &group.input)?;
+                ctx.aggregates.borrow_mut().clear();
+                order_keys.push(sort);
+                rows.push((out, group.input));
+            }
+            let mut indexed: Vec<usize> = (0..rows.len()).collect();
+            self.sort_indexes(&mut indexed, &order_keys);
+            let mut taken: Vec<Option<(Vec<Val>, Vec<Val>)>> = rows.into_iter().map(Some).collect();
+            rows = indexed
+                .into_iter()
+                .filter_map(|i| taken[i].take())
+                .collect();
+        } else {
+            let buffer = std::mem::take(&mut self.buffer);
+            let mut order_keys = Vec::with_capacity(buffer.len());
+            for (out, input) in &buffer {
+                ctx.tick()?;
+                order_keys.push(self.sort_keys(ctx, out, input)?);
+            }
+            let mut indexed: Vec<usize> = (0..buffer.len()).collect();
+            self.sort_indexes(&mut indexed, &order_keys);
+            let mut taken: Vec<Option<(Vec<Val>, Vec<Val>)>> =
+                buffer.into_iter().map(Some).collect();
+            rows = indexed
+                .into_iter()
+                .filter_map(|i| taken[i].take())
+                .collect();
+        }
+        if self.proj.distinct {
+            let mut seen = HashSet::new();
+            rows.retain(|(out, _)| seen.insert(out.iter().map(Key::of).collect::<Vec<_>>()));
+        }
+        let rows = rows.into_iter().skip(self.skip);
+        Ok(match self.limit {
+            Some(l) => rows.take(l).collect(),
+            None => rows.collect(),
+        })
+    }
+
+    fn sort_keys(&self, ctx: &Ctx<'q, '_>, out: &[Val], input: &[Val]) -> Result<Vec<Val>> {
+        let mut keys = Vec::with_capacity(self.proj.order.len());
+        for (e, _) in &self.proj.order {
+            if let Some(i) = self.proj.items.iter().position(|item| item.expr == *e) {
+                let offset = self.exprs.len() - self.proj.items.len();
+                keys.push(out[offset + i].clone());
+                continue;
+            }
+            let mut env = Env::new(&self.out_names, out);
+            env.fallback = Some((&self.in_names, input));
+            keys.push(ctx.eval(e, &mut env)?);
+        }
+        Ok(keys)
+    }
+
+    fn sort_indexes(&self, indexes: &mut [usize], keys: &[Vec<Val>]) {
+        if self.proj.order.is_empty() {
+            return;
+        }
+        indexes.sort_by(|&a, &b| {
+            for (i, (_, desc)) in self.proj.order.iter().enumerate() {
+                let o = order(&keys[a][i], &keys[b][i]);
+                let o = if *desc { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+
+    /// Applies `WITH … WHERE`.
+    fn keep(&self, ctx: &Ctx<'q, '_>, out: &[Val], input: &[Val]) -> Result<bool> {
+        let Some(filter) = &self.proj.filter else {
+            return Ok(true);
+        };
+        let mut env = Env::new(&self.out_names, out);
+        env.fallback = Some((&self.in_names, input));
+        Ok(matches!(ctx.eval(filter, &mut env)?, Val::Bool(true)))
+    }
+}
+
+/// Runs one single query's stages into `sink`.
+fn execute<'q>(ctx: &Ctx<'q, '_>, stages: &mut [Stage<'q>], sink: &mut Sink) -> Result<()> {
+    for stage in stages.iter_mut() {
+        if let Stage::Project(p) = stage {
+            p.prepare(ctx)?;
+        }
+    }
+    let _ = push(ctx, stages, sink, Vec::new())?;
+    for i in 0..stages.len() {
+        let (head, tail) = stages.split_at_mut(i + 1);
+        let Stage::Project(p) = &mut head[i] else {
+            continue;
+        };
+        if !p.blocking {
+            continue;
+        }
+        for (out, input) in p.finish(ctx)? {
+            if !p.keep(ctx, &out, &input)? {
+                continue;
+            }
+            if push(ctx, tail, sink, out)?.is_break() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends one row into `stages[0]` (the sink when there are no stages left).
+fn push<'q>(
+    ctx: &Ctx<'q, '_>,
+    stages: &mut [Stage<'q>],
+    sink: &mut Sink,
+    row: Vec<Val>,
+) -> Result<Flow> {
+    ctx.tick()?;
+    let Some((head, tail)) = stages.split_first_mut() else {
+        return sink.push(ctx, row);
+    };
+    match head {
+        Stage::Match(m) => m.run(ctx, &row, &mut |ctx, _, out| {
+            push(ctx, tail, sink, out.to_vec())
+        }),
+        Stage::Unwind { expr, names } => {
+            let value = {
+                let mut env = Env::new(&names[..names.len() - 1], &row);
+                ctx.eval(expr, &mut env)?
+            };
+            let items: Vec<Val> = match value {
+                Val::Null => Vec::new(),
+                Val::List(items) => items.as_ref().clone(),
+                other => vec![other],
+            };
+            for item in items {
+                let mut next = row.clone();
+                next.push(item);
+                if push(ctx, tail, sink, next)?.is_break() {
+                    return Ok(Flow::Break(()));
+                }
+            }
+            Ok(Flow::Continue(()))
+        }
+        Stage::Project(p) => {
+            if p.blocking {
+                p.accept(ctx, row)?;
+                return Ok(Flow::Continue(()));
+            }
+            if p.limit.is_some_and(|l| p.emitted >= l) {
+                return Ok(Flow::Break(()));
+            }
+            let Some(out) = p.accept(ctx, row.clone())? else {
+                return Ok(Flow::Continue(()));
+            };
+            p.passed += 1;
+            if p.passed <= p.skip {
+                return Ok(Flow::Continue(()));
+            }
+            p.emitted += 1;
+            let at_limit = p.limit.is_some_and(|l| p.emitted >= l);
+            let flow = if p.keep(ctx, &out, &row)? {
+                push(ctx, tail, sink, out)?
+            } else {
+                Flow::Continue(())
+            };
+            Ok(if at_limit { Flow::Break(()) } else { flow })
+        }
+    }
+}
