@@ -3,9 +3,9 @@
 //! the query's deadline, row limit and memory budget.
 
 use super::aggregate::Acc;
-use super::ast::{Clause, Expr, MapItem, PathPattern, Projection, Query, SingleQuery};
+use super::ast::{BinOp, Clause, Expr, MapItem, PathPattern, Projection, Query, SingleQuery};
 use super::graph::QueryGraph;
-use super::pattern::CompiledMatch;
+use super::pattern::{CompiledMatch, Kind};
 use super::val::{Key, Val, order};
 use super::{Deadline, Limits};
 use crate::model::Value;
@@ -202,7 +202,7 @@ impl<'q, 'g> Ctx<'q, 'g> {
     ) -> Result<()> {
         let (names, vals) = env.flatten();
         let compiled =
-            CompiledMatch::compile(std::slice::from_ref(pattern), &names, filter, false)?;
+            CompiledMatch::compile(std::slice::from_ref(pattern), &names, &[], filter, false)?;
         let _ = compiled.run(self, &vals, &mut |_, names, row| {
             let mut inner = Env::new(names, row);
             each(self, &mut inner)
@@ -444,7 +444,36 @@ fn check_scope(e: &Expr, scope: &[String]) -> Result<()> {
     let mut locals = HashSet::new();
     local_names(e, &mut locals);
     let mut bad: Option<String> = None;
+    let mut problem: Option<String> = None;
     visit_expr_deep(e, &mut |x| {
+        if problem.is_some() {
+            return;
+        }
+        let not_boolean = |o: &Expr| match o {
+            Expr::Lit(v) => !matches!(v, Val::Bool(_) | Val::Null),
+            Expr::List(_) | Expr::Map(_) => true,
+            _ => false,
+        };
+        match x {
+            Expr::Bin(BinOp::And | BinOp::Or | BinOp::Xor, a, b)
+                if not_boolean(a) || not_boolean(b) =>
+            {
+                problem = Some("AND, OR and XOR take booleans".into());
+            }
+            Expr::Not(a) if not_boolean(a) => {
+                problem = Some("NOT takes a boolean".into());
+            }
+            Expr::Exists(p, None) => {
+                pattern_vars(p, &mut |v| {
+                    if !scope.iter().any(|s| s == v) && problem.is_none() {
+                        problem = Some(format!(
+                            "a pattern used as a predicate cannot introduce the new variable `{v}` (use EXISTS {{ … }})"
+                        ));
+                    }
+                });
+            }
+            _ => {}
+        }
         let name = match x {
             Expr::Var(v) | Expr::MapProjection(v, _) => v,
             _ => return,
@@ -464,14 +493,41 @@ fn check_scope(e: &Expr, scope: &[String]) -> Result<()> {
             }
         }
     });
+    if let Some(p) = problem {
+        return Err(Error::query(0, p));
+    }
     match bad {
         Some(name) => Err(Error::query(0, format!("variable `{name}` not defined"))),
         None => Ok(()),
     }
 }
 
+/// What a projected expression is known to hold.
+fn kind_of(e: &Expr, scope: &[String], kinds: &[Kind]) -> Kind {
+    match e {
+        Expr::Var(v) => scope
+            .iter()
+            .position(|n| n == v)
+            .map_or(Kind::Unknown, |i| kinds[i]),
+        Expr::Lit(Val::Null) | Expr::Param(_) => Kind::Unknown,
+        Expr::Lit(_)
+        | Expr::Map(_)
+        | Expr::Prop(..)
+        | Expr::Bin(..)
+        | Expr::Not(_)
+        | Expr::Neg(_)
+        | Expr::IsNull(..)
+        | Expr::HasLabels(..)
+        | Expr::CountStar
+        | Expr::Exists(..)
+        | Expr::MapProjection(..) => Kind::Value,
+        _ => Kind::Unknown,
+    }
+}
+
 fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
     let mut scope: Vec<String> = Vec::new();
+    let mut kinds: Vec<Kind> = Vec::new();
     let mut stages = Vec::new();
     let mut columns = Vec::new();
     for clause in &part.clauses {
@@ -482,14 +538,27 @@ fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
                 filter,
             } => {
                 let compiled =
-                    CompiledMatch::compile(patterns, &scope, filter.as_ref(), *optional)?;
+                    CompiledMatch::compile(patterns, &scope, &kinds, filter.as_ref(), *optional)?;
                 for p in patterns {
-                    visit_pattern_exprs(p, &mut |_| {});
+                    let mut result = Ok(());
+                    visit_pattern_exprs(p, &mut |e| {
+                        if result.is_ok() {
+                            result = check_scope(e, compiled.out_names());
+                        }
+                    });
+                    result?;
                 }
                 if let Some(f) = filter {
                     check_scope(f, compiled.out_names())?;
+                    if f.contains_aggregate() {
+                        return Err(Error::query(
+                            0,
+                            "aggregate functions are not allowed in WHERE",
+                        ));
+                    }
                 }
                 scope = compiled.out_names().to_vec();
+                kinds = compiled.out_kinds().to_vec();
                 stages.push(Stage::Match(compiled));
             }
             Clause::Unwind { expr, var } => {
@@ -501,6 +570,7 @@ fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
                     ));
                 }
                 scope.push(var.clone());
+                kinds.push(Kind::Unknown);
                 stages.push(Stage::Unwind {
                     expr,
                     names: scope.clone(),
@@ -508,6 +578,17 @@ fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
             }
             Clause::With(proj) | Clause::Return(proj) => {
                 let stage = ProjectStage::compile(proj, &scope)?;
+                let mut out_kinds = Vec::new();
+                if proj.star {
+                    let mut vars: Vec<(&String, Kind)> =
+                        scope.iter().zip(kinds.iter().copied()).collect();
+                    vars.sort_by(|a, b| a.0.cmp(b.0));
+                    out_kinds.extend(vars.into_iter().map(|(_, k)| k));
+                }
+                for item in &proj.items {
+                    out_kinds.push(kind_of(&item.expr, &scope, &kinds));
+                }
+                kinds = out_kinds;
                 scope = stage.out_names.clone();
                 if matches!(clause, Clause::Return(_)) {
                     columns = stage.out_names.clone();
@@ -559,6 +640,26 @@ impl<'q> ProjectStage<'q> {
         };
         for item in &proj.items {
             collect_aggs(&item.expr);
+        }
+        if aggregating {
+            let keys: Vec<&Expr> = proj
+                .items
+                .iter()
+                .filter(|i| !i.expr.contains_aggregate())
+                .map(|i| &i.expr)
+                .collect();
+            for item in proj.items.iter().filter(|i| i.expr.contains_aggregate()) {
+                check_implicit_grouping(&item.expr, &keys, &[])?;
+            }
+            for (e, _) in &proj.order {
+                if e.contains_aggregate() {
+                    let mut keys = keys.clone();
+                    let aliases: Vec<Expr> =
+                        out_names.iter().map(|n| Expr::Var(n.clone())).collect();
+                    keys.extend(aliases.iter());
+                    check_implicit_grouping(e, &keys, &[])?;
+                }
+            }
         }
         let mut fallback_scope: Vec<String> = out_names.clone();
         fallback_scope.extend(scope.iter().cloned());
@@ -873,6 +974,11 @@ fn push<'q>(
             push(ctx, tail, sink, out.to_vec())
         }),
         Stage::Unwind { expr, names } => {
+            if let Expr::Call { name, args, .. } = expr
+                && name == "range"
+            {
+                return unwind_range(ctx, args, names, tail, sink, row);
+            }
             let value = {
                 let mut env = Env::new(&names[..names.len() - 1], &row);
                 ctx.eval(expr, &mut env)?
@@ -915,5 +1021,152 @@ fn push<'q>(
             };
             Ok(if at_limit { Flow::Break(()) } else { flow })
         }
+    }
+}
+
+/// `UNWIND range(…) AS x` without building the list.
+fn unwind_range<'q>(
+    ctx: &Ctx<'q, '_>,
+    args: &'q [Expr],
+    names: &[String],
+    tail: &mut [Stage<'q>],
+    sink: &mut Sink,
+    row: Vec<Val>,
+) -> Result<Flow> {
+    let mut values = Vec::with_capacity(args.len());
+    {
+        let mut env = Env::new(&names[..names.len() - 1], &row);
+        for a in args {
+            values.push(ctx.eval(a, &mut env)?);
+        }
+    }
+    let int = |v: &Val| match v {
+        Val::Int(i) => Ok(*i),
+        other => Err(Error::Evaluation {
+            message: format!("range() takes integers, got a {}", other.type_name()),
+        }),
+    };
+    if !(2..=3).contains(&values.len()) {
+        return Err(Error::query(0, "range() takes 2 or 3 arguments"));
+    }
+    let (start, end) = (int(&values[0])?, int(&values[1])?);
+    let step = match values.get(2) {
+        Some(v) => int(v)?,
+        None => 1,
+    };
+    if step == 0 {
+        return Err(Error::Evaluation {
+            message: "range() step must not be zero".into(),
+        });
+    }
+    let mut x = i128::from(start);
+    while (step > 0 && x <= i128::from(end)) || (step < 0 && x >= i128::from(end)) {
+        let mut next = row.clone();
+        next.push(Val::Int(x as i64));
+        if push(ctx, tail, sink, next)?.is_break() {
+            return Ok(Flow::Break(()));
+        }
+        x += i128::from(step);
+    }
+    Ok(Flow::Continue(()))
+}
+
+/// Refuses an aggregating expression that uses a variable outside its aggregates without
+/// that variable (or expression) being a grouping key: `RETURN count(q) * 100 / total`
+/// where `total` is not returned (openCypher's rule on implicit grouping keys).
+fn check_implicit_grouping(e: &Expr, keys: &[&Expr], locals: &[&str]) -> Result<()> {
+    if e.is_aggregate() || keys.contains(&e) {
+        return Ok(());
+    }
+    match e {
+        Expr::Var(v) if !locals.contains(&v.as_str()) => Err(Error::query(
+            0,
+            format!(
+                "`{v}` is used next to an aggregate but is not a grouping key: return it, or use it inside the aggregate"
+            ),
+        )),
+        Expr::ListComp {
+            var,
+            list,
+            filter,
+            map,
+        } => {
+            check_implicit_grouping(list, keys, locals)?;
+            let mut inner = locals.to_vec();
+            inner.push(var);
+            for x in [filter, map].into_iter().flatten() {
+                check_implicit_grouping(x, keys, &inner)?;
+            }
+            Ok(())
+        }
+        Expr::Quant {
+            var, list, filter, ..
+        } => {
+            check_implicit_grouping(list, keys, locals)?;
+            let mut inner = locals.to_vec();
+            inner.push(var);
+            check_implicit_grouping(filter, keys, &inner)
+        }
+        Expr::Reduce {
+            acc,
+            init,
+            var,
+            list,
+            expr,
+        } => {
+            check_implicit_grouping(init, keys, locals)?;
+            check_implicit_grouping(list, keys, locals)?;
+            let mut inner = locals.to_vec();
+            inner.push(acc);
+            inner.push(var);
+            check_implicit_grouping(expr, keys, &inner)
+        }
+        Expr::Exists(..) | Expr::PatternComp { .. } | Expr::MapProjection(..) => Ok(()),
+        other => {
+            let mut result = Ok(());
+            for child in children(other) {
+                if result.is_ok() {
+                    result = check_implicit_grouping(child, keys, locals);
+                }
+            }
+            result
+        }
+    }
+}
+
+/// The direct sub-expressions of `e`.
+fn children(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Prop(a, _)
+        | Expr::Not(a)
+        | Expr::Neg(a)
+        | Expr::IsNull(a, _)
+        | Expr::HasLabels(a, _) => {
+            vec![a]
+        }
+        Expr::List(items) => items.iter().collect(),
+        Expr::Map(items) => items.iter().map(|(_, e)| e).collect(),
+        Expr::Index(a, b) | Expr::Bin(_, a, b) => vec![a, b],
+        Expr::Slice(a, b, c) => {
+            let mut v: Vec<&Expr> = vec![a];
+            v.extend(b.as_deref());
+            v.extend(c.as_deref());
+            v
+        }
+        Expr::Call { args, .. } => args.iter().collect(),
+        Expr::Case {
+            subject,
+            whens,
+            otherwise,
+        } => {
+            let mut v: Vec<&Expr> = subject.as_deref().into_iter().collect();
+            for (w, t) in whens {
+                v.push(w);
+                v.push(t);
+            }
+            v.extend(otherwise.as_deref());
+            v
+        }
+        _ => Vec::new(),
     }
 }

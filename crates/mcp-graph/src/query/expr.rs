@@ -397,6 +397,15 @@ impl<'q> Ctx<'q, '_> {
         match op {
             BinOp::Eq => Ok(tri(equals(&l, &r))),
             BinOp::Ne => Ok(tri(equals(&l, &r).map(|b| !b))),
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge if is_nan(&l) || is_nan(&r) => Ok(
+                if matches!(l, Val::Int(_) | Val::Float(_))
+                    && matches!(r, Val::Int(_) | Val::Float(_))
+                {
+                    Val::Bool(false)
+                } else {
+                    Val::Null
+                },
+            ),
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Ok(match compare(&l, &r) {
                 None => Val::Null,
                 Some(ord) => Val::Bool(match op {
@@ -573,4 +582,8 @@ fn slice(base: Val, from: Option<Val>, to: Option<Val>) -> Result<Val> {
         return Ok(Val::list(Vec::new()));
     }
     Ok(Val::list(items[a as usize..b as usize].to_vec()))
+}
+
+fn is_nan(v: &Val) -> bool {
+    matches!(v, Val::Float(f) if f.is_nan())
 }

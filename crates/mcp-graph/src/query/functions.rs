@@ -429,10 +429,18 @@ pub(crate) fn call(ctx: &Ctx<'_, '_>, name: &str, args: Vec<Val>) -> Result<Val>
         }
         "range" => {
             arity(name, a, 2, 3)?;
-            let start = integer(name, &a[0])?;
-            let end = integer(name, &a[1])?;
+            let strict = |v: &Val| match v {
+                Val::Int(i) => Ok(Some(*i)),
+                Val::Null => Ok(None),
+                other => Err(type_error(format!(
+                    "range() takes integers, got a {}",
+                    other.type_name()
+                ))),
+            };
+            let start = strict(&a[0])?;
+            let end = strict(&a[1])?;
             let step = match a.get(2) {
-                Some(v) => integer(name, v)?,
+                Some(v) => strict(v)?,
                 None => Some(1),
             };
             let (Some(start), Some(end), Some(step)) = (start, end, step) else {
@@ -583,4 +591,89 @@ pub(crate) fn call(ctx: &Ctx<'_, '_>, name: &str, args: Vec<Val>) -> Result<Val>
         }
         other => return Err(Error::unsupported(format!("the function {other}()"))),
     })
+}
+
+/// Scalar functions this engine runs (lower case).
+const KNOWN: &[&str] = &[
+    "id",
+    "elementid",
+    "labels",
+    "type",
+    "keys",
+    "properties",
+    "coalesce",
+    "head",
+    "last",
+    "tail",
+    "size",
+    "length",
+    "char_length",
+    "character_length",
+    "isempty",
+    "nodes",
+    "relationships",
+    "rels",
+    "startnode",
+    "endnode",
+    "exists",
+    "tointeger",
+    "toint",
+    "tointegerornull",
+    "tofloat",
+    "tofloatornull",
+    "toboolean",
+    "tobooleanornull",
+    "tostring",
+    "tostringornull",
+    "abs",
+    "sign",
+    "ceil",
+    "floor",
+    "round",
+    "sqrt",
+    "exp",
+    "log",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "cot",
+    "degrees",
+    "radians",
+    "haversin",
+    "atan2",
+    "pi",
+    "e",
+    "rand",
+    "range",
+    "reverse",
+    "tolower",
+    "lower",
+    "toupper",
+    "upper",
+    "trim",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "split",
+    "substring",
+    "left",
+    "right",
+];
+
+/// Refuses, before running, a call of a function this engine does not have.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if KNOWN.contains(&name) || super::ast::AGGREGATES.contains(&name) {
+        return Ok(());
+    }
+    Err(Error::unsupported(match name {
+        "timestamp" | "date" | "datetime" | "localdatetime" | "localtime" | "time" | "duration" => {
+            format!("temporal values ({name}()): store times as strings or integers")
+        }
+        other => format!("the function {other}()"),
+    }))
 }

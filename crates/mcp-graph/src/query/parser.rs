@@ -170,6 +170,9 @@ impl<'t> Parser<'t> {
             union_all.push(self.eat_word("ALL"));
             parts.push(self.single_query()?);
         }
+        if union_all.windows(2).any(|w| w[0] != w[1]) {
+            return Err(Error::query(0, "UNION and UNION ALL cannot be mixed"));
+        }
         self.eat_punct(";");
         Ok(Query { parts, union_all })
     }
@@ -705,11 +708,11 @@ impl<'t> Parser<'t> {
     fn unary(&mut self) -> Result<Expr> {
         if self.eat_punct("-") {
             // `-9223372036854775808` is the smallest integer, not the negation of an overflow.
-            if let Some(Tok::Number(n)) = self.peek()
-                && n == "9223372036854775808"
-            {
+            if let Some(Tok::Number(n)) = self.peek() {
+                let (n, offset) = (n.clone(), self.offset());
                 self.pos += 1;
-                return self.postfix(Expr::Lit(Val::Int(i64::MIN)));
+                let lit = Expr::Lit(self.number(&format!("-{n}"), offset)?);
+                return self.postfix(lit);
             }
             self.nest()?;
             let inner = self.unary();
@@ -772,16 +775,26 @@ impl<'t> Parser<'t> {
     fn number(&self, text: &str, offset: usize) -> Result<Val> {
         let bad = || Error::query(offset, format!("bad number `{text}`"));
         let lower = text.to_ascii_lowercase();
-        if let Some(hex) = lower.strip_prefix("0x") {
-            return i64::from_str_radix(hex, 16)
-                .map(Val::Int)
-                .map_err(|_| bad());
-        }
-        if let Some(oct) = lower.strip_prefix("0o") {
-            return i64::from_str_radix(oct, 8).map(Val::Int).map_err(|_| bad());
+        let (sign, digits) = match lower.strip_prefix('-') {
+            Some(d) => ("-", d),
+            None => ("", lower.as_str()),
+        };
+        for (prefix, radix) in [("0x", 16), ("0o", 8)] {
+            if let Some(body) = digits.strip_prefix(prefix) {
+                return i64::from_str_radix(&format!("{sign}{body}"), radix)
+                    .map(Val::Int)
+                    .map_err(|_| bad());
+            }
         }
         if lower.contains(['.', 'e']) {
-            return lower.parse::<f64>().map(Val::Float).map_err(|_| bad());
+            let f = lower.parse::<f64>().map_err(|_| bad())?;
+            if f.is_infinite() {
+                return Err(Error::query(
+                    offset,
+                    format!("floating point number `{text}` is too large"),
+                ));
+            }
+            return Ok(Val::Float(f));
         }
         lower.parse::<i64>().map(Val::Int).map_err(|_| {
             Error::query(
@@ -965,6 +978,7 @@ impl<'t> Parser<'t> {
                 }
             }
             self.expect_punct(")")?;
+            super::functions::check_name(&name.to_ascii_lowercase())?;
             return Ok(Expr::Call {
                 name: name.to_ascii_lowercase(),
                 distinct,
@@ -1015,10 +1029,11 @@ impl<'t> Parser<'t> {
                 "several patterns in an EXISTS { … } subquery",
             ));
         }
+        // A filter is always present, so that `Exists(_, None)` means a pattern predicate.
         let filter = if self.eat_word("WHERE") {
             Some(Box::new(self.expr()?))
         } else {
-            None
+            Some(Box::new(Expr::Lit(Val::Bool(true))))
         };
         if !self.is_punct("}") {
             return Err(Error::unsupported(

@@ -14,6 +14,31 @@ use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// What a variable is known to hold, for the checks made before running.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Kind {
+    Node,
+    Rel,
+    RelList,
+    Path,
+    /// Definitely not a node, relationship or path (a literal, arithmetic, a property).
+    Value,
+    Unknown,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Node => "a node",
+            Kind::Rel => "a relationship",
+            Kind::RelList => "a list of relationships",
+            Kind::Path => "a path",
+            Kind::Value => "a value",
+            Kind::Unknown => "unknown",
+        }
+    }
+}
+
 struct CNode<'q> {
     slot: Option<usize>,
     /// `None` when the pattern names a label no node can have.
@@ -41,6 +66,7 @@ struct CPath<'q> {
 pub(crate) struct CompiledMatch<'q> {
     paths: Vec<CPath<'q>>,
     out: Vec<String>,
+    kinds: Vec<Kind>,
     filter: Option<&'q Expr>,
     optional: bool,
 }
@@ -62,38 +88,79 @@ type EachStart<'e, 'q> = &'e mut dyn FnMut(&Ctx<'q, '_>, &mut State, Arc<NodeDat
 
 type Emit<'e, 'q> = &'e mut dyn FnMut(&Ctx<'q, '_>, &[String], &[Val]) -> Result<Flow>;
 
-fn slot_of(out: &mut Vec<String>, var: &Option<String>) -> Option<usize> {
-    let var = var.as_ref()?;
-    Some(match out.iter().position(|n| n == var) {
-        Some(i) => i,
-        None => {
-            out.push(var.clone());
-            out.len() - 1
-        }
-    })
+/// Variables of a `MATCH` being compiled: names, what each holds, and which ones this clause
+/// declared.
+struct Vars {
+    out: Vec<String>,
+    kinds: Vec<Kind>,
+    declared_here: Vec<bool>,
 }
 
-fn compile_node<'q>(out: &mut Vec<String>, n: &'q NodePat) -> CNode<'q> {
+impl Vars {
+    /// The slot of `var`, declared as `kind` (a conflict with what it already is is an error).
+    fn slot(&mut self, var: &Option<String>, kind: Kind) -> Result<Option<usize>> {
+        let Some(var) = var else { return Ok(None) };
+        if let Some(i) = self.out.iter().position(|n| n == var) {
+            let known = self.kinds[i];
+            let reuse_ok = match kind {
+                Kind::Node => matches!(known, Kind::Node | Kind::Unknown),
+                Kind::Rel | Kind::RelList => {
+                    !self.declared_here[i] && (known == kind || known == Kind::Unknown)
+                }
+                _ => false,
+            };
+            if !reuse_ok {
+                let what = if self.declared_here[i] && known == kind {
+                    "used elsewhere in this pattern"
+                } else {
+                    known.name()
+                };
+                return Err(Error::query(
+                    0,
+                    format!(
+                        "variable `{var}` is already {what} and cannot also be {}",
+                        kind.name()
+                    ),
+                ));
+            }
+            if known == Kind::Unknown {
+                self.kinds[i] = kind;
+            }
+            return Ok(Some(i));
+        }
+        self.out.push(var.clone());
+        self.kinds.push(kind);
+        self.declared_here.push(true);
+        Ok(Some(self.out.len() - 1))
+    }
+}
+
+fn compile_node<'q>(vars: &mut Vars, n: &'q NodePat) -> Result<CNode<'q>> {
     let labels: Option<Vec<Label>> = n
         .labels
         .iter()
         .map(|l| Label::new(l.as_str()).ok())
         .collect();
-    CNode {
-        slot: slot_of(out, &n.var),
+    Ok(CNode {
+        slot: vars.slot(&n.var, Kind::Node)?,
         labels,
         props: n.props.as_ref(),
-    }
+    })
 }
 
-fn compile_rel<'q>(out: &mut Vec<String>, r: &'q RelPat) -> CRel<'q> {
+fn compile_rel<'q>(vars: &mut Vars, r: &'q RelPat) -> Result<CRel<'q>> {
     let valid: Vec<RelType> = r
         .types
         .iter()
         .filter_map(|t| RelType::new(t.as_str()).ok())
         .collect();
-    CRel {
-        slot: slot_of(out, &r.var),
+    let kind = if r.range.is_some() {
+        Kind::RelList
+    } else {
+        Kind::Rel
+    };
+    Ok(CRel {
+        slot: vars.slot(&r.var, kind)?,
         types: if r.types.is_empty() || !valid.is_empty() {
             Some(valid)
         } else {
@@ -102,34 +169,32 @@ fn compile_rel<'q>(out: &mut Vec<String>, r: &'q RelPat) -> CRel<'q> {
         direction: r.direction,
         props: r.props.as_ref(),
         range: r.range,
-    }
+    })
 }
 
 impl<'q> CompiledMatch<'q> {
     pub(crate) fn compile(
         patterns: &'q [PathPattern],
         in_names: &[String],
+        in_kinds: &[Kind],
         filter: Option<&'q Expr>,
         optional: bool,
     ) -> Result<Self> {
-        let mut out = in_names.to_vec();
+        let mut vars = Vars {
+            out: in_names.to_vec(),
+            kinds: in_kinds.to_vec(),
+            declared_here: vec![false; in_names.len()],
+        };
+        vars.kinds.resize(in_names.len(), Kind::Unknown);
         let mut paths = Vec::new();
         for p in patterns {
-            let mut nodes = vec![compile_node(&mut out, &p.start)];
+            let mut nodes = vec![compile_node(&mut vars, &p.start)?];
             let mut rels = Vec::new();
             for (r, n) in &p.steps {
-                rels.push(compile_rel(&mut out, r));
-                nodes.push(compile_node(&mut out, n));
+                rels.push(compile_rel(&mut vars, r)?);
+                nodes.push(compile_node(&mut vars, n)?);
             }
-            let slot = slot_of(&mut out, &p.var);
-            if let Some(s) = slot
-                && s < in_names.len()
-            {
-                return Err(Error::query(
-                    0,
-                    format!("path variable `{}` already declared", out[s]),
-                ));
-            }
+            let slot = vars.slot(&p.var, Kind::Path)?;
             paths.push(CPath {
                 slot,
                 shortest: p.shortest,
@@ -139,10 +204,15 @@ impl<'q> CompiledMatch<'q> {
         }
         Ok(CompiledMatch {
             paths,
-            out,
+            out: vars.out,
+            kinds: vars.kinds,
             filter,
             optional,
         })
+    }
+
+    pub(crate) fn out_kinds(&self) -> &[Kind] {
+        &self.kinds
     }
 
     pub(crate) fn out_names(&self) -> &[String] {
