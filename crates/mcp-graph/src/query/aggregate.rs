@@ -82,6 +82,13 @@ impl Acc {
         }
     }
 
+    /// Adds `n` rows to a count (the label-count shortcut; only counts are fed this way).
+    pub(crate) fn add_rows(&mut self, n: u64) {
+        if let State::Count(c) = &mut self.state {
+            *c = c.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Adds one row's argument (`None` for `count(*)`) and, for percentiles, the percentile.
     /// Returns the bytes newly held.
     pub(crate) fn add(&mut self, value: Option<Val>, extra: Option<Val>) -> Result<usize> {

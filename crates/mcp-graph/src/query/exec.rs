@@ -215,7 +215,16 @@ impl<'q, 'g> Ctx<'q, 'g> {
 
 enum Stage<'q> {
     Match(CompiledMatch<'q>),
-    Unwind { expr: &'q Expr, names: Vec<String> },
+    /// `MATCH (n[:Label])` feeding only `count(*)` / `count(n)` grouped by `labels(n)`:
+    /// answered from the label index, one weighted row per label.
+    LabelCounts {
+        label: Option<crate::model::Label>,
+        impossible: bool,
+    },
+    Unwind {
+        expr: &'q Expr,
+        names: Vec<String>,
+    },
     Project(Box<ProjectStage<'q>>),
 }
 
@@ -530,7 +539,16 @@ fn compile(part: &SingleQuery) -> Result<(Vec<Stage<'_>>, Vec<String>)> {
     let mut kinds: Vec<Kind> = Vec::new();
     let mut stages = Vec::new();
     let mut columns = Vec::new();
-    for clause in &part.clauses {
+    let mut clauses: &[Clause] = &part.clauses;
+    if let Some((label, impossible, var)) = label_count_shortcut(clauses) {
+        stages.push(Stage::LabelCounts { label, impossible });
+        if let Some(v) = var {
+            scope.push(v);
+            kinds.push(Kind::Node);
+        }
+        clauses = &clauses[1..];
+    }
+    for clause in clauses {
         match clause {
             Clause::Match {
                 optional,
@@ -744,8 +762,22 @@ impl<'q> ProjectStage<'q> {
         Ok(out)
     }
 
+    /// Takes `rows` identical input rows at once (the label-count shortcut: only counts).
+    fn accept_rows(&mut self, ctx: &Ctx<'q, '_>, row: Vec<Val>, rows: u64) -> Result<()> {
+        self.accept_weighted(ctx, row, Some(rows)).map(|_| ())
+    }
+
     /// Takes one input row.
     fn accept(&mut self, ctx: &Ctx<'q, '_>, row: Vec<Val>) -> Result<Option<Vec<Val>>> {
+        self.accept_weighted(ctx, row, None)
+    }
+
+    fn accept_weighted(
+        &mut self,
+        ctx: &Ctx<'q, '_>,
+        row: Vec<Val>,
+        rows: Option<u64>,
+    ) -> Result<Option<Vec<Val>>> {
         if !self.aggregating {
             let out = self.project(ctx, &row)?;
             if !self.blocking {
@@ -787,6 +819,10 @@ impl<'q> ProjectStage<'q> {
             }
         };
         for (call, acc) in self.agg_calls.iter().zip(&mut self.group_rows[index].accs) {
+            if let Some(n) = rows {
+                acc.add_rows(n);
+                continue;
+            }
             let (value, extra) = match call {
                 Expr::CountStar => (None, None),
                 Expr::Call { args, name, .. } => {
@@ -937,7 +973,26 @@ fn execute<'q>(ctx: &Ctx<'q, '_>, stages: &mut [Stage<'q>], sink: &mut Sink) -> 
             p.prepare(ctx)?;
         }
     }
-    let _ = push(ctx, stages, sink, Vec::new())?;
+    if let [
+        Stage::LabelCounts { label, impossible },
+        Stage::Project(p),
+        ..,
+    ] = &mut stages[..]
+    {
+        if !*impossible {
+            for (count, node) in ctx.graph().label_counts(label.as_ref())? {
+                ctx.tick()?;
+                let row = if p.in_names.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Val::Node(node)]
+                };
+                p.accept_rows(ctx, row, count)?;
+            }
+        }
+    } else {
+        let _ = push(ctx, stages, sink, Vec::new())?;
+    }
     for i in 0..stages.len() {
         let (head, tail) = stages.split_at_mut(i + 1);
         let Stage::Project(p) = &mut head[i] else {
@@ -970,6 +1025,7 @@ fn push<'q>(
         return sink.push(ctx, row);
     };
     match head {
+        Stage::LabelCounts { .. } => Ok(Flow::Continue(())),
         Stage::Match(m) => m.run(ctx, &row, &mut |ctx, _, out| {
             push(ctx, tail, sink, out.to_vec())
         }),
@@ -1169,4 +1225,83 @@ fn children(e: &Expr) -> Vec<&Expr> {
         }
         _ => Vec::new(),
     }
+}
+
+/// Whether a query starts with `MATCH (n[:Label])` (no properties, no `WHERE`) followed by an
+/// aggregating projection that uses `n` only in `count(n)`, `count(*)` and `labels(n)`: then
+/// the label index answers it (Neo4j's count store does the same). Returns the label, whether
+/// the label can never match, and the node variable.
+fn label_count_shortcut(
+    clauses: &[Clause],
+) -> Option<(Option<crate::model::Label>, bool, Option<String>)> {
+    let [
+        Clause::Match {
+            optional: false,
+            patterns,
+            filter: None,
+        },
+        Clause::With(proj) | Clause::Return(proj),
+        ..,
+    ] = clauses
+    else {
+        return None;
+    };
+    let [pattern] = patterns.as_slice() else {
+        return None;
+    };
+    if pattern.var.is_some()
+        || pattern.shortest.is_some()
+        || !pattern.steps.is_empty()
+        || pattern.start.props.is_some()
+        || pattern.start.labels.len() > 1
+        || proj.star
+        || !proj.items.iter().any(|i| i.expr.contains_aggregate())
+    {
+        return None;
+    }
+    let var = pattern.start.var.clone();
+    let is_var = |e: &Expr| matches!((e, &var), (Expr::Var(a), Some(b)) if a == b);
+    let mut ok = true;
+    let mut uses = 0usize;
+    let mut allowed = 0usize;
+    let exprs = proj
+        .items
+        .iter()
+        .map(|i| &i.expr)
+        .chain(proj.order.iter().map(|(e, _)| e));
+    for e in exprs {
+        e.walk(&mut |x| match x {
+            Expr::Var(_) => uses += 1,
+            Expr::CountStar => {}
+            Expr::Call {
+                name,
+                distinct,
+                args,
+            } if name == "count" => {
+                if *distinct || !matches!(args.as_slice(), [a] if is_var(a)) {
+                    ok = false;
+                }
+                allowed += 1;
+            }
+            Expr::Call { name, args, .. }
+                if name == "labels" && matches!(args.as_slice(), [a] if is_var(a)) =>
+            {
+                allowed += 1;
+            }
+            e if e.is_aggregate() => ok = false,
+            Expr::Exists(..) | Expr::PatternComp { .. } | Expr::MapProjection(..) => ok = false,
+            _ => {}
+        });
+    }
+    if !ok || uses != allowed {
+        return None;
+    }
+    let (label, impossible) = match pattern.start.labels.first() {
+        None => (None, false),
+        Some(l) => match crate::model::Label::new(l.as_str()) {
+            Ok(l) => (Some(l), false),
+            Err(_) => (None, true),
+        },
+    };
+    Some((label, impossible, var))
 }

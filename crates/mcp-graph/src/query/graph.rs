@@ -84,4 +84,8 @@ pub(crate) trait QueryGraph {
         types: &[RelType],
         visit: Visit<'_, (Arc<RelData>, Arc<NodeData>)>,
     ) -> Result<()>;
+
+    /// For each label (or only `label`), the number of its nodes and one of them, from the
+    /// label index rather than a scan.
+    fn label_counts(&self, label: Option<&Label>) -> Result<Vec<(u64, Arc<NodeData>)>>;
 }

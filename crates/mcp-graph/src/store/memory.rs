@@ -168,6 +168,18 @@ impl GraphRead for Graph {
 }
 
 impl QueryGraph for Graph {
+    fn label_counts(&self, label: Option<&Label>) -> Result<Vec<(u64, Arc<NodeData>)>> {
+        Ok(self
+            .index
+            .iter()
+            .filter(|(l, _)| label.is_none_or(|want| want == *l))
+            .filter_map(|(_, keys)| {
+                let first = keys.values().next()?;
+                Some((keys.len() as u64, Arc::clone(self.nodes.get(first)?)))
+            })
+            .collect())
+    }
+
     fn scan(&self, label: Option<&Label>, visit: Visit<'_, Arc<NodeData>>) -> Result<()> {
         match label {
             Some(label) => {

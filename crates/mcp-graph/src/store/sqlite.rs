@@ -532,6 +532,37 @@ fn col<T: rusqlite::types::FromSql>(row: &rusqlite::Row<'_>, i: usize) -> Result
 }
 
 impl QueryGraph for Connection {
+    fn label_counts(&self, label: Option<&Label>) -> Result<Vec<(u64, Arc<NodeData>)>> {
+        let mut counts: Vec<(i64, i64)> = Vec::new();
+        let mut read = |r: &rusqlite::Row<'_>| {
+            counts.push((col(r, 0)?, col(r, 1)?));
+            Ok(ControlFlow::Continue(()))
+        };
+        match label {
+            Some(l) => each_row(
+                self,
+                "counting nodes",
+                "SELECT count(*), min(id) FROM nodes WHERE label = ?1 HAVING count(*) > 0",
+                &[&l.as_str()],
+                &mut read,
+            )?,
+            None => each_row(
+                self,
+                "counting nodes",
+                "SELECT count(*), min(id) FROM nodes GROUP BY label",
+                &[],
+                &mut read,
+            )?,
+        }
+        let mut out = Vec::with_capacity(counts.len());
+        for (n, id) in counts {
+            if let Some(node) = QueryGraph::node(self, id as u64)? {
+                out.push((n.max(0) as u64, node));
+            }
+        }
+        Ok(out)
+    }
+
     fn scan(&self, label: Option<&Label>, visit: Visit<'_, Arc<NodeData>>) -> Result<()> {
         let mut each = |r: &rusqlite::Row<'_>| {
             visit(node_data(col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?)?)
