@@ -61,7 +61,7 @@ pub enum Error {
         clause: String,
     },
     /// A query is valid Cypher (as far as we can tell) but outside what this backend supports.
-    #[error("unsupported query: {feature} (see the supported subset in the mcp-graph README)")]
+    #[error("unsupported query: {feature} (see the supported Cypher in the mcp-graph README)")]
     Unsupported {
         /// What was not supported.
         feature: String,
@@ -79,6 +79,19 @@ pub enum Error {
     MissingParameter {
         /// The parameter name, without `$`.
         name: String,
+    },
+    /// A query failed while running: a type error (`1 + {}`), integer overflow, division by
+    /// zero, an invalid regular expression, and the like.
+    #[error("query failed: {message}")]
+    Evaluation {
+        /// What went wrong.
+        message: String,
+    },
+    /// A query needed more than a safety limit allows (memory held, list length).
+    #[error("query stopped: {limit}")]
+    LimitExceeded {
+        /// Which limit was reached.
+        limit: String,
     },
     /// A query ran longer than its timeout.
     #[error("query timed out after {after:?}")]

@@ -539,12 +539,16 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
-/// Maps a graph error: bad input 422, a refused write clause 422, timeout 503, store by kind.
+/// Maps a graph error: bad input 422, a refused write clause 422, a query past its timeout or
+/// its memory limits 422, store errors by kind.
 pub fn graph_error(err: mcp_graph::Error) -> ApiError {
     use mcp_graph::Error as E;
     match err {
         E::Store(e) => e.into(),
-        E::Timeout { .. } => ApiError::Unavailable(err.to_string()),
+        // The query, not the server, is at fault: retrying it would time out again.
+        E::Timeout { .. } => ApiError::Unprocessable(format!(
+            "{err}: narrow the query (a label, a key, a shorter path, a LIMIT)"
+        )),
         other => ApiError::Unprocessable(other.to_string()),
     }
 }

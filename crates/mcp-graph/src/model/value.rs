@@ -143,12 +143,6 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         self.0.as_str()
     }
-
-    /// Compares two values the way Cypher's `<` does: numbers with numbers, strings with
-    /// strings, booleans with booleans; `None` for anything else (including nulls and arrays).
-    pub(crate) fn compare(&self, other: &Value) -> Option<Ordering> {
-        compare_scalars(&self.0, &other.0)
-    }
 }
 
 fn compare_scalars(a: &serde_json::Value, b: &serde_json::Value) -> Option<Ordering> {
@@ -349,10 +343,10 @@ mod tests {
         assert_eq!(Value::from(2), Value::try_from(2.0).unwrap());
         assert_ne!(Value::from(2), Value::from("2"));
         assert_eq!(
-            Value::from(1).compare(&Value::try_from(1.5).unwrap()),
+            compare_scalars(&json!(1), &json!(1.5)),
             Some(Ordering::Less)
         );
-        assert_eq!(Value::from(1).compare(&Value::from("1")), None);
+        assert_eq!(compare_scalars(&json!(1), &json!("1")), None);
     }
 
     #[test]

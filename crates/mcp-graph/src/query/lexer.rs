@@ -25,6 +25,8 @@ pub(crate) struct Token {
     pub tok: Tok,
     /// Byte offset of the token's first character.
     pub offset: usize,
+    /// Byte offset just past the token's last character.
+    pub end: usize,
     /// Whether the token directly follows the previous one (no space or comment between).
     pub glued: bool,
 }
@@ -115,9 +117,11 @@ pub(crate) fn tokenize(text: &str, escapes: Escapes) -> (Vec<Token>, Option<Erro
             chars.next();
             Tok::Punct(c.to_string())
         };
+        let end = chars.peek().map_or(text.len(), |&(i, _)| i);
         tokens.push(Token {
             tok,
             offset: start,
+            end,
             glued,
         });
         glued = true;

@@ -1,12 +1,19 @@
 //! Read-only queries: the request and result types, the read-only check every backend applies,
-//! and the embedded backends' small Cypher subset (documented in the crate README).
+//! and the embedded backends' Cypher engine (supported Cypher listed in the crate README).
 
-mod eval;
+mod aggregate;
+mod ast;
+mod exec;
+mod expr;
+mod functions;
+pub(crate) mod graph;
 mod lexer;
+mod output;
 mod parser;
+mod pattern;
+mod val;
 
 use crate::model::{Node, Relationship, Value};
-use crate::store::read::GraphRead;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -189,13 +196,57 @@ impl Deadline {
     }
 }
 
-/// Runs `query` with the embedded Cypher subset against `source`.
-pub(crate) fn run_subset(source: &dyn GraphRead, query: &ReadQuery) -> Result<QueryResult> {
+/// The largest intermediate state one query may hold (buffered rows, lists, paths), in bytes.
+pub const MAX_QUERY_MEMORY: usize = 64 << 20;
+
+/// The most elements one list may have inside a query (`range`, `collect`, comprehensions, …).
+pub const MAX_LIST_LENGTH: usize = 1_000_000;
+
+/// Resource limits of one query run by the embedded engine.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub memory: usize,
+    pub list_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: MAX_QUERY_MEMORY,
+            list_len: MAX_LIST_LENGTH,
+        }
+    }
+}
+
+/// Runs `query` with the embedded Cypher engine against `source`.
+pub(crate) fn run_embedded(
+    source: &dyn graph::QueryGraph,
+    query: &ReadQuery,
+) -> Result<QueryResult> {
     ensure_read_only(&query.cypher)?;
     let limit = query.effective_limit()?;
     let deadline = Deadline::after(query.effective_timeout());
-    let plan = parser::parse(&query.cypher)?;
-    eval::execute(&plan, &query.params, source, limit, deadline)
+    deadline.check()?;
+    let parsed = parser::parse(&query.cypher)?;
+    let (columns, rows) = exec::run(
+        &parsed,
+        source,
+        &query.params,
+        deadline,
+        Limits::default(),
+        limit.saturating_add(1),
+    )?;
+    let truncated = rows.len() > limit;
+    let mut out = Vec::with_capacity(rows.len().min(limit));
+    for row in rows.into_iter().take(limit) {
+        deadline.check()?;
+        out.push(output::row(source, row)?);
+    }
+    Ok(QueryResult {
+        columns,
+        rows: out,
+        truncated,
+    })
 }
 
 #[cfg(test)]

@@ -4,32 +4,38 @@ use crate::model::{
     Direction, GraphStats, Label, Node, NodeKey, NodeRef, Properties, RelType, Relationship,
     merge_properties,
 };
-use crate::query::{QueryResult, ReadQuery, run_subset};
+use crate::query::graph::{LazyProps, NodeData, QueryGraph, RelData, Visit};
+use crate::query::{QueryResult, ReadQuery, run_embedded};
 use crate::store::GraphStore;
 use crate::store::read::{self, GraphRead, matches_filter};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use mcp_core::StoreError;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A graph held in memory, for tests and embedding. Cheap to create; nothing is persisted.
 ///
-/// Queries use the embedded Cypher subset documented in the crate README.
+/// Queries run on the embedded Cypher engine (see the crate README), on a blocking thread
+/// under a read lock, so a long query delays writers until it ends (at most its timeout).
 #[derive(Debug, Default)]
 pub struct MemoryGraphStore {
-    graph: RwLock<Graph>,
+    graph: Arc<RwLock<Graph>>,
 }
 
 #[derive(Debug, Default)]
 struct Graph {
-    /// Properties of each node, by label then key.
-    nodes: BTreeMap<Label, BTreeMap<NodeKey, Properties>>,
-    /// Outgoing relationships: start node → (type, end node) → properties.
-    outgoing: BTreeMap<NodeRef, BTreeMap<(RelType, NodeRef), Properties>>,
-    /// Incoming relationships: end node → (type, start node).
-    incoming: BTreeMap<NodeRef, BTreeSet<(RelType, NodeRef)>>,
+    next_id: u64,
+    /// Nodes by internal id (ids grow, so this is insertion order).
+    nodes: BTreeMap<u64, Arc<NodeData>>,
+    /// Node ids by label, then key.
+    index: BTreeMap<Label, BTreeMap<NodeKey, u64>>,
+    rels: BTreeMap<u64, Arc<RelData>>,
+    /// Start node → (type, end node) → relationship id.
+    outgoing: HashMap<u64, BTreeMap<(RelType, u64), u64>>,
+    /// End node → (type, start node) → relationship id.
+    incoming: HashMap<u64, BTreeMap<(RelType, u64), u64>>,
 }
 
 impl MemoryGraphStore {
@@ -49,29 +55,78 @@ impl MemoryGraphStore {
     }
 }
 
-impl Graph {
-    fn contains(&self, node: &NodeRef) -> bool {
-        self.nodes
-            .get(&node.label)
-            .is_some_and(|keys| keys.contains_key(&node.key))
-    }
-}
-
 fn not_found(node: &NodeRef) -> Error {
     Error::Store(StoreError::NotFound(format!("node {node}")))
 }
 
+fn decoded(props: &LazyProps) -> &Properties {
+    match props {
+        LazyProps::Decoded(p) => p,
+        // The memory store only holds decoded properties.
+        LazyProps::Json(..) => unreachable!("memory store properties are decoded"),
+    }
+}
+
+impl Graph {
+    fn id_of(&self, node: &NodeRef) -> Option<u64> {
+        self.index.get(&node.label)?.get(&node.key).copied()
+    }
+
+    fn node_ref(&self, id: u64) -> Option<NodeRef> {
+        self.nodes.get(&id).map(|n| n.to_ref())
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn relationship(&self, rel: &RelData) -> Option<Relationship> {
+        Some(Relationship {
+            from: self.node_ref(rel.from)?,
+            rel_type: rel.rel_type.clone(),
+            to: self.node_ref(rel.to)?,
+            properties: decoded(&rel.props).clone(),
+        })
+    }
+
+    /// Relationship ids at `node` in `direction`, optionally of one of `types`. With
+    /// [`Direction::Both`], a self-loop is listed once.
+    fn rel_ids(&self, node: u64, direction: Direction, types: &[RelType]) -> Vec<u64> {
+        let wanted = |t: &RelType| types.is_empty() || types.contains(t);
+        let mut ids = Vec::new();
+        if direction.includes_outgoing() {
+            for ((t, _), id) in self.outgoing.get(&node).into_iter().flatten() {
+                if wanted(t) {
+                    ids.push(*id);
+                }
+            }
+        }
+        if direction.includes_incoming() {
+            for ((t, from), id) in self.incoming.get(&node).into_iter().flatten() {
+                if wanted(t) && !(direction == Direction::Both && *from == node) {
+                    ids.push(*id);
+                }
+            }
+        }
+        ids
+    }
+}
+
+fn node_of(data: &NodeData) -> Node {
+    Node {
+        label: data.label.clone(),
+        key: data.key.clone(),
+        properties: decoded(&data.props).clone(),
+    }
+}
+
 impl GraphRead for Graph {
     fn node(&self, node: &NodeRef) -> Result<Option<Node>> {
-        let properties = self
-            .nodes
-            .get(&node.label)
-            .and_then(|keys| keys.get(&node.key));
-        Ok(properties.map(|p| Node {
-            label: node.label.clone(),
-            key: node.key.clone(),
-            properties: p.clone(),
-        }))
+        Ok(self
+            .id_of(node)
+            .and_then(|id| self.nodes.get(&id))
+            .map(|n| node_of(n)))
     }
 
     fn scan(
@@ -80,16 +135,14 @@ impl GraphRead for Graph {
         filter: &Properties,
         visit: &mut dyn FnMut(Node) -> Result<ControlFlow<()>>,
     ) -> Result<()> {
-        for (key, properties) in self.nodes.get(label).into_iter().flatten() {
-            if !matches_filter(properties, filter) {
+        for id in self.index.get(label).into_iter().flat_map(BTreeMap::values) {
+            let Some(data) = self.nodes.get(id) else {
+                continue;
+            };
+            if !matches_filter(decoded(&data.props), filter) {
                 continue;
             }
-            let node = Node {
-                label: label.clone(),
-                key: key.clone(),
-                properties: properties.clone(),
-            };
-            if visit(node)?.is_break() {
+            if visit(node_of(data))?.is_break() {
                 break;
             }
         }
@@ -102,38 +155,85 @@ impl GraphRead for Graph {
         rel_type: Option<&RelType>,
         direction: Direction,
     ) -> Result<Vec<Relationship>> {
-        let wanted = |t: &RelType| rel_type.is_none_or(|w| w == t);
-        let mut found = Vec::new();
-        if direction.includes_outgoing() {
-            for ((t, to), properties) in self.outgoing.get(node).into_iter().flatten() {
-                if wanted(t) {
-                    found.push(Relationship {
-                        from: node.clone(),
-                        rel_type: t.clone(),
-                        to: to.clone(),
-                        properties: properties.clone(),
-                    });
+        let Some(id) = self.id_of(node) else {
+            return Ok(Vec::new());
+        };
+        let types: Vec<RelType> = rel_type.into_iter().cloned().collect();
+        Ok(self
+            .rel_ids(id, direction, &types)
+            .into_iter()
+            .filter_map(|r| self.rels.get(&r).and_then(|r| self.relationship(r)))
+            .collect())
+    }
+}
+
+impl QueryGraph for Graph {
+    fn label_counts(&self, label: Option<&Label>) -> Result<Vec<(u64, Arc<NodeData>)>> {
+        Ok(self
+            .index
+            .iter()
+            .filter(|(l, _)| label.is_none_or(|want| want == *l))
+            .filter_map(|(_, keys)| {
+                let first = keys.values().next()?;
+                Some((keys.len() as u64, Arc::clone(self.nodes.get(first)?)))
+            })
+            .collect())
+    }
+
+    fn scan(&self, label: Option<&Label>, visit: Visit<'_, Arc<NodeData>>) -> Result<()> {
+        match label {
+            Some(label) => {
+                for id in self.index.get(label).into_iter().flat_map(BTreeMap::values) {
+                    if let Some(n) = self.nodes.get(id)
+                        && visit(Arc::clone(n))?.is_break()
+                    {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for n in self.nodes.values() {
+                    if visit(Arc::clone(n))?.is_break() {
+                        break;
+                    }
                 }
             }
         }
-        if direction.includes_incoming() {
-            for (t, from) in self.incoming.get(node).into_iter().flatten() {
-                if !wanted(t) || (direction == Direction::Both && from == node) {
-                    continue; // a self-loop was already listed as outgoing
-                }
-                let properties = self
-                    .outgoing
-                    .get(from)
-                    .and_then(|out| out.get(&(t.clone(), node.clone())));
-                found.push(Relationship {
-                    from: from.clone(),
-                    rel_type: t.clone(),
-                    to: node.clone(),
-                    properties: properties.cloned().unwrap_or_default(),
-                });
+        Ok(())
+    }
+
+    fn lookup(&self, label: &Label, key: &NodeKey) -> Result<Option<Arc<NodeData>>> {
+        Ok(self
+            .index
+            .get(label)
+            .and_then(|keys| keys.get(key))
+            .and_then(|id| self.nodes.get(id))
+            .cloned())
+    }
+
+    fn node(&self, id: u64) -> Result<Option<Arc<NodeData>>> {
+        Ok(self.nodes.get(&id).cloned())
+    }
+
+    fn expand(
+        &self,
+        node: u64,
+        direction: Direction,
+        types: &[RelType],
+        visit: Visit<'_, (Arc<RelData>, Arc<NodeData>)>,
+    ) -> Result<()> {
+        for id in self.rel_ids(node, direction, types) {
+            let Some(rel) = self.rels.get(&id) else {
+                continue;
+            };
+            let other = if rel.from == node { rel.to } else { rel.from };
+            if let Some(other) = self.nodes.get(&other)
+                && visit((Arc::clone(rel), Arc::clone(other)))?.is_break()
+            {
+                break;
             }
         }
-        Ok(found)
+        Ok(())
     }
 }
 
@@ -146,18 +246,43 @@ impl GraphStore for MemoryGraphStore {
         properties: Properties,
     ) -> Result<Node> {
         let mut graph = self.write();
-        let stored = graph
-            .nodes
-            .entry(label.clone())
-            .or_default()
-            .entry(key.clone())
-            .or_default();
-        merge_properties(stored, properties);
-        Ok(Node {
+        let existing = graph
+            .index
+            .get(label)
+            .and_then(|keys| keys.get(key))
+            .copied();
+        let (id, mut stored) = match existing {
+            Some(id) => (
+                id,
+                graph
+                    .nodes
+                    .get(&id)
+                    .map(|n| decoded(&n.props).clone())
+                    .unwrap_or_default(),
+            ),
+            None => (graph.next_id(), Properties::new()),
+        };
+        merge_properties(&mut stored, properties);
+        let node = Node {
             label: label.clone(),
             key: key.clone(),
             properties: stored.clone(),
-        })
+        };
+        graph.nodes.insert(
+            id,
+            Arc::new(NodeData {
+                id,
+                label: label.clone(),
+                key: key.clone(),
+                props: LazyProps::Decoded(stored),
+            }),
+        );
+        graph
+            .index
+            .entry(label.clone())
+            .or_default()
+            .insert(key.clone(), id);
+        Ok(node)
     }
 
     async fn upsert_relationship(
@@ -168,34 +293,52 @@ impl GraphStore for MemoryGraphStore {
         properties: Properties,
     ) -> Result<Relationship> {
         let mut graph = self.write();
-        for end in [from, to] {
-            if !graph.contains(end) {
-                return Err(not_found(end));
-            }
-        }
-        let stored = graph
+        let from_id = graph.id_of(from).ok_or_else(|| not_found(from))?;
+        let to_id = graph.id_of(to).ok_or_else(|| not_found(to))?;
+        let edge = (rel_type.clone(), to_id);
+        let existing = graph
             .outgoing
-            .entry(from.clone())
-            .or_default()
-            .entry((rel_type.clone(), to.clone()))
-            .or_default();
-        merge_properties(stored, properties);
-        let properties = stored.clone();
+            .get(&from_id)
+            .and_then(|out| out.get(&edge))
+            .copied();
+        let (id, mut stored) = match existing {
+            Some(id) => (
+                id,
+                graph
+                    .rels
+                    .get(&id)
+                    .map(|r| decoded(&r.props).clone())
+                    .unwrap_or_default(),
+            ),
+            None => (graph.next_id(), Properties::new()),
+        };
+        merge_properties(&mut stored, properties);
+        graph.rels.insert(
+            id,
+            Arc::new(RelData {
+                id,
+                rel_type: rel_type.clone(),
+                from: from_id,
+                to: to_id,
+                props: LazyProps::Decoded(stored.clone()),
+            }),
+        );
+        graph.outgoing.entry(from_id).or_default().insert(edge, id);
         graph
             .incoming
-            .entry(to.clone())
+            .entry(to_id)
             .or_default()
-            .insert((rel_type.clone(), from.clone()));
+            .insert((rel_type.clone(), from_id), id);
         Ok(Relationship {
             from: from.clone(),
             rel_type: rel_type.clone(),
             to: to.clone(),
-            properties,
+            properties: stored,
         })
     }
 
     async fn get_node(&self, node: &NodeRef) -> Result<Option<Node>> {
-        self.read().node(node)
+        GraphRead::node(&*self.read(), node)
     }
 
     async fn find_nodes(
@@ -220,23 +363,26 @@ impl GraphStore for MemoryGraphStore {
 
     async fn delete_node(&self, node: &NodeRef) -> Result<bool> {
         let mut graph = self.write();
-        let Some(keys) = graph.nodes.get_mut(&node.label) else {
+        let Some(id) = graph.id_of(node) else {
             return Ok(false);
         };
-        if keys.remove(&node.key).is_none() {
-            return Ok(false);
-        }
-        if keys.is_empty() {
-            graph.nodes.remove(&node.label);
-        }
-        for (t, to) in graph.outgoing.remove(node).unwrap_or_default().into_keys() {
-            if let Some(set) = graph.incoming.get_mut(&to) {
-                set.remove(&(t, node.clone()));
+        if let Some(keys) = graph.index.get_mut(&node.label) {
+            keys.remove(&node.key);
+            if keys.is_empty() {
+                graph.index.remove(&node.label);
             }
         }
-        for (t, from) in graph.incoming.remove(node).unwrap_or_default() {
+        graph.nodes.remove(&id);
+        for ((t, to), rel) in graph.outgoing.remove(&id).unwrap_or_default() {
+            graph.rels.remove(&rel);
+            if let Some(set) = graph.incoming.get_mut(&to) {
+                set.remove(&(t, id));
+            }
+        }
+        for ((t, from), rel) in graph.incoming.remove(&id).unwrap_or_default() {
+            graph.rels.remove(&rel);
             if let Some(out) = graph.outgoing.get_mut(&from) {
-                out.remove(&(t, node.clone()));
+                out.remove(&(t, id));
             }
         }
         graph.outgoing.retain(|_, out| !out.is_empty());
@@ -251,40 +397,50 @@ impl GraphStore for MemoryGraphStore {
         to: &NodeRef,
     ) -> Result<bool> {
         let mut graph = self.write();
-        let edge = (rel_type.clone(), to.clone());
-        let Some(out) = graph.outgoing.get_mut(from) else {
+        let (Some(from_id), Some(to_id)) = (graph.id_of(from), graph.id_of(to)) else {
             return Ok(false);
         };
-        if out.remove(&edge).is_none() {
+        let Some(out) = graph.outgoing.get_mut(&from_id) else {
             return Ok(false);
-        }
+        };
+        let Some(rel) = out.remove(&(rel_type.clone(), to_id)) else {
+            return Ok(false);
+        };
         if out.is_empty() {
-            graph.outgoing.remove(from);
+            graph.outgoing.remove(&from_id);
         }
-        if let Some(inc) = graph.incoming.get_mut(to) {
-            inc.remove(&(rel_type.clone(), from.clone()));
+        if let Some(inc) = graph.incoming.get_mut(&to_id) {
+            inc.remove(&(rel_type.clone(), from_id));
             if inc.is_empty() {
-                graph.incoming.remove(to);
+                graph.incoming.remove(&to_id);
             }
         }
+        graph.rels.remove(&rel);
         Ok(true)
     }
 
     async fn stats(&self) -> Result<GraphStats> {
         let graph = self.read();
         let mut stats = GraphStats::default();
-        for (label, keys) in &graph.nodes {
+        for (label, keys) in &graph.index {
             stats.nodes += keys.len() as u64;
             stats.labels.insert(label.clone(), keys.len() as u64);
         }
-        for (t, _) in graph.outgoing.values().flat_map(BTreeMap::keys) {
+        for rel in graph.rels.values() {
             stats.relationships += 1;
-            *stats.rel_types.entry(t.clone()).or_default() += 1;
+            *stats.rel_types.entry(rel.rel_type.clone()).or_default() += 1;
         }
         Ok(stats)
     }
 
     async fn query(&self, query: &ReadQuery) -> Result<QueryResult> {
-        run_subset(&*self.read(), query)
+        let graph = Arc::clone(&self.graph);
+        let query = query.clone();
+        tokio::task::spawn_blocking(move || {
+            let graph = graph.read().unwrap_or_else(PoisonError::into_inner);
+            run_embedded(&*graph, &query)
+        })
+        .await
+        .map_err(|e| Error::Store(StoreError::backend("query task failed", e)))?
     }
 }

@@ -89,7 +89,7 @@ pub trait GraphStore: Send + Sync {
 
     /// Runs a read-only Cypher query. Write clauses are refused with
     /// [`crate::Error::WriteInReadQuery`] (see [`crate::ensure_read_only`]); the row limit and
-    /// timeout of `query` are enforced. The embedded backends support the subset documented in
+    /// timeout of `query` are enforced. The embedded backends run the Cypher documented in
     /// the crate README and refuse the rest with [`crate::Error::Unsupported`].
     async fn query(&self, query: &ReadQuery) -> Result<QueryResult>;
 }

@@ -509,18 +509,125 @@ fn cell(value: &BoltType, endpoints: &Endpoints) -> Result<QueryValue> {
             properties: bolt_properties(&rel.properties)?,
         }));
     }
-    Ok(QueryValue::Value(bolt_to_json(value)))
+    Ok(QueryValue::Value(result_json(value, endpoints)?))
+}
+
+/// A result value as JSON, in the shapes the embedded engine uses: a node of this store as
+/// [`Node`], a relationship between two of them as [`Relationship`], a path as
+/// `{"nodes": [...], "relationships": [...]}`, lists and maps element by element.
+fn result_json(value: &BoltType, endpoints: &Endpoints) -> Result<serde_json::Value> {
+    use serde_json::Value as J;
+    Ok(match value {
+        BoltType::Node(_) => match bolt_node(value)? {
+            Some(node) => to_json(&node)?,
+            None => bolt_to_json(value),
+        },
+        BoltType::Relation(rel) => {
+            relationship_json(rel.id.value, &rel.typ.value, &rel.properties, endpoints)?
+                .unwrap_or_else(|| bolt_to_json(value))
+        }
+        BoltType::UnboundedRelation(rel) => {
+            relationship_json(rel.id.value, &rel.typ.value, &rel.properties, endpoints)?
+                .unwrap_or_else(|| bolt_to_json(value))
+        }
+        BoltType::List(list) => J::Array(
+            list.value
+                .iter()
+                .map(|v| result_json(v, endpoints))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        BoltType::Map(map) => J::Object(
+            map.value
+                .iter()
+                .map(|(k, v)| Ok((k.value.clone(), result_json(v, endpoints)?)))
+                .collect::<Result<serde_json::Map<_, _>>>()?,
+        ),
+        BoltType::Path(path) => {
+            // `indices` alternate: relationship (1-based, negative when walked backwards),
+            // then the node reached.
+            let nodes: Vec<&BoltType> = path.nodes.value.iter().collect();
+            let rels: Vec<&BoltType> = path.rels.value.iter().collect();
+            let mut out_nodes = Vec::new();
+            let mut out_rels = Vec::new();
+            if let Some(first) = nodes.first() {
+                out_nodes.push(result_json(first, endpoints)?);
+            }
+            let indices: Vec<i64> = path
+                .indices
+                .value
+                .iter()
+                .filter_map(|i| match i {
+                    BoltType::Integer(i) => Some(i.value),
+                    _ => None,
+                })
+                .collect();
+            for pair in indices.chunks(2) {
+                if let [r, n] = pair {
+                    let r = usize::try_from(r.unsigned_abs()).unwrap_or(0);
+                    if let Some(rel) = r.checked_sub(1).and_then(|r| rels.get(r)) {
+                        out_rels.push(result_json(rel, endpoints)?);
+                    }
+                    if let Some(node) = usize::try_from(*n).ok().and_then(|n| nodes.get(n)) {
+                        out_nodes.push(result_json(node, endpoints)?);
+                    }
+                }
+            }
+            serde_json::json!({ "nodes": out_nodes, "relationships": out_rels })
+        }
+        other => bolt_to_json(other),
+    })
+}
+
+/// A relationship between two nodes of this store, as JSON, if its endpoints are known.
+fn relationship_json(
+    id: i64,
+    rel_type: &str,
+    properties: &BoltMap,
+    endpoints: &Endpoints,
+) -> Result<Option<serde_json::Value>> {
+    let (Some((from, to)), Ok(rel_type)) = (endpoints.get(&id), RelType::new(rel_type)) else {
+        return Ok(None);
+    };
+    let rel = Relationship {
+        from: from.clone(),
+        rel_type,
+        to: to.clone(),
+        properties: bolt_properties(properties)?,
+    };
+    Ok(Some(to_json(&rel)?))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::Store(StoreError::backend("encoding a result", e)))
+}
+
+/// Ids of the relationships anywhere in `value` (inside lists, maps and paths too).
+fn relationship_ids(value: &BoltType, ids: &mut Vec<i64>) {
+    match value {
+        BoltType::Relation(rel) => ids.push(rel.id.value),
+        BoltType::UnboundedRelation(rel) => ids.push(rel.id.value),
+        BoltType::List(list) => list.value.iter().for_each(|v| relationship_ids(v, ids)),
+        BoltType::Map(map) => map.value.values().for_each(|v| relationship_ids(v, ids)),
+        BoltType::Path(path) => path
+            .rels
+            .value
+            .iter()
+            .for_each(|v| relationship_ids(v, ids)),
+        _ => {}
+    }
 }
 
 impl Neo4jGraphStore {
     /// A Bolt relationship names its endpoints by internal id only, so the keys of the
-    /// endpoints of every returned relationship are looked up in one extra query.
+    /// endpoints of every returned relationship (also inside lists, maps and paths) are looked
+    /// up in one extra query.
     async fn relationship_endpoints(&self, rows: &[Row]) -> Result<Endpoints> {
         let mut ids: Vec<i64> = Vec::new();
         for row in rows {
             for key in row.keys() {
-                if let Ok(BoltType::Relation(rel)) = row.get::<BoltType>(&key.value) {
-                    ids.push(rel.id.value);
+                if let Ok(value) = row.get::<BoltType>(&key.value) {
+                    relationship_ids(&value, &mut ids);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! argument checks of every backend.
 
 use crate::model::{Direction, Label, Node, NodeRef, Properties, RelType, Relationship};
-use crate::query::{Deadline, check_limit};
+use crate::query::check_limit;
 use crate::{Error, MAX_DEPTH, Result};
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -143,20 +143,6 @@ pub(crate) fn neighbors(
         nodes.extend(source.node(node)?);
     }
     Ok(nodes)
-}
-
-/// Runs a scan that gives up at `deadline`.
-pub(crate) fn scan_until(
-    source: &dyn GraphRead,
-    label: &Label,
-    filter: &Properties,
-    deadline: Deadline,
-    visit: &mut dyn FnMut(Node) -> Result<ControlFlow<()>>,
-) -> Result<()> {
-    source.scan(label, filter, &mut |node| {
-        deadline.check()?;
-        visit(node)
-    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use crate::model::{
     Direction, GraphStats, Label, Node, NodeKey, NodeRef, Properties, RelType, Relationship,
     merge_properties,
 };
-use crate::query::{QueryResult, ReadQuery, run_subset};
+use crate::query::graph::{LazyProps, NodeData, QueryGraph, RelData, Visit};
+use crate::query::{QueryResult, ReadQuery, run_embedded};
 use crate::store::GraphStore;
 use crate::store::read::{self, GraphRead, matches_filter};
 use crate::{Error, Result};
@@ -27,7 +28,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// A graph stored in one SQLite file.
 ///
-/// Queries use the embedded Cypher subset documented in the crate README.
+/// Queries run on the embedded Cypher engine (see the crate README), reading the tables
+/// directly in one read transaction.
 #[derive(Clone, Debug)]
 pub struct SqliteGraphStore {
     writer: Arc<Mutex<Connection>>,
@@ -488,6 +490,195 @@ impl GraphRead for Connection {
     }
 }
 
+fn node_data(id: i64, label: String, key: String, props: String) -> Result<Arc<NodeData>> {
+    Ok(Arc::new(NodeData {
+        id: id as u64,
+        label: Label::new(label)?,
+        key: NodeKey::new(key)?,
+        props: LazyProps::json(props),
+    }))
+}
+
+fn rel_data(id: i64, rel_type: String, from: i64, to: i64, props: String) -> Result<Arc<RelData>> {
+    Ok(Arc::new(RelData {
+        id: id as u64,
+        rel_type: RelType::new(rel_type)?,
+        from: from as u64,
+        to: to as u64,
+        props: LazyProps::json(props),
+    }))
+}
+
+/// Runs `sql` with `args` and calls `row` for each result row until it breaks.
+fn each_row(
+    conn: &Connection,
+    context: &str,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+    row: &mut dyn FnMut(&rusqlite::Row<'_>) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| backend(context, e))?;
+    let mut rows = stmt.query(args).map_err(|e| backend(context, e))?;
+    while let Some(r) = rows.next().map_err(|e| backend(context, e))? {
+        if row(r)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn col<T: rusqlite::types::FromSql>(row: &rusqlite::Row<'_>, i: usize) -> Result<T> {
+    row.get(i).map_err(|e| backend("reading a row", e))
+}
+
+impl QueryGraph for Connection {
+    fn label_counts(&self, label: Option<&Label>) -> Result<Vec<(u64, Arc<NodeData>)>> {
+        let mut counts: Vec<(i64, i64)> = Vec::new();
+        let mut read = |r: &rusqlite::Row<'_>| {
+            counts.push((col(r, 0)?, col(r, 1)?));
+            Ok(ControlFlow::Continue(()))
+        };
+        match label {
+            Some(l) => each_row(
+                self,
+                "counting nodes",
+                "SELECT count(*), min(id) FROM nodes WHERE label = ?1 HAVING count(*) > 0",
+                &[&l.as_str()],
+                &mut read,
+            )?,
+            None => each_row(
+                self,
+                "counting nodes",
+                "SELECT count(*), min(id) FROM nodes GROUP BY label",
+                &[],
+                &mut read,
+            )?,
+        }
+        let mut out = Vec::with_capacity(counts.len());
+        for (n, id) in counts {
+            if let Some(node) = QueryGraph::node(self, id as u64)? {
+                out.push((n.max(0) as u64, node));
+            }
+        }
+        Ok(out)
+    }
+
+    fn scan(&self, label: Option<&Label>, visit: Visit<'_, Arc<NodeData>>) -> Result<()> {
+        let mut each = |r: &rusqlite::Row<'_>| {
+            visit(node_data(col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?)?)
+        };
+        match label {
+            Some(l) => each_row(
+                self,
+                "scanning nodes",
+                "SELECT id, label, key, props FROM nodes WHERE label = ?1",
+                &[&l.as_str()],
+                &mut each,
+            ),
+            None => each_row(
+                self,
+                "scanning nodes",
+                "SELECT id, label, key, props FROM nodes",
+                &[],
+                &mut each,
+            ),
+        }
+    }
+
+    fn lookup(&self, label: &Label, key: &NodeKey) -> Result<Option<Arc<NodeData>>> {
+        Ok(
+            node_row(self, &NodeRef::new(label.clone(), key.clone()))?.map(|(id, props)| {
+                Arc::new(NodeData {
+                    id: id as u64,
+                    label: label.clone(),
+                    key: key.clone(),
+                    props: LazyProps::json(props),
+                })
+            }),
+        )
+    }
+
+    fn node(&self, id: u64) -> Result<Option<Arc<NodeData>>> {
+        let mut found = None;
+        each_row(
+            self,
+            "reading a node",
+            "SELECT label, key, props FROM nodes WHERE id = ?1",
+            &[&(id as i64)],
+            &mut |r| {
+                found = Some(node_data(id as i64, col(r, 0)?, col(r, 1)?, col(r, 2)?)?);
+                Ok(ControlFlow::Break(()))
+            },
+        )?;
+        Ok(found)
+    }
+
+    fn expand(
+        &self,
+        node: u64,
+        direction: Direction,
+        types: &[RelType],
+        visit: Visit<'_, (Arc<RelData>, Arc<NodeData>)>,
+    ) -> Result<()> {
+        let id = node as i64;
+        let mut stop = false;
+        let mut run = |outgoing: bool, rel_type: Option<&RelType>| -> Result<()> {
+            if stop {
+                return Ok(());
+            }
+            let (other, this) = if outgoing {
+                ("to_id", "from_id")
+            } else {
+                ("from_id", "to_id")
+            };
+            let loops = if !outgoing && direction == Direction::Both {
+                " AND r.from_id <> r.to_id"
+            } else {
+                ""
+            };
+            let typed = if rel_type.is_some() {
+                " AND r.type = ?2"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "SELECT r.id, r.type, r.from_id, r.to_id, r.props, n.id, n.label, n.key, n.props
+                 FROM rels r JOIN nodes n ON n.id = r.{other} WHERE r.{this} = ?1{typed}{loops}"
+            );
+            let type_name = rel_type.map(RelType::as_str);
+            let args: Vec<&dyn rusqlite::ToSql> = match &type_name {
+                Some(t) => vec![&id, t],
+                None => vec![&id],
+            };
+            each_row(self, "expanding", &sql, &args, &mut |r| {
+                let rel = rel_data(col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?, col(r, 4)?)?;
+                let other = node_data(col(r, 5)?, col(r, 6)?, col(r, 7)?, col(r, 8)?)?;
+                let flow = visit((rel, other))?;
+                stop = flow.is_break();
+                Ok(flow)
+            })
+        };
+        for outgoing in [true, false] {
+            let wanted = if outgoing {
+                direction.includes_outgoing()
+            } else {
+                direction.includes_incoming()
+            };
+            if !wanted {
+                continue;
+            }
+            if types.is_empty() {
+                run(outgoing, None)?;
+            } else {
+                for t in types {
+                    run(outgoing, Some(t))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl GraphStore for SqliteGraphStore {
     async fn upsert_node(
@@ -640,7 +831,7 @@ impl GraphStore for SqliteGraphStore {
             let tx = conn
                 .transaction()
                 .map_err(|e| backend("starting transaction", e))?;
-            run_subset(&*tx, &query)
+            run_embedded(&*tx, &query)
         })
         .await
     }
