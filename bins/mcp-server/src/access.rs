@@ -109,6 +109,8 @@ rules! {
     USER_DISABLE = POST "/api/v1/users/{username}/disable", perm(Permission::SYSTEM_ADMIN);
     /// Enable a user.
     USER_ENABLE = POST "/api/v1/users/{username}/enable", perm(Permission::SYSTEM_ADMIN);
+    /// Lift a user's log-in lock-out.
+    USER_UNLOCK = POST "/api/v1/users/{username}/unlock", perm(Permission::SYSTEM_ADMIN);
     /// Assign a role to a user.
     USER_ROLE_ASSIGN = POST "/api/v1/users/{username}/roles", perm(Permission::SYSTEM_ADMIN);
     /// Remove a role from a user.

@@ -140,6 +140,12 @@ pub enum UsersCommand {
         /// Log-in name.
         username: String,
     },
+    /// Lift a user's log-in lock-out (a running server applies it at the user's next log-in
+    /// attempt).
+    Unlock {
+        /// Log-in name.
+        username: String,
+    },
     /// Set a new password (8 to 1024 characters; asked for twice on a terminal, else read
     /// from the first line of stdin).
     Passwd {

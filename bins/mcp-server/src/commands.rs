@@ -60,12 +60,21 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 bail!("unknown role `{unknown}`");
             }
             let password = read_password(&format!("Password for {username}: "))?;
-            let user = users::create_user(&*state.users, &username, &password).await?;
+            let user =
+                users::create_user_with(&*state.users, &state.passwords, &username, &password)
+                    .await?;
             for role in &roles {
                 az.assign_role(&user.id, role).await?;
             }
-            cli_event(state, "create_user", &username).await;
             let roles = az.roles_of(&user.id).await?;
+            let event = AuditEvent::new(EventType::DataWrite)
+                .with_user("cli")
+                .with_action("create_user")
+                .with_resource("cli")
+                .with_detail("target", username.clone())
+                .with_detail("target_user_id", user.id.clone())
+                .with_detail("roles", roles.clone());
+            state.audit(event).await;
             println!(
                 "created user {username} ({}) with roles {}",
                 user.id,
@@ -103,6 +112,12 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
             cli_event(state, "enable_user", &username).await;
             println!("enabled {username}");
         }
+        Command::Users(UsersCommand::Unlock { username }) => {
+            let user = find(state, &username).await?;
+            state.users.record_unlock(&user.id).await?;
+            cli_event(state, "unlock_user", &username).await;
+            println!("unlocked {username}");
+        }
         Command::Users(UsersCommand::Passwd { username }) => {
             let user = find(state, &username).await?;
             let password = read_password(&format!("New password for {username}: "))?;
@@ -131,7 +146,10 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
         }
         Command::Roles(RolesCommand::Revoke { username, role }) => {
             let user = find(state, &username).await?;
-            authorizer(state)?.revoke_role(&user.id, &role).await?;
+            if authorizer(state)?.revoke_role(&user.id, &role).await? {
+                // Tokens issued while the user held the role stop working.
+                state.users.invalidate_tokens(&user.id).await?;
+            }
             cli_event(state, &format!("revoke_role:{role}"), &username).await;
             println!("{username} no longer has role {role}");
         }
@@ -141,7 +159,8 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
                 bail!("user `{username}` is disabled");
             }
             let roles = authorizer(state)?.roles_of(&user.id).await?;
-            let issued = state.issuer.issue(&user.id, roles)?;
+            let at = user.token_issue_time(chrono::Utc::now());
+            let issued = state.issuer.issue_at(&user.id, roles, at)?;
             cli_event(state, "issue_token", &username).await;
             println!("{}", issued.token);
         }
@@ -291,7 +310,7 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     };
     let username = std::env::var(BOOTSTRAP_USER_ENV).unwrap_or_else(|_| "admin".to_owned());
-    let user = users::create_user(&*state.users, &username, &password)
+    let user = users::create_user_with(&*state.users, &state.passwords, &username, &password)
         .await
         .with_context(|| {
             format!("cannot create the bootstrap admin from {BOOTSTRAP_PASSWORD_ENV}")
@@ -299,7 +318,14 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
     authorizer(state)?
         .assign_role(&user.id, mcp_rbac::role::ADMIN)
         .await?;
-    cli_event(state, "bootstrap_admin", &username).await;
+    let event = AuditEvent::new(EventType::DataWrite)
+        .with_user("cli")
+        .with_action("bootstrap_admin")
+        .with_resource("cli")
+        .with_detail("target", username.clone())
+        .with_detail("target_user_id", user.id.clone())
+        .with_detail("roles", vec![mcp_rbac::role::ADMIN]);
+    state.audit(event).await;
     tracing::warn!(
         %username,
         "created the admin user from {BOOTSTRAP_PASSWORD_ENV}; unset it now (it is used only on an empty user store)"

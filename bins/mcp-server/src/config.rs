@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 mod mcp;
 mod neo4j;
+mod trusted_proxies;
 pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
+pub use trusted_proxies::TrustedProxies;
 
 /// Environment aliases: variable name → dotted key in the config tree.
 const ENV_ALIASES: &[(&str, &str)] = &[
@@ -168,6 +170,11 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
     /// Worker threads (0: one per core).
     pub workers: usize,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client: for requests from them, the client address of lock-outs,
+    /// audit events and logs is the nearest untrusted address in those headers. Empty (the
+    /// default): the TCP peer is the client and the headers are ignored.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -179,6 +186,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 60,
             shutdown_timeout_secs: 10,
             workers: 0,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -351,12 +359,27 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     /// `iss` of issued tokens.
     pub issuer: String,
-    /// Failed log-ins per user name before it is locked for `lockout_secs`.
+    /// Failed log-ins for one user name from one client address before that pair is locked
+    /// for `lockout_secs` (other addresses are not affected).
     pub max_failures_per_user: u32,
-    /// Failed log-ins per client IP before it is locked for `lockout_secs`.
+    /// Failed log-ins from one client address, whatever the names, before it is locked for
+    /// `lockout_secs`.
     pub max_failures_per_ip: u32,
+    /// Failed log-ins for one user name from all addresses that have not logged in as it
+    /// (within `remember_login_address_days`) before such addresses wait for the window to
+    /// end: the slow-down of distributed guessing, which the owner does not feel from an
+    /// address they logged in from before.
+    pub max_failures_per_account: u32,
     /// How long a lock-out lasts, and the window failures are counted in.
     pub lockout_secs: u64,
+    /// How long an address a user logged in from is remembered as theirs (exempt from the
+    /// per-address lock and the slow-down for that user).
+    pub remember_login_address_days: u64,
+    /// Password checks (Argon2, 19 MiB each) running at once; 0: one per CPU core.
+    pub max_concurrent_password_checks: usize,
+    /// Password checks waiting for their turn; beyond it a log-in gets 503 with
+    /// `Retry-After`.
+    pub password_check_queue: usize,
     /// How long a user's roles are reused before the role store is read again (0: every
     /// request reads it). A role change made through this instance applies at once; one made on
     /// another instance applies here within this time.
@@ -378,7 +401,11 @@ impl Default for AuthConfig {
             issuer: "mcp-server".into(),
             max_failures_per_user: 5,
             max_failures_per_ip: 20,
+            max_failures_per_account: 30,
             lockout_secs: 300,
+            remember_login_address_days: 30,
+            max_concurrent_password_checks: 0,
+            password_check_queue: 32,
             role_cache_ttl_ms: 2000,
             user_cache_ttl_ms: 2000,
         }
@@ -586,12 +613,17 @@ pub struct AuditConfig {
     /// to the spill file) before answering; when it takes longer the caller gets 503
     /// `audit_unavailable` (the code has run). 0 answers without waiting. Default 2000.
     pub durable_timeout_ms: u64,
+    /// Audit events that callers without a valid token can cause (failed and refused
+    /// log-ins, refused tokens, refused `Host`/`Origin`) stored per minute; beyond it they are
+    /// counted, and the counts are stored in one summary event a minute. Default 120.
+    pub unauthenticated_events_per_minute: u32,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             durable_timeout_ms: 2_000,
+            unauthenticated_events_per_minute: 120,
         }
     }
 }

@@ -57,6 +57,13 @@ pub enum ApiError {
     /// The request took longer than the configured timeout.
     #[error("the request took too long")]
     Timeout,
+    /// Too much of this work is under way (password checks); retry after the given number of
+    /// seconds.
+    #[error("the server is busy, retry in {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait before a retry.
+        retry_after_secs: u64,
+    },
     /// A store or the sandbox is down or busy.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -106,6 +113,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::RateLimited { .. } => "rate_limited",
             Self::Timeout => "timeout",
+            Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::AuditUnavailable(_) => "audit_unavailable",
             Self::NotWired(_) | Self::Internal(_) => "internal",
@@ -143,9 +151,10 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout | Self::Unavailable(_) | Self::AuditUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Timeout
+            | Self::Busy { .. }
+            | Self::Unavailable(_)
+            | Self::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotWired(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,9 +169,11 @@ impl ApiError {
     pub fn response_with_id(&self, request_id: String) -> HttpResponse {
         let status = self.status_code();
         let message = if status.is_server_error()
-            && !matches!(self, Self::Timeout | Self::AuditUnavailable(_))
-        {
-            tracing::error!(error = %self, "request failed");
+            && !matches!(
+                self,
+                Self::Timeout | Self::Busy { .. } | Self::AuditUnavailable(_)
+            ) {
+            tracing::error!(error = %mcp_core::bounded::text(&self.to_string()), "request failed");
             match self {
                 Self::Unavailable(_) => "Service unavailable".to_owned(),
                 _ => "Something went wrong".to_owned(),
@@ -178,7 +189,7 @@ impl ApiError {
             },
         };
         let mut res = HttpResponse::build(status).json(body);
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }

@@ -11,8 +11,11 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// Request latency by route pattern, method and status.
     pub latency: HistogramVec,
-    /// Failed authentications by reason (`invalid_token`, `invalid_credentials`, `locked_out`).
+    /// Failed authentications by reason (`missing_token`, `invalid_token`, `user_disabled`,
+    /// `unknown_user`, `token_predates_change`, `invalid_credentials`, `locked_out`, `busy`).
     pub auth_failures: IntCounterVec,
+    /// Audit events of unauthenticated callers not stored for the budget, by kind.
+    pub audit_suppressed: IntCounterVec,
     /// Permission denials by permission.
     pub permission_denials: IntCounterVec,
     /// Code executions by language and outcome.
@@ -50,6 +53,14 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        let audit_suppressed = IntCounterVec::new(
+            Opts::new(
+                "mcp_audit_suppressed_total",
+                "Audit events of unauthenticated callers over the per-minute budget, by kind",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         let permission_denials = IntCounterVec::new(
             Opts::new(
                 "mcp_permission_denials_total",
@@ -85,6 +96,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(auth_failures.clone()),
+            Box::new(audit_suppressed.clone()),
             Box::new(permission_denials.clone()),
             Box::new(executions.clone()),
             Box::new(audit_queue_depth.clone()),
@@ -98,6 +110,7 @@ impl Metrics {
             requests,
             latency,
             auth_failures,
+            audit_suppressed,
             permission_denials,
             executions,
             audit_queue_depth,
@@ -117,10 +130,16 @@ impl Metrics {
         }
     }
 
-    /// Records one finished request.
+    /// Records one finished request. Every label value comes from a fixed set: `route` is a
+    /// pattern of the route table (or `unmatched`, which the caller passes for anything else),
+    /// the method one of [`METHODS`] or `other`, the status a number from 100 to 599 or `other`.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let status = status.to_string();
-        let labels = [route, method, status.as_str()];
+        let status = if (100..600).contains(&status) {
+            status.to_string()
+        } else {
+            "other".to_owned()
+        };
+        let labels = [route, method_label(method), status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }
@@ -131,6 +150,19 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// The HTTP methods that are label values of their own; any other becomes `other`.
+pub const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// `method` if it is one of [`METHODS`], else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("other")
 }
 
 impl Default for Metrics {
@@ -157,6 +189,29 @@ mod tests {
         );
         assert!(text.contains("mcp_http_request_duration_seconds_bucket"));
         assert!(text.contains(r#"mcp_executions_total{language="python",outcome="success"} 1"#));
+    }
+
+    #[test]
+    fn unknown_methods_and_odd_statuses_collapse_into_one_label_value() {
+        let m = Metrics::new();
+        for i in 0..50 {
+            m.observe_request("unmatched", &format!("BREW{i}"), 400, 0.001);
+        }
+        m.observe_request("unmatched", "GET", 999, 0.001);
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"mcp_http_requests_total{method="other",route="unmatched",status="400"} 50"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mcp_http_requests_total{method="GET",route="unmatched",status="other"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"), "{text}");
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub async fn observe(
             .get(request_id::HEADER)
             .and_then(|v| v.to_str().ok()),
     );
+    // Metric labels and span fields: the route pattern (a fixed set) or `unmatched`; the
+    // client-chosen method and path are bounded by the one rule (`mcp_core::bounded`).
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let method = mcp_core::bounded::text(req.method().as_str()).into_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let timeout = state.as_ref().map_or(Duration::from_secs(60), |s| {
         Duration::from_secs(s.config.http.request_timeout_secs)
@@ -38,7 +40,7 @@ pub async fn observe(
         request_id = %id,
         method = %method,
         route = %route,
-        path = %req.path(),
+        path = %mcp_core::bounded::text(req.path()),
     );
     let scoped_id = id.clone();
     let outcome = request_id::scope(id.clone(), async move {

@@ -10,8 +10,42 @@ use serde_json::{Map, Value};
 
 use crate::event::{AuditEvent, timestamp_format};
 
+/// The text a backend stored for the fields whose parsed value forgets how it was written
+/// (a timestamp's offset, an id's case, a JSON object's spacing and key order). Verification
+/// hashes these texts as stored, so a rewrite that keeps the parsed meaning still changes the
+/// hash; for the fields not listed the parsed value is its only text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredText<'a> {
+    /// The stored `event_id`.
+    pub(crate) event_id: &'a str,
+    /// The stored `timestamp`.
+    pub(crate) timestamp: &'a str,
+    /// The stored `ip_address`.
+    pub(crate) ip_address: Option<&'a str>,
+    /// The stored `details` (JSON text, put into the hashed text as it is).
+    pub(crate) details: &'a str,
+}
+
 /// Canonical JSON of `event`, given the canonical JSON of its `details`.
 pub(crate) fn event_with_details(event: &AuditEvent, details: &str) -> String {
+    let event_id = event.event_id.hyphenated().to_string();
+    let timestamp = timestamp_format::format(&event.timestamp);
+    let ip_address = event.ip_address.map(|ip| ip.to_string());
+    as_stored(
+        event,
+        StoredText {
+            event_id: &event_id,
+            timestamp: &timestamp,
+            ip_address: ip_address.as_deref(),
+            details,
+        },
+    )
+}
+
+/// The text the chain hashes for a stored event: [`event`]'s layout with the stored texts of
+/// [`StoredText`]'s fields. Equal to [`event`] exactly when those texts are canonical.
+pub(crate) fn as_stored(event: &AuditEvent, stored: StoredText<'_>) -> String {
+    let details = stored.details;
     let mut out = String::with_capacity(320 + details.len());
     // Keys in byte order: action, details, duration_ms, error_message, event_id, event_type,
     // ip_address, request_id, resource, session_id, success, timestamp, user_agent, user_id.
@@ -28,15 +62,11 @@ pub(crate) fn event_with_details(event: &AuditEvent, details: &str) -> String {
     }
     out.push_str(",\"error_message\":");
     opt_str(&mut out, event.error_message.as_deref());
-    let _ = write!(out, ",\"event_id\":\"{}\"", event.event_id.hyphenated());
+    out.push_str(",\"event_id\":");
+    write_str(stored.event_id, &mut out);
     let _ = write!(out, ",\"event_type\":\"{}\"", event.event_type.as_str());
     out.push_str(",\"ip_address\":");
-    match event.ip_address {
-        Some(ip) => {
-            let _ = write!(out, "\"{ip}\"");
-        }
-        None => out.push_str("null"),
-    }
+    opt_str(&mut out, stored.ip_address);
     out.push_str(",\"request_id\":");
     opt_str(&mut out, event.request_id.as_deref());
     out.push_str(",\"resource\":");
@@ -48,9 +78,9 @@ pub(crate) fn event_with_details(event: &AuditEvent, details: &str) -> String {
     } else {
         ",\"success\":false"
     });
-    out.push_str(",\"timestamp\":\"");
-    out.push_str(&timestamp_format::format(&event.timestamp));
-    out.push_str("\",\"user_agent\":");
+    out.push_str(",\"timestamp\":");
+    write_str(stored.timestamp, &mut out);
+    out.push_str(",\"user_agent\":");
     opt_str(&mut out, event.user_agent.as_deref());
     out.push_str(",\"user_id\":");
     opt_str(&mut out, event.user_id.as_deref());

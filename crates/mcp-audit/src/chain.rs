@@ -190,6 +190,19 @@ impl ChainVerifier {
         hash: &str,
         event: &AuditEvent,
     ) -> bool {
+        self.check_text(seq, prev_hash, hash, event.event_id, &canonical_json(event))
+    }
+
+    /// Checks the next row given the exact text to hash for it (see
+    /// [`crate::canonical::as_stored`]).
+    pub(crate) fn check_text(
+        &mut self,
+        seq: u64,
+        prev_hash: &str,
+        hash: &str,
+        event_id: Uuid,
+        canonical: &str,
+    ) -> bool {
         self.checked += 1;
         let reason = if seq != self.head.seq + 1 {
             Some(BreakReason::SequenceGap {
@@ -202,7 +215,7 @@ impl ChainVerifier {
                 found: prev_hash.to_owned(),
             })
         } else {
-            let expected = compute_hash(prev_hash, event);
+            let expected = hash_canonical(prev_hash, canonical);
             (expected != hash).then(|| BreakReason::HashMismatch {
                 expected,
                 found: hash.to_owned(),
@@ -212,7 +225,7 @@ impl ChainVerifier {
             Some(reason) => {
                 self.broken = Some(BrokenLink {
                     seq,
-                    event_id: Some(event.event_id),
+                    event_id: Some(event_id),
                     reason,
                 });
                 false

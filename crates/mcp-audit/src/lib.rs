@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod bounds;
 mod canonical;
 pub mod chain;
 mod error;
@@ -11,6 +12,7 @@ pub mod sink;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use bounds::{MAX_DETAILS_BYTES, MAX_EVENT_BYTES};
 pub use chain::{BreakReason, BrokenLink, ChainHead, ChainReport, GENESIS_HASH};
 pub use error::Error;
 pub use event::{AuditEvent, EventType};

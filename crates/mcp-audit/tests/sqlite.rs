@@ -222,3 +222,86 @@ async fn in_memory_database_path_is_refused() {
     assert!(matches!(err, mcp_audit::StoreError::Invalid(_)), "{err:?}");
     assert!(err.to_string().contains("MemoryAuditSink"), "{err}");
 }
+
+/// Rewrites one stored column of row `seq` with `sql_value` (an SQL expression).
+fn rewrite(sink: &SqliteAuditSink, column: &str, sql_value: &str, seq: i64) {
+    let changed = raw(sink)
+        .execute(
+            &format!("UPDATE audit_events SET {column} = {sql_value} WHERE seq = ?1"),
+            [seq],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+async fn broken_seq(sink: &SqliteAuditSink) -> Option<u64> {
+    sink.verify_chain().await.unwrap().broken.map(|b| b.seq)
+}
+
+#[tokio::test]
+async fn a_timestamp_rewritten_to_another_offset_with_the_same_instant_breaks_the_chain() {
+    let (_dir, sink, events) = populated().await;
+    let instant = events[2].timestamp;
+    let shifted = instant
+        .with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, false);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(&shifted).unwrap(),
+        instant
+    );
+    rewrite(&sink, "timestamp", &format!("'{shifted}'"), 3);
+    assert_eq!(broken_seq(&sink).await, Some(3));
+}
+
+#[tokio::test]
+async fn an_event_id_rewritten_in_upper_case_breaks_the_chain() {
+    let (_dir, sink, _) = populated().await;
+    rewrite(&sink, "event_id", "upper(event_id)", 2);
+    assert_eq!(broken_seq(&sink).await, Some(2));
+}
+
+#[tokio::test]
+async fn details_re_serialised_with_the_same_meaning_break_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let event = AuditEvent::new(EventType::DataRead)
+        .with_detail("a", 1)
+        .with_detail("b", "two");
+    sink.append_one(&event).await.unwrap();
+    // Same object: other key order, spacing, an escaped letter.
+    rewrite(&sink, "details", r#"'{ "b": "t\u0077o", "a": 1 }'"#, 1);
+    let rows = sink.query(&AuditFilter::new()).await.unwrap();
+    assert_eq!(rows[0].event, event, "the meaning is the same");
+    assert_eq!(broken_seq(&sink).await, Some(1));
+}
+
+#[tokio::test]
+async fn an_ip_address_rewritten_in_another_notation_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+        .await
+        .unwrap();
+    let event = AuditEvent::new(EventType::DataRead).with_ip(Some("2001:db8::1".parse().unwrap()));
+    sink.append_one(&event).await.unwrap();
+    rewrite(&sink, "ip_address", "'2001:0db8:0:0:0:0:0:1'", 1);
+    assert_eq!(broken_seq(&sink).await, Some(1));
+}
+
+#[tokio::test]
+async fn time_filters_compare_instants_even_for_a_row_stored_with_an_offset() {
+    let (_dir, sink, events) = populated().await;
+    let instant = events[2].timestamp;
+    // The same instant written with +10:00: as text it sorts ten hours later.
+    let shifted = instant
+        .with_timezone(&chrono::FixedOffset::east_opt(10 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, false);
+    rewrite(&sink, "timestamp", &format!("'{shifted}'"), 3);
+    let later = instant + chrono::Duration::hours(1);
+    let rows = sink.query(&AuditFilter::new().since(later)).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.event.timestamp >= later),
+        "an event an hour before `since` was returned: {rows:?}"
+    );
+}

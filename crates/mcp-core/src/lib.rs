@@ -4,7 +4,8 @@
 //! `GraphStore`) reports backend failures as a [`StoreError`], so the server can map
 //! them to HTTP status codes without knowing which backend produced them.
 //! [`cache::TtlCache`] is the bounded, short-lived map behind the caching decorators of
-//! those stores.
+//! those stores. [`bounded`] is the one rule that bounds client-chosen text on its way into
+//! logs and audit events.
 //!
 //! ```
 //! use mcp_core::StoreError;
@@ -17,6 +18,7 @@
 
 #[cfg(feature = "neo4j")]
 pub mod bolt;
+pub mod bounded;
 pub mod cache;
 #[cfg(feature = "schema-testing")]
 pub mod schema_testing;

@@ -2,13 +2,15 @@
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use mcp_audit::AuditEvent;
 use mcp_rbac::Permission;
 
 use super::perm::Perm;
-use super::principal::{CallContext, Principal};
+use super::principal::{CallContext, Principal, authenticate, bearer_token};
 use crate::access::{self, Access};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -58,6 +60,54 @@ pub async fn authorize(
     }
 }
 
+/// The permission the route guard checked (and audited) for this request, so the handler's
+/// [`Allowed`] does not check it again.
+#[derive(Debug, Clone)]
+struct Authorized(Permission);
+
+/// Middleware on every route of the table: authenticates and checks the declared permission
+/// (auditing the decision) before anything reads the request's body or query, so a caller
+/// without the permission gets 401/403 and an `authz_denied` event whatever they sent (a body
+/// too large, malformed, of the wrong type, …). Routes declared `Authenticated` are
+/// authenticated here too; `Public` ones and methods the table does not list pass through.
+pub async fn guard_route(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Err(err) = check_declared_access(&req).await {
+        // Answered here, in the API's error shape, without reading the body.
+        return Ok(req.error_response(err));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+async fn check_declared_access(req: &ServiceRequest) -> Result<(), ApiError> {
+    let access = req
+        .match_pattern()
+        .and_then(|pattern| access::rule(req.method(), &pattern))
+        .map(|r| &r.access);
+    if let Some(Access::Permission(_) | Access::Authenticated) = access {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or(ApiError::NotWired("application state"))?
+            .clone();
+        // Not wired: answer 500 before looking at the token, as the handlers do.
+        state.authorizer()?;
+        let ctx = CallContext::of(req.request());
+        let known = req.extensions().get::<Principal>().cloned();
+        let principal = match known {
+            Some(p) => p,
+            None => authenticate(&state, bearer_token(req.request()), &ctx).await?,
+        };
+        if let Some(Access::Permission(permission)) = access {
+            authorize(&state, &principal, permission, &ctx).await?;
+            req.extensions_mut().insert(Authorized(permission.clone()));
+        }
+        req.extensions_mut().insert(principal);
+    }
+    Ok(())
+}
+
 impl<P: Perm> FromRequest for Allowed<P> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -88,7 +138,13 @@ impl<P: Perm> FromRequest for Allowed<P> {
                 }
             }
             let principal = principal.await?;
-            authorize(&state, &principal, &P::PERMISSION, &CallContext::of(&req)).await?;
+            let checked = req
+                .extensions()
+                .get::<Authorized>()
+                .is_some_and(|a| a.0 == P::PERMISSION);
+            if !checked {
+                authorize(&state, &principal, &P::PERMISSION, &CallContext::of(&req)).await?;
+            }
             Ok(Self {
                 principal,
                 _perm: PhantomData,

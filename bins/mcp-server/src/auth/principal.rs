@@ -5,6 +5,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use mcp_audit::{AuditEvent, EventType};
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::error::ApiError;
 use crate::request_id;
@@ -28,7 +29,8 @@ pub struct Principal {
 /// Where a call comes from, for audit events.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
-    /// Client IP (the TCP peer).
+    /// Client IP: the TCP peer, or behind a trusted proxy the address it forwarded
+    /// ([`crate::auth::client_addr::client_ip`]).
     pub ip: Option<IpAddr>,
     /// Route pattern or tool name.
     pub route: String,
@@ -39,17 +41,24 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    /// The context of an HTTP request.
+    /// The context of an HTTP request. The client-chosen parts (a path that matched no route,
+    /// the user agent) are bounded by the one rule of `mcp_core::bounded`.
     pub fn of(req: &HttpRequest) -> Self {
+        let ip = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => super::client_addr::client_ip(req, &state.config.http.trusted_proxies),
+            None => req.peer_addr().map(|a| a.ip()),
+        };
         Self {
-            ip: req.peer_addr().map(|a| a.ip()),
-            route: req.match_pattern().unwrap_or_else(|| req.path().to_owned()),
+            ip,
+            route: req
+                .match_pattern()
+                .unwrap_or_else(|| mcp_core::bounded::text(req.path()).into_owned()),
             request_id: request_id::current().unwrap_or_default(),
             user_agent: req
                 .headers()
                 .get(actix_web::http::header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(256).collect()),
+                .map(|s| mcp_core::bounded::text(s).into_owned()),
         }
     }
 
@@ -98,7 +107,7 @@ pub async fn authenticate(
             .auth_failures
             .with_label_values(&[reason])
             .inc();
-        tracing::info!(reason, %detail, "token refused");
+        tracing::info!(reason, detail = %mcp_core::bounded::text(&detail), "token refused");
         ApiError::InvalidToken
     };
     let Some(token) = token else {
@@ -111,18 +120,17 @@ pub async fn authenticate(
             return Err(ApiError::Unavailable("token revocation store".into()));
         }
         Err(e) => {
-            if matches!(e, mcp_jwt::Error::Revoked) {
-                let event = AuditEvent::new(EventType::TokenValidation)
-                    .with_success(false)
-                    .with_error_message("revoked token presented");
-                state.audit(ctx.stamp(event)).await;
-            }
+            audit_refused_token(state, ctx, token, &e).await;
             return Err(fail("invalid_token", e.to_string()));
         }
     };
     let user = match state.users.by_id(&claims.sub).await? {
-        Some(user) if !user.disabled => user,
-        Some(_) => return Err(fail("user_disabled", claims.sub)),
+        Some(user) if user.disabled => return Err(fail("user_disabled", claims.sub)),
+        Some(user) if !user.accepts_token_issued_at(claims.iat) => {
+            // Issued before a password change, a disable or a role removal.
+            return Err(fail("token_predates_change", claims.sub));
+        }
+        Some(user) => user,
         None => return Err(fail("unknown_user", claims.sub)),
     };
     let authorizer = state.authorizer()?;
@@ -136,6 +144,67 @@ pub async fn authenticate(
         roles,
         claims,
     })
+}
+
+/// A short reason for a refused token, from a fixed set (audit details and logs).
+fn refusal_reason(err: &mcp_jwt::Error) -> &'static str {
+    use mcp_jwt::Error as E;
+    match err {
+        E::Expired => "expired",
+        E::NotYetValid => "not_yet_valid",
+        E::BadSignature => "bad_signature",
+        E::UnknownKey { .. } => "unknown_key",
+        E::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+        E::WrongIssuer => "wrong_issuer",
+        E::WrongAudience => "wrong_audience",
+        E::Malformed { .. } => "malformed",
+        E::MissingClaim { .. } => "missing_claim",
+        E::TooLarge { .. } => "too_large",
+        E::Revoked => "revoked",
+        _ => "other",
+    }
+}
+
+/// Audits a token the verifier refused, within the unauthenticated audit budget: a
+/// `token_validation` failure with the reason and the token's fingerprint (the first 16 hex
+/// digits of its SHA-256, never the token), and for a token that looks forged (bad signature,
+/// unknown key, refused algorithm) a `security_violation` (`forged_token`) as well.
+async fn audit_refused_token(
+    state: &AppState,
+    ctx: &CallContext,
+    token: &str,
+    err: &mcp_jwt::Error,
+) {
+    use crate::state::audit_budget::kind::TOKEN_REFUSED;
+    let reason = refusal_reason(err);
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let fingerprint = hex::encode(&digest[..8]);
+    let event = AuditEvent::new(EventType::TokenValidation)
+        .with_success(false)
+        .with_action("verify_token")
+        .with_error_message(err.to_string())
+        .with_detail("reason", reason)
+        .with_detail("token_sha256_prefix", fingerprint.clone());
+    state
+        .audit_unauthenticated(TOKEN_REFUSED, ctx.stamp(event))
+        .await;
+    if matches!(
+        reason,
+        "bad_signature" | "unknown_key" | "unsupported_algorithm"
+    ) {
+        let event = AuditEvent::security_violation(
+            None,
+            "forged_token",
+            format!(
+                "a token that does not verify with any configured key was presented ({reason})"
+            ),
+        )
+        .with_detail("reason", reason)
+        .with_detail("token_sha256_prefix", fingerprint);
+        state
+            .audit_unauthenticated(TOKEN_REFUSED, ctx.stamp(event))
+            .await;
+    }
 }
 
 impl FromRequest for Principal {

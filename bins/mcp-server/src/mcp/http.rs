@@ -167,8 +167,16 @@ async fn handle(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
         .app_data::<web::Data<McpHttp>>()
         .ok_or(ApiError::NotWired("MCP endpoint"))?
         .clone();
+    let ctx = CallContext::of(&req);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
     if !mcp.host_allowed(&req) {
-        tracing::warn!(host = ?req.headers().get("host"), "MCP request with a Host not allowed (DNS rebinding?)");
+        let host = header("host");
+        tracing::warn!(host = ?host.as_deref().map(mcp_core::bounded::text), "MCP request with a Host not allowed (DNS rebinding?)");
+        crate::auth::violations::refused_header(&state, &ctx, "host", host.as_deref()).await;
         return Ok(refuse(
             StatusCode::FORBIDDEN,
             ErrorCode::INVALID_REQUEST,
@@ -176,14 +184,15 @@ async fn handle(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
         ));
     }
     if !mcp.origin_allowed(&req) {
-        tracing::warn!(origin = ?req.headers().get("origin"), "MCP request from an Origin not allowed");
+        let origin = header("origin");
+        tracing::warn!(origin = ?origin.as_deref().map(mcp_core::bounded::text), "MCP request from an Origin not allowed");
+        crate::auth::violations::refused_header(&state, &ctx, "origin", origin.as_deref()).await;
         return Ok(refuse(
             StatusCode::FORBIDDEN,
             ErrorCode::INVALID_REQUEST,
             "Forbidden: Origin header is not allowed",
         ));
     }
-    let ctx = CallContext::of(&req);
     let principal = authenticate(&state, bearer_token(&req), &ctx).await?;
     let session = req
         .headers()

@@ -274,6 +274,8 @@ pub async fn execute_or_cancel(
     };
     state.audit_durable(ctx.stamp(event), done).await?;
     let result = outcome.map_err(sandbox_error)?;
+    let limit = crate::auth::violations::limit_kill(&result);
+    crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "execute", limit).await;
     Ok(Some(ExecuteResponse {
         success: result.success(),
         language: language.as_str().to_owned(),
@@ -421,6 +423,10 @@ pub async fn test_or_cancel(
             "the tests were run",
         )
         .await?;
+    if let Ok(r) = &report {
+        let limit = r.timed_out.then_some("wall_time");
+        crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "test", limit).await;
+    }
     report.map(Some).map_err(sandbox_error)
 }
 

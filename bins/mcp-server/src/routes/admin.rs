@@ -91,10 +91,25 @@ async fn audit_admin(
     action: &str,
     target: &str,
 ) {
-    let event = AuditEvent::new(EventType::DataWrite)
+    audit_admin_with(state, ctx, caller, action, target, serde_json::Map::new()).await;
+}
+
+/// [`audit_admin`] with more `details` (such as the roles a new user got).
+async fn audit_admin_with(
+    state: &AppState,
+    ctx: &CallContext,
+    caller: &str,
+    action: &str,
+    target: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) {
+    let mut event = AuditEvent::new(EventType::DataWrite)
         .with_user(caller.to_owned())
         .with_action(action.to_owned())
         .with_detail("target_user", target.to_owned());
+    for (key, value) in extra {
+        event = event.with_detail(key, value);
+    }
     state.audit(ctx.stamp(event)).await;
 }
 
@@ -130,15 +145,26 @@ pub async fn create_user(
         if let Some(unknown) = body.roles.iter().find(|r| !authorizer.policy().has_role(r)) {
             return Err(ApiError::Unprocessable(format!("unknown role `{unknown}`")));
         }
-        let user = users::create_user(&*state.users, &body.username, &body.password).await?;
+        let user = users::create_user_with(
+            &*state.users,
+            &state.passwords,
+            &body.username,
+            &body.password,
+        )
+        .await?;
         for role in &body.roles {
             authorizer
                 .assign_role(&user.id, role)
                 .await
                 .map_err(rbac_error)?;
         }
-        audit_admin(&state, &ctx, &caller, "create_user", &user.username).await;
-        view(&state, user).await
+        let view = view(&state, user).await?;
+        // What was granted: the roles the account holds now, not only those asked for.
+        let mut extra = serde_json::Map::new();
+        extra.insert("target_user_id".into(), view.id.clone().into());
+        extra.insert("roles".into(), serde_json::json!(view.roles));
+        audit_admin_with(&state, &ctx, &caller, "create_user", &view.username, extra).await;
+        Ok(view)
     })
     .await?;
     Ok(HttpResponse::Created().json(created))
@@ -194,6 +220,31 @@ pub async fn enable_user(
     set_disabled(auth, req, state, username.into_inner(), false).await
 }
 
+/// Lift a user's log-in lock-out: every lock and failure count of the name, on this instance
+/// at once and on the others at their next log-in attempt (through the user store).
+#[utoipa::path(post, path = "/api/v1/users/{username}/unlock", tag = "admin",
+    params(("username" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn unlock_user(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let username = username.into_inner();
+    let view = run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        state.users.record_unlock(&user.id).await?;
+        state.login_guard.unlock(&user.username);
+        audit_admin(&state, &ctx, &caller, "unlock_user", &username).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
 /// Give a user a role.
 #[utoipa::path(post, path = "/api/v1/users/{username}/roles", tag = "admin",
     params(("username" = String, Path)), request_body = AssignRole, security(("bearer" = [])),
@@ -235,7 +286,11 @@ async fn change_role(
         } else {
             (authorizer.revoke_role(&user.id, &role).await, "revoke_role")
         };
-        changed.map_err(rbac_error)?;
+        let changed = changed.map_err(rbac_error)?;
+        if !assign && changed {
+            // Tokens issued while the user held the role stop working.
+            state.users.invalidate_tokens(&user.id).await?;
+        }
         audit_admin(&state, &ctx, &caller, &format!("{verb}:{role}"), &username).await;
         view(&state, user).await
     })

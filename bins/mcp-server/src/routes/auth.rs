@@ -8,9 +8,7 @@ use crate::auth::{CallContext, Principal, authorize, bearer_token};
 use crate::body::JsonBody;
 use crate::completion::run_to_completion;
 use crate::error::{ApiError, ErrorBody};
-use crate::limits::retry_after_secs;
 use crate::state::AppState;
-use crate::users;
 
 /// `POST /auth/token` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,11 +34,13 @@ pub struct TokenResponse {
 /// Log in: trade a user name and password for an access token.
 ///
 /// Unknown user, wrong password and disabled user give the same 401 after the same argon2 work.
-/// Too many failures for a user name or from an IP give 429 with `Retry-After`.
+/// A locked-out name, address or pair gets 429 with `Retry-After`; too many password checks
+/// at once, 503 `busy` with `Retry-After` (see SECURITY.md, "Log-in lock-out").
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = TokenRequest, responses(
     (status = 200, body = TokenResponse),
     (status = 401, body = ErrorBody, description = "invalid username or password"),
-    (status = 429, body = ErrorBody, description = "locked out; see Retry-After")))]
+    (status = 429, body = ErrorBody, description = "locked out; see Retry-After"),
+    (status = 503, body = ErrorBody, description = "too many log-ins at once; see Retry-After")))]
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -58,69 +58,22 @@ async fn log_in(
     request: TokenRequest,
 ) -> Result<TokenResponse, ApiError> {
     let TokenRequest { username, password } = request;
-    let ip = ctx.ip.map(|ip| ip.to_string());
-    let fail_event = |reason: &str| {
-        ctx.stamp(
-            AuditEvent::authentication(username.clone(), false, ctx.ip)
-                .with_detail("username", username.clone())
-                .with_error_message(reason),
-        )
-    };
-    if let Err(wait) = state.login_guard.check(&username, ip.as_deref()) {
-        state
-            .metrics
-            .auth_failures
-            .with_label_values(&["locked_out"])
-            .inc();
-        state
-            .audit(fail_event("locked out after repeated failures"))
-            .await;
-        return Err(ApiError::RateLimited {
-            retry_after_secs: retry_after_secs(wait),
-        });
-    }
-    let user = state.users.by_username(&username).await?;
-    let hash = user.as_ref().map_or_else(
-        || users::dummy_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let matches = tokio::task::spawn_blocking(move || users::verify_password(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match user {
-        Some(user) if matches && !user.disabled => user,
-        other => {
-            let reason = match other {
-                None => "unknown user",
-                Some(u) if u.disabled => "user disabled",
-                Some(_) => "wrong password",
-            };
-            state.login_guard.record_failure(&username, ip.as_deref());
-            state
-                .metrics
-                .auth_failures
-                .with_label_values(&["invalid_credentials"])
-                .inc();
-            state.audit(fail_event(reason)).await;
-            return Err(ApiError::InvalidCredentials);
-        }
-    };
-    state.login_guard.record_success(&username);
+    let user = crate::auth::login::check_password(&state, &ctx, &username, password).await?;
     let authorizer = state.authorizer()?;
     let roles = authorizer
         .roles_of(&user.id)
         .await
         .map_err(crate::error::rbac_error)?;
+    let now = chrono::Utc::now();
     let issued = state
         .issuer
-        .issue(&user.id, roles)
+        .issue_at(&user.id, roles, user.token_issue_time(now))
         .map_err(ApiError::internal)?;
     let event = AuditEvent::authentication(user.id.clone(), true, ctx.ip)
         .with_detail("username", user.username.clone())
         .with_detail("jti", issued.claims.jti.clone());
     state.audit(ctx.stamp(event)).await;
-    let expires_in =
-        u64::try_from((issued.claims.expires_at() - chrono::Utc::now()).num_seconds()).unwrap_or(0);
+    let expires_in = u64::try_from((issued.claims.expires_at() - now).num_seconds()).unwrap_or(0);
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "bearer".into(),

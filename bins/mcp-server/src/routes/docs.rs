@@ -20,6 +20,7 @@ use super::{admin, audit, auth, console, graph, health, neighborhood, status, to
         graph::upsert_relationships, graph::delete_relationships,
         audit::query, audit::verify,
         admin::list_users, admin::create_user, admin::disable_user, admin::enable_user,
+        admin::unlock_user,
         admin::assign_role, admin::revoke_role, admin::list_roles,
         neighborhood::neighborhood, status::status,
         console::root, console::console_redirect, console::index, console::file,

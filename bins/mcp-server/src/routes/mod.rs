@@ -95,6 +95,7 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::USERS_CREATE, admin::create_user),
             endpoint!(access::USER_DISABLE, admin::disable_user),
             endpoint!(access::USER_ENABLE, admin::enable_user),
+            endpoint!(access::USER_UNLOCK, admin::unlock_user),
             endpoint!(access::USER_ROLE_ASSIGN, admin::assign_role),
             endpoint!(access::USER_ROLE_REVOKE, admin::revoke_role),
             endpoint!(access::ROLES_LIST, admin::list_roles),
@@ -103,7 +104,9 @@ pub fn endpoints() -> &'static [Endpoint] {
     })
 }
 
-/// Registers every route of the table (one resource per path, 405 for other methods).
+/// Registers every route of the table (one resource per path, 405 for other methods), each
+/// behind [`crate::auth::guard_route`], which checks the declared access before the handler
+/// reads the body or the query.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut paths: Vec<&'static str> = Vec::new();
     for e in endpoints() {
@@ -116,7 +119,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         for e in endpoints().iter().filter(|e| e.path == path) {
             resource = resource.route((e.route)());
         }
-        cfg.service(resource);
+        cfg.service(resource.wrap(actix_web::middleware::from_fn(crate::auth::guard_route)));
     }
 }
 
@@ -128,8 +131,8 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
         "no route for {} {}",
-        req.method(),
-        req.path()
+        mcp_core::bounded::text(req.method().as_str()),
+        mcp_core::bounded::text(req.path())
     )))
 }
 

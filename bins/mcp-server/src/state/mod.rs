@@ -12,10 +12,13 @@ use mcp_sandbox::Sandbox;
 
 use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
-use crate::limits::{ExecuteLimiter, LoginGuard};
+use crate::limits::ExecuteLimiter;
 use crate::metrics::Metrics;
-use crate::users::{CachedUserStore, MemoryUserStore, SqliteUserStore, UserStore};
+use crate::users::lockout::{LockoutLimits, LoginGuard};
+use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
+use audit_budget::AuditBudget;
 
+pub mod audit_budget;
 mod jwt_keys;
 mod jwt_secret;
 #[cfg(feature = "neo4j")]
@@ -56,8 +59,12 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-user execution rate limit.
     pub execute_limiter: Arc<ExecuteLimiter>,
-    /// Brute-force protection of `/auth/token`.
-    pub login_guard: Arc<LoginGuard>,
+    /// Brute-force protection of password log-ins.
+    pub login_guard: LoginGuard,
+    /// Argon2 hashing and checking, bounded in concurrency and memory.
+    pub passwords: PasswordGate,
+    /// How many audit events callers without a valid token may cause.
+    pub unauthenticated_audit: Arc<AuditBudget>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -255,7 +262,30 @@ impl AppState {
         let audit = AuditLogger::new(backends.audit, audit_config).context("audit logger")?;
         Ok(Self {
             execute_limiter: Arc::new(ExecuteLimiter::per_minute(config.limits.execute_per_minute)),
-            login_guard: Arc::new(LoginGuard::new(&config.auth)),
+            login_guard: LoginGuard::new(LockoutLimits {
+                per_user_and_address: config.auth.max_failures_per_user,
+                per_address: config.auth.max_failures_per_ip,
+                per_user_from_new_addresses: config.auth.max_failures_per_account,
+                window: Duration::from_secs(config.auth.lockout_secs),
+                remember_addresses: Duration::from_secs(
+                    config
+                        .auth
+                        .remember_login_address_days
+                        .saturating_mul(24 * 3600),
+                ),
+            }),
+            passwords: PasswordGate::new(
+                match config.auth.max_concurrent_password_checks {
+                    0 => {
+                        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                    }
+                    n => n,
+                },
+                config.auth.password_check_queue,
+            ),
+            unauthenticated_audit: Arc::new(AuditBudget::per_minute(
+                config.audit.unauthenticated_events_per_minute,
+            )),
             config: Arc::new(config),
             users,
             authorizer: Some(authorizer),
@@ -315,6 +345,24 @@ impl AppState {
             Ok(())
         })
         .await;
+    }
+
+    /// Records an audit event a caller without a valid token caused (a failed log-in, a
+    /// refused token, …), within the unauthenticated audit budget: beyond it the event is only
+    /// counted (metric `mcp_audit_suppressed_total{kind}` and a summary event once a minute).
+    pub async fn audit_unauthenticated(&self, kind: &'static str, event: AuditEvent) {
+        let admission = self.unauthenticated_audit.admit(kind);
+        if admission.record {
+            self.audit(event).await;
+        } else {
+            self.metrics
+                .audit_suppressed
+                .with_label_values(&[kind])
+                .inc();
+        }
+        if let Some(summary) = admission.summary {
+            self.audit(summary).await;
+        }
     }
 
     /// Records an audit event and waits (at most `audit.durable_timeout_ms`; 0 = not at all)

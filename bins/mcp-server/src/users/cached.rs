@@ -13,8 +13,9 @@ use super::{User, UserStore};
 ///
 /// - `by_id` answers from the cache while the entry is younger than the TTL. Unknown ids and
 ///   errors are not cached. Every other method goes to the inner store.
-/// - `set_disabled` and `set_password_hash` drop that user's entry, so disabling a user through
-///   this instance locks them out at once. A disable made elsewhere (another instance, the
+/// - `set_disabled`, `set_password_hash`, `invalidate_tokens` and `record_unlock` drop that
+///   user's entry, so disabling a user (or ending their sessions) through this instance locks
+///   them out at once. A disable made elsewhere (another instance, the
 ///   `users disable` command) applies here within the TTL.
 /// - At most `capacity` users are remembered; when full, expired entries go first, then
 ///   arbitrary ones.
@@ -101,6 +102,18 @@ impl<S: UserStore> UserStore for CachedUserStore<S> {
         result
     }
 
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+        let result = self.inner.invalidate_tokens(id).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+        let result = self.inner.record_unlock(id).await;
+        self.invalidate(id);
+        result
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
@@ -141,6 +154,12 @@ mod tests {
         }
         async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
             self.store.set_password_hash(id, hash).await
+        }
+        async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+            self.store.invalidate_tokens(id).await
+        }
+        async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+            self.store.record_unlock(id).await
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.store.ping().await

@@ -18,6 +18,16 @@ impl MemoryUserStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    async fn update(&self, id: &str, change: impl FnOnce(&mut User)) -> Result<(), StoreError> {
+        let mut map = self.by_name.write().await;
+        let user = map
+            .values_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        change(user);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -57,6 +67,12 @@ impl UserStore for MemoryUserStore {
             .find(|u| u.id == id)
             .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
         user.disabled = disabled;
+        if disabled {
+            user.tokens_valid_from = Some(super::next_tokens_valid_from(
+                user.tokens_valid_from,
+                chrono::Utc::now(),
+            ));
+        }
         Ok(user.clone())
     }
 
@@ -67,7 +83,26 @@ impl UserStore for MemoryUserStore {
             .find(|u| u.id == id)
             .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
         password_hash.clone_into(&mut user.password_hash);
+        user.tokens_valid_from = Some(super::next_tokens_valid_from(
+            user.tokens_valid_from,
+            chrono::Utc::now(),
+        ));
         Ok(())
+    }
+
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+        self.update(id, |u| {
+            u.tokens_valid_from = Some(super::next_tokens_valid_from(
+                u.tokens_valid_from,
+                chrono::Utc::now(),
+            ));
+        })
+        .await
+    }
+
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+        self.update(id, |u| u.unlocked_at = Some(chrono::Utc::now()))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -3,9 +3,6 @@
 //! Roles are not kept here: they live in `mcp_rbac`'s `RoleStore`, keyed by [`User::id`].
 use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mcp_core::StoreError;
@@ -13,15 +10,18 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub mod cached;
+pub mod lockout;
 pub mod memory;
 #[cfg(feature = "neo4j")]
 pub mod neo4j;
+pub mod password;
 pub mod sqlite;
 
 pub use cached::CachedUserStore;
 pub use memory::MemoryUserStore;
 #[cfg(feature = "neo4j")]
 pub use neo4j::Neo4jUserStore;
+pub use password::{Busy, PasswordGate};
 pub use sqlite::SqliteUserStore;
 
 /// Longest accepted user name, in bytes.
@@ -45,6 +45,16 @@ pub struct User {
     /// The PHC string of the argon2 hash.
     #[serde(skip)]
     pub password_hash: String,
+    /// Tokens issued (`iat`, whole seconds since the Unix epoch) before this second are
+    /// refused. A password change, a disable and [`UserStore::invalidate_tokens`] (a role taken
+    /// away) move it past every token issued so far ([`next_tokens_valid_from`]), so they end
+    /// every session the user had, also after a re-enable.
+    #[serde(skip)]
+    pub tokens_valid_from: Option<i64>,
+    /// When an administrator last lifted this account's log-in lock-out
+    /// ([`UserStore::record_unlock`]); lock-outs that began before it no longer count.
+    #[serde(skip)]
+    pub unlocked_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -57,8 +67,40 @@ impl User {
             disabled: false,
             created_at: Utc::now(),
             password_hash: password_hash.to_owned(),
+            tokens_valid_from: None,
+            unlocked_at: None,
         }
     }
+
+    /// Whether a token issued at `iat` (seconds since the Unix epoch) still counts: not before
+    /// [`User::tokens_valid_from`]. A token without `iat` counts only while the account never
+    /// ended its sessions.
+    pub fn accepts_token_issued_at(&self, iat: Option<u64>) -> bool {
+        match self.tokens_valid_from {
+            None => true,
+            Some(from) => iat.is_some_and(|iat| i64::try_from(iat).is_ok_and(|iat| iat >= from)),
+        }
+    }
+
+    /// The time to issue a new token at: `now`, or [`User::tokens_valid_from`] when that is
+    /// later (a token issued in the second its sessions ended would otherwise be refused, as
+    /// `iat` counts whole seconds; the verifier's leeway covers the second ahead).
+    pub fn token_issue_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self.tokens_valid_from {
+            Some(from) if now.timestamp() < from => {
+                DateTime::from_timestamp(from, 0).unwrap_or(now)
+            }
+            _ => now,
+        }
+    }
+}
+
+/// The [`User::tokens_valid_from`] that ends every session issued so far, when the last one
+/// was `old`: the second after `now`, or after `old` when that is later (tokens issued at
+/// `old`, ahead of the clock, end too). Stores compute the same in their update.
+pub fn next_tokens_valid_from(old: Option<i64>, now: DateTime<Utc>) -> i64 {
+    let next = now.timestamp() + 1;
+    old.map_or(next, |old| next.max(old + 1))
 }
 
 /// Persistent user accounts.
@@ -72,10 +114,19 @@ pub trait UserStore: Send + Sync {
     async fn by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Every user, by name.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
-    /// Disables or enables a user; [`StoreError::NotFound`] when there is none.
+    /// Disables or enables a user; [`StoreError::NotFound`] when there is none. Disabling also
+    /// ends every session ([`next_tokens_valid_from`]), in the same write.
     async fn set_disabled(&self, id: &str, disabled: bool) -> Result<User, StoreError>;
-    /// Replaces a user's password hash; [`StoreError::NotFound`] when there is none.
+    /// Replaces a user's password hash and ends every session ([`next_tokens_valid_from`]),
+    /// in one write; [`StoreError::NotFound`] when there is none.
     async fn set_password_hash(&self, id: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Ends every session: moves [`User::tokens_valid_from`] past every token issued so far
+    /// ([`next_tokens_valid_from`]), so they stop working (used when a role is taken away);
+    /// [`StoreError::NotFound`] when there is none.
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError>;
+    /// Sets [`User::unlocked_at`] to now (an administrator lifted the log-in lock-out);
+    /// [`StoreError::NotFound`] when there is none.
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError>;
     /// Whether the store answers (for `/ready`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -99,6 +150,12 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
     }
     async fn set_password_hash(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
         (**self).set_password_hash(id, password_hash).await
+    }
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+        (**self).invalidate_tokens(id).await
+    }
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+        (**self).record_unlock(id).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         (**self).ping().await
@@ -138,23 +195,17 @@ pub fn validate_password(password: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Hashes a password with argon2id and a random salt (CPU-heavy: call off the async threads).
+/// Hashes a password with argon2id and a random salt, in memory of its own (CPU-heavy: call
+/// off the async threads; a server goes through its [`PasswordGate`] instead).
 pub fn hash_password(password: &str) -> Result<String, StoreError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))
+    password::hash_with(password, &mut Vec::new())
 }
 
-/// Checks a password against a PHC hash (CPU-heavy: call off the async threads). A malformed
-/// hash never matches.
+/// Checks a password against a PHC hash, in memory of its own (CPU-heavy: call off the async
+/// threads; a server goes through its [`PasswordGate`] instead). A malformed hash never
+/// matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
+    password::verify_with(password, hash, &mut Vec::new())
 }
 
 /// A hash of a random password, checked against when the user name is unknown so that an
@@ -166,7 +217,8 @@ pub fn dummy_hash() -> &'static str {
     })
 }
 
-/// Adds a user with a validated name and password (hashed on a blocking thread).
+/// Adds a user with a validated name and password (hashed on a blocking thread, in memory of
+/// its own; a server uses [`create_user_with`]).
 pub async fn create_user(
     store: &dyn UserStore,
     username: &str,
@@ -181,6 +233,19 @@ pub async fn create_user(
     store.create(username, &hash).await
 }
 
+/// [`create_user`] with the password hashed through `gate` (bounded concurrency and memory).
+pub async fn create_user_with(
+    store: &dyn UserStore,
+    gate: &PasswordGate,
+    username: &str,
+    password: &str,
+) -> Result<User, StoreError> {
+    validate_username(username)?;
+    validate_password(password)?;
+    let hash = gate.hash(password.to_owned()).await?;
+    store.create(username, &hash).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +257,32 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_issued_in_or_before_the_second_of_a_session_end_are_refused() {
+        let mut user = User::new("u", "h");
+        assert!(user.accepts_token_issued_at(None));
+        let ended = DateTime::parse_from_rfc3339("2026-03-01T10:00:00.700Z")
+            .unwrap()
+            .to_utc();
+        let secs = u64::try_from(ended.timestamp()).unwrap();
+        user.tokens_valid_from = Some(next_tokens_valid_from(None, ended));
+        assert!(!user.accepts_token_issued_at(None));
+        assert!(!user.accepts_token_issued_at(Some(secs - 1)));
+        assert!(!user.accepts_token_issued_at(Some(secs)));
+        assert!(user.accepts_token_issued_at(Some(secs + 1)));
+        // A token issued later in the same second gets the next second as `iat`.
+        let same_second = ended + chrono::Duration::milliseconds(200);
+        let at = user.token_issue_time(same_second);
+        assert_eq!(at.timestamp(), ended.timestamp() + 1);
+        let early = u64::try_from(at.timestamp()).unwrap();
+        assert!(user.accepts_token_issued_at(Some(early)));
+        // A second end in that same second also ends the token issued ahead of the clock.
+        user.tokens_valid_from = Some(next_tokens_valid_from(user.tokens_valid_from, same_second));
+        assert!(!user.accepts_token_issued_at(Some(early)));
+        let later = ended + chrono::Duration::seconds(5);
+        assert_eq!(user.token_issue_time(later), later);
     }
 
     #[test]
@@ -247,5 +338,43 @@ pub(crate) mod conformance {
             "h9"
         );
         store.ping().await.unwrap();
+        session_marks(store).await;
+    }
+
+    /// Password changes, disables and `invalidate_tokens` end sessions; an enable does not
+    /// bring them back; `record_unlock` is remembered.
+    async fn session_marks(store: &dyn UserStore) {
+        let carol = store.create("carol", "h").await.unwrap();
+        let fresh = store.by_id(&carol.id).await.unwrap().unwrap();
+        assert_eq!((fresh.tokens_valid_from, fresh.unlocked_at), (None, None));
+        let mark = |u: Option<User>| u.unwrap().tokens_valid_from.expect("sessions ended");
+        let before = Utc::now();
+        store.set_password_hash(&carol.id, "h2").await.unwrap();
+        let after_password = mark(store.by_id(&carol.id).await.unwrap());
+        assert!(after_password > before.timestamp());
+        // Each end moves past the one before, even within one second.
+        store.set_disabled(&carol.id, true).await.unwrap();
+        let after_disable = mark(store.by_id(&carol.id).await.unwrap());
+        assert!(after_disable > after_password);
+        store.set_disabled(&carol.id, false).await.unwrap();
+        assert_eq!(mark(store.by_id(&carol.id).await.unwrap()), after_disable);
+        store.invalidate_tokens(&carol.id).await.unwrap();
+        assert!(mark(store.by_id(&carol.id).await.unwrap()) > after_disable);
+        store.record_unlock(&carol.id).await.unwrap();
+        let unlocked = store.by_username("carol").await.unwrap().unwrap();
+        assert!(
+            unlocked
+                .unlocked_at
+                .is_some_and(|t| t >= before - chrono::Duration::seconds(1))
+        );
+        for missing in [
+            store.invalidate_tokens("missing").await,
+            store.record_unlock("missing").await,
+        ] {
+            assert!(
+                matches!(missing, Err(StoreError::NotFound(_))),
+                "{missing:?}"
+            );
+        }
     }
 }

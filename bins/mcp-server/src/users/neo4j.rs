@@ -2,7 +2,8 @@
 //! one set of accounts.
 //!
 //! Schema: the account fields are properties of the role store's `(:User {user_id})` node:
-//! `(:User {user_id, username, disabled, created_at, password_hash})`, so a user's roles hang
+//! `(:User {user_id, username, disabled, created_at, password_hash, tokens_valid_from,
+//! unlocked_at})` (an integer and RFC 3339 text, absent until set), so a user's roles hang
 //! off the same node (`-[:HAS_ROLE]->(:Role)`). A `:User` node without `username` is a role
 //! holder without an account (the role store `MERGE`s such nodes) and is not a user here.
 //! `User.user_id` and `User.username` are unique (constraints on Neo4j; on FalkorDB indexes,
@@ -26,7 +27,23 @@ pub struct Neo4jUserStore {
 
 /// The columns every account query returns, from `u`.
 const FIELDS: &str = "u.user_id AS id, u.username AS username, u.disabled AS disabled, \
-                      u.created_at AS created_at, u.password_hash AS password_hash";
+                      u.created_at AS created_at, u.password_hash AS password_hash, \
+                      u.tokens_valid_from AS tokens_valid_from, u.unlocked_at AS unlocked_at";
+
+/// The Cypher of [`super::next_tokens_valid_from`], with `$next` the second after now.
+const NEXT_VALID_FROM: &str = "CASE WHEN u.tokens_valid_from IS NOT NULL \
+    AND u.tokens_valid_from + 1 > $next THEN u.tokens_valid_from + 1 ELSE $next END";
+
+/// RFC 3339 with nanoseconds, the stored form of the session marks.
+fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
 
 impl Neo4jUserStore {
     /// Connects with `config` and creates the constraints (or indexes) if they are missing.
@@ -39,6 +56,22 @@ impl Neo4jUserStore {
         client.ensure_unique("User", "user_id").await?;
         client.ensure_unique("User", "username").await?;
         Ok(Self { client })
+    }
+
+    /// Sets the time property `property` (a fixed name, never client text) of user `id` to now.
+    async fn set_mark(&self, id: &str, property: &'static str) -> Result<(), StoreError> {
+        let query = self
+            .client
+            .query(&format!(
+                "MATCH (u:User {{user_id: $id}}) WHERE u.username IS NOT NULL \
+                 SET u.{property} = $now RETURN u.user_id AS id"
+            ))
+            .param("id", id)
+            .param("now", format_time(Utc::now()));
+        if self.client.write(query).await?.is_empty() {
+            return Err(StoreError::NotFound(format!("user {id}")));
+        }
+        Ok(())
     }
 
     async fn one(&self, query: mcp_core::bolt::neo4rs::Query) -> Result<Option<User>, StoreError> {
@@ -58,14 +91,19 @@ fn column<T: serde::de::DeserializeOwned>(row: &Row, name: &str) -> Result<T, St
 
 fn row_to_user(row: &Row) -> Result<User, StoreError> {
     let created: String = column(row, "created_at")?;
+    let mark = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(column::<Option<String>>(row, name)?
+            .as_deref()
+            .and_then(parse_time))
+    };
     Ok(User {
         id: column(row, "id")?,
         username: column(row, "username")?,
         disabled: column::<Option<bool>>(row, "disabled")?.unwrap_or(false),
-        created_at: DateTime::parse_from_rfc3339(&created)
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default(),
+        created_at: parse_time(&created).unwrap_or_default(),
         password_hash: column(row, "password_hash")?,
+        tokens_valid_from: column::<Option<i64>>(row, "tokens_valid_from")?,
+        unlocked_at: mark("unlocked_at")?,
     })
 }
 
@@ -148,10 +186,13 @@ impl UserStore for Neo4jUserStore {
             .client
             .query(&format!(
                 "MATCH (u:User {{user_id: $id}}) WHERE u.username IS NOT NULL \
-                 SET u.disabled = $disabled RETURN {FIELDS}"
+                 SET u.disabled = $disabled, u.tokens_valid_from = \
+                 CASE WHEN $disabled THEN {NEXT_VALID_FROM} ELSE u.tokens_valid_from END \
+                 RETURN {FIELDS}"
             ))
             .param("id", id)
-            .param("disabled", disabled);
+            .param("disabled", disabled)
+            .param("next", Utc::now().timestamp() + 1);
         match self.client.write(query).await?.first() {
             Some(row) => row_to_user(row),
             None => Err(StoreError::NotFound(format!("user {id}"))),
@@ -161,16 +202,37 @@ impl UserStore for Neo4jUserStore {
     async fn set_password_hash(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
         let query = self
             .client
-            .query(
-                "MATCH (u:User {user_id: $id}) WHERE u.username IS NOT NULL \
-                 SET u.password_hash = $password_hash RETURN u.user_id AS id",
-            )
+            .query(&format!(
+                "MATCH (u:User {{user_id: $id}}) WHERE u.username IS NOT NULL \
+                 SET u.password_hash = $password_hash, u.tokens_valid_from = {NEXT_VALID_FROM} \
+                 RETURN u.user_id AS id"
+            ))
             .param("id", id)
-            .param("password_hash", password_hash);
+            .param("password_hash", password_hash)
+            .param("next", Utc::now().timestamp() + 1);
         if self.client.write(query).await?.is_empty() {
             return Err(StoreError::NotFound(format!("user {id}")));
         }
         Ok(())
+    }
+
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+        let query = self
+            .client
+            .query(&format!(
+                "MATCH (u:User {{user_id: $id}}) WHERE u.username IS NOT NULL \
+                 SET u.tokens_valid_from = {NEXT_VALID_FROM} RETURN u.user_id AS id"
+            ))
+            .param("id", id)
+            .param("next", Utc::now().timestamp() + 1);
+        if self.client.write(query).await?.is_empty() {
+            return Err(StoreError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+        self.set_mark(id, "unlocked_at").await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -35,19 +35,65 @@ fn backend(e: rusqlite::Error) -> StoreError {
     }
 }
 
-const COLUMNS: &str = "id, username, disabled, created_at, password_hash";
+const COLUMNS: &str =
+    "id, username, disabled, created_at, password_hash, tokens_valid_from, unlocked_at";
+
+/// Columns added after the first schema, with their SQL type (added at open when missing).
+const ADDED_COLUMNS: [(&str, &str); 2] =
+    [("tokens_valid_from", "INTEGER"), ("unlocked_at", "TEXT")];
+
+/// The SQL of [`super::next_tokens_valid_from`], with `?N` the second after now.
+fn next_valid_from_sql(now_param: &str) -> String {
+    format!("MAX(COALESCE(tokens_valid_from + 1, {now_param}), {now_param})")
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// RFC 3339 with nanoseconds, the stored form of the session marks.
+fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
 
 fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let created: String = row.get(3)?;
+    let mark = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(row
+            .get::<_, Option<String>>(i)?
+            .as_deref()
+            .and_then(parse_time))
+    };
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
         disabled: row.get(2)?,
-        created_at: DateTime::parse_from_rfc3339(&created)
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default(),
+        created_at: parse_time(&created).unwrap_or_default(),
         password_hash: row.get(4)?,
+        tokens_valid_from: row.get(5)?,
+        unlocked_at: mark(6)?,
     })
+}
+
+/// Adds the columns of [`ADDED_COLUMNS`] that a file from an older build lacks.
+fn add_missing_columns(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info('users')")
+        .map_err(backend)?;
+    let existing: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for (name, kind) in ADDED_COLUMNS {
+        if !existing.iter().any(|e| e == name) {
+            conn.execute_batch(&format!("ALTER TABLE users ADD COLUMN {name} {kind}"))
+                .map_err(backend)?;
+        }
+    }
+    Ok(())
 }
 
 impl SqliteUserStore {
@@ -69,6 +115,7 @@ impl SqliteUserStore {
                  );",
             )
             .map_err(backend)?;
+            add_missing_columns(&conn)?;
             Ok(conn)
         })
         .await
@@ -91,6 +138,26 @@ impl SqliteUserStore {
         })
         .await
         .map_err(|e| StoreError::backend("sqlite task failed", e))?
+    }
+}
+
+impl SqliteUserStore {
+    /// Sets the time column `column` (`unlocked_at`) of user `id` to now.
+    async fn set_mark(&self, id: &str, column: &'static str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    &format!("UPDATE users SET {column} = ?1 WHERE id = ?2"),
+                    params![format_time(Utc::now()), id],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -161,10 +228,15 @@ impl UserStore for SqliteUserStore {
     async fn set_disabled(&self, id: &str, disabled: bool) -> Result<User, StoreError> {
         let id = id.to_owned();
         self.with(move |c| {
+            // A disable also ends every session, in the same statement.
             let n = c
                 .execute(
-                    "UPDATE users SET disabled = ?1 WHERE id = ?2",
-                    params![disabled, id],
+                    &format!(
+                        "UPDATE users SET disabled = ?1, tokens_valid_from = \
+                         CASE WHEN ?1 THEN {} ELSE tokens_valid_from END WHERE id = ?2",
+                        next_valid_from_sql("?3")
+                    ),
+                    params![disabled, id, Utc::now().timestamp() + 1],
                 )
                 .map_err(backend)?;
             if n == 0 {
@@ -185,8 +257,11 @@ impl UserStore for SqliteUserStore {
         self.with(move |c| {
             let n = c
                 .execute(
-                    "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-                    params![hash, id],
+                    &format!(
+                        "UPDATE users SET password_hash = ?1, tokens_valid_from = {} WHERE id = ?2",
+                        next_valid_from_sql("?3")
+                    ),
+                    params![hash, id, Utc::now().timestamp() + 1],
                 )
                 .map_err(backend)?;
             if n == 0 {
@@ -195,6 +270,30 @@ impl UserStore for SqliteUserStore {
             Ok(())
         })
         .await
+    }
+
+    async fn invalidate_tokens(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    &format!(
+                        "UPDATE users SET tokens_valid_from = {} WHERE id = ?2",
+                        next_valid_from_sql("?1")
+                    ),
+                    params![Utc::now().timestamp() + 1, id],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
+        self.set_mark(id, "unlocked_at").await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -214,6 +313,37 @@ mod tests {
             .await
             .unwrap();
         super::super::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_the_session_marks_gets_their_columns_and_keeps_its_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE,
+                 disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+                 password_hash TEXT NOT NULL);
+             INSERT INTO users VALUES ('u1', 'alice', 0, '2026-01-01T00:00:00Z', 'h');",
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteUserStore::open(&path).await.unwrap();
+        let alice = store.by_username("alice").await.unwrap().unwrap();
+        assert_eq!((alice.id.as_str(), alice.tokens_valid_from), ("u1", None));
+        store.invalidate_tokens("u1").await.unwrap();
+        assert!(
+            store
+                .by_id("u1")
+                .await
+                .unwrap()
+                .unwrap()
+                .tokens_valid_from
+                .is_some()
+        );
+        drop(store);
+        // Opening again finds the columns and adds nothing.
+        SqliteUserStore::open(&path).await.unwrap();
     }
 
     #[tokio::test]

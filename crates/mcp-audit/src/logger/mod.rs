@@ -192,6 +192,7 @@ impl AuditLogger {
     /// Records `event` and returns its id. Never fails and never returns a sink error; waits
     /// at most the configured enqueue timeout when the queue is full.
     pub async fn log(&self, event: AuditEvent) -> Uuid {
+        let event = event.bounded();
         let id = event.event_id;
         emit(&event);
         if let Some(shared) = &self.shared {
@@ -204,6 +205,7 @@ impl AuditLogger {
     /// nothing waits in the spill file. Otherwise returns `event` untouched (not yet written to
     /// `tracing`), for [`log`](Self::log). Never blocks, so a caller cannot be dropped half-way.
     pub fn try_log(&self, event: AuditEvent) -> Result<Uuid, Box<AuditEvent>> {
+        let event = event.bounded();
         let id = event.event_id;
         let Some(shared) = &self.shared else {
             emit(&event);
@@ -226,6 +228,7 @@ impl AuditLogger {
     /// later, in order. Fails with [`Error::NotStored`] when the sink refuses the event for good
     /// or it is dropped. Without a sink there is nothing to wait for: returns the id at once.
     pub async fn log_durable(&self, event: AuditEvent, timeout: Duration) -> Result<Uuid, Error> {
+        let event = event.bounded();
         let id = event.event_id;
         emit(&event);
         let Some(shared) = &self.shared else {

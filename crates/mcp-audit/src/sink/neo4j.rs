@@ -278,6 +278,27 @@ fn decode(row: &Row) -> Result<StoredEvent, (u64, Option<uuid::Uuid>, String)> {
     })
 }
 
+/// The text the chain hashes for a returned row whose event decoded: the stored texts as they
+/// are (see [`canonical::StoredText`]).
+fn hashed_text(row: &Row, event: &AuditEvent) -> String {
+    let text = |name: &str| row.get::<Option<String>>(name).ok().flatten();
+    let (event_id, timestamp, ip_address, details) = (
+        text("event_id").unwrap_or_default(),
+        text("timestamp").unwrap_or_default(),
+        text("ip_address"),
+        text("details").unwrap_or_default(),
+    );
+    canonical::as_stored(
+        event,
+        canonical::StoredText {
+            event_id: &event_id,
+            timestamp: &timestamp,
+            ip_address: ip_address.as_deref(),
+            details: &details,
+        },
+    )
+}
+
 #[async_trait]
 impl AuditSink for Neo4jAuditSink {
     async fn append(&self, events: &[AuditEvent]) -> Result<ChainHead, StoreError> {
@@ -347,13 +368,18 @@ impl AuditSink for Neo4jAuditSink {
             query = query.param(name, value);
         }
         let rows = self.client.read(query).await?;
-        rows.iter()
-            .map(|row| {
-                decode(row).map_err(|(seq, _, message)| {
-                    StoreError::backend(format!("stored audit event {seq} is unreadable"), message)
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let stored = decode(row).map_err(|(seq, _, message)| {
+                StoreError::backend(format!("stored audit event {seq} is unreadable"), message)
+            })?;
+            // Text order is instant order for canonical rows; a row whose stored text is not
+            // canonical (which `verify_chain` reports) is judged by its instant.
+            if filter.matches(&stored.event) {
+                out.push(stored);
+            }
+        }
+        Ok(out)
     }
 
     async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
@@ -372,11 +398,12 @@ impl AuditSink for Neo4jAuditSink {
                 match decode(row) {
                     Ok(stored) => {
                         after = i64::try_from(stored.seq).unwrap_or(i64::MAX);
-                        if !verifier.check(
+                        if !verifier.check_text(
                             stored.seq,
                             &stored.prev_hash,
                             &stored.hash,
-                            &stored.event,
+                            stored.event.event_id,
+                            &hashed_text(row, &stored.event),
                         ) {
                             return Ok(verifier.finish());
                         }
