@@ -8,8 +8,8 @@
 //! `MCP_HTTP__PORT=8081`, `MCP_STORAGE__NEO4J__URI=bolt://…`), and these short aliases exist:
 //! `MCP_HOST`, `MCP_PORT`, `MCP_DATA_DIR`, `MCP_STORAGE_BACKEND`, `MCP_JWT_SECRET`,
 //! `MCP_JWT_SIGNING_KID`, `MCP_JWT_AUDIENCE`, `MCP_LOG_FORMAT`,
-//! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_NEO4J_URI`, `MCP_NEO4J_USER`,
-//! `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_GRAPH_DATABASE`,
+//! `MCP_LOG_LEVEL`, `MCP_EXECUTE_PER_MINUTE`, `MCP_LINT_PER_MINUTE`, `MCP_NEO4J_URI`,
+//! `MCP_NEO4J_USER`, `MCP_NEO4J_PASSWORD`, `MCP_NEO4J_DATABASE`, `MCP_NEO4J_GRAPH_DATABASE`,
 //! `MCP_NEO4J_USERS_DATABASE`, `MCP_NEO4J_ROLES_DATABASE`, `MCP_NEO4J_TOKENS_DATABASE`,
 //! `MCP_NEO4J_AUDIT_DATABASE`, `MCP_NEO4J_DANGEROUS_ALLOW_SHARED_GRAPH_DATABASE`,
 //! `MCP_NEO4J_SERVER`. `MCP_CONFIG` names the file when `--config` is not given.
@@ -37,6 +37,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_LOG_FORMAT", "log.format"),
     ("MCP_LOG_LEVEL", "log.level"),
     ("MCP_EXECUTE_PER_MINUTE", "limits.execute_per_minute"),
+    ("MCP_LINT_PER_MINUTE", "limits.lint_per_minute"),
     ("MCP_NEO4J_URI", "storage.neo4j.uri"),
     ("MCP_NEO4J_USER", "storage.neo4j.user"),
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
@@ -589,18 +590,23 @@ impl JwtKeyConfig {
     }
 }
 
-/// Rate limits.
+/// Per-user rate limits of the tools that use the sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Code executions per user per minute (`POST /api/v1/execute`).
+    /// Runs of submitted code per user per minute, shared by every tool that runs code
+    /// (`execute`, `test`, over REST and MCP alike). Default 10.
     pub execute_per_minute: u32,
+    /// Lints per user per minute (`lint`, which runs checkers over the code, never the code).
+    /// Default 60.
+    pub lint_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             execute_per_minute: 10,
+            lint_per_minute: 60,
         }
     }
 }
@@ -695,9 +701,9 @@ impl Config {
             ));
         }
         self.storage.check_graph_database_isolation()?;
-        if self.limits.execute_per_minute == 0 {
+        if self.limits.execute_per_minute == 0 || self.limits.lint_per_minute == 0 {
             return Err(ConfigError::Invalid(
-                "limits.execute_per_minute must be at least 1".into(),
+                "limits.execute_per_minute and limits.lint_per_minute must be at least 1".into(),
             ));
         }
         if self.auth.token_ttl_secs == 0 {

@@ -167,6 +167,7 @@ const CASES_PER_ROUTE: usize = 500;
 async fn random_bodies_to_every_post_route_get_a_4xx_in_the_error_shape_never_a_5xx() {
     let mut config = test_config();
     config.limits.execute_per_minute = 100_000;
+    config.limits.lint_per_minute = 100_000;
     let state = state(config);
     let admin = user_with_roles(&state, "root", &["admin"]).await;
     let app = test::init_service(mcp_server::app(web::Data::new(state))).await;

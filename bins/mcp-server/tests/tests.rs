@@ -11,3 +11,4 @@ mod mcp_http_client;
 mod mcp_output;
 mod server;
 mod support;
+mod tool_budgets;

@@ -25,7 +25,9 @@ pub struct Limits {
     pub max_file_size_bytes: u64,
     /// Size of the writable work dir and of `/tmp` (each a tmpfs).
     pub work_dir_bytes: u64,
-    /// Bytes of stdout plus stderr kept; a run that prints more is killed and marked truncated.
+    /// Bytes of stdout plus stderr kept; a run that prints more is killed and marked truncated,
+    /// and the text kept is cut so that written as JSON strings it takes no more either
+    /// ([`ExecResult::fit_json`](crate::ExecResult::fit_json)).
     pub max_output_bytes: u64,
 }
 
@@ -223,6 +225,12 @@ pub struct SandboxConfig {
     pub runtime_dir: Option<PathBuf>,
     /// Maximum bytes of code, stdin and files of one request.
     pub max_input_bytes: u64,
+    /// Wall-time limit of each checker run of a lint (ruff, `compile()`, `node --check`,
+    /// `bash -n`, shellcheck), in milliseconds; its CPU time is limited to the same. A checker
+    /// still running then is killed and the lint answers [`Error::ToolTimedOut`], so a
+    /// pathological input holds a run slot no longer than this. Default 10 000, at most
+    /// `max_limits.wall_time_ms`.
+    pub lint_time_limit_ms: u64,
     /// Keep a *standby* per free slot: a sandbox started ahead of the next run (fresh
     /// namespaces, mounts, limits; no code yet) with the shape of the slot's last run, so a run
     /// of that shape skips the set-up. Each standby is used for one run only. On by default;
@@ -246,6 +254,7 @@ impl Default for SandboxConfig {
             interpreters: Interpreters::default(),
             runtime_dir: None,
             max_input_bytes: 8 * MIB,
+            lint_time_limit_ms: 10_000,
             standby: true,
         }
     }
@@ -270,6 +279,12 @@ impl SandboxConfig {
             ));
         }
         self.max_limits.check_nonzero()?;
+        if !(100..=self.max_limits.wall_time_ms).contains(&self.lint_time_limit_ms) {
+            return Err(Error::InvalidConfig(format!(
+                "lint_time_limit_ms must be between 100 and max_limits.wall_time_ms ({})",
+                self.max_limits.wall_time_ms
+            )));
+        }
         RequestLimits::default()
             .resolve(&self.default_limits, &self.max_limits)
             .map_err(|e| Error::InvalidConfig(format!("default_limits: {e}")))?;

@@ -136,6 +136,27 @@ pub enum Error {
         /// The engine's message.
         message: String,
     },
+    /// A checker or tool ran past its time limit on this input (the input's fault: too large
+    /// or too deeply nested to check).
+    #[error(
+        "{tool} did not finish within its time limit of {limit_ms} ms: the code is too large or \
+         too deeply nested to check; check a smaller or simpler piece"
+    )]
+    ToolTimedOut {
+        /// The checker (ruff, shellcheck, ...).
+        tool: &'static str,
+        /// The time limit, in milliseconds.
+        limit_ms: u64,
+    },
+    /// A checker or tool cannot process this input: it crashed on it, ran out of memory or of
+    /// stack, or the code under test overwrote its report.
+    #[error("{tool} cannot check this code: {reason}")]
+    ToolRefusedInput {
+        /// The checker or tool.
+        tool: &'static str,
+        /// What happened.
+        reason: String,
+    },
     /// A tool run inside the sandbox produced output that could not be understood.
     #[error("{tool} produced unreadable output: {message}")]
     ToolOutput {

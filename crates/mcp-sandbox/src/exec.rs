@@ -135,6 +135,40 @@ impl ExecRequest {
         self.files.insert(name.into(), content.into());
         self
     }
+
+    /// Lowercase hex SHA-256 of everything the run is given: the language, the code, stdin and
+    /// every file with its name (see [`input_sha256`]).
+    pub fn input_sha256(&self) -> String {
+        let mut parts = vec![
+            ("language", self.language.as_str().as_bytes()),
+            ("code", self.code.as_bytes()),
+            ("stdin", self.stdin.as_bytes()),
+        ];
+        let files: Vec<(String, &[u8])> = self
+            .files
+            .iter()
+            .map(|(name, content)| (format!("file:{name}"), content.as_bytes()))
+            .collect();
+        parts.extend(files.iter().map(|(n, c)| (n.as_str(), *c)));
+        input_sha256(&parts)
+    }
+}
+
+/// The digest of a run's input that audit events record: lowercase hex SHA-256 of
+/// `mcp-sandbox input v1\n` followed by each `(name, content)` part as the name's length (8
+/// bytes, big-endian), the name, the content's length (8 bytes, big-endian) and the content.
+/// The lengths make it unambiguous: two different inputs never give the same byte sequence.
+pub fn input_sha256(parts: &[(&str, &[u8])]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"mcp-sandbox input v1\n");
+    for (name, content) in parts {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        hash.update((content.len() as u64).to_be_bytes());
+        hash.update(content);
+    }
+    format!("{:x}", hash.finalize())
 }
 
 /// What a run did. Field names are stable: this is what the server and MCP return.
@@ -168,6 +202,59 @@ impl ExecResult {
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out && !self.truncated && !self.oom_killed
     }
+
+    /// Cuts `stdout` and `stderr` so that, written as JSON strings, together they take at most
+    /// `max_bytes`, and sets `truncated` when it cut. A control character takes up to six
+    /// bytes in JSON (`\u0000`), so output within the byte limit could otherwise become an
+    /// answer six times as large. Each stream keeps up to half, and more when the other needs
+    /// less.
+    pub fn fit_json(&mut self, max_bytes: u64) {
+        let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        let (out, err) = (json_len(&self.stdout), json_len(&self.stderr));
+        if out.saturating_add(err) <= cap {
+            return;
+        }
+        let half = cap / 2;
+        let (out_budget, err_budget) = if err <= half {
+            (cap - err, err)
+        } else if out <= half {
+            (out, cap - out)
+        } else {
+            (cap - half, half)
+        };
+        cut_to_json_len(&mut self.stdout, out_budget);
+        cut_to_json_len(&mut self.stderr, err_budget);
+        self.truncated = true;
+    }
+}
+
+/// How many bytes `c` takes inside a JSON string, as `serde_json` writes it.
+fn json_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// How many bytes `text` takes as a JSON string, without the quotes.
+pub(crate) fn json_len(text: &str) -> usize {
+    text.chars().map(json_char_len).sum()
+}
+
+/// Cuts `text` (at a character) so that it takes at most `budget` bytes as a JSON string, and
+/// gives back the memory it no longer needs; whether it cut.
+pub(crate) fn cut_to_json_len(text: &mut String, budget: usize) -> bool {
+    let mut used = 0usize;
+    for (at, c) in text.char_indices() {
+        used += json_char_len(c);
+        if used > budget {
+            text.truncate(at);
+            text.shrink_to_fit();
+            return true;
+        }
+    }
+    false
 }
 
 /// Runs untrusted code in isolation.
@@ -222,6 +309,19 @@ pub(crate) fn add_submitted_files(
             });
         }
         files.push((name.clone(), content.clone().into_bytes()));
+    }
+    // A path that runs through another file (`a` and `a/b`) cannot be placed.
+    let names: std::collections::HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, _) in files.iter() {
+        if name
+            .match_indices('/')
+            .any(|(at, _)| names.contains(&name[..at]))
+        {
+            return Err(Error::InvalidFileName {
+                name: name.clone(),
+                reason: "a leading part of this path is also a file of the request",
+            });
+        }
     }
     let size = files.iter().map(|(_, c)| c.len() as u64).sum::<u64>() + extra_bytes;
     if size > max_input_bytes {
@@ -318,6 +418,112 @@ mod tests {
             matches!(err, Error::InputTooLarge { size: 15, max: 14 }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_path_through_another_file_is_refused_whichever_comes_first() {
+        for submitted in [
+            vec![("a", "file"), ("a/b", "file below it")],
+            vec![("x/y", ""), ("x/y/z/w", "")],
+        ] {
+            let submitted: BTreeMap<String, String> = submitted
+                .into_iter()
+                .map(|(n, c)| (n.to_owned(), c.to_owned()))
+                .collect();
+            let err = add_submitted_files(&mut placed(), &submitted, "taken", 0, 1024).unwrap_err();
+            assert!(matches!(err, Error::InvalidFileName { .. }), "{err}");
+        }
+        // Through a placed file (the code's main.py) too.
+        let submitted = BTreeMap::from([("main.py/x".to_owned(), String::new())]);
+        let err = add_submitted_files(&mut placed(), &submitted, "taken", 0, 1024).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidFileName { name, .. } if name == "main.py/x"),
+            "{err}"
+        );
+        // Siblings and names that only share a prefix are fine.
+        let submitted = BTreeMap::from([
+            ("a".to_owned(), String::new()),
+            ("a.txt".to_owned(), String::new()),
+            ("ab/c".to_owned(), String::new()),
+            ("d/e".to_owned(), String::new()),
+            ("d/f".to_owned(), String::new()),
+        ]);
+        add_submitted_files(&mut placed(), &submitted, "taken", 0, 1024).unwrap();
+    }
+
+    #[test]
+    fn the_input_digest_covers_code_stdin_and_every_file_and_matches_the_documented_format() {
+        let request = ExecRequest::new(Language::Python, "print(1)")
+            .with_stdin("x")
+            .with_file("a.txt", "A");
+        // Computed independently (Python's hashlib) from the format documented on input_sha256.
+        assert_eq!(
+            request.input_sha256(),
+            "856bb35541ff4f586ba44a924147f8dc8d9efd77c9516ed51b9d4923bae66615"
+        );
+        let other_file = request.clone().with_file("a.txt", "B");
+        assert_eq!(
+            other_file.input_sha256(),
+            "575ed1b6d58e388835add2e824fa9034cf7ec668e3f0201d48cc03976ce29097"
+        );
+        let variants = [
+            request.clone().with_stdin("y"),
+            request.clone().with_file("b.txt", ""),
+            ExecRequest::new(Language::Bash, "print(1)")
+                .with_stdin("x")
+                .with_file("a.txt", "A"),
+            // The same bytes split differently between the parts.
+            ExecRequest::new(Language::Python, "print(1)x").with_file("a.txt", "A"),
+        ];
+        for v in variants {
+            assert_ne!(v.input_sha256(), request.input_sha256(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn json_lengths_count_escapes_as_serde_json_writes_them() {
+        for text in [
+            "plain",
+            "\0\u{1}\u{1f}",
+            "\"\\\n\t\r\u{8}\u{c}",
+            "é€😀",
+            "\u{7f}",
+        ] {
+            let encoded = serde_json::to_string(text).unwrap();
+            assert_eq!(json_len(text), encoded.len() - 2, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn output_is_cut_to_its_json_size_and_marked() {
+        let mut r = ExecResult {
+            stdout: "\0".repeat(1000),
+            stderr: "e".repeat(10),
+            ..ExecResult::default()
+        };
+        r.fit_json(1006);
+        let encoded = serde_json::to_string(&(&r.stdout, &r.stderr)).unwrap();
+        // Two strings: two pairs of quotes, a comma, the brackets.
+        assert!(encoded.len() - 7 <= 1006, "{}", encoded.len());
+        assert_eq!(r.stderr.len(), 10, "the small stream is kept whole");
+        assert_eq!(r.stdout.len(), 166);
+        assert!(r.truncated);
+        // Within the limit: untouched.
+        let mut small = ExecResult {
+            stdout: "hi\n".into(),
+            ..ExecResult::default()
+        };
+        small.fit_json(4);
+        assert_eq!(small.stdout, "hi\n");
+        assert!(!small.truncated);
+        // Both large: half each.
+        let mut both = ExecResult {
+            stdout: "o".repeat(100),
+            stderr: "\"".repeat(100),
+            ..ExecResult::default()
+        };
+        both.fit_json(100);
+        assert_eq!((both.stdout.len(), both.stderr.len()), (50, 25));
     }
 
     #[test]

@@ -14,5 +14,5 @@ pub use bwrap::{
 };
 pub use config::{Interpreters, Limits, RequestLimits, SandboxConfig};
 pub use error::Error;
-pub use exec::{ExecRequest, ExecResult, Language, Sandbox};
+pub use exec::{ExecRequest, ExecResult, Language, Sandbox, input_sha256};
 pub use probe::{LanguageStatus, Layer, LayerStatus, Probe};

@@ -2,6 +2,7 @@
 //! `[[test]]` in Cargo.toml): each file of `tests/` is a module; `common` holds the shared
 //! helpers.
 
+mod bounds;
 mod common;
 mod escape_attempts_are_denied;
 mod languages;

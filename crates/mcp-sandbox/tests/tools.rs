@@ -261,7 +261,14 @@ fn tool_results_serialize_with_stable_field_names() {
     let v = serde_json::to_value(&lint).unwrap();
     assert_eq!(
         keys(v.clone()),
-        ["diagnostics", "language", "notes", "ok", "tools"]
+        [
+            "diagnostics",
+            "language",
+            "notes",
+            "ok",
+            "tools",
+            "truncated"
+        ]
     );
     assert_eq!(
         keys(v["diagnostics"][0].clone()),
@@ -285,7 +292,8 @@ fn tool_results_serialize_with_stable_field_names() {
             "passed",
             "skipped",
             "tests",
-            "timed_out"
+            "timed_out",
+            "truncated"
         ]
     );
     assert_eq!(

@@ -44,10 +44,10 @@ tools! {
         "Run a Python, JavaScript or Bash program in the isolated sandbox; returns stdout, stderr, exit code and resource use. Rate-limited per user.";
     /// `lint_code`.
     LINT_CODE = "lint_code", access::LINT, read_only: true, destructive: false, progress: false,
-        "Lint a program (ruff for Python, node --check for JavaScript, shellcheck for Bash) and return the diagnostics.";
+        "Lint a program (ruff for Python, node --check for JavaScript, shellcheck for Bash) and return the diagnostics. Rate-limited per user.";
     /// `run_tests`.
     RUN_TESTS = "run_tests", access::TEST, read_only: false, destructive: false, progress: true,
-        "Run pytest tests against Python code in the sandbox; returns per-test outcomes.";
+        "Run pytest tests against Python code in the sandbox; returns per-test outcomes. Rate-limited per user, together with execute_code.";
     /// `generate_code`.
     GENERATE_CODE = "generate_code", access::GENERATE, read_only: true, destructive: false, progress: false,
         "Render a code template with parameters (see list_templates).";

@@ -9,6 +9,10 @@
 //! The graph operations run to completion, store write and audit event together, even when
 //! the caller's future is dropped (a client that hung up); the sandbox tools instead stop their
 //! run and audit it as `cancelled` or `abandoned`. See [`crate::completion`].
+//!
+//! The sandbox is reached only through an admission of [`crate::state::CodeRunners`], which
+//! takes one call from the caller's budget: every tool that runs code (`execute`, `test`, and
+//! any added later) shares `limits.execute_per_minute`, `lint` has `limits.lint_per_minute`.
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
@@ -28,6 +32,7 @@ use crate::completion::run_to_completion;
 use crate::error::ApiError;
 use crate::limits::retry_after_secs;
 use crate::state::AppState;
+use crate::state::runners::OverBudget;
 
 /// `execute` input.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -85,7 +90,9 @@ pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
         | E::UnknownTemplate(_)
         | E::MissingParameter { .. }
         | E::UnknownParameter { .. }
-        | E::InvalidParameter { .. }) => ApiError::Unprocessable(e.to_string()),
+        | E::InvalidParameter { .. }
+        | E::ToolTimedOut { .. }
+        | E::ToolRefusedInput { .. }) => ApiError::Unprocessable(e.to_string()),
         other => ApiError::internal(other),
     }
 }
@@ -178,8 +185,8 @@ impl Drop for Unfinished {
     }
 }
 
-/// Runs code in the sandbox for `who`: rate-limited per user, counted in metrics, audited with
-/// the code's SHA-256, language, duration and outcome.
+/// Runs code in the sandbox for `who`: rate-limited per user (the code-run budget), counted in
+/// metrics, audited with the code's SHA-256, language, duration and outcome.
 pub async fn execute(
     state: &AppState,
     who: &Principal,
@@ -201,36 +208,51 @@ pub async fn execute_or_cancel(
     input: ExecuteRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<ExecuteResponse>, ApiError> {
-    if let Err(wait) = state.execute_limiter.check(&who.user_id) {
-        let event = AuditEvent::new(EventType::RateLimitExceeded)
-            .with_user(who.user_id.clone())
-            .with_action("execute");
-        state.audit(ctx.stamp(event)).await;
-        return Err(ApiError::RateLimited {
-            retry_after_secs: retry_after_secs(wait),
-        });
-    }
+    let run = match state.runners.admit_run(&who.user_id) {
+        Ok(run) => run,
+        Err(over) => return Err(refused(state, who, ctx, "execute", over).await),
+    };
     let language: Language = input
         .language
         .parse()
         .map_err(|e: mcp_sandbox::Error| ApiError::Unprocessable(e.to_string()))?;
-    let sandbox = state.sandbox()?;
+    let sandbox = run.sandbox()?;
     let code_sha256 = sha256_hex(&input.code);
+    // The answer's stdout and stderr fit this as JSON text, whatever the sandbox returns.
+    let sandbox_config = &state.config.sandbox;
+    let max_output = input
+        .limits
+        .resolve(&sandbox_config.default_limits, &sandbox_config.max_limits)
+        .map_or(sandbox_config.max_limits.max_output_bytes, |l| {
+            l.max_output_bytes
+        });
     let mut request = ExecRequest::new(language, input.code.clone())
         .with_stdin(input.stdin)
         .with_limits(input.limits);
     for (name, content) in input.files {
         request = request.with_file(name, content);
     }
+    // What ran, for the audit log: a digest of the code, stdin and every file.
+    let (input_sha256, files, stdin_bytes) = (
+        request.input_sha256(),
+        request.files.len(),
+        request.stdin.len(),
+    );
+    let ran = |event: AuditEvent| {
+        event
+            .with_detail("input_sha256", input_sha256.clone())
+            .with_detail("files", files)
+            .with_detail("stdin_bytes", stdin_bytes)
+    };
     let unfinished = Unfinished::arm(
         state,
-        ctx.stamp(AuditEvent::code_execution(
+        ctx.stamp(ran(AuditEvent::code_execution(
             who.user_id.clone(),
             language.as_str(),
             &input.code,
             None,
             std::time::Duration::ZERO,
-        )),
+        ))),
     );
     let queued = Queued::enter(state);
     let started = Instant::now();
@@ -250,13 +272,13 @@ pub async fn execute_or_cancel(
         .executions
         .with_label_values(&[language.as_str(), label])
         .inc();
-    let mut event = AuditEvent::code_execution(
+    let mut event = ran(AuditEvent::code_execution(
         who.user_id.clone(),
         language.as_str(),
         &input.code,
         exit_code,
         elapsed,
-    )
+    ))
     .with_detail("outcome", label);
     let Some(outcome) = outcome else {
         // Nothing is acknowledged (the client gets no answer), so no need to wait for it.
@@ -273,15 +295,35 @@ pub async fn execute_or_cancel(
         "the execution failed"
     };
     state.audit_durable(ctx.stamp(event), done).await?;
-    let result = outcome.map_err(sandbox_error)?;
+    let mut result = outcome.map_err(sandbox_error)?;
     let limit = crate::auth::violations::limit_kill(&result);
     crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "execute", limit).await;
+    result.fit_json(max_output);
     Ok(Some(ExecuteResponse {
         success: result.success(),
         language: language.as_str().to_owned(),
         code_sha256,
         result,
     }))
+}
+
+/// Audits a call refused by its budget (`rate_limit_exceeded`, with the tool as the action and
+/// the limit's config key) and makes its 429.
+async fn refused(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    action: &str,
+    over: OverBudget,
+) -> ApiError {
+    let event = AuditEvent::new(EventType::RateLimitExceeded)
+        .with_user(who.user_id.clone())
+        .with_action(action.to_owned())
+        .with_detail("limit", over.limit);
+    state.audit(ctx.stamp(event)).await;
+    ApiError::RateLimited {
+        retry_after_secs: retry_after_secs(over.wait),
+    }
 }
 
 /// The audit event of a lint, test or generate call.
@@ -325,7 +367,11 @@ pub async fn lint_or_cancel(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
-    let sandbox = state.sandbox_tools()?;
+    let lint = match state.runners.admit_lint(&who.user_id) {
+        Ok(lint) => lint,
+        Err(over) => return Err(refused(state, who, ctx, "lint", over).await),
+    };
+    let linting = lint.lint(&input)?;
     let details = |started: Instant| {
         serde_json::json!({
             "language": input.language.as_str(),
@@ -345,7 +391,7 @@ pub async fn lint_or_cancel(
             None,
         ),
     );
-    let report = unless_cancelled(sandbox.lint(&input), cancelled).await;
+    let report = unless_cancelled(linting, cancelled).await;
     unfinished.finished();
     let details = details(started);
     let Some(report) = report else {
@@ -384,12 +430,18 @@ pub async fn test_or_cancel(
     input: TestRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<TestReport>, ApiError> {
-    let sandbox = state.sandbox_tools()?;
+    let run = match state.runners.admit_run(&who.user_id) {
+        Ok(run) => run,
+        Err(over) => return Err(refused(state, who, ctx, "test", over).await),
+    };
+    let sandbox = run.tools()?;
     let details = |started: Instant| {
         serde_json::json!({
             "language": "python",
             "code_sha256": sha256_hex(&input.code),
             "tests_sha256": sha256_hex(&input.tests),
+            "input_sha256": input.input_sha256(),
+            "files": input.files.len(),
             "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     };

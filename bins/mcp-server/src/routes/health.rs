@@ -50,8 +50,8 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let depth = i64::try_from(state.audit.queue_depth()).unwrap_or(i64::MAX);
     state.metrics.audit_queue_depth.set(depth);
-    if let Ok(sandbox) = state.sandbox_tools() {
-        state.metrics.sync_sandbox(sandbox.stats());
+    if let Some(stats) = state.runners.stats() {
+        state.metrics.sync_sandbox(stats);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -46,7 +46,7 @@ pub async fn status(
         version: env!("CARGO_PKG_VERSION"),
         backends,
         checks: crate::state::readiness(&state).await,
-        sandbox: state.sandbox.as_ref().ok().map(|s| s.probe().clone()),
-        sandbox_error: state.sandbox.as_ref().err().cloned(),
+        sandbox: state.runners.probe().ok().cloned(),
+        sandbox_error: state.runners.probe().err().map(str::to_owned),
     }))
 }

@@ -12,7 +12,6 @@ use mcp_sandbox::Sandbox;
 
 use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
-use crate::limits::ExecuteLimiter;
 use crate::metrics::Metrics;
 use crate::users::lockout::{LockoutLimits, LoginGuard};
 use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
@@ -21,6 +20,9 @@ use audit_budget::AuditBudget;
 pub mod audit_budget;
 mod jwt_keys;
 mod jwt_secret;
+pub mod runners;
+
+pub use runners::CodeRunners;
 #[cfg(feature = "neo4j")]
 #[path = "neo4j.rs"]
 mod neo4j;
@@ -47,18 +49,13 @@ pub struct AppState {
     pub revocations: Arc<dyn RevocationStore>,
     /// The knowledge graph.
     pub graph: Arc<dyn GraphStore>,
-    /// The code sandbox; `Err(reason)` when it could not start (then `/ready` is 503 and tool
-    /// runs answer 503).
-    pub sandbox: Result<Arc<dyn Sandbox>, String>,
-    /// The bubblewrap sandbox itself, for the lint and test tools (not part of the `Sandbox`
-    /// trait); `None` with a fake or no sandbox.
-    pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
+    /// The code sandbox, reachable only through the per-user budgets of code runs and lints
+    /// (see [`CodeRunners`]); without a sandbox, `/ready` is 503 and tool runs answer 503.
+    pub runners: Arc<CodeRunners>,
     /// Code templates.
     pub generator: Arc<mcp_sandbox::tools::Generator>,
     /// Metrics of this app.
     pub metrics: Metrics,
-    /// Per-user execution rate limit.
-    pub execute_limiter: Arc<ExecuteLimiter>,
     /// Brute-force protection of password log-ins.
     pub login_guard: LoginGuard,
     /// Argon2 hashing and checking, bounded in concurrency and memory.
@@ -261,7 +258,11 @@ impl AppState {
         }
         let audit = AuditLogger::new(backends.audit, audit_config).context("audit logger")?;
         Ok(Self {
-            execute_limiter: Arc::new(ExecuteLimiter::per_minute(config.limits.execute_per_minute)),
+            runners: Arc::new(CodeRunners::new(
+                backends.sandbox,
+                backends.sandbox_tools,
+                &config.limits,
+            )),
             login_guard: LoginGuard::new(LockoutLimits {
                 per_user_and_address: config.auth.max_failures_per_user,
                 per_address: config.auth.max_failures_per_ip,
@@ -294,28 +295,9 @@ impl AppState {
             audit,
             revocations: backends.revocations,
             graph: backends.graph,
-            sandbox: backends.sandbox,
-            sandbox_tools: backends.sandbox_tools,
             generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
         })
-    }
-
-    /// The sandbox, or 503 when it did not start.
-    pub fn sandbox(&self) -> Result<&Arc<dyn Sandbox>, ApiError> {
-        self.sandbox
-            .as_ref()
-            .map_err(|why| ApiError::Unavailable(format!("sandbox: {why}")))
-    }
-
-    /// The bubblewrap sandbox for lint and test, or 503.
-    pub fn sandbox_tools(&self) -> Result<&Arc<mcp_sandbox::BwrapSandbox>, ApiError> {
-        self.sandbox_tools
-            .as_ref()
-            .ok_or_else(|| match &self.sandbox {
-                Err(why) => ApiError::Unavailable(format!("sandbox: {why}")),
-                Ok(_) => ApiError::Unavailable("lint and test need the bubblewrap sandbox".into()),
-            })
     }
 
     /// The role authorizer, or 500 when the app was built without one.
@@ -422,10 +404,10 @@ pub async fn readiness(state: &AppState) -> std::collections::BTreeMap<&'static 
     let filter = mcp_audit::AuditFilter::new().limit(1);
     checks.insert("audit", show(state.audit.query(&filter).await));
     checks.insert("graph", show(state.graph.stats().await));
-    let sandbox = match &state.sandbox {
-        Ok(s) if s.probe().ready => "ok".to_owned(),
-        Ok(s) => {
-            let missing = s.probe().missing_required().join(", ");
+    let sandbox = match state.runners.probe() {
+        Ok(probe) if probe.ready => "ok".to_owned(),
+        Ok(probe) => {
+            let missing = probe.missing_required().join(", ");
             show(Err::<(), _>(format!(
                 "sandbox isolation unavailable: {missing}"
             )))

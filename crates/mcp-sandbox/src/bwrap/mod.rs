@@ -497,7 +497,10 @@ impl Inner {
 impl Sandbox for BwrapSandbox {
     async fn run(&self, request: ExecRequest) -> Result<ExecResult, Error> {
         let job = self.job_for(&request)?;
-        self.execute(job).await
+        let max_output = job.limits.max_output_bytes;
+        let mut result = self.execute(job).await?;
+        result.fit_json(max_output);
+        Ok(result)
     }
 
     fn probe(&self) -> &Probe {

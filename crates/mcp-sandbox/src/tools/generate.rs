@@ -472,7 +472,89 @@ fn check_identifier(language: Language, s: &str) -> Result<(), String> {
     if reserved.contains(&s) {
         return Err(format!("`{s}` is a reserved word in {language}"));
     }
+    if let Some(why) = dangerous_in_runtime(language, s) {
+        return Err(format!(
+            "`{s}` has a meaning of its own where {language} code runs ({why}); choose another name"
+        ));
+    }
     Ok(())
+}
+
+/// Variables of the dynamic loader, the C library and the shells: whatever a generated name
+/// sets, it must not be one of them. POSIX reserves upper-case names for the environment.
+const ENVIRONMENT_PREFIXES: &[&str] = &["LD_", "DYLD_", "MALLOC_", "GLIBC_", "BASH_", "LC_"];
+
+/// Lower-case names that shells, the C library or common tools read from the environment.
+const LOWER_CASE_ENVIRONMENT: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "all_proxy",
+    "no_proxy",
+    "auto_resume",
+    "histchars",
+];
+
+/// Python names with a meaning to the interpreter: module hooks (a module-level `__getattr__`
+/// answers every missing attribute) and files it imports by itself at start-up.
+const PYTHON_RUNTIME: &[&str] = &["sitecustomize", "usercustomize"];
+
+/// Names a CommonJS module or the JavaScript runtime gives a meaning: a function called
+/// `require` or `module` replaces the module system's own in that file.
+const JAVASCRIPT_RUNTIME: &[&str] = &[
+    "require",
+    "module",
+    "exports",
+    "__filename",
+    "__dirname",
+    "__proto__",
+    "constructor",
+    "prototype",
+    "eval",
+    "arguments",
+    "globalThis",
+    "process",
+    "undefined",
+    "NaN",
+    "Infinity",
+];
+
+/// Why `name` is dangerous in the runtime of `language`'s generated code, if it is.
+///
+/// For Bash, where parameters become shell variables (assigning one that the environment
+/// exported changes what every later command sees), every all-upper-case name is refused:
+/// POSIX reserves those for the environment (`PATH`, `IFS`, `BASH_ENV`, `SHELLOPTS`, `ENV`,
+/// `PROMPT_COMMAND`, `PS4`, `LD_PRELOAD`, …), plus the lower-case ones that tools read. For
+/// Python and JavaScript, the names the interpreter or loader read from the environment
+/// (`PYTHONPATH`, `PYTHONSTARTUP`, `NODE_OPTIONS`, `LD_PRELOAD`, …) and the names the runtime
+/// gives a meaning of its own (dunder names, `sitecustomize`, `require`, `__proto__`, …).
+fn dangerous_in_runtime(language: Language, name: &str) -> Option<&'static str> {
+    let upper = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && !name.chars().any(|c| c.is_ascii_lowercase());
+    let environment = ENVIRONMENT_PREFIXES.iter().any(|p| name.starts_with(p))
+        || LOWER_CASE_ENVIRONMENT.contains(&name);
+    match language {
+        Language::Bash if upper => Some(
+            "names in capitals belong to the environment and the shell: PATH, IFS, BASH_ENV, \
+             LD_PRELOAD, …; use lower case",
+        ),
+        Language::Bash if environment => Some("the shell or the tools it runs read it"),
+        _ if environment => Some("the dynamic loader or the C library reads it"),
+        Language::Python if name.starts_with("PYTHON") => Some("the Python interpreter reads it"),
+        Language::Python if name.len() > 4 && name.starts_with("__") && name.ends_with("__") => {
+            Some("Python gives dunder names a meaning")
+        }
+        Language::Python if PYTHON_RUNTIME.contains(&name) => {
+            Some("Python imports a module of this name by itself")
+        }
+        Language::Javascript if name.starts_with("NODE_") || name.starts_with("UV_") => {
+            Some("Node.js reads it")
+        }
+        Language::Javascript if JAVASCRIPT_RUNTIME.contains(&name) => {
+            Some("the module system or the language gives it a meaning")
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -552,6 +634,114 @@ mod tests {
             .generate(&GenerateRequest::new("cobol_program"))
             .unwrap_err();
         assert_eq!(err.to_string(), "unknown template `cobol_program`");
+    }
+
+    /// Every parameter of kind identifier or identifier list of every template of `language`,
+    /// with `name` as its value: all must be refused.
+    fn assert_refused_everywhere(g: &Generator, language: Language, name: &str) {
+        let mut tried = 0;
+        for t in g.templates().iter().filter(|t| t.language == language) {
+            for p in &t.parameters {
+                let value = match p.kind {
+                    ParameterKind::Identifier => serde_json::json!(name),
+                    ParameterKind::IdentifierList => serde_json::json!([name]),
+                    _ => continue,
+                };
+                let mut req = GenerateRequest::new(&t.name);
+                for q in t.parameters.iter().filter(|q| q.required) {
+                    req = req.with(&q.name, "sample");
+                }
+                let err = g
+                    .generate(&req.with(&p.name, value))
+                    .expect_err(&format!("{}.{} = {name} was accepted", t.name, p.name));
+                assert!(
+                    matches!(&err, Error::InvalidParameter { reason, .. }
+                        if reason.contains("meaning of its own") || reason.contains("reserved word")),
+                    "{}.{} = {name}: {err}",
+                    t.name,
+                    p.name
+                );
+                tried += 1;
+            }
+        }
+        assert!(tried > 0, "no {language} template takes a name");
+    }
+
+    #[test]
+    fn names_the_generated_codes_runtime_reads_are_refused() {
+        let g = Generator::builtin();
+        for name in [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "BASH_ENV",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "ENV",
+            "PROMPT_COMMAND",
+            "PS4",
+            "IFS",
+            "PATH",
+            "CDPATH",
+            "GLOBIGNORE",
+            "HOME",
+            "TMPDIR",
+            "MY_SETTING",
+            "http_proxy",
+            "histchars",
+        ] {
+            assert_refused_everywhere(&g, Language::Bash, name);
+        }
+        for name in [
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PYTHONHOME",
+            "LD_PRELOAD",
+            "__getattr__",
+            "__init__",
+            "__builtins__",
+            "sitecustomize",
+            "usercustomize",
+        ] {
+            assert_refused_everywhere(&g, Language::Python, name);
+        }
+        for name in [
+            "NODE_OPTIONS",
+            "NODE_PATH",
+            "LD_PRELOAD",
+            "require",
+            "module",
+            "__proto__",
+            "constructor",
+            "process",
+        ] {
+            assert_refused_everywhere(&g, Language::Javascript, name);
+        }
+    }
+
+    #[test]
+    fn ordinary_names_stay_allowed() {
+        let g = Generator::builtin();
+        let out = g
+            .generate(
+                &GenerateRequest::new("bash_script")
+                    .with("name", "deploy")
+                    .with("args", serde_json::json!(["target_dir", "Mode2", "_x"])),
+            )
+            .unwrap();
+        assert!(out.code.contains("target_dir=\"${1}\""), "{}", out.code);
+        let out = g
+            .generate(
+                &GenerateRequest::new("python_dataclass")
+                    .with("name", "User")
+                    .with(
+                        "fields",
+                        serde_json::json!(["name", "MAX_SIZE", "_private"]),
+                    ),
+            )
+            .unwrap();
+        assert!(out.code.contains("MAX_SIZE: str"), "{}", out.code);
+        g.generate(&GenerateRequest::new("javascript_function").with("name", "requireAll"))
+            .unwrap();
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub struct LintReport {
     /// Python's own compile() checked the code (syntax errors only).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Only the first findings are listed: the checkers found more than
+    /// [`MAX_DIAGNOSTICS`], or printed more than a lint run may print.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 const RUFF_INSIDE: &str = "/opt/ruff/ruff";
@@ -89,6 +93,16 @@ const RUFF_INSIDE: &str = "/opt/ruff/ruff";
 const RUFF_MISSING: &str = "ruff was not found on the server, so only Python's compile() \
     checked this code (syntax errors only); the operator can install ruff or set \
     sandbox.interpreters.ruff";
+
+/// The most diagnostics a report lists (the first ones by position); more set `truncated`.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
+/// The longest message or code of a diagnostic, in characters (longer ones are cut, `…` added).
+const MAX_TEXT_CHARS: usize = 1000;
+
+/// Output a checker may print (at least the configured default, at most the maximum): its
+/// findings, one per line, are read up to there.
+const LINT_OUTPUT_BYTES: u64 = 4 * 1024 * 1024;
 
 const PY_COMPILE: &str = r#"import json
 src = open("main.py", encoding="utf-8").read()
@@ -99,45 +113,46 @@ except SyntaxError as e:
     out.append({"line": e.lineno or 1, "column": e.offset or 1, "message": type(e).__name__ + ": " + str(e.msg)})
 except ValueError as e:
     out.append({"line": 1, "column": 1, "message": "ValueError: " + str(e)})
+except (RecursionError, MemoryError) as e:
+    out = {"gave_up": type(e).__name__}
 print(json.dumps(out))
 "#;
 
 impl BwrapSandbox {
     /// Lints `request.code` with the checkers of its language (see the module docs).
+    ///
+    /// Each checker run is killed after `lint_time_limit_ms` ([`Error::ToolTimedOut`]); a
+    /// checker that crashes or runs out of memory or stack on the code answers
+    /// [`Error::ToolRefusedInput`]. Both are the input's fault, not the server's.
     pub async fn lint(&self, request: &LintRequest) -> Result<LintReport, Error> {
-        let limits = self.resolve_limits(&RequestLimits::default())?;
-        let file = request.language.main_file().to_string();
-        let job = |argv: Vec<&str>| Job {
-            argv: argv.into_iter().map(str::to_owned).collect(),
-            files: vec![(file.clone(), request.code.clone().into_bytes())],
-            limits: limits.clone(),
-            standby: true,
-            ..Job::default()
-        };
         let mut tools = Vec::new();
         let mut notes = Vec::new();
         let mut diagnostics = Vec::new();
+        let mut cut = false;
         let c = self.config().interpreters.clone();
+        let argv = |parts: &[&str]| parts.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
         match request.language {
             Language::Python => {
                 if let Some(ruff) = self.ruff() {
-                    let mut j = job(vec![
+                    let binds = vec![(ruff.to_path_buf(), RUFF_INSIDE.to_owned())];
+                    let args = argv(&[
                         RUFF_INSIDE,
                         "check",
-                        "--output-format=json",
+                        "--output-format=json-lines",
                         "--no-cache",
                         "--isolated",
                         "--exit-zero",
                         "main.py",
                     ]);
-                    j.binds.push((ruff.to_path_buf(), RUFF_INSIDE.into()));
-                    let r = self.execute(j).await?;
+                    let r = self.check("ruff", args, binds, request).await?;
+                    cut |= r.truncated;
                     diagnostics.extend(parse_ruff(&r)?);
                     tools.push("ruff".to_string());
                 } else {
                     let python = c.python.display().to_string();
+                    let args = argv(&[&python, "-I", "-c", PY_COMPILE]);
                     let r = self
-                        .execute(job(vec![&python, "-I", "-c", PY_COMPILE]))
+                        .check("python-compile", args, Vec::new(), request)
                         .await?;
                     diagnostics.extend(parse_py_compile(&r)?);
                     tools.push("python-compile".to_string());
@@ -146,47 +161,140 @@ impl BwrapSandbox {
             }
             Language::Javascript => {
                 let node = c.node.display().to_string();
-                let r = self.execute(job(vec![&node, "--check", "main.js"])).await?;
-                diagnostics.extend(parse_node_check(&r));
+                let args = argv(&[&node, "--check", "main.js"]);
+                let r = self.check("node", args, Vec::new(), request).await?;
+                diagnostics.extend(parse_node_check(&r)?);
                 tools.push("node --check".to_string());
             }
             Language::Bash => {
                 let bash = c.bash.display().to_string();
-                let r = self.execute(job(vec![&bash, "-n", "main.sh"])).await?;
+                let args = argv(&[&bash, "-n", "main.sh"]);
+                let r = self.check("bash", args, Vec::new(), request).await?;
                 diagnostics.extend(parse_bash_n(&r));
                 tools.push("bash -n".to_string());
                 if c.shellcheck.is_file() {
                     let sc = c.shellcheck.display().to_string();
-                    let r = self
-                        .execute(job(vec![&sc, "--format=json1", "--shell=bash", "main.sh"]))
-                        .await?;
+                    let args = argv(&[&sc, "--format=gcc", "--shell=bash", "main.sh"]);
+                    let r = self.check("shellcheck", args, Vec::new(), request).await?;
+                    cut |= r.truncated;
                     diagnostics.extend(parse_shellcheck(&r)?);
                     tools.push("shellcheck".to_string());
                 }
             }
         }
         diagnostics.sort_by(|a, b| (a.line, a.column, &a.code).cmp(&(b.line, b.column, &b.code)));
+        let ok = diagnostics.iter().all(|d| d.severity != Severity::Error);
+        if diagnostics.len() > MAX_DIAGNOSTICS {
+            diagnostics.truncate(MAX_DIAGNOSTICS);
+            cut = true;
+        }
+        if cut {
+            notes.push(format!(
+                "only the first findings are listed (at most {MAX_DIAGNOSTICS}); lint a smaller \
+                 piece of the code to see the rest"
+            ));
+        }
         Ok(LintReport {
             language: request.language,
             tools,
-            ok: diagnostics.iter().all(|d| d.severity != Severity::Error),
+            ok,
             diagnostics,
             notes,
+            truncated: cut,
         })
+    }
+
+    /// Runs one checker over the code with the limits of a lint run (see
+    /// [`SandboxConfig::lint_time_limit_ms`](crate::SandboxConfig::lint_time_limit_ms)). A run
+    /// whose output passed its cap comes back with `truncated` (its findings up to there).
+    async fn check(
+        &self,
+        tool: &'static str,
+        argv: Vec<String>,
+        binds: Vec<(std::path::PathBuf, String)>,
+        request: &LintRequest,
+    ) -> Result<ExecResult, Error> {
+        let config = self.config();
+        let limit_ms = config.lint_time_limit_ms;
+        let mut limits = self.resolve_limits(&RequestLimits::default())?;
+        limits.wall_time_ms = limit_ms;
+        limits.cpu_time_secs = limit_ms.div_ceil(1000);
+        limits.max_output_bytes = limits
+            .max_output_bytes
+            .max(LINT_OUTPUT_BYTES)
+            .min(config.max_limits.max_output_bytes);
+        let job = Job {
+            argv,
+            files: vec![(
+                request.language.main_file().to_string(),
+                request.code.clone().into_bytes(),
+            )],
+            limits,
+            binds,
+            standby: true,
+            ..Job::default()
+        };
+        let r = self.execute(job).await?;
+        if r.timed_out || r.signal == Some(nix::libc::SIGXCPU) {
+            return Err(Error::ToolTimedOut { tool, limit_ms });
+        }
+        if r.oom_killed {
+            return Err(refused(
+                tool,
+                "it ran out of memory on it (the code is too large or too deeply nested)",
+            ));
+        }
+        if let (Some(signal), false) = (r.signal, r.truncated) {
+            let why = if r.stderr.contains("overflowed its stack") {
+                "it ran out of stack on it (the code is too deeply nested)".to_owned()
+            } else {
+                format!(
+                    "it crashed on it (signal {signal}; the code is probably too deeply nested)"
+                )
+            };
+            return Err(refused(tool, why));
+        }
+        Ok(r)
+    }
+}
+
+fn refused(tool: &'static str, reason: impl Into<String>) -> Error {
+    Error::ToolRefusedInput {
+        tool,
+        reason: reason.into(),
+    }
+}
+
+/// `text` cut to [`MAX_TEXT_CHARS`] characters (with `…` when cut).
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
 fn tool_failed(tool: &'static str, r: &ExecResult) -> Error {
     Error::ToolOutput {
         tool,
-        message: format!(
+        message: bounded(&format!(
             "exit {:?}, signal {:?}, timed out {}: {}",
             r.exit_code,
             r.signal,
             r.timed_out,
             r.stderr.trim()
-        ),
+        )),
     }
+}
+
+/// The complete lines of a checker's stdout: all of them, or when the output was cut at its
+/// cap, all but the cut last one.
+fn complete_lines(r: &ExecResult) -> impl Iterator<Item = &str> {
+    let text = if r.truncated {
+        r.stdout.rsplit_once('\n').map_or("", |(whole, _)| whole)
+    } else {
+        r.stdout.as_str()
+    };
+    text.lines().filter(|l| !l.trim().is_empty())
 }
 
 #[derive(Deserialize)]
@@ -202,12 +310,11 @@ struct RuffItem {
     location: RuffLocation,
 }
 
+/// ruff's `json-lines`: one finding per line.
 fn parse_ruff(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
-    let items: Vec<RuffItem> =
-        serde_json::from_str(r.stdout.trim()).map_err(|_| tool_failed("ruff", r))?;
-    Ok(items
-        .into_iter()
-        .map(|i| {
+    complete_lines(r)
+        .map(|line| {
+            let i: RuffItem = serde_json::from_str(line).map_err(|_| tool_failed("ruff", r))?;
             let code = i.code.unwrap_or_else(|| "SyntaxError".into());
             let syntax =
                 code == "SyntaxError" || code == "invalid-syntax" || code.starts_with("E9");
@@ -216,16 +323,16 @@ fn parse_ruff(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
             } else {
                 Severity::Warning
             };
-            Diagnostic {
+            Ok(Diagnostic {
                 line: i.location.row,
                 column: i.location.column,
-                code,
-                message: i.message,
+                code: bounded(&code),
+                message: bounded(&i.message),
                 severity,
                 source: "ruff".into(),
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -235,16 +342,36 @@ struct CompileItem {
     message: String,
 }
 
+/// What the compile script prints: the syntax errors, or that compile() gave up.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CompileOutput {
+    Findings(Vec<CompileItem>),
+    GaveUp { gave_up: String },
+}
+
 fn parse_py_compile(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
-    let items: Vec<CompileItem> =
+    let out: CompileOutput =
         serde_json::from_str(r.stdout.trim()).map_err(|_| tool_failed("python-compile", r))?;
+    let items = match out {
+        CompileOutput::Findings(items) => items,
+        CompileOutput::GaveUp { gave_up } => {
+            return Err(refused(
+                "python-compile",
+                format!(
+                    "{} (the code is too deeply nested to compile)",
+                    bounded(&gave_up)
+                ),
+            ));
+        }
+    };
     Ok(items
         .into_iter()
         .map(|i| Diagnostic {
             line: i.line,
             column: i.column,
             code: "SyntaxError".into(),
-            message: i.message,
+            message: bounded(&i.message),
             severity: Severity::Error,
             source: "python-compile".into(),
         })
@@ -252,11 +379,21 @@ fn parse_py_compile(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
 }
 
 /// `node --check` prints `/work/main.js:LINE`, the line, a caret line and `SyntaxError: ...`.
-fn parse_node_check(r: &ExecResult) -> Vec<Diagnostic> {
+/// Without a `main.js` location it failed in its own code: on a code too deeply nested, with
+/// `RangeError: Maximum call stack size exceeded`.
+fn parse_node_check(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
     if r.exit_code == Some(0) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let lines: Vec<&str> = r.stderr.lines().collect();
+    if !lines.iter().any(|l| l.contains("main.js:"))
+        && r.stderr.contains("Maximum call stack size exceeded")
+    {
+        return Err(refused(
+            "node",
+            "it ran out of stack on it (the code is too deeply nested)",
+        ));
+    }
     let line = lines
         .iter()
         .find_map(|l| {
@@ -277,14 +414,14 @@ fn parse_node_check(r: &ExecResult) -> Vec<Diagnostic> {
     let (code, message) = message_line
         .split_once(": ")
         .map_or(("SyntaxError", message_line), |(c, m)| (c, m));
-    vec![Diagnostic {
+    Ok(vec![Diagnostic {
         line,
         column,
-        code: code.trim().to_string(),
-        message: message.trim().to_string(),
+        code: bounded(code.trim()),
+        message: bounded(message.trim()),
         severity: Severity::Error,
         source: "node".into(),
-    }]
+    }])
 }
 
 /// `bash -n` prints `main.sh: line N: message` (and a second line quoting the code).
@@ -304,7 +441,7 @@ fn parse_bash_n(r: &ExecResult) -> Vec<Diagnostic> {
             line: n.parse().unwrap_or(1),
             column: 1,
             code: "syntax".into(),
-            message: msg.to_string(),
+            message: bounded(msg),
             severity: Severity::Error,
             source: "bash".into(),
         });
@@ -314,7 +451,7 @@ fn parse_bash_n(r: &ExecResult) -> Vec<Diagnostic> {
             line: 1,
             column: 1,
             code: "syntax".into(),
-            message: r.stderr.trim().to_string(),
+            message: bounded(r.stderr.trim()),
             severity: Severity::Error,
             source: "bash".into(),
         });
@@ -322,39 +459,47 @@ fn parse_bash_n(r: &ExecResult) -> Vec<Diagnostic> {
     out
 }
 
-#[derive(Deserialize)]
-struct ShellcheckOutput {
-    comments: Vec<ShellcheckComment>,
-}
-
-#[derive(Deserialize)]
-struct ShellcheckComment {
-    line: u32,
-    column: u32,
-    level: String,
-    code: u32,
-    message: String,
-}
-
+/// shellcheck's `gcc` format, one finding per line:
+/// `main.sh:LINE:COLUMN: LEVEL: MESSAGE [SCNNNN]` (levels `error`, `warning`, `note`). It exits
+/// 0 without findings and 1 with some.
 fn parse_shellcheck(r: &ExecResult) -> Result<Vec<Diagnostic>, Error> {
-    let out: ShellcheckOutput =
-        serde_json::from_str(r.stdout.trim()).map_err(|_| tool_failed("shellcheck", r))?;
-    Ok(out
-        .comments
-        .into_iter()
-        .map(|c| Diagnostic {
-            line: c.line,
-            column: c.column,
-            code: format!("SC{}", c.code),
-            message: c.message,
-            severity: match c.level.as_str() {
-                "error" => Severity::Error,
-                "warning" => Severity::Warning,
-                _ => Severity::Info,
-            },
-            source: "shellcheck".into(),
-        })
-        .collect())
+    if !r.truncated && !matches!(r.exit_code, Some(0 | 1)) {
+        let stderr = r.stderr.to_ascii_lowercase();
+        if ["stack overflow", "heap exhausted", "out of memory"]
+            .iter()
+            .any(|m| stderr.contains(m))
+        {
+            return Err(refused(
+                "shellcheck",
+                "it ran out of memory or stack on it (the code is too large or too deeply nested)",
+            ));
+        }
+        return Err(tool_failed("shellcheck", r));
+    }
+    complete_lines(r)
+        .map(|line| parse_shellcheck_line(line).ok_or_else(|| tool_failed("shellcheck", r)))
+        .collect()
+}
+
+fn parse_shellcheck_line(line: &str) -> Option<Diagnostic> {
+    let rest = line.strip_prefix("main.sh:")?;
+    let (row, rest) = rest.split_once(':')?;
+    let (column, rest) = rest.split_once(": ")?;
+    let (level, rest) = rest.split_once(": ")?;
+    let (message, code) = rest.rsplit_once(" [SC")?;
+    let code = code.strip_suffix(']')?;
+    Some(Diagnostic {
+        line: row.parse().ok()?,
+        column: column.parse().ok()?,
+        code: format!("SC{}", bounded(code)),
+        message: bounded(message),
+        severity: match level {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        },
+        source: "shellcheck".into(),
+    })
 }
 
 #[cfg(test)]
@@ -374,7 +519,7 @@ mod tests {
         let r = failed(
             "/work/main.js:2\nlet x = (;\n        ^\n\nSyntaxError: Unexpected token ';'\n    at internalCompileFunction (node:internal/vm:76:18)\n",
         );
-        let d = &parse_node_check(&r)[0];
+        let d = &parse_node_check(&r).unwrap()[0];
         assert_eq!((d.line, d.column), (2, 9));
         assert_eq!(d.code, "SyntaxError");
         assert_eq!(d.message, "Unexpected token ';'");
@@ -388,6 +533,102 @@ mod tests {
         let d = parse_bash_n(&r);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].line, 3);
+    }
+
+    fn printed(stdout: &str, truncated: bool) -> ExecResult {
+        ExecResult {
+            stdout: stdout.into(),
+            exit_code: Some(1),
+            truncated,
+            ..ExecResult::default()
+        }
+    }
+
+    #[test]
+    fn shellcheck_lines_are_parsed_and_a_line_cut_by_the_output_cap_is_dropped() {
+        let out = "main.sh:1:6: warning: Double quote to prevent globbing: a: b. [SC2086]\n\
+                   main.sh:2:1: note: Not following. [SC1091]\n\
+                   main.sh:3:11: error: Couldn't parse this then clause. [SC10";
+        let d = parse_shellcheck(&printed(out, true)).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (d[0].line, d[0].column, d[0].code.as_str()),
+            (1, 6, "SC2086")
+        );
+        assert_eq!(d[0].message, "Double quote to prevent globbing: a: b.");
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(d[1].severity, Severity::Info);
+        // Not cut: the last line must be whole, a broken one is the checker's fault.
+        assert!(matches!(
+            parse_shellcheck(&printed(out, false)),
+            Err(Error::ToolOutput { .. })
+        ));
+    }
+
+    #[test]
+    fn shellcheck_out_of_stack_is_the_inputs_fault_and_a_bad_option_is_not() {
+        let mut r = printed("", false);
+        r.exit_code = Some(2);
+        r.stderr = "shellcheck: stack overflow".into();
+        assert!(matches!(
+            parse_shellcheck(&r),
+            Err(Error::ToolRefusedInput {
+                tool: "shellcheck",
+                ..
+            })
+        ));
+        r.exit_code = Some(4);
+        r.stderr = "unrecognized option `--frobnicate'".into();
+        assert!(matches!(
+            parse_shellcheck(&r),
+            Err(Error::ToolOutput { .. })
+        ));
+    }
+
+    #[test]
+    fn ruff_json_lines_are_parsed_up_to_the_cut() {
+        let line = r#"{"code":"F401","location":{"row":1,"column":8},"message":"`os` imported but unused"}"#;
+        let syntax = r#"{"code":"invalid-syntax","location":{"row":2,"column":5},"message":"Expected an expression"}"#;
+        let out = format!("{line}\n{syntax}\n{{\"code\":\"F4");
+        let d = parse_ruff(&printed(&out, true)).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!((d[1].line, d[1].severity), (2, Severity::Error));
+    }
+
+    #[test]
+    fn compile_giving_up_on_deep_nesting_is_the_inputs_fault() {
+        let r = printed(r#"{"gave_up": "RecursionError"}"#, false);
+        let err = parse_py_compile(&r).unwrap_err();
+        assert!(
+            matches!(&err, Error::ToolRefusedInput { tool: "python-compile", reason } if reason.contains("RecursionError")),
+            "{err}"
+        );
+        let r = printed(
+            r#"[{"line": 2, "column": 3, "message": "SyntaxError: bad"}]"#,
+            false,
+        );
+        assert_eq!(parse_py_compile(&r).unwrap()[0].line, 2);
+    }
+
+    #[test]
+    fn node_out_of_stack_is_the_inputs_fault() {
+        let r = failed(
+            "node:internal/modules/cjs/loader:1464\n  const result = compileFunctionForCJSLoader(content);\n                 ^\n\nRangeError: Maximum call stack size exceeded\n    at wrapSafe (node:internal/modules/cjs/loader:1464:18)\n",
+        );
+        assert!(matches!(
+            parse_node_check(&r),
+            Err(Error::ToolRefusedInput { tool: "node", .. })
+        ));
+    }
+
+    #[test]
+    fn long_messages_are_cut_to_a_bounded_length() {
+        let long = "x".repeat(MAX_TEXT_CHARS * 3);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_TEXT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded("short"), "short");
     }
 }
 
@@ -413,6 +654,7 @@ mod schema_tests {
             ok: true,
             diagnostics: vec![diagnostic],
             notes: vec!["a note".into()],
+            truncated: true,
         });
     }
 }

@@ -10,5 +10,5 @@ mod pytest;
 pub use generate::{
     GenerateRequest, Generated, Generator, ParameterInfo, ParameterKind, TemplateInfo,
 };
-pub use lint::{Diagnostic, LintReport, LintRequest, Severity};
+pub use lint::{Diagnostic, LintReport, LintRequest, MAX_DIAGNOSTICS, Severity};
 pub use pytest::{TestCase, TestOutcome, TestReport, TestRequest};

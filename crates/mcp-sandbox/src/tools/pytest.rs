@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::bwrap::{BwrapSandbox, Job};
-use crate::exec::add_submitted_files;
+use crate::exec::{add_submitted_files, cut_to_json_len};
 use crate::{Error, RequestLimits};
 
 /// Code plus pytest tests.
@@ -33,6 +33,23 @@ fn default_module() -> String {
 }
 
 impl TestRequest {
+    /// Lowercase hex SHA-256 of everything the run is given: the module name, the code, the
+    /// tests and every file with its name (see [`crate::input_sha256`]).
+    pub fn input_sha256(&self) -> String {
+        let mut parts = vec![
+            ("module", self.module.as_bytes()),
+            ("code", self.code.as_bytes()),
+            ("tests", self.tests.as_bytes()),
+        ];
+        let files: Vec<(String, &[u8])> = self
+            .files
+            .iter()
+            .map(|(name, content)| (format!("file:{name}"), content.as_bytes()))
+            .collect();
+        parts.extend(files.iter().map(|(n, c)| (n.as_str(), *c)));
+        crate::input_sha256(&parts)
+    }
+
     /// Tests for `code` in module `solution`.
     pub fn new(code: impl Into<String>, tests: impl Into<String>) -> Self {
         TestRequest {
@@ -100,6 +117,10 @@ pub struct TestReport {
     pub duration_ms: u64,
     /// pytest's console output (stdout then stderr), without the machine-readable report.
     pub output: String,
+    /// The output passed `max_output_bytes` (counted as JSON text): the run was stopped there,
+    /// or `output` was cut to fit.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 const PLUGIN: &str = r#"import json, os, sys
@@ -213,6 +234,7 @@ impl BwrapSandbox {
             standby: true,
             ..Job::default()
         };
+        let max_output = job.limits.max_output_bytes;
         let r = self.execute(job).await?;
         if r.stderr.contains("No module named pytest") {
             return Err(Error::ToolMissing {
@@ -225,11 +247,18 @@ impl BwrapSandbox {
             Some(at) => {
                 let rest = &r.stdout[at + marker.len()..];
                 let (json, after) = rest.split_once('\n').unwrap_or((rest, ""));
-                let cases: Vec<TestCase> =
-                    serde_json::from_str(json).map_err(|e| Error::ToolOutput {
-                        tool: "pytest",
-                        message: e.to_string(),
-                    })?;
+                let cases: Vec<TestCase> = match serde_json::from_str(json) {
+                    Ok(cases) => cases,
+                    // Cut by the output limit: as if killed before the session finished.
+                    Err(_) if r.truncated => Vec::new(),
+                    // The code under test can reach the plugin's marker and print over it.
+                    Err(_) => {
+                        return Err(Error::ToolRefusedInput {
+                            tool: "pytest",
+                            reason: "its report was overwritten by the code under test".into(),
+                        });
+                    }
+                };
                 let mut text = r.stdout[..at].trim_end().to_string();
                 text.push('\n');
                 text.push_str(after);
@@ -244,6 +273,12 @@ impl BwrapSandbox {
             output.push('\n');
             output.push_str(&r.stderr);
         }
+        // The answer's output and cases together fit `max_output_bytes` as JSON, like a run's.
+        let cases_len = serde_json::to_string(&cases).map_or(0, |json| json.len());
+        let budget = usize::try_from(max_output)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(cases_len);
+        let cut = cut_to_json_len(&mut output, budget);
         Ok(TestReport {
             passed: count(TestOutcome::Passed),
             failed: count(TestOutcome::Failed),
@@ -254,6 +289,7 @@ impl BwrapSandbox {
             timed_out: r.timed_out,
             duration_ms: r.duration_ms,
             output,
+            truncated: r.truncated || cut,
         })
     }
 }
@@ -291,6 +327,7 @@ mod schema_tests {
             timed_out: false,
             duration_ms: 812,
             output: "1 failed".into(),
+            truncated: false,
         };
         schema_matches(&case);
         schema_matches(&report);
