@@ -9,14 +9,16 @@ use super::principal::CallContext;
 use crate::state::AppState;
 use crate::state::audit_budget::kind;
 
-/// Records a `security_violation` for a request refused because its `header` (`host` or
-/// `origin`) is not allowed (a DNS-rebinding or cross-site attempt, or a misconfiguration).
+/// Records a `security_violation` (`refused_host` / `refused_origin`) for a request refused
+/// because its `header` (`host` or `origin`) is not allowed (a DNS-rebinding or cross-site
+/// attempt, or a misconfiguration); `setting` is the configuration key that would allow it.
 /// Callers have no valid token yet, so it draws on the unauthenticated audit budget.
 pub async fn refused_header(
     state: &AppState,
     ctx: &CallContext,
     header: &'static str,
     value: Option<&str>,
+    setting: &'static str,
 ) {
     let violation = match header {
         "host" => "refused_host",
@@ -27,7 +29,9 @@ pub async fn refused_header(
         violation,
         format!("request refused: its {header} header is not allowed"),
     )
-    .with_detail(header, value.map(mcp_core::bounded::text));
+    .with_success(false)
+    .with_detail(header, value.map(mcp_core::bounded::text))
+    .with_detail("setting", setting);
     state
         .audit_unauthenticated(kind::HOST_ORIGIN_REFUSED, ctx.stamp(event))
         .await;

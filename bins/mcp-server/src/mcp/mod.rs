@@ -60,6 +60,16 @@ pub const UNAVAILABLE: ErrorCode = ErrorCode(-32004);
 /// the answer to a cancelled request, as the MCP specification asks.
 pub const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
 
+/// The protocol versions the server accepts, newest first.
+pub fn supported_versions() -> Vec<&'static str> {
+    let mut versions: Vec<&'static str> = ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .map(ProtocolVersion::as_str)
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions
+}
+
 /// The caller of one MCP request, as the HTTP adapter puts it into the request extensions.
 #[derive(Clone)]
 pub struct HttpCaller {
