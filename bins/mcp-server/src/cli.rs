@@ -123,6 +123,10 @@ pub enum UsersCommand {
         /// Roles to assign (repeatable), e.g. `--role admin`.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Create a new store in the data directory if it has none (the first admin of a new
+        /// installation); without it the command refuses a data directory with no store.
+        #[arg(long)]
+        init: bool,
     },
     /// List users with their roles (a table with a header, or JSON).
     List {

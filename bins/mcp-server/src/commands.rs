@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 use mcp_audit::{AuditEvent, EventType};
 
 use crate::cli::{AuditCommand, Command, RolesCommand, TokensCommand, UsersCommand};
-use crate::config::Config;
-use crate::state::{AppState, Backends};
+use crate::config::{Backend, Config, Origin, Sources, StoreKind};
+use crate::data_dir;
+use crate::state::{self, AppState, Backends};
 use crate::users;
 
 /// Environment variable with the first admin's password (used once, on an empty user store).
@@ -17,7 +18,46 @@ pub const BOOTSTRAP_USER_ENV: &str = "MCP_BOOTSTRAP_ADMIN_USER";
 
 async fn state(config: Config) -> anyhow::Result<AppState> {
     let backends = Backends::connect(&config, false).await?;
-    AppState::assemble(config, backends)
+    AppState::assemble_with(config, backends, false)
+}
+
+/// The stores a command reads or changes.
+fn stores_of(command: &Command) -> &'static [StoreKind] {
+    match command {
+        Command::Audit(_) => &[StoreKind::Audit],
+        _ => &[
+            StoreKind::Users,
+            StoreKind::Roles,
+            StoreKind::Tokens,
+            StoreKind::Audit,
+        ],
+    }
+}
+
+/// Refuses a command on a store kept in memory: its change would vanish when it exits.
+fn refuse_memory(config: &Config, sources: &Sources, command: &Command) -> anyhow::Result<()> {
+    let in_memory: Vec<&str> = stores_of(command)
+        .iter()
+        .filter(|s| config.storage.backend_of(**s) == Backend::Memory)
+        .map(|s| s.name())
+        .collect();
+    if in_memory.is_empty() {
+        return Ok(());
+    }
+    let origin = match sources.origin("storage.backend") {
+        Origin::Default => String::new(),
+        origin => format!(" ({origin})"),
+    };
+    bail!(
+        "the {} store{} {} in memory{origin}: an administrative command works on the stores \
+         a server uses, and a store in memory lives only as long as this command, so anything \
+         it did would vanish. Run it with the server's storage settings (--data-dir for SQLite, \
+         or [storage.neo4j]); to manage a server that keeps its stores in memory, use its REST \
+         API (/api/v1/users, /api/v1/audit)",
+        in_memory.join(", "),
+        if in_memory.len() == 1 { "" } else { "s" },
+        if in_memory.len() == 1 { "is" } else { "are" },
+    )
 }
 
 fn authorizer(state: &AppState) -> anyhow::Result<&mcp_rbac::Authorizer> {
@@ -35,8 +75,21 @@ async fn find(state: &AppState, username: &str) -> anyhow::Result<users::User> {
         .with_context(|| format!("no user `{username}`"))
 }
 
-/// Runs an administrative subcommand.
-pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
+/// Runs an administrative subcommand: says which data directory it uses, refuses stores in
+/// memory and a data directory without a store (unless `users add --init`).
+pub async fn run(config: Config, sources: &Sources, command: Command) -> anyhow::Result<()> {
+    if data_dir::is_used(&config) {
+        eprintln!("mcp-server: {}", data_dir::describe(&config, sources));
+    }
+    refuse_memory(&config, sources, &command)?;
+    let init = matches!(
+        command,
+        Command::Users(UsersCommand::Add { init: true, .. })
+    );
+    data_dir::require_store(&config, init)?;
+    if let Command::Audit(AuditCommand::Verify) = command {
+        return verify_audit(&config).await;
+    }
     let state = state(config).await?;
     let result = run_on(&state, command).await;
     let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
@@ -54,7 +107,9 @@ async fn cli_event(state: &AppState, action: &str, target: &str) {
 
 async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Users(UsersCommand::Add { username, roles }) => {
+        Command::Users(UsersCommand::Add {
+            username, roles, ..
+        }) => {
             let az = authorizer(state)?;
             if let Some(unknown) = roles.iter().find(|r| !az.policy().has_role(r)) {
                 bail!("unknown role `{unknown}`");
@@ -168,18 +223,12 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
             state.audit(event).await;
             println!("revoked token {}", claims.jti);
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let report = state.audit.verify_chain().await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            if let Some(broken) = report.broken {
-                bail!("{broken}");
-            }
-        }
         Command::Serve(_)
         | Command::Config(_)
         | Command::McpStdio(_)
         | Command::Routes
-        | Command::Completions { .. } => {
+        | Command::Completions { .. }
+        | Command::Audit(AuditCommand::Verify) => {
             unreachable!("handled in run")
         }
     }
@@ -239,6 +288,24 @@ fn password_rules() -> String {
         users::MIN_PASSWORD_LEN,
         users::MAX_PASSWORD_LEN
     )
+}
+
+/// `audit verify`: reads the audit store alone (nothing is created or written); a missing or
+/// empty log is an error, since "0 events checked" proves nothing.
+async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+    let sink = state::open_audit_store(config).await?;
+    let report = sink.verify_chain().await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if let Some(broken) = report.broken {
+        bail!("{broken}");
+    }
+    if report.checked == 0 {
+        bail!(
+            "the audit log is empty: nothing to verify (is this the data directory or database \
+             the server uses?)"
+        );
+    }
+    Ok(())
 }
 
 /// A password from the terminal (the rules said first, asked twice) or the first line of
