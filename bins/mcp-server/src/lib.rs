@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod preflight;
+pub mod query;
 pub mod request_id;
 pub mod routes;
 pub mod server;

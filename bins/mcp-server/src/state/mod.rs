@@ -233,6 +233,20 @@ pub async fn open_audit_store(config: &Config) -> anyhow::Result<Arc<dyn AuditSi
     }
 }
 
+/// The user store alone, for reading (`audit list --user NAME`): nothing created; a SQLite
+/// user store must exist already.
+pub async fn open_user_store(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
+    match config.storage.backend_of(StoreKind::Users) {
+        Backend::Memory => anyhow::bail!("the user store is in memory: nothing is stored there"),
+        Backend::Sqlite => {
+            let path = config.storage.sqlite_path(StoreKind::Users);
+            anyhow::ensure!(path.is_file(), "no user store at {}", path.display());
+            Ok(Arc::new(SqliteUserStore::open(&path).await?))
+        }
+        Backend::Neo4j => neo4j::users(config).await,
+    }
+}
+
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
