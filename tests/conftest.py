@@ -153,7 +153,8 @@ class Server:
         return r.json["access_token"]
 
     def add_user(self, username, password, *roles):
-        args = ["users", "add", username]
+        # --init: the first user of a test's fresh data dir creates the store.
+        args = ["users", "add", username, "--init"]
         for role in roles:
             args += ["--role", role]
         return self.cli(*args, stdin=password + "\n")

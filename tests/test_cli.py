@@ -122,7 +122,7 @@ def test_help_names_the_environment_variable_of_each_flag():
 def test_password_rules_are_stated_before_the_password_is_typed(data_dir):
     env = dict(os.environ, MCP_DATA_DIR=str(data_dir), NO_COLOR="1")
     code, out = on_a_terminal(
-        ["users", "add", "alice"],
+        ["users", "add", "alice", "--init"],
         env,
         answers=[
             ("Password for alice", "short"),
@@ -142,18 +142,18 @@ def test_log_lines_have_colour_only_on_a_terminal_without_no_color(data_dir):
     # Each run warns about the generated JWT secret (a fresh data dir), in colour or not.
     base = dict(os.environ, MCP_DATA_DIR=str(data_dir), MCP_LOG_FORMAT="text")
     base.pop("NO_COLOR", None)
-    piped = run("users", "add", "bob", env=base, stdin="long-enough-password\n")
+    piped = run("users", "add", "bob", "--init", env=base, stdin="long-enough-password\n")
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr and not ANSI.search(piped.stderr), piped.stderr
     code, tty = on_a_terminal(
-        ["--data-dir", str(data_dir / "other"), "users", "add", "carol"],
+        ["--data-dir", str(data_dir / "other"), "users", "add", "carol", "--init"],
         base,
         answers=[("Password", "long-enough-password"), ("Repeat", "long-enough-password")],
     )
     assert code == 0, tty
     assert ANSI.search(tty), f"a terminal gets colour: {tty!r}"
     code, plain = on_a_terminal(
-        ["--data-dir", str(data_dir / "third"), "users", "add", "dave"],
+        ["--data-dir", str(data_dir / "third"), "users", "add", "dave", "--init"],
         dict(base, NO_COLOR="1"),
         answers=[("Password", "long-enough-password"), ("Repeat", "long-enough-password")],
     )

@@ -123,6 +123,10 @@ pub enum UsersCommand {
         /// Roles to assign (repeatable), e.g. `--role admin`.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Create a new store in the data directory if it has none (the first admin of a new
+        /// installation); without it the command refuses a data directory with no store.
+        #[arg(long)]
+        init: bool,
     },
     /// List users with their roles (a table with a header, or JSON).
     List {
@@ -193,8 +197,79 @@ pub enum TokensCommand {
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the audit log's hash chain; exits non-zero when it is broken.
+    /// Verify the audit log's hash chain; exits non-zero when it is broken, missing or empty.
     Verify,
+    /// List events, newest first, with the filters of `GET /api/v1/audit`.
+    List {
+        /// Filters.
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+        /// At most this many events (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
+        format: AuditFormat,
+    },
+    /// Export every matching event, oldest first (no limit), to stdout or a file.
+    Export {
+        /// Filters.
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
+        format: AuditFormat,
+        /// Write to this file (created, mode 0600; an existing file is refused) instead of
+        /// stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The filters of `audit list` and `audit export` (all optional, combined with AND), as in
+/// `GET /api/v1/audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditFilterArgs {
+    /// Only this event type (code_execution, auth_failure, authz_denied, data_write, …).
+    #[arg(long, value_parser = parse_event_type)]
+    pub event_type: Option<mcp_audit::EventType>,
+    /// Only events of this user: a user id or a log-in name.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only successful (true) or failed (false) events.
+    #[arg(long, value_name = "BOOL")]
+    pub success: Option<bool>,
+}
+
+/// How `audit list` / `audit export` print events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One JSON object per line (the stored event with its seq and hashes).
+    Jsonl,
+    /// CSV with a header row; `details` as a JSON object in one column.
+    Csv,
+}
+
+fn parse_event_type(text: &str) -> Result<mcp_audit::EventType, String> {
+    text.parse().map_err(|_| {
+        let valid: Vec<&str> = mcp_audit::EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        format!("unknown event type; valid: {}", valid.join(", "))
+    })
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}: expected an RFC 3339 time such as 2026-01-31T12:00:00Z"))
 }
 
 /// `config` subcommands.

@@ -1,13 +1,17 @@
 //! The administrative subcommands (`users`, `roles`, `tokens`, `audit`), working on the stores
 //! directly, and the first-start bootstrap of an admin user.
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use mcp_audit::{AuditEvent, EventType};
+use mcp_audit::{AuditEvent, AuditFilter, EventType, StoredEvent};
 
-use crate::cli::{AuditCommand, Command, RolesCommand, TokensCommand, UsersCommand};
-use crate::config::Config;
-use crate::state::{AppState, Backends};
+use crate::cli::{
+    AuditCommand, AuditFilterArgs, AuditFormat, Command, RolesCommand, TokensCommand, UsersCommand,
+};
+use crate::config::{Backend, Config, Origin, Sources, StoreKind};
+use crate::data_dir;
+use crate::state::{self, AppState, Backends};
 use crate::users;
 
 /// Environment variable with the first admin's password (used once, on an empty user store).
@@ -17,7 +21,46 @@ pub const BOOTSTRAP_USER_ENV: &str = "MCP_BOOTSTRAP_ADMIN_USER";
 
 async fn state(config: Config) -> anyhow::Result<AppState> {
     let backends = Backends::connect(&config, false).await?;
-    AppState::assemble(config, backends)
+    AppState::assemble_with(config, backends, false)
+}
+
+/// The stores a command reads or changes.
+fn stores_of(command: &Command) -> &'static [StoreKind] {
+    match command {
+        Command::Audit(_) => &[StoreKind::Audit],
+        _ => &[
+            StoreKind::Users,
+            StoreKind::Roles,
+            StoreKind::Tokens,
+            StoreKind::Audit,
+        ],
+    }
+}
+
+/// Refuses a command on a store kept in memory: its change would vanish when it exits.
+fn refuse_memory(config: &Config, sources: &Sources, command: &Command) -> anyhow::Result<()> {
+    let in_memory: Vec<&str> = stores_of(command)
+        .iter()
+        .filter(|s| config.storage.backend_of(**s) == Backend::Memory)
+        .map(|s| s.name())
+        .collect();
+    if in_memory.is_empty() {
+        return Ok(());
+    }
+    let origin = match sources.origin("storage.backend") {
+        Origin::Default => String::new(),
+        origin => format!(" ({origin})"),
+    };
+    bail!(
+        "the {} store{} {} in memory{origin}: an administrative command works on the stores \
+         a server uses, and a store in memory lives only as long as this command, so anything \
+         it did would vanish. Run it with the server's storage settings (--data-dir for SQLite, \
+         or [storage.neo4j]); to manage a server that keeps its stores in memory, use its REST \
+         API (/api/v1/users, /api/v1/audit)",
+        in_memory.join(", "),
+        if in_memory.len() == 1 { "" } else { "s" },
+        if in_memory.len() == 1 { "is" } else { "are" },
+    )
 }
 
 fn authorizer(state: &AppState) -> anyhow::Result<&mcp_rbac::Authorizer> {
@@ -35,8 +78,32 @@ async fn find(state: &AppState, username: &str) -> anyhow::Result<users::User> {
         .with_context(|| format!("no user `{username}`"))
 }
 
-/// Runs an administrative subcommand.
-pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
+/// Runs an administrative subcommand: says which data directory it uses, refuses stores in
+/// memory and a data directory without a store (unless `users add --init`).
+pub async fn run(config: Config, sources: &Sources, command: Command) -> anyhow::Result<()> {
+    if data_dir::is_used(&config) {
+        eprintln!("mcp-server: {}", data_dir::describe(&config, sources));
+    }
+    refuse_memory(&config, sources, &command)?;
+    let init = matches!(
+        command,
+        Command::Users(UsersCommand::Add { init: true, .. })
+    );
+    data_dir::require_store(&config, init)?;
+    match command {
+        Command::Audit(AuditCommand::Verify) => return verify_audit(&config).await,
+        Command::Audit(AuditCommand::List {
+            filter,
+            limit,
+            format,
+        }) => return list_audit(&config, &filter, Some(usize::from(limit)), format).await,
+        Command::Audit(AuditCommand::Export {
+            filter,
+            format,
+            output,
+        }) => return export_audit(&config, &filter, format, output.as_deref()).await,
+        _ => {}
+    }
     let state = state(config).await?;
     let result = run_on(&state, command).await;
     let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
@@ -54,7 +121,9 @@ async fn cli_event(state: &AppState, action: &str, target: &str) {
 
 async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Users(UsersCommand::Add { username, roles }) => {
+        Command::Users(UsersCommand::Add {
+            username, roles, ..
+        }) => {
             let az = authorizer(state)?;
             if let Some(unknown) = roles.iter().find(|r| !az.policy().has_role(r)) {
                 bail!("unknown role `{unknown}`");
@@ -187,18 +256,12 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
             state.audit(event).await;
             println!("revoked token {}", claims.jti);
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let report = state.audit.verify_chain().await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            if let Some(broken) = report.broken {
-                bail!("{broken}");
-            }
-        }
         Command::Serve(_)
         | Command::Config(_)
         | Command::McpStdio(_)
         | Command::Routes
-        | Command::Completions { .. } => {
+        | Command::Completions { .. }
+        | Command::Audit(_) => {
             unreachable!("handled in run")
         }
     }
@@ -258,6 +321,220 @@ fn password_rules() -> String {
         users::MIN_PASSWORD_LEN,
         users::MAX_PASSWORD_LEN
     )
+}
+
+/// `audit verify`: reads the audit store alone (nothing is created or written); a missing or
+/// empty log is an error, since "0 events checked" proves nothing.
+async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+    let sink = state::open_audit_store(config).await?;
+    let report = sink.verify_chain().await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if let Some(broken) = report.broken {
+        bail!("{broken}");
+    }
+    if report.checked == 0 {
+        bail!(
+            "the audit log is empty: nothing to verify (is this the data directory or database \
+             the server uses?)"
+        );
+    }
+    Ok(())
+}
+
+/// The filter of `audit list` / `audit export`, with a log-in name in `--user` turned into
+/// the user's id (the user store is opened only then).
+async fn audit_filter(config: &Config, args: &AuditFilterArgs) -> anyhow::Result<AuditFilter> {
+    let mut filter = AuditFilter::new();
+    if let Some(t) = args.event_type {
+        filter = filter.event_type(t);
+    }
+    if let Some(user) = &args.user {
+        let users = state::open_user_store(config).await?;
+        let id = crate::ops::audit::resolve_user(&*users, user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        filter = filter.user(id);
+    }
+    if let Some(t) = args.since {
+        filter = filter.since(t);
+    }
+    if let Some(t) = args.until {
+        filter = filter.until(t);
+    }
+    if let Some(s) = args.success {
+        filter = filter.success(s);
+    }
+    Ok(filter)
+}
+
+/// `audit list`: the newest matching events, at most `limit`.
+async fn list_audit(
+    config: &Config,
+    args: &AuditFilterArgs,
+    limit: Option<usize>,
+    format: AuditFormat,
+) -> anyhow::Result<()> {
+    let sink = state::open_audit_store(config).await?;
+    let mut filter = audit_filter(config, args).await?;
+    if let Some(limit) = limit {
+        filter = filter.limit(limit);
+    }
+    let events = sink.query(&filter).await?;
+    let mut out = AuditWriter::new(Box::new(std::io::stdout().lock()), format)?;
+    for event in &events {
+        out.write(event)?;
+    }
+    out.finish()
+}
+
+/// `audit export`: every matching event, oldest first, read in pages of the largest limit.
+async fn export_audit(
+    config: &Config,
+    args: &AuditFilterArgs,
+    format: AuditFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let sink = state::open_audit_store(config).await?;
+    let filter = audit_filter(config, args).await?;
+    // Pages go back in time (a query answers newest first); an event at a page's oldest
+    // timestamp may be in the next page too, so pages overlap by that instant and repeats
+    // are dropped by seq.
+    let mut events: Vec<StoredEvent> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut until = filter.until;
+    loop {
+        let mut page_filter = filter.clone().limit(AuditFilter::MAX_LIMIT);
+        page_filter.until = until;
+        let page = sink.query(&page_filter).await?;
+        let full = page.len() == AuditFilter::MAX_LIMIT;
+        let oldest = page.last().map(|e| e.event.timestamp);
+        let before = events.len();
+        events.extend(page.into_iter().filter(|e| seen.insert(e.seq)));
+        match oldest {
+            Some(t) if full && events.len() > before => {
+                until = Some(t + chrono::Duration::nanoseconds(1));
+            }
+            Some(_) if full => bail!(
+                "more than {} events share one timestamp; export them with narrower \
+                 --since/--until",
+                AuditFilter::MAX_LIMIT
+            ),
+            _ => break,
+        }
+    }
+    events.sort_by_key(|e| e.seq);
+    let sink_out: Box<dyn std::io::Write> = match output {
+        Some(path) => Box::new(create_private_file(path)?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = AuditWriter::new(sink_out, format)?;
+    for event in &events {
+        out.write(event)?;
+    }
+    out.finish()?;
+    if let Some(path) = output {
+        eprintln!(
+            "mcp-server: exported {} events to {}",
+            events.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// A new file, mode 0600; an existing one is refused (an export is never overwritten).
+fn create_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// The CSV columns of an exported event.
+const CSV_HEADER: [&str; 17] = [
+    "seq",
+    "timestamp",
+    "event_type",
+    "user_id",
+    "success",
+    "action",
+    "resource",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "session_id",
+    "duration_ms",
+    "error_message",
+    "details",
+    "event_id",
+    "prev_hash",
+    "hash",
+];
+
+/// Writes stored events as JSON lines or CSV.
+enum AuditWriter {
+    Jsonl(std::io::BufWriter<Box<dyn std::io::Write>>),
+    Csv(csv::Writer<Box<dyn std::io::Write>>),
+}
+
+impl AuditWriter {
+    fn new(out: Box<dyn std::io::Write>, format: AuditFormat) -> anyhow::Result<Self> {
+        Ok(match format {
+            AuditFormat::Jsonl => Self::Jsonl(std::io::BufWriter::new(out)),
+            AuditFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(CSV_HEADER)?;
+                Self::Csv(w)
+            }
+        })
+    }
+
+    fn write(&mut self, stored: &StoredEvent) -> anyhow::Result<()> {
+        match self {
+            Self::Jsonl(w) => {
+                serde_json::to_writer(&mut *w, stored)?;
+                w.write_all(b"\n")?;
+            }
+            Self::Csv(w) => {
+                let e = &stored.event;
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                w.write_record([
+                    stored.seq.to_string(),
+                    e.timestamp.to_rfc3339(),
+                    e.event_type.as_str().to_owned(),
+                    opt(&e.user_id),
+                    e.success.to_string(),
+                    opt(&e.action),
+                    opt(&e.resource),
+                    e.ip_address.map(|ip| ip.to_string()).unwrap_or_default(),
+                    opt(&e.user_agent),
+                    opt(&e.request_id),
+                    opt(&e.session_id),
+                    e.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+                    opt(&e.error_message),
+                    serde_json::to_string(&e.details)?,
+                    e.event_id.to_string(),
+                    stored.prev_hash.clone(),
+                    stored.hash.clone(),
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Self::Jsonl(mut w) => w.flush()?,
+            Self::Csv(mut w) => w.flush()?,
+        }
+        Ok(())
+    }
 }
 
 /// A password from the terminal (the rules said first, asked twice) or the first line of

@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 
 mod mcp;
 mod neo4j;
+mod sources;
 mod trusted_proxies;
 pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
+pub use sources::{Origin, Sources};
 pub use trusted_proxies::TrustedProxies;
 
 /// Environment aliases: variable name → dotted key in the config tree.
@@ -75,13 +77,14 @@ const STRING_KEYS: &[&str] = &[
 #[non_exhaustive]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {} (named by {via}): {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// What named it: `--config` or `MCP_CONFIG`.
+        via: &'static str,
+        /// The I/O error (part of the message, so it is said once).
+        error: std::io::Error,
     },
     /// The config file is not valid TOML.
     #[error("config file {path} is not valid TOML: {message}")]
@@ -91,14 +94,80 @@ pub enum ConfigError {
         /// What the parser said.
         message: String,
     },
+    /// A value of the config file has the wrong type, or its key is unknown.
+    #[error("config file {}, line {line}: `{key}`: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable has a value of the wrong type, or names an unknown key.
+    #[error("environment variable {var} (sets `{key}`): {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// The dotted key it sets.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The merged configuration has an unknown key or a value of the wrong type.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// Values that do not fit together or are out of range, each naming its key and where it
+    /// was set.
+    #[error("{}", problems_text(.0))]
+    Problems(Vec<String>),
     /// The configuration asks for a backend this build does not include.
     #[error(
         "storage backend `{0}` is not compiled into this build (rebuild with `--features {0}`)"
     )]
     BackendNotCompiled(&'static str),
+}
+
+fn problems_text(problems: &[String]) -> String {
+    match problems {
+        [one] => format!("invalid configuration: {one}"),
+        many => {
+            let mut text = format!("invalid configuration ({} problems):", many.len());
+            for p in many {
+                text.push_str("\n  - ");
+                text.push_str(p);
+            }
+            text
+        }
+    }
+}
+
+/// One value that is out of range or does not fit with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key to change.
+    pub key: String,
+    /// What is wrong (names the key).
+    pub message: String,
+}
+
+impl Problem {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The message, with where the key was set when it was not the default.
+    pub fn explain(&self, sources: &Sources) -> String {
+        match sources.origin(&self.key) {
+            Origin::Default => self.message.clone(),
+            origin => format!("{} ({origin})", self.message),
+        }
+    }
 }
 
 /// A secret string: masked in `Debug` and when the config is printed.
@@ -124,9 +193,18 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl Secret {
+    /// Whether no value is set (an empty string counts as unset).
+    pub fn is_unset(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Printed as `********` when set and as `""` when unset, so `config check` never shows a
+/// secret and never pretends an unset one is set.
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("********")
+        s.serialize_str(if self.is_unset() { "" } else { "********" })
     }
 }
 
@@ -649,11 +727,30 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
 }
 
+/// A loaded configuration and the layers it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated configuration; `storage.data_dir` is absolute.
+    pub config: Config,
+    /// Where each setting came from.
+    pub sources: Sources,
+}
+
 impl Config {
     /// Loads the file (if any), then the environment, then the flags, and validates the result.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Ok(Self::load_with_sources(file, overrides)?.config)
+    }
+
+    /// [`Config::load`], keeping where each setting came from.
+    pub fn load_with_sources(
+        file: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        Self::load_from(file, &env, overrides)
+        let loaded = Self::load_unvalidated(file, &env, overrides)?;
+        loaded.config.validate_with(&loaded.sources)?;
+        Ok(loaded)
     }
 
     /// [`Config::load`] with the environment given explicitly (for tests).
@@ -662,82 +759,233 @@ impl Config {
         env: &[(String, String)],
         overrides: &Overrides,
     ) -> Result<Self, ConfigError> {
-        let mut tree = toml::Table::new();
-        let file = file.map(Path::to_path_buf).or_else(|| {
-            env.iter()
+        let loaded = Self::load_unvalidated(file, env, overrides)?;
+        loaded.config.validate_with(&loaded.sources)?;
+        Ok(loaded.config)
+    }
+
+    /// Reads and merges the layers, checking keys and types but not values (`config check`
+    /// reports the values' problems all together).
+    pub fn load_unvalidated(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
+        let file = match file {
+            Some(path) => Some((path.to_path_buf(), "--config")),
+            None => env
+                .iter()
                 .find(|(k, _)| k == "MCP_CONFIG")
-                .map(|(_, v)| PathBuf::from(v))
-        });
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                .map(|(_, v)| (PathBuf::from(v), "MCP_CONFIG")),
+        };
+        let mut sources = Sources::new(file.clone(), env, overrides);
+        let mut tree = toml::Table::new();
+        if let Some((path, via)) = file {
+            let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Read {
                 path: path.clone(),
-                source,
+                via,
+                error,
             })?;
             tree = text
                 .parse::<toml::Table>()
                 .map_err(|e| ConfigError::Parse {
-                    path,
+                    path: path.clone(),
                     message: e.to_string(),
                 })?;
+            check_file_layer(&path, &text)?;
+            sources.text = Some(text);
         }
+        let mut env_tree = toml::Table::new();
+        apply_env(&mut env_tree, env)?;
+        check_env_layer(&env_tree, &sources)?;
         apply_env(&mut tree, env)?;
         apply_overrides(&mut tree, overrides);
-        let config: Config = toml::Value::Table(tree)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
-        config.validate()?;
-        Ok(config)
+        let mut config: Config =
+            deserialize(toml::Value::Table(tree)).map_err(|(key, message)| {
+                ConfigError::Invalid(format!("`{key}` ({}): {message}", sources.origin(&key)))
+            })?;
+        // Resolved once, against the directory the command started in.
+        if let Ok(absolute) = std::path::absolute(&config.storage.data_dir) {
+            config.storage.data_dir = absolute;
+        }
+        Ok(Loaded { config, sources })
     }
 
-    /// Checks values serde cannot.
+    /// Checks values serde cannot: the first problem, if any.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            Some(p) => Err(ConfigError::Invalid(p.message)),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Config::validate`], naming every problem and where its key was set.
+    pub fn validate_with(&self, sources: &Sources) -> Result<(), ConfigError> {
+        let problems: Vec<String> = self.problems().iter().map(|p| p.explain(sources)).collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Problems(problems))
+        }
+    }
+
+    /// Every value serde cannot check that is out of range or does not fit with the others.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         let uses_neo4j = StoreKind::ALL
             .iter()
             .any(|s| self.storage.backend_of(*s) == Backend::Neo4j);
         if uses_neo4j && self.storage.neo4j.is_none() {
-            return Err(ConfigError::Invalid(
-                "a store uses the neo4j backend but [storage.neo4j] (uri, user, password) is not set"
-                    .into(),
+            out.push(Problem::new(
+                "storage.backend",
+                "a store uses the neo4j backend but [storage.neo4j] (uri, user, password) is not set",
             ));
         }
-        self.storage.check_graph_database_isolation()?;
-        if self.limits.execute_per_minute == 0 || self.limits.lint_per_minute == 0 {
-            return Err(ConfigError::Invalid(
-                "limits.execute_per_minute and limits.lint_per_minute must be at least 1".into(),
+        if let Err(e) = self.storage.check_graph_database_isolation() {
+            out.push(Problem::new("storage.neo4j.graph_database", e.to_string()));
+        }
+        if self.limits.execute_per_minute == 0 {
+            out.push(Problem::new(
+                "limits.execute_per_minute",
+                "limits.execute_per_minute must be at least 1",
+            ));
+        }
+        if self.limits.lint_per_minute == 0 {
+            out.push(Problem::new(
+                "limits.lint_per_minute",
+                "limits.lint_per_minute must be at least 1",
             ));
         }
         if self.auth.token_ttl_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "auth.token_ttl_secs must be at least 1".into(),
+            out.push(Problem::new(
+                "auth.token_ttl_secs",
+                "auth.token_ttl_secs must be at least 1",
             ));
         }
-        if self.auth.role_cache_ttl_ms > MAX_CACHE_TTL_MS
-            || self.auth.user_cache_ttl_ms > MAX_CACHE_TTL_MS
-        {
-            return Err(ConfigError::Invalid(format!(
-                "auth.role_cache_ttl_ms and auth.user_cache_ttl_ms must be at most {MAX_CACHE_TTL_MS} \
-                 (they bound how long a role change or a disabled user takes to apply on other instances)"
-            )));
+        for (key, value) in [
+            ("auth.role_cache_ttl_ms", self.auth.role_cache_ttl_ms),
+            ("auth.user_cache_ttl_ms", self.auth.user_cache_ttl_ms),
+        ] {
+            if value > MAX_CACHE_TTL_MS {
+                out.push(Problem::new(
+                    key,
+                    format!(
+                        "{key} must be at most {MAX_CACHE_TTL_MS} (auth.role_cache_ttl_ms and \
+                         auth.user_cache_ttl_ms bound how long a role change or a disabled user \
+                         takes to apply on other instances)"
+                    ),
+                ));
+            }
         }
-        if self.http.body_limit_bytes == 0 || self.http.request_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "http.body_limit_bytes and http.request_timeout_secs must be at least 1".into(),
+        if self.http.body_limit_bytes == 0 {
+            out.push(Problem::new(
+                "http.body_limit_bytes",
+                "http.body_limit_bytes must be at least 1",
+            ));
+        }
+        if self.http.request_timeout_secs == 0 {
+            out.push(Problem::new(
+                "http.request_timeout_secs",
+                "http.request_timeout_secs must be at least 1",
             ));
         }
         if let Some(secret) = &self.auth.jwt_secret
             && secret.expose().len() < 32
         {
-            return Err(ConfigError::Invalid(
-                "auth.jwt_secret must be at least 32 bytes".into(),
+            out.push(Problem::new(
+                "auth.jwt_secret",
+                "auth.jwt_secret must be at least 32 bytes",
             ));
         }
-        self.auth.validate_jwt_keys()
+        if let Err(ConfigError::Invalid(message)) = self.auth.validate_jwt_keys() {
+            let key = ["auth.jwt_signing_kid", "auth.jwt_audience"]
+                .into_iter()
+                .find(|k| message.starts_with(k))
+                .unwrap_or("auth.jwt_keys");
+            out.push(Problem::new(key, message));
+        }
+        out
     }
 
-    /// The effective configuration as TOML, secrets masked (`config check`).
+    /// The effective configuration as TOML, secrets masked (`config check`): a set secret is
+    /// `********`, an unset one `""`, and a closing comment says which secrets are set.
     pub fn to_masked_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+        let mut text = toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot print config: {e}\n"));
+        text.push_str("\n# secrets (never printed):\n");
+        let jwt = match &self.auth.jwt_secret {
+            Some(s) if !s.is_unset() => "set".to_owned(),
+            _ if !self.auth.jwt_keys.is_empty() => {
+                "unset (the keys of [[auth.jwt_keys]] sign)".to_owned()
+            }
+            _ => format!(
+                "unset (the server uses the secret generated into {})",
+                self.storage.data_dir.join("jwt_secret").display()
+            ),
+        };
+        text.push_str(&format!("#   auth.jwt_secret: {jwt}\n"));
+        if let Some(neo) = &self.storage.neo4j {
+            let state = if neo.password.is_unset() {
+                "unset"
+            } else {
+                "set"
+            };
+            text.push_str(&format!("#   storage.neo4j.password: {state}\n"));
+        }
+        text
     }
+}
+
+/// Deserializes a merged tree; on failure, the dotted key and what is wrong with it.
+fn deserialize(tree: toml::Value) -> Result<Config, (String, String)> {
+    serde_path_to_error::deserialize(tree).map_err(|e| {
+        let mut key = e.path().to_string();
+        let message = e.inner().message().to_owned();
+        // An unknown field is reported at its table: name the field itself.
+        if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            if key == "." || key.is_empty() {
+                key = field.to_owned();
+            } else if key.rsplit('.').next() != Some(field) {
+                key = format!("{key}.{field}");
+            }
+        }
+        (key, message)
+    })
+}
+
+/// The file alone: an unknown key or a wrong type is reported with its line. A missing field
+/// is left to the merged check (another layer may set it).
+fn check_file_layer(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let Err(e) = toml::from_str::<Config>(text) else {
+        return Ok(());
+    };
+    if e.message().starts_with("missing field") {
+        return Ok(());
+    }
+    let offset = e.span().map_or(0, |s| s.start);
+    Err(ConfigError::File {
+        path: path.to_path_buf(),
+        line: sources::line_at(text, offset),
+        key: sources::key_at(text, offset).unwrap_or_else(|| "?".into()),
+        message: e.message().to_owned(),
+    })
+}
+
+/// The environment alone: an unknown key or a wrong type is reported with its variable.
+fn check_env_layer(tree: &toml::Table, sources: &Sources) -> Result<(), ConfigError> {
+    let Err((key, message)) = deserialize(toml::Value::Table(tree.clone())) else {
+        return Ok(());
+    };
+    if message.starts_with("missing field") {
+        return Ok(());
+    }
+    let var = sources
+        .env_var_of(&key)
+        .unwrap_or_else(|| "MCP_…".to_owned());
+    Err(ConfigError::Env { var, key, message })
 }
 
 fn apply_env(tree: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
@@ -847,7 +1095,8 @@ mod tests {
     fn defaults_use_sqlite_in_data_and_ten_executions_per_minute() {
         let c = Config::load_from(None, &[], &Overrides::default()).unwrap();
         assert_eq!(c.storage.backend_of(StoreKind::Audit), Backend::Sqlite);
-        assert_eq!(c.storage.data_dir, PathBuf::from("data"));
+        // Resolved once, against the current directory.
+        assert!(c.storage.data_dir.is_absolute() && c.storage.data_dir.ends_with("data"));
         assert_eq!(c.limits.execute_per_minute, 10);
     }
 
@@ -869,6 +1118,31 @@ mod tests {
         };
         let c = Config::load_from(Some(&file), &e, &flags).unwrap();
         assert_eq!(c.http.port, 3000);
+    }
+
+    #[test]
+    fn every_value_problem_is_named_with_where_it_was_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[limits]\nexecute_per_minute = 0\n").unwrap();
+        let e = env(&[("MCP_AUTH__TOKEN_TTL_SECS", "0")]);
+        let err = Config::load_from(Some(&file), &e, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2 problems"), "{err}");
+        assert!(err.contains(&format!("{} line 2", file.display())), "{err}");
+        assert!(err.contains("MCP_AUTH__TOKEN_TTL_SECS"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_in_the_file_is_reported_with_its_line_and_key() {
+        let err = load_toml("[http]\nhost = \"h\"\nport = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("`http.port`"),
+            "{err}"
+        );
     }
 
     #[test]

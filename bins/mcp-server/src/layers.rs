@@ -10,10 +10,10 @@
 const LAYERS: &[&[&str]] = &[
     // Configuration types, the permission table, leaf stores and helpers.
     &["access", "config", "metrics", "request_id", "users"],
-    &["error", "limits", "telemetry"],
-    &["body", "completion"],
+    &["data_dir", "error", "limits", "telemetry"],
+    &["body", "completion", "query"],
     &["state"],
-    &["auth", "middleware"],
+    &["auth", "middleware", "preflight"],
     // The operations both transports call.
     &["ops"],
     // The two transports, which never use each other.

@@ -11,12 +11,15 @@ pub mod cli;
 mod commands;
 pub mod completion;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod ops;
+pub mod preflight;
+pub mod query;
 pub mod request_id;
 pub mod routes;
 pub mod server;
@@ -39,12 +42,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut command, "mcp-server", &mut std::io::stdout());
         return Ok(());
     }
-    let config = Config::load(cli.config.as_deref(), &cli.overrides())?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let config::Loaded { config, sources } =
+        Config::load_unvalidated(cli.config.as_deref(), &env, &cli.overrides())?;
     match cli.command {
-        cli::Command::Config(cli::ConfigCommand::Check) => {
-            print!("{}", config.to_masked_toml());
-            Ok(())
-        }
+        cli::Command::Config(cli::ConfigCommand::Check) => config_check(&config, &sources),
         cli::Command::Routes => {
             for line in access::table_json_lines() {
                 println!("{line}");
@@ -53,19 +55,56 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Serve(_) => {
             telemetry::init(&config.log);
-            actix_web::rt::System::new().block_on(serve(config))
+            let report = preflight::check(&config, &sources);
+            if !report.problems.is_empty() {
+                return Err(config::ConfigError::Problems(report.problems).into());
+            }
+            for warning in report.host_problems.iter().chain(&report.warnings) {
+                tracing::warn!("{warning}");
+            }
+            let lock = data_dir::lock_for_serve(&config)?;
+            if data_dir::is_used(&config) {
+                tracing::info!("{}", data_dir::describe(&config, &sources));
+            }
+            let served = actix_web::rt::System::new().block_on(serve(config));
+            drop(lock);
+            served
         }
         cli::Command::McpStdio(args) => {
+            config.validate_with(&sources)?;
+            data_dir::require_store(&config, false)?;
             // Logs go to stderr; stdout carries the protocol.
             telemetry::init(&config.log);
             actix_web::rt::System::new().block_on(mcp::stdio::main(config, args.token))
         }
         command => {
+            config.validate_with(&sources)?;
             telemetry::init(&config::LogConfig {
                 level: "warn".into(),
                 ..config.log.clone()
             });
-            actix_web::rt::System::new().block_on(commands::run(config, command))
+            actix_web::rt::System::new().block_on(commands::run(config, &sources, command))
         }
     }
+}
+
+/// `config check`: the effective configuration (secrets masked) on stdout, then every problem
+/// `serve` would meet on stderr; fails when there is one.
+fn config_check(config: &Config, sources: &config::Sources) -> anyhow::Result<()> {
+    let report = preflight::check(config, sources);
+    print!("{}", config.to_masked_toml());
+    eprint!("{}", report.text(true));
+    let problems = report.problems.len() + report.host_problems.len();
+    if problems > 0 {
+        anyhow::bail!(
+            "config check found {problems} problem{} (listed above)",
+            if problems == 1 { "" } else { "s" }
+        );
+    }
+    eprintln!(
+        "config check: ok ({} warning{})",
+        report.warnings.len(),
+        if report.warnings.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
 }

@@ -47,7 +47,7 @@ fn add_user(data_dir: &Path, config: &Path, name: &str, role: &str) {
     let mut add = bin();
     add.arg("--config")
         .arg(config)
-        .args(["users", "add", name, "--role", role])
+        .args(["users", "add", name, "--role", role, "--init"])
         .env("MCP_DATA_DIR", data_dir);
     support::add_user(add, PASSWORD);
 }

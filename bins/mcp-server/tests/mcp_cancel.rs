@@ -45,7 +45,7 @@ impl Server {
     async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut add = bin();
-        add.args(["users", "add", "admin", "--role", "admin"])
+        add.args(["users", "add", "admin", "--role", "admin", "--init"])
             .env("MCP_DATA_DIR", data_dir.path());
         support::add_user(add, PASSWORD);
         let port = support::free_port();

@@ -52,7 +52,7 @@ impl Server {
         let data_dir = tempfile::tempdir().expect("temp dir");
         for (name, role) in users {
             let mut add = Self::bin();
-            add.args(["users", "add", name, "--role", role])
+            add.args(["users", "add", name, "--role", role, "--init"])
                 .env("MCP_DATA_DIR", data_dir.path())
                 .env("MCP_LOG_LEVEL", "warn");
             support::add_user(add, PASSWORD);

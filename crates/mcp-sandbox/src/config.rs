@@ -261,6 +261,12 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
+    /// The ruff binary the lint tool would use: `interpreters.ruff`, else one found on `PATH`
+    /// or through the Python on `PATH`; `None` means Python lint falls back to `compile()`.
+    pub fn find_ruff(&self) -> Option<PathBuf> {
+        crate::bwrap::runtime::find_ruff(self)
+    }
+
     /// Checks the values that can be checked without touching the host.
     pub fn validate(&self) -> Result<(), Error> {
         if self.parallelism == 0 {

@@ -1,42 +1,72 @@
 //! The audit log operations (`system:admin`): the query of `GET /api/v1/audit` and the MCP
 //! tool `audit_query`, and the chain check.
-use mcp_audit::{AuditFilter, ChainReport, StoredEvent};
+use mcp_audit::{AuditFilter, ChainReport, EventType, StoredEvent};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
+use crate::query;
 use crate::state::AppState;
+use crate::users::UserStore;
 
 /// Query parameters of `GET /api/v1/audit` (all optional, combined with AND).
-#[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this event type (`code_execution`, `auth_failure`, `authz_denied`, …).
+    #[serde(default)]
     pub event_type: Option<String>,
-    /// Only events of this user id.
+    /// Only events of this user: a user id, or a log-in name (of a user that exists now).
+    #[serde(default)]
     pub user_id: Option<String>,
     /// Only events at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "query::rfc3339")]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     /// Only events before this time (RFC 3339).
+    #[serde(default, deserialize_with = "query::rfc3339")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Only successful (`true`) or failed (`false`) events.
+    #[serde(default, deserialize_with = "query::boolean")]
     pub success: Option<bool>,
     /// At most this many events, newest first (default 100, at most 1000).
+    #[serde(default, deserialize_with = "query::audit_limit")]
     pub limit: Option<usize>,
 }
 
+/// An event type from its name, or 400 naming the parameter and every valid name.
+pub fn parse_event_type(name: &str) -> Result<EventType, ApiError> {
+    name.parse().map_err(|_| {
+        let valid: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        ApiError::BadRequest(format!(
+            "query parameter `event_type`: unknown value `{}`; valid values: {}",
+            name.chars().take(64).collect::<String>(),
+            valid.join(", ")
+        ))
+    })
+}
+
+/// The user id events are filed under for `user`: `user` itself when a user has that id (or
+/// none has that name: an old id, or `cli`), else the id of the user named `user`.
+pub async fn resolve_user(users: &dyn UserStore, user: &str) -> Result<String, ApiError> {
+    if users.by_id(user).await?.is_some() {
+        return Ok(user.to_owned());
+    }
+    Ok(match users.by_username(user).await? {
+        Some(found) => found.id,
+        None => user.to_owned(),
+    })
+}
+
 impl AuditQuery {
-    fn into_filter(self) -> Result<AuditFilter, ApiError> {
+    /// The filter, with a log-in name in `user_id` turned into the user's id.
+    pub async fn into_filter(self, users: &dyn UserStore) -> Result<AuditFilter, ApiError> {
         let mut filter = AuditFilter::new();
         if let Some(t) = self.event_type {
-            let t = t
-                .parse()
-                .map_err(|e: mcp_audit::Error| ApiError::BadRequest(e.to_string()))?;
-            filter = filter.event_type(t);
+            filter = filter.event_type(parse_event_type(&t)?);
         }
         if let Some(u) = self.user_id {
-            filter = filter.user(u);
+            filter = filter.user(resolve_user(users, &u).await?);
         }
         if let Some(s) = self.since {
             filter = filter.since(s);
@@ -66,7 +96,7 @@ pub async fn query_events(
     state: &AppState,
     query: AuditQuery,
 ) -> Result<Vec<StoredEvent>, ApiError> {
-    let filter = query.into_filter()?;
+    let filter = query.into_filter(&*state.users).await?;
     // Best effort: include what was just logged (the caller's own authz event, for one).
     let _ = state.audit.flush(std::time::Duration::from_secs(2)).await;
     state.audit.query(&filter).await.map_err(audit_error)

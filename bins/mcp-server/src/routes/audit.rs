@@ -6,6 +6,7 @@ use crate::auth::Allowed;
 use crate::auth::perm::SystemAdmin;
 use crate::error::{ApiError, ErrorBody};
 use crate::ops::audit::{self, AuditQuery};
+use crate::query::Query;
 use crate::state::AppState;
 
 /// Query the audit log. Events still in the queue are written first.
@@ -16,7 +17,7 @@ use crate::state::AppState;
 pub async fn query(
     _: Allowed<SystemAdmin>,
     state: web::Data<AppState>,
-    params: web::Query<AuditQuery>,
+    params: Query<AuditQuery>,
 ) -> Result<web::Json<Vec<StoredEvent>>, ApiError> {
     Ok(web::Json(
         audit::query_events(&state, params.into_inner()).await?,

@@ -8,6 +8,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::ops::tools::{
     self, DeleteRelationship, Deleted, GraphQueryRequest, NodeId, UpsertNode, UpsertRelationship,
 };
+use crate::query::Query;
 use crate::state::AppState;
 
 /// Run a read-only Cypher query (write clauses are refused with 422).
@@ -62,7 +63,7 @@ pub async fn delete_nodes(
     auth: Allowed<GraphDelete>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    params: web::Query<NodeId>,
+    params: Query<NodeId>,
 ) -> Result<web::Json<Deleted>, ApiError> {
     let ctx = CallContext::of(&req);
     Ok(web::Json(

@@ -115,7 +115,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
     }
     for path in paths {
-        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        let allow = endpoints()
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| e.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource =
+            web::resource(path).default_service(web::to(move || method_not_allowed(allow.clone())));
         for e in endpoints().iter().filter(|e| e.path == path) {
             resource = resource.route((e.route)());
         }
@@ -123,8 +130,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 with `Allow` naming the methods the path has (RFC 9110, 15.5.6).
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    res
 }
 
 /// The answer for paths no route matches.

@@ -200,6 +200,57 @@ impl Backends {
     }
 }
 
+/// Loads and checks the token keys the way start-up does (variables set, files readable, PEM
+/// valid, private key matching), without generating a secret (`config check`).
+pub fn check_token_keys(config: &Config) -> anyhow::Result<()> {
+    if config.auth.jwt_keys.is_empty() {
+        if config.auth.jwt_secret.is_none() && jwt_secret::secret_path(config).exists() {
+            jwt_secret::resolve(config)?;
+        }
+        return Ok(());
+    }
+    let jwt = jwt_keys::jwt_config(config, &|name| std::env::var(name).ok())?;
+    mcp_jwt::JwtIssuer::from_config(&jwt).context("JWT configuration")?;
+    Ok(())
+}
+
+/// The audit store alone, for reading (`audit verify`, `audit list`): no logger, no spill file,
+/// no other store, and nothing created: a SQLite audit log must exist already.
+pub async fn open_audit_store(config: &Config) -> anyhow::Result<Arc<dyn AuditSink>> {
+    match config.storage.backend_of(StoreKind::Audit) {
+        Backend::Memory => anyhow::bail!(
+            "the audit store is in memory (storage.audit, storage.backend or --storage): \
+             nothing is stored there to read"
+        ),
+        Backend::Sqlite => {
+            let path = config.storage.sqlite_path(StoreKind::Audit);
+            anyhow::ensure!(
+                path.is_file(),
+                "no audit log at {}: is this the data directory the server uses?",
+                path.display()
+            );
+            Ok(Arc::new(
+                mcp_audit::sink::sqlite::SqliteAuditSink::open(path).await?,
+            ))
+        }
+        Backend::Neo4j => neo4j::audit(config).await,
+    }
+}
+
+/// The user store alone, for reading (`audit list --user NAME`): nothing created; a SQLite
+/// user store must exist already.
+pub async fn open_user_store(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
+    match config.storage.backend_of(StoreKind::Users) {
+        Backend::Memory => anyhow::bail!("the user store is in memory: nothing is stored there"),
+        Backend::Sqlite => {
+            let path = config.storage.sqlite_path(StoreKind::Users);
+            anyhow::ensure!(path.is_file(), "no user store at {}", path.display());
+            Ok(Arc::new(SqliteUserStore::open(&path).await?))
+        }
+        Backend::Neo4j => neo4j::users(config).await,
+    }
+}
+
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
@@ -221,6 +272,13 @@ impl AppState {
     /// Assembles the state from backends (tests use [`Backends::memory`]); needs a tokio
     /// runtime for the audit logger's task.
     pub fn assemble(config: Config, backends: Backends) -> anyhow::Result<Self> {
+        Self::assemble_with(config, backends, true)
+    }
+
+    /// [`AppState::assemble`]; with `spill` false the audit logger has no spill file (the
+    /// administrative commands, which flush before they exit and write nothing else into the
+    /// data directory).
+    pub fn assemble_with(config: Config, backends: Backends, spill: bool) -> anyhow::Result<Self> {
         let jwt_config = jwt_keys::jwt_config(&config, &|name| std::env::var(name).ok())?;
         let issuer = mcp_jwt::JwtIssuer::from_config(&jwt_config).context("JWT configuration")?;
         let verifier =
@@ -252,7 +310,7 @@ impl AppState {
         let authorizer = Authorizer::new(roles, policy);
         let metrics = Metrics::new();
         let mut audit_config = AuditLoggerConfig::default();
-        if config.storage.backend_of(StoreKind::Audit) == Backend::Sqlite {
+        if spill && config.storage.backend_of(StoreKind::Audit) == Backend::Sqlite {
             audit_config =
                 audit_config.spill_path(config.storage.data_dir.join("audit-spill.jsonl"));
         }

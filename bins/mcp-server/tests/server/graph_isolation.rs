@@ -17,7 +17,8 @@ fn all_on_neo4j(args: &[&str], uri: &str, extra: &[(&str, &str)]) -> Output {
         .env("MCP_JWT_SECRET", "graph-isolation-test-secret-of-40-bytes!")
         .env("MCP_STORAGE_BACKEND", "neo4j")
         .env("MCP_NEO4J_URI", uri)
-        .env("MCP_NEO4J_DATABASE", "mcp");
+        .env("MCP_NEO4J_DATABASE", "mcp")
+        .env("MCP_NEO4J_PASSWORD", "a-password-neo4j-would-ask-for");
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -5,7 +5,7 @@ mod files;
 mod output;
 mod probe;
 mod process;
-mod runtime;
+pub(crate) mod runtime;
 pub(crate) mod seccomp;
 mod service;
 mod standby;

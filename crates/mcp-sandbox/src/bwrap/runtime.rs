@@ -69,7 +69,7 @@ pub(super) fn remove_stale_runtime_dirs(parent: &Path, prefix: &str) {
 }
 
 /// Finds a ruff binary (an ELF file, not a pyenv shim) to bind into the sandbox.
-pub(super) fn find_ruff(config: &SandboxConfig) -> Option<PathBuf> {
+pub(crate) fn find_ruff(config: &SandboxConfig) -> Option<PathBuf> {
     if let Some(p) = &config.interpreters.ruff {
         return p.is_file().then(|| p.clone());
     }
