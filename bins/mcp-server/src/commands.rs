@@ -480,7 +480,7 @@ const CSV_HEADER: [&str; 17] = [
 /// Writes stored events as JSON lines or CSV.
 enum AuditWriter {
     Jsonl(std::io::BufWriter<Box<dyn std::io::Write>>),
-    Csv(csv::Writer<Box<dyn std::io::Write>>),
+    Csv(Box<csv::Writer<Box<dyn std::io::Write>>>),
 }
 
 impl AuditWriter {
@@ -490,7 +490,7 @@ impl AuditWriter {
             AuditFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(CSV_HEADER)?;
-                Self::Csv(w)
+                Self::Csv(Box::new(w))
             }
         })
     }
