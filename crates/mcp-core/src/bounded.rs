@@ -9,7 +9,8 @@
 //! use mcp_core::bounded::{MAX_TEXT_BYTES, text};
 //!
 //! assert_eq!(text("alice"), "alice");
-//! let cut = text(&"x".repeat(100_000));
+//! let long = "x".repeat(100_000);
+//! let cut = text(&long);
 //! assert!(cut.len() <= MAX_TEXT_BYTES);
 //! assert!(cut.starts_with("xxxx") && cut.ends_with("bytes cut]"));
 //! ```
