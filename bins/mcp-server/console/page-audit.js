@@ -99,7 +99,10 @@ export function render(root) {
   function draw(fresh = new Set()) {
     const rows = events.map((s) => {
       const e = s.event;
-      return [when(e.timestamp), e.event_type, names.get(e.user_id) || e.user_id || '',
+      // A failed log-in names no user (the name was the caller's choice); show what was tried.
+      const tried = !e.user_id && e.details && typeof e.details.username === 'string'
+        ? `tried: ${e.details.username}` : '';
+      return [when(e.timestamp), e.event_type, names.get(e.user_id) || e.user_id || tried,
         [e.action, e.resource].filter(Boolean).join(' '),
         h('span', { class: `outcome ${e.success ? 'passed' : 'failed'}` }, e.success ? 'success' : 'failure'),
         e.request_id || '',

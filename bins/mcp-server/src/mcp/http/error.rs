@@ -155,8 +155,9 @@ pub fn from_rmcp_text(status: StatusCode, text: &str) -> McpHttpError {
         StatusCode::NOT_FOUND => (
             "session_not_found",
             format!(
-                "{text}: the session ended (DELETE, {} minutes without traffic, a restart, or a \
-                 newer session of the same user beyond [mcp] max_sessions_per_user); send \
+                "{text}: the session ended (DELETE, {} minutes without traffic, a restart, a \
+                 newer session of the same user beyond [mcp] max_sessions_per_user), or this \
+                 instance never had it (a load balancer without session affinity); send \
                  `initialize` without `Mcp-Session-Id` to open a new one",
                 super::SESSION_IDLE_MINUTES
             ),
