@@ -481,8 +481,14 @@ def test_graph_query_and_neighbourhood_drawing_expand_by_click_and_keyboard(
     browser.execute_script("arguments[0].focus()", alan)
     alan.send_keys(Keys.ENTER)
     text_in(browser, ".node-details", HOSTILE[1])
-    labels = browser.find_elements(By.CSS_SELECTOR, "svg .edge-label")
-    assert {e.text for e in labels} >= {"KNOWS", "BUILT"}
+    # The drawing may still be settling (re-rendered): read the labels until they hold.
+    wait(
+        browser,
+        lambda d: (
+            {e.text for e in d.find_elements(By.CSS_SELECTOR, "svg .edge-label")}
+            >= {"KNOWS", "BUILT"}
+        ),
+    )
     check_page(browser, "graph")
 
 
@@ -587,7 +593,12 @@ def test_a_tampered_event_is_shown_as_the_first_broken_link(browser, server):
         assert f"last intact link: seq {seq - 1}" in broken.text, broken.text
         click(browser, "[data-action=show-broken]")
         text_in(browser, "#audit-detail-title", f"seq {seq}")
-        check_page(browser, "audit-broken")
+        axe(browser, "audit-broken")
+        assert_clean(browser)
+        # The cards under the table: the offending event and the verification result.
+        cards = browser.find_element(By.CSS_SELECTOR, "#page .two")
+        browser.execute_script("arguments[0].scrollIntoView()", cards)
+        cards.screenshot(str(SHOTS / "console-audit-broken.png"))
     finally:
         conn.execute(
             "UPDATE audit_events SET success = 1 - success WHERE seq = ?", (seq,)
