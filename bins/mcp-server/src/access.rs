@@ -119,6 +119,26 @@ rules! {
     ROLES_LIST = GET "/api/v1/roles", perm(Permission::SYSTEM_ADMIN);
     /// Version, storage backends, readiness and sandbox isolation layers.
     STATUS = GET "/api/v1/status", perm(Permission::SYSTEM_ADMIN);
+    /// The upstream (gateway) tools the caller may call.
+    GATEWAY_TOOLS = GET "/api/v1/gateway/tools", Authenticated;
+    /// Call an upstream tool (checks `upstream:<namespace>:<tool>`).
+    GATEWAY_TOOL_CALL = POST "/api/v1/gateway/tools/{name}", Authenticated;
+    /// The upstream resources the caller may read.
+    GATEWAY_RESOURCES = GET "/api/v1/gateway/resources", Authenticated;
+    /// Read an upstream resource (checks `upstream:<namespace>:*`).
+    GATEWAY_RESOURCE_READ = POST "/api/v1/gateway/resources/read", Authenticated;
+    /// The upstream prompts the caller may get.
+    GATEWAY_PROMPTS = GET "/api/v1/gateway/prompts", Authenticated;
+    /// Get an upstream prompt (checks `upstream:<namespace>:*`).
+    GATEWAY_PROMPT_GET = POST "/api/v1/gateway/prompts/{name}", Authenticated;
+    /// The upstreams' health and counters.
+    GATEWAY_UPSTREAMS = GET "/api/v1/gateway/upstreams", perm(Permission::SYSTEM_ADMIN);
+    /// Pinned tool definitions and the changed ones awaiting a decision.
+    GATEWAY_PINS = GET "/api/v1/gateway/pins", perm(Permission::SYSTEM_ADMIN);
+    /// Approve a changed tool definition.
+    GATEWAY_PIN_APPROVE = POST "/api/v1/gateway/pins/{namespace}/{tool}/approve", perm(Permission::SYSTEM_ADMIN);
+    /// Reject a changed tool definition.
+    GATEWAY_PIN_REJECT = POST "/api/v1/gateway/pins/{namespace}/{tool}/reject", perm(Permission::SYSTEM_ADMIN);
 }
 
 /// The rule of the REST route `method` + `path` (the pattern, not a concrete path).

@@ -76,6 +76,9 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Review the pinned tool definitions of the gateway's upstreams.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
     /// Print the route table (method, path, required access) as JSON lines.
     Routes,
     /// Serve MCP over stdin/stdout for a local agent, as the user of a token.
@@ -191,6 +194,36 @@ pub enum TokensCommand {
     Revoke {
         /// The token.
         token: String,
+    },
+}
+
+/// `gateway` subcommands: decisions on changed tool definitions, in the pin store a server
+/// shares (a running server serves an approved tool again within seconds).
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// List the pinned tool definitions; those awaiting a decision are marked `pending`.
+    Pins {
+        /// Print JSON (the records, with the approved and pending texts) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve the changed definition HASH of a withheld tool.
+    Approve {
+        /// The upstream's namespace.
+        namespace: String,
+        /// The tool, as the upstream names it.
+        tool: String,
+        /// The SHA-256 of the pending definition (from `gateway pins`).
+        hash: String,
+    },
+    /// Reject the changed definition HASH: the tool stays withheld.
+    Reject {
+        /// The upstream's namespace.
+        namespace: String,
+        /// The tool, as the upstream names it.
+        tool: String,
+        /// The SHA-256 of the pending definition.
+        hash: String,
     },
 }
 

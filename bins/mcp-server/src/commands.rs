@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use mcp_audit::{AuditEvent, AuditFilter, EventType, StoredEvent};
 
 use crate::cli::{
-    AuditCommand, AuditFilterArgs, AuditFormat, Command, RolesCommand, TokensCommand, UsersCommand,
+    AuditCommand, AuditFilterArgs, AuditFormat, Command, GatewayCommand, RolesCommand,
+    TokensCommand, UsersCommand,
 };
 use crate::config::{Backend, Config, Origin, Sources, StoreKind};
 use crate::data_dir;
@@ -27,7 +28,7 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
 /// The stores a command reads or changes.
 fn stores_of(command: &Command) -> &'static [StoreKind] {
     match command {
-        Command::Audit(_) => &[StoreKind::Audit],
+        Command::Audit(_) | Command::Gateway(_) => &[StoreKind::Audit],
         _ => &[
             StoreKind::Users,
             StoreKind::Roles,
@@ -102,6 +103,7 @@ pub async fn run(config: Config, sources: &Sources, command: Command) -> anyhow:
             format,
             output,
         }) => return export_audit(&config, &filter, format, output.as_deref()).await,
+        Command::Gateway(command) => return gateway_command(config, command).await,
         _ => {}
     }
     let state = state(config).await?;
@@ -261,10 +263,68 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
         | Command::McpStdio(_)
         | Command::Routes
         | Command::Completions { .. }
-        | Command::Audit(_) => {
+        | Command::Audit(_)
+        | Command::Gateway(_) => {
             unreachable!("handled in run")
         }
     }
+    Ok(())
+}
+
+/// `gateway pins|approve|reject`, on the pin store the configuration names; decisions are
+/// audited like those made over REST (user `cli`).
+async fn gateway_command(config: Config, command: GatewayCommand) -> anyhow::Result<()> {
+    let pins = mcp_gateway::Pins::new(crate::state::gateway_pin_store(&config).await?);
+    let (namespace, tool, hash, approve) = match command {
+        GatewayCommand::Pins { json } => {
+            let records = pins.store().list(None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&records)?);
+            } else {
+                println!("NAMESPACE\tTOOL\tSTATE\tAPPROVED\tPENDING");
+                for r in records {
+                    let state = if r.pending.is_some() {
+                        "pending"
+                    } else {
+                        "pinned"
+                    };
+                    let pending = r.pending.as_ref().map_or("-", |p| p.hash.as_str());
+                    println!(
+                        "{}\t{}\t{state}\t{}\t{pending}",
+                        r.namespace, r.tool, r.approved.hash
+                    );
+                }
+            }
+            return Ok(());
+        }
+        GatewayCommand::Approve {
+            namespace,
+            tool,
+            hash,
+        } => (namespace, tool, hash, true),
+        GatewayCommand::Reject {
+            namespace,
+            tool,
+            hash,
+        } => (namespace, tool, hash, false),
+    };
+    let result = if approve {
+        pins.approve(&namespace, &tool, &hash, "cli").await
+    } else {
+        pins.reject(&namespace, &tool, &hash, "cli").await
+    };
+    let record = result.map_err(|e| anyhow::anyhow!(crate::gateway::decisions::error(e.into())))?;
+    let state = state(config).await?;
+    state
+        .audit(crate::gateway::decisions::event(
+            &record, &hash, "cli", approve,
+        ))
+        .await;
+    let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
+    println!(
+        "{} definition {hash} of {namespace}/{tool}",
+        if approve { "approved" } else { "rejected" }
+    );
     Ok(())
 }
 

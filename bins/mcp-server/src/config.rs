@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod gateway;
 mod mcp;
 mod neo4j;
 mod sources;
 mod trusted_proxies;
+pub use gateway::GatewayConfig;
 pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
 pub use sources::{Origin, Sources};
@@ -231,6 +233,8 @@ pub struct Config {
     pub sandbox: mcp_sandbox::SandboxConfig,
     /// The MCP endpoint (`/mcp` and `mcp-stdio`): allowed hosts and origins, message size.
     pub mcp: McpConfig,
+    /// Upstream MCP servers served behind the guard (see `config::gateway`).
+    pub gateway: GatewayConfig,
 }
 
 /// The HTTP listener and request limits.
@@ -903,6 +907,13 @@ impl Config {
                 .find(|k| message.starts_with(k))
                 .unwrap_or("auth.jwt_keys");
             out.push(Problem::new(key, message));
+        }
+        if let Err(e) = self.gateway.validate() {
+            let message = match e {
+                ConfigError::Invalid(m) => m,
+                other => other.to_string(),
+            };
+            out.push(Problem::new("gateway", message));
         }
         out
     }

@@ -64,6 +64,10 @@ pub enum ApiError {
         /// Seconds to wait before a retry.
         retry_after_secs: u64,
     },
+    /// An upstream MCP server (the gateway) answered with an error of its own; the message
+    /// (redacted) is shown.
+    #[error("{0}")]
+    BadGateway(String),
     /// A store or the sandbox is down or busy.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -116,6 +120,7 @@ impl ApiError {
             Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::AuditUnavailable(_) => "audit_unavailable",
+            Self::BadGateway(_) => "upstream_error",
             Self::NotWired(_) | Self::Internal(_) => "internal",
         }
     }
@@ -155,6 +160,7 @@ impl ResponseError for ApiError {
             | Self::Busy { .. }
             | Self::Unavailable(_)
             | Self::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::NotWired(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,7 +177,7 @@ impl ApiError {
         let message = if status.is_server_error()
             && !matches!(
                 self,
-                Self::Timeout | Self::Busy { .. } | Self::AuditUnavailable(_)
+                Self::Timeout | Self::Busy { .. } | Self::AuditUnavailable(_) | Self::BadGateway(_)
             ) {
             tracing::error!(error = %mcp_core::bounded::text(&self.to_string()), "request failed");
             match self {

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     // Configuration types, the permission table, leaf stores and helpers.
     &["access", "config", "metrics", "request_id", "users"],
     &["data_dir", "error", "limits", "telemetry"],
-    &["body", "completion", "query"],
+    &["body", "completion", "gateway", "query"],
     &["state"],
     &["auth", "middleware", "preflight"],
     // The operations both transports call.

@@ -13,6 +13,7 @@ pub mod completion;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod gateway;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;

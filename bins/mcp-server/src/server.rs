@@ -110,6 +110,10 @@ pub async fn run(server: Server, state: AppState) -> anyhow::Result<()> {
     tracing::info!("server stopped; finishing the operations of clients that hung up");
     completion::drain(completion::DRAIN_TIMEOUT).await;
     drop(finish_there);
+    if let Some(gateway) = &state.gateway {
+        tracing::info!("stopping the gateway's upstreams");
+        gateway.shutdown().await;
+    }
     tracing::info!("flushing the audit log");
     let flush = Duration::from_secs(http.shutdown_timeout_secs.max(1));
     if let Err(e) = state.audit.flush(flush).await {

@@ -57,11 +57,16 @@ pub enum EventType {
     SecurityViolation,
     /// The platform itself failed.
     SystemError,
+    /// A tool, resource or prompt of an upstream MCP server was called through the gateway.
+    UpstreamCall,
+    /// The gateway's upstreams or pinned definitions changed (an upstream connected or went
+    /// down, a tool was pinned, a changed definition was approved or rejected).
+    Gateway,
 }
 
 impl EventType {
     /// Every event type, in declaration order.
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         Self::AuthSuccess,
         Self::AuthFailure,
         Self::TokenValidation,
@@ -81,6 +86,8 @@ impl EventType {
         Self::RateLimitExceeded,
         Self::SecurityViolation,
         Self::SystemError,
+        Self::UpstreamCall,
+        Self::Gateway,
     ];
 
     /// The `snake_case` name, as serialized and stored.
@@ -105,6 +112,8 @@ impl EventType {
             Self::RateLimitExceeded => "rate_limit_exceeded",
             Self::SecurityViolation => "security_violation",
             Self::SystemError => "system_error",
+            Self::UpstreamCall => "upstream_call",
+            Self::Gateway => "gateway",
         }
     }
 

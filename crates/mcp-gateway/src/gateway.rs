@@ -467,6 +467,34 @@ impl Gateway {
         Ok(record)
     }
 
+    /// Serves again the withheld tools whose offered definition was approved in the store since
+    /// (by another process sharing the store, e.g. the `gateway approve` command or another
+    /// instance); returns how many. Cheap when nothing is withheld.
+    pub async fn sync_decisions(&self) -> Result<usize, Error> {
+        let mut served = 0;
+        for w in self.withheld_tools() {
+            let record = self
+                .inner
+                .ctx
+                .pins
+                .store()
+                .get(&w.namespace, &w.tool)
+                .await?;
+            if record.is_some_and(|r| r.approved.hash == w.offered_hash)
+                && let Some(u) = self.upstream(&w.namespace)
+            {
+                u.serve_if_offered(&w.tool, &w.offered_hash);
+                served += 1;
+            }
+        }
+        Ok(served)
+    }
+
+    /// The namespaces of the configured upstreams, sorted.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.inner.upstreams.keys().map(String::as_str)
+    }
+
     /// Stops every upstream (processes are killed, HTTP sessions closed) and waits for it.
     pub async fn shutdown(&self) {
         self.inner.ctx.shutdown.cancel();

@@ -23,4 +23,6 @@ pub use launcher::{
 };
 pub use pin::{Observation, PinRecord, PinStore, PinnedDefinition, Pins};
 pub use redact::{CustomDetector, RedactionConfig, RedactionCounts, Redactor};
-pub use upstream::{CallOptions, ProgressCallback, UpstreamHealth, UpstreamState};
+pub use upstream::{
+    CallOptions, MAX_CATALOG_ITEMS, ProgressCallback, UpstreamHealth, UpstreamState,
+};

@@ -39,6 +39,38 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(&custom).allows(black_box(&["auditor"]), black_box(&audit_read)))
     });
 
+    // Upstream (gateway) tools: never named by a role, so decided by the role's wildcards.
+    let gateway = Policy::from_config(
+        &RolesConfig::default()
+            .with_role(
+                "fs-reader",
+                RoleConfig::new()
+                    .inherits("developer")
+                    .permission("upstream:gh:list_issues".parse().unwrap())
+                    .permission("upstream:fs:read_*".parse().unwrap()),
+            )
+            .with_role(
+                "fs-user",
+                RoleConfig::new()
+                    .inherits("developer")
+                    .permission("upstream:fs:*".parse().unwrap()),
+            ),
+    )
+    .unwrap();
+    let read_file: Permission = "upstream:fs:read_text_file".parse().unwrap();
+    let write_file: Permission = "upstream:fs:write_file".parse().unwrap();
+    assert!(gateway.allows(&["fs-reader"], &read_file));
+    assert!(!gateway.allows(&["fs-reader"], &write_file));
+    group.bench_function("policy_allows_upstream_namespace_wildcard_hit", |b| {
+        b.iter(|| black_box(&gateway).allows(black_box(&["fs-user"]), black_box(&read_file)))
+    });
+    group.bench_function("policy_allows_upstream_prefix_wildcard_miss", |b| {
+        b.iter(|| black_box(&gateway).allows(black_box(&["fs-reader"]), black_box(&write_file)))
+    });
+    group.bench_function("permission_parse_upstream_tool", |b| {
+        b.iter(|| Permission::upstream(black_box("fs"), black_box("read_text_file")))
+    });
+
     group.finish();
 }
 

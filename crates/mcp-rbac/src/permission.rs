@@ -1,4 +1,5 @@
-//! `resource:action` permissions, their parser and the built-in constants.
+//! `resource:action` permissions (and `upstream:<namespace>:<tool>` for the tools of upstream MCP
+//! servers), their parser and the built-in constants.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,14 +8,45 @@ use std::str::FromStr;
 
 use crate::Error;
 
-/// Longest accepted permission text, in bytes.
+/// Longest accepted permission text, in bytes (see [`MAX_UPSTREAM_PERMISSION_LEN`] for the
+/// three-part upstream permissions).
 pub const MAX_PERMISSION_LEN: usize = 128;
+
+/// Longest accepted `upstream:<namespace>:<tool>` permission, in bytes: room for a namespace of
+/// 64 bytes and a tool name of 128 (the longest name MCP recommends).
+pub const MAX_UPSTREAM_PERMISSION_LEN: usize = 256;
+
+/// The resource of the permissions that guard the tools of upstream MCP servers (the gateway):
+/// `upstream:<namespace>:<tool>`.
+pub const UPSTREAM: &str = "upstream";
 
 /// A permission: `resource:action`, `resource:*` (every action on a resource) or `*` (everything).
 ///
 /// Resources and actions use only `a-z`, `0-9`, `_` and `-`. Parsing (via [`FromStr`] or serde,
 /// which reads and writes the plain string) rejects anything else with an [`Error::InvalidPermission`]
 /// that says what is wrong.
+///
+/// The tools of upstream MCP servers (the gateway) have three-part permissions under the
+/// [`UPSTREAM`] resource: `upstream:<namespace>:<tool>` (one tool), `upstream:<namespace>:<prefix>*`
+/// (the tools whose name starts with the prefix), `upstream:<namespace>:*` (every tool of one
+/// upstream) and `upstream:*` (every upstream). The namespace uses `a-z`, `0-9`, `_` and `-`;
+/// the tool is compared as the upstream names it, case included, and may use `A-Z`, `a-z`,
+/// `0-9`, `_`, `-` and `.` (the characters MCP recommends for tool names). A tool whose name
+/// has other characters can only be granted through a wildcard. No other resource has three
+/// parts.
+///
+/// ```
+/// use mcp_rbac::Permission;
+///
+/// let read: Permission = "upstream:fs:read_text_file".parse()?;
+/// assert_eq!((read.resource(), read.namespace(), read.action()), ("upstream", Some("fs"), "read_text_file"));
+/// assert!("upstream:fs:read_*".parse::<Permission>()?.covers(&read));
+/// assert!("upstream:fs:*".parse::<Permission>()?.covers(&read));
+/// assert!("upstream:*".parse::<Permission>()?.covers(&read));
+/// assert!(!"upstream:gh:*".parse::<Permission>()?.covers(&read));
+/// assert!("tools:read:all".parse::<Permission>().is_err());
+/// # Ok::<(), mcp_rbac::Error>(())
+/// ```
 ///
 /// ```
 /// use mcp_rbac::Permission;
@@ -31,6 +63,8 @@ pub struct Permission {
     text: Cow<'static, str>,
     /// Byte offset of the `:`; 0 for `*`.
     colon: usize,
+    /// Byte offset of the second `:` of `upstream:<namespace>:<tool>`; 0 for two parts.
+    scope: usize,
     /// Index into [`Permission::BUILTIN`] when this is a built-in permission.
     builtin: Option<u8>,
 }
@@ -56,12 +90,18 @@ const fn builtin(id: u8, text: &'static str) -> Permission {
     Permission {
         text: Cow::Borrowed(text),
         colon,
+        scope: 0,
         builtin: Some(id),
     }
 }
 
 const fn is_name_byte(b: u8) -> bool {
     matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
+}
+
+/// The characters of an upstream tool name a permission can spell.
+const fn is_tool_byte(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.')
 }
 
 impl Permission {
@@ -103,11 +143,24 @@ impl Permission {
         format!("{resource}:{action}").parse()
     }
 
+    /// Builds `upstream:<namespace>:<tool>`, with the same checks as parsing. Fails for a tool
+    /// name with characters a permission cannot spell (see [`Permission`]); such a tool needs
+    /// [`Permission::upstream_any`] of its namespace.
+    pub fn upstream(namespace: &str, tool: &str) -> Result<Self, Error> {
+        format!("{UPSTREAM}:{namespace}:{tool}").parse()
+    }
+
+    /// `upstream:<namespace>:*`: every tool of one upstream.
+    pub fn upstream_any(namespace: &str) -> Result<Self, Error> {
+        format!("{UPSTREAM}:{namespace}:*").parse()
+    }
+
     /// The `*` permission, which covers every permission.
     pub fn all() -> Self {
         Permission {
             text: Cow::Borrowed("*"),
             colon: 0,
+            scope: 0,
             builtin: None,
         }
     }
@@ -126,13 +179,21 @@ impl Permission {
         }
     }
 
-    /// The action part; `*` for a wildcard.
+    /// The action part; `*` for a wildcard. For `upstream:<namespace>:<tool>`, the tool (or
+    /// `<prefix>*`).
     pub fn action(&self) -> &str {
         if self.colon == 0 {
             "*"
+        } else if self.scope != 0 {
+            &self.text[self.scope + 1..]
         } else {
             &self.text[self.colon + 1..]
         }
+    }
+
+    /// The namespace of `upstream:<namespace>:<tool>`; `None` for two-part permissions.
+    pub fn namespace(&self) -> Option<&str> {
+        (self.scope != 0).then(|| &self.text[self.colon + 1..self.scope])
     }
 
     /// Whether this is `*`.
@@ -140,20 +201,29 @@ impl Permission {
         self.colon == 0
     }
 
-    /// Whether this is `*` or `resource:*`.
+    /// Whether this is a wildcard: `*`, `resource:*`, `upstream:<namespace>:*` or
+    /// `upstream:<namespace>:<prefix>*`.
     pub fn is_wildcard(&self) -> bool {
-        self.action() == "*"
+        self.action().ends_with('*')
     }
 
     /// Whether holding `self` grants `other`: `*` covers everything, `res:*` covers `res:*` and
-    /// every `res:action`, and an exact permission covers only itself.
+    /// every permission of `res` (for `upstream:*`, every upstream's), `upstream:<ns>:<prefix>*`
+    /// covers the permissions of namespace `ns` whose tool (or tool prefix) starts with
+    /// `prefix`, and an exact permission covers only itself.
     pub fn covers(&self, other: &Permission) -> bool {
         if self.is_all() {
             true
-        } else if self.is_wildcard() {
-            !other.is_all() && self.resource() == other.resource()
-        } else {
+        } else if !self.is_wildcard() {
             self.text == other.text
+        } else if other.is_all() || self.resource() != other.resource() {
+            false
+        } else if self.scope == 0 {
+            true
+        } else {
+            let prefix = self.action().trim_end_matches('*');
+            other.namespace() == self.namespace()
+                && other.action().trim_end_matches('*').starts_with(prefix)
         }
     }
 
@@ -186,6 +256,26 @@ fn check_part(input: &str, what: &str, part: &str) -> Result<(), Error> {
     Ok(())
 }
 
+fn check_tool(input: &str, tool: &str) -> Result<(), Error> {
+    let name = tool.strip_suffix('*').unwrap_or(tool);
+    if tool.is_empty() {
+        return Err(invalid(input, "the tool is empty"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii() || !is_tool_byte(*c as u8))
+    {
+        return Err(invalid(
+            input,
+            format!(
+                "the tool contains {c:?}; only A-Z, a-z, 0-9, `_`, `-`, `.` and a final `*` are \
+                 allowed (grant a tool with other characters through `upstream:<namespace>:*`)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl FromStr for Permission {
     type Err = Error;
 
@@ -193,10 +283,10 @@ impl FromStr for Permission {
         if s.is_empty() {
             return Err(invalid(s, "it is empty"));
         }
-        if s.len() > MAX_PERMISSION_LEN {
+        if s.len() > MAX_UPSTREAM_PERMISSION_LEN {
             return Err(invalid(
                 s,
-                format!("it is longer than {MAX_PERMISSION_LEN} bytes"),
+                format!("it is longer than {MAX_UPSTREAM_PERMISSION_LEN} bytes"),
             ));
         }
         if s == "*" {
@@ -208,8 +298,14 @@ impl FromStr for Permission {
                 "expected `resource:action`, `resource:*` or `*`",
             ));
         };
-        if action.contains(':') {
-            return Err(invalid(s, "it has more than one `:`"));
+        if let Some((namespace, tool)) = action.split_once(':') {
+            return Self::parse_upstream(s, resource, namespace, tool);
+        }
+        if s.len() > MAX_PERMISSION_LEN {
+            return Err(invalid(
+                s,
+                format!("it is longer than {MAX_PERMISSION_LEN} bytes"),
+            ));
         }
         if resource == "*" {
             return Err(invalid(
@@ -220,6 +316,13 @@ impl FromStr for Permission {
         check_part(s, "resource", resource)?;
         if action != "*" {
             check_part(s, "action", action)?;
+            if resource == UPSTREAM {
+                return Err(invalid(
+                    s,
+                    "upstream permissions are `upstream:<namespace>:<tool>`, \
+                     `upstream:<namespace>:*` or `upstream:*`",
+                ));
+            }
         }
         let builtin = Permission::BUILTIN
             .iter()
@@ -228,7 +331,40 @@ impl FromStr for Permission {
         Ok(Permission {
             text: Cow::Owned(s.to_owned()),
             colon: resource.len(),
+            scope: 0,
             builtin,
+        })
+    }
+}
+
+impl Permission {
+    /// The three-part form `upstream:<namespace>:<tool>`; `s` is the whole text.
+    fn parse_upstream(s: &str, resource: &str, namespace: &str, tool: &str) -> Result<Self, Error> {
+        if resource != UPSTREAM {
+            if resource.is_empty() {
+                return Err(invalid(s, "the resource is empty"));
+            }
+            return Err(invalid(
+                s,
+                "it has more than one `:` (only `upstream:<namespace>:<tool>` has three parts)",
+            ));
+        }
+        if tool.contains(':') {
+            return Err(invalid(s, "it has more than two `:`"));
+        }
+        if namespace == "*" {
+            return Err(invalid(
+                s,
+                "the namespace cannot be `*`; use `upstream:*` for every upstream",
+            ));
+        }
+        check_part(s, "namespace", namespace)?;
+        check_tool(s, tool)?;
+        Ok(Permission {
+            text: Cow::Owned(s.to_owned()),
+            colon: resource.len(),
+            scope: resource.len() + 1 + namespace.len(),
+            builtin: None,
         })
     }
 }
@@ -411,6 +547,73 @@ mod tests {
         assert!(e.contains("invalid permission `graph:Upsert`"), "{e}");
     }
 
+    #[test]
+    fn upstream_permissions_have_a_namespace_and_a_tool() {
+        let p: Permission = "upstream:fs:read_text_file".parse().unwrap();
+        assert_eq!(p.resource(), "upstream");
+        assert_eq!(p.namespace(), Some("fs"));
+        assert_eq!(p.action(), "read_text_file");
+        assert!(!p.is_wildcard() && !p.is_all());
+        assert_eq!(p.builtin_index(), None);
+        assert_eq!(Permission::upstream("fs", "read_text_file").unwrap(), p);
+        let any = Permission::upstream_any("fs").unwrap();
+        assert_eq!(any.as_str(), "upstream:fs:*");
+        assert!(any.is_wildcard() && any.namespace() == Some("fs"));
+        // Tool names keep their case and may hold dots, as upstreams name them.
+        let gh: Permission = "upstream:gh-2:Issues.List_v2".parse().unwrap();
+        assert_eq!(
+            (gh.namespace(), gh.action()),
+            (Some("gh-2"), "Issues.List_v2")
+        );
+        assert_eq!(Permission::TOOLS_READ.namespace(), None);
+        assert_eq!(Permission::all().namespace(), None);
+    }
+
+    #[test]
+    fn bad_upstream_permissions_say_what_is_wrong() {
+        assert!(err("upstream:fs").contains("upstream:<namespace>:<tool>"));
+        assert!(err("upstream:*:read").contains("namespace cannot be `*`"));
+        assert!(err("upstream::read").contains("the namespace is empty"));
+        assert!(err("upstream:fs:").contains("the tool is empty"));
+        assert!(err("upstream:Fs:read").contains("the namespace contains 'F'"));
+        assert!(err("upstream:fs:read file").contains("the tool contains ' '"));
+        assert!(err("upstream:fs:a/b").contains("the tool contains '/'"));
+        assert!(err("upstream:fs:re*d").contains("the tool contains '*'"));
+        assert!(err("upstream:fs:**").contains("the tool contains '*'"));
+        assert!(err("upstream:fs:a:b").contains("more than two `:`"));
+        assert!(err("graph:fs:read").contains("only `upstream:<namespace>:<tool>`"));
+        assert!(err("::read").contains("the resource is empty"));
+        let long_tool = format!("upstream:fs:{}", "t".repeat(MAX_UPSTREAM_PERMISSION_LEN));
+        assert!(err(&long_tool).contains("longer than 256 bytes"));
+        // A 128-byte tool name (the longest MCP recommends) fits.
+        let tool = "t".repeat(128);
+        assert!(Permission::upstream(&"n".repeat(64), &tool).is_ok());
+        assert!(Permission::upstream("fs", "a b").is_err());
+    }
+
+    #[test]
+    fn upstream_wildcards_cover_their_namespace_and_prefix_only() {
+        let p = |s: &str| s.parse::<Permission>().unwrap();
+        let read = p("upstream:fs:read_file");
+        let write = p("upstream:fs:write_file");
+        let other_ns = p("upstream:fsx:read_file");
+        let all_upstreams = p("upstream:*");
+        let fs_any = p("upstream:fs:*");
+        let fs_read = p("upstream:fs:read_*");
+        assert!(all_upstreams.covers(&read) && all_upstreams.covers(&fs_any));
+        assert!(all_upstreams.covers(&fs_read) && all_upstreams.covers(&all_upstreams));
+        assert!(fs_any.covers(&read) && fs_any.covers(&write) && fs_any.covers(&fs_read));
+        assert!(!fs_any.covers(&other_ns) && !fs_any.covers(&all_upstreams));
+        assert!(fs_read.covers(&read) && fs_read.covers(&p("upstream:fs:read_x*")));
+        assert!(!fs_read.covers(&write) && !fs_read.covers(&fs_any));
+        assert!(!fs_read.covers(&p("upstream:fsx:read_file")));
+        assert!(!read.covers(&fs_any) && read.covers(&read) && !read.covers(&write));
+        // Case matters in tool names; the other resources never reach upstream tools.
+        assert!(!fs_read.covers(&p("upstream:fs:Read_file")));
+        assert!(!p("tools:*").covers(&read) && Permission::all().covers(&read));
+        assert!(!fs_any.covers(&Permission::all()) && !fs_any.covers(&Permission::TOOLS_READ));
+    }
+
     proptest! {
         #[test]
         fn display_then_parse_round_trips(s in "[a-z0-9_-]{1,20}:([a-z0-9_-]{1,20}|\\*)|\\*") {
@@ -423,9 +626,48 @@ mod tests {
         }
 
         #[test]
+        fn upstream_permissions_round_trip(ns in "[a-z0-9_-]{1,20}", tool in "[A-Za-z0-9_.-]{1,40}\\*?") {
+            let text = format!("upstream:{ns}:{tool}");
+            let p: Permission = text.parse().unwrap();
+            prop_assert_eq!(p.to_string(), text.clone());
+            prop_assert_eq!(p.namespace(), Some(ns.as_str()));
+            prop_assert_eq!(p.action(), tool.as_str());
+            prop_assert_eq!(p.is_wildcard(), tool.ends_with('*'));
+            let json = serde_json::to_string(&p).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Permission>(&json).unwrap(), p);
+        }
+
+        #[test]
+        fn a_tool_wildcard_covers_exactly_the_tools_with_its_prefix(
+            ns in "[a-c]{1,2}", prefix in "[a-c_]{0,3}", other_ns in "[a-c]{1,2}", tool in "[a-c_]{1,5}",
+        ) {
+            let grant: Permission = format!("upstream:{ns}:{prefix}*").parse().unwrap();
+            let wanted: Permission = format!("upstream:{other_ns}:{tool}").parse().unwrap();
+            prop_assert_eq!(grant.covers(&wanted), ns == other_ns && tool.starts_with(&prefix));
+            // What the wildcard covers, `upstream:*` and `*` cover too.
+            if grant.covers(&wanted) {
+                prop_assert!("upstream:*".parse::<Permission>().unwrap().covers(&wanted));
+                prop_assert!(Permission::all().covers(&wanted));
+            }
+        }
+
+        #[test]
         fn parsing_arbitrary_text_never_panics_and_accepted_text_round_trips(s in "\\PC{0,40}|[a-z:*]{0,12}") {
             if let Ok(p) = s.parse::<Permission>() {
                 prop_assert_eq!(p.to_string(), s);
+            }
+        }
+
+        #[test]
+        fn parsing_colon_heavy_text_never_panics_and_parts_rebuild_the_text(s in "(upstream|[a-z*]{0,3})(:[a-zA-Z.*]{0,4}){0,4}") {
+            if let Ok(p) = s.parse::<Permission>() {
+                prop_assert_eq!(p.to_string(), s.clone());
+                let rebuilt = match (p.is_all(), p.namespace()) {
+                    (true, _) => "*".to_owned(),
+                    (false, Some(ns)) => format!("{}:{ns}:{}", p.resource(), p.action()),
+                    (false, None) => format!("{}:{}", p.resource(), p.action()),
+                };
+                prop_assert_eq!(rebuilt, s);
             }
         }
     }

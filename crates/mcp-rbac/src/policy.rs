@@ -13,8 +13,9 @@ use crate::{Error, Permission, RolesConfig};
 /// any role is interned to a bit index (the built-in permissions always have the same fixed
 /// indices), and each role's effective permissions (its own, everything it inherits, and what its
 /// wildcards cover) become a bitset. A check is then a binary search for the role name and one bit
-/// test. Permissions no role names (e.g. `billing:refund` when only `*` is configured) are handled
-/// by the role's precomputed wildcards. Unknown role names grant nothing.
+/// test. Permissions no role names (e.g. `billing:refund` when only `*` is configured, or an
+/// upstream tool `upstream:fs:read_file` when a role holds `upstream:fs:*`) are handled by the
+/// role's precomputed wildcards. Unknown role names grant nothing.
 ///
 /// ```
 /// use mcp_rbac::{Permission, Policy};
@@ -48,6 +49,8 @@ struct RoleEntry {
     all: bool,
     /// Resources the role holds `resource:*` for.
     wildcard_resources: Box<[Box<str>]>,
+    /// The three-part wildcards the role holds (`upstream:<namespace>:<prefix>*`).
+    scoped_wildcards: Box<[Permission]>,
 }
 
 impl RoleEntry {
@@ -62,10 +65,11 @@ impl RoleEntry {
             None => {
                 self.all
                     || (!permission.is_all()
-                        && self
+                        && (self
                             .wildcard_resources
                             .iter()
-                            .any(|r| **r == *permission.resource()))
+                            .any(|r| **r == *permission.resource())
+                            || self.scoped_wildcards.iter().any(|g| g.covers(permission))))
             }
         }
     }
@@ -173,11 +177,18 @@ impl Policy {
             }
             let mut wildcard_resources: Vec<Box<str>> = grants
                 .iter()
-                .filter(|g| g.is_wildcard() && !g.is_all())
+                .filter(|g| g.is_wildcard() && !g.is_all() && g.namespace().is_none())
                 .map(|g| g.resource().into())
                 .collect();
             wildcard_resources.sort();
             wildcard_resources.dedup();
+            let mut scoped_wildcards: Vec<Permission> = grants
+                .iter()
+                .filter(|g| g.is_wildcard() && g.namespace().is_some())
+                .map(|g| (*g).clone())
+                .collect();
+            scoped_wildcards.sort();
+            scoped_wildcards.dedup();
             roles.push(RoleEntry {
                 name: def.name.as_str().into(),
                 description: def.description.clone(),
@@ -187,6 +198,7 @@ impl Policy {
                 bits: bits.into_boxed_slice(),
                 all: grants.iter().any(|g| g.is_all()),
                 wildcard_resources: wildcard_resources.into_boxed_slice(),
+                scoped_wildcards: scoped_wildcards.into_boxed_slice(),
             });
         }
         tracing::debug!(

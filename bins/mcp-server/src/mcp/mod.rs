@@ -35,6 +35,7 @@ use serde_json::json;
 use crate::access::{Access, Rule};
 use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
+use crate::ops::gateway;
 use crate::state::AppState;
 
 pub mod http;
@@ -45,6 +46,7 @@ mod prompts;
 mod resources;
 pub mod stdio;
 pub mod tools;
+mod upstream;
 
 pub use crate::config::McpConfig;
 pub use http::McpHttp;
@@ -268,11 +270,12 @@ impl ServerHandler for McpServer {
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:tools/list".into()).await?;
-        let tools = tools::catalog()
+        let mut tools: Vec<_> = tools::catalog()
             .iter()
             .filter(|t| tools::visible(&caller.state, &caller.principal, t.tool.rule))
             .map(tools::ToolSpec::to_tool)
             .collect();
+        tools.extend(gateway::visible_tools(&caller.state, &caller.principal));
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -283,6 +286,9 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let caller = self.caller(&rctx, format!("mcp:tools/call:{name}")).await?;
+        if tools::find(&name).is_none() && gateway::is_upstream_tool(&caller.state, &name) {
+            return upstream::call_tool(&caller, request, &rctx).await;
+        }
         let spec = tools::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown tool: {name}"), None))?;
         require(&caller, spec.tool.rule).await?;
@@ -310,7 +316,10 @@ impl ServerHandler for McpServer {
         )
         .await;
         match result {
-            Ok(value) => Ok(CallToolResult::structured(value).into()),
+            Ok(mut value) => {
+                gateway::redact_own_output(&caller.state, &mut value);
+                Ok(CallToolResult::structured(value).into())
+            }
             Err(tools::CallError::InvalidArguments(message)) => {
                 Err(ErrorData::invalid_params(message, None))
             }
@@ -328,10 +337,22 @@ impl ServerHandler for McpServer {
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:resources/list".into()).await?;
-        Ok(ListResourcesResult::with_all_items(resources::list(
-            &caller.state,
-            &caller.principal,
-        )))
+        let mut list = resources::list(&caller.state, &caller.principal);
+        list.extend(gateway::visible_resources(&caller.state, &caller.principal));
+        Ok(ListResourcesResult::with_all_items(list))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        let caller = self
+            .caller(&rctx, "mcp:resources/templates/list".into())
+            .await?;
+        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
+            gateway::visible_resource_templates(&caller.state, &caller.principal),
+        ))
     }
 
     async fn read_resource(
@@ -343,6 +364,9 @@ impl ServerHandler for McpServer {
         let caller = self
             .caller(&rctx, format!("mcp:resources/read:{uri}"))
             .await?;
+        if resources::find(&uri).is_none() && gateway::is_upstream_resource(&caller.state, &uri) {
+            return upstream::read_resource(&caller, &uri, &rctx).await;
+        }
         let spec = resources::find(&uri).ok_or_else(|| {
             ErrorData::resource_not_found(format!("no resource {uri}"), Some(json!({ "uri": uri })))
         })?;
@@ -359,10 +383,9 @@ impl ServerHandler for McpServer {
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:prompts/list".into()).await?;
-        Ok(ListPromptsResult::with_all_items(prompts::list(
-            &caller.state,
-            &caller.principal,
-        )))
+        let mut list = prompts::list(&caller.state, &caller.principal);
+        list.extend(gateway::visible_prompts(&caller.state, &caller.principal));
+        Ok(ListPromptsResult::with_all_items(list))
     }
 
     async fn get_prompt(
@@ -374,6 +397,9 @@ impl ServerHandler for McpServer {
         let caller = self
             .caller(&rctx, format!("mcp:prompts/get:{name}"))
             .await?;
+        if prompts::find(&name).is_none() && gateway::is_upstream_prompt(&caller.state, &name) {
+            return upstream::get_prompt(&caller, request, &rctx).await;
+        }
         let spec = prompts::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown prompt: {name}"), None))?;
         require(&caller, spec.rule).await?;

@@ -17,6 +17,9 @@ use crate::state::AppState;
 /// Environment variable with the token when `--token` is not given.
 pub const TOKEN_ENV: &str = "MCP_TOKEN";
 
+/// Longest wait at start-up for the gateway's upstreams to make their first connection.
+const GATEWAY_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Runs `mcp-stdio`: opens the stores, checks the token, serves stdin/stdout until stdin ends.
 pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
     let limit = super::McpConfig::for_server(&config).max_message_bytes;
@@ -31,10 +34,18 @@ pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
         .await
         .context("the token was refused")?;
     tracing::info!(user = %who.username, roles = ?who.roles, "serving MCP over stdio");
+    if let Some(gateway) = &state.gateway {
+        // A local client lists tools once, at start: give the upstreams their first
+        // connection attempt before serving (each has its own connect timeout too).
+        gateway.gateway().ready(GATEWAY_READY_WAIT).await;
+    }
     let server = McpServer::for_token(state.clone(), token);
     let result = serve(server, tokio::io::stdin(), tokio::io::stdout(), limit).await;
     // A call still under way when stdin ended finishes (its write and audit event) first.
     crate::completion::drain(crate::completion::DRAIN_TIMEOUT).await;
+    if let Some(gateway) = &state.gateway {
+        gateway.shutdown().await;
+    }
     let _ = state.audit.flush(std::time::Duration::from_secs(5)).await;
     result
 }

@@ -1,5 +1,6 @@
 //! The operations both transports call: the tool operations over [`AppState`] and the caller
-//! ([`tools`]), the audit log operations ([`audit`]) and the catalog of tools ([`catalog`]).
+//! ([`tools`]), the audit log operations ([`audit`]), the catalog of tools ([`catalog`]) and the
+//! calls to the gateway's upstreams ([`gateway`]).
 //!
 //! This layer sits below REST (`routes`) and MCP (`mcp`) and never imports either
 //! (docs/architecture.md, "Layers"), so rate limits, metrics and audit events are the same
@@ -9,4 +10,5 @@
 //! [`AppState`]: crate::state::AppState
 pub mod audit;
 pub mod catalog;
+pub mod gateway;
 pub mod tools;

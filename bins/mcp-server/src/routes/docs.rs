@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, auth, console, graph, health, neighborhood, status, tools};
+use super::{admin, audit, auth, console, gateway, graph, health, neighborhood, status, tools};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -24,6 +24,9 @@ use super::{admin, audit, auth, console, graph, health, neighborhood, status, to
         admin::assign_role, admin::revoke_role, admin::list_roles,
         neighborhood::neighborhood, status::status,
         console::root, console::console_redirect, console::index, console::file,
+        gateway::tools, gateway::call_tool, gateway::resources, gateway::read_resource,
+        gateway::prompts, gateway::get_prompt, gateway::upstreams, gateway::pins,
+        gateway::approve, gateway::reject,
     ),
     modifiers(&BearerAuth),
 )]

@@ -23,19 +23,35 @@ pub async fn health() -> web::Json<Health> {
 pub struct Readiness {
     /// `ready` when every required part answers, else `not_ready`.
     pub status: &'static str,
-    /// Each part and whether it answered (`ok` or an error).
+    /// Each part and whether it answered (`ok` or an error). Upstreams configured as
+    /// `required` are parts (`upstream:<namespace>`).
     pub checks: std::collections::BTreeMap<&'static str, String>,
+    /// The state of every gateway upstream (`up`, `connecting`, `down`, …), required or not;
+    /// absent without upstreams.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub upstreams: std::collections::BTreeMap<String, String>,
 }
 
 /// Readiness: each store and the sandbox answer. 503 when a required part is down.
 #[utoipa::path(get, path = "/ready", tag = "system", responses(
     (status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let checks = crate::state::readiness(&state).await;
+    let mut checks = crate::state::readiness(&state).await;
+    let mut upstreams = std::collections::BTreeMap::new();
+    if let Some(u) = state.gateway.as_deref() {
+        for (key, ok) in u.required_checks() {
+            checks.insert(key, if ok { "ok" } else { "down" }.to_owned());
+        }
+        for h in u.gateway().health() {
+            let value = serde_json::to_value(h.state).unwrap_or_default();
+            upstreams.insert(h.namespace, value.as_str().unwrap_or("unknown").to_owned());
+        }
+    }
     let all_ok = checks.values().all(|v| v == "ok");
     let body = Readiness {
         status: if all_ok { "ready" } else { "not_ready" },
         checks,
+        upstreams,
     };
     if all_ok {
         HttpResponse::Ok().json(body)
@@ -55,5 +71,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(match state.gateway.as_deref() {
+            Some(u) => {
+                state.metrics.render() + &crate::gateway::metrics::render(&u.gateway().health())
+            }
+            None => state.metrics.render(),
+        })
 }

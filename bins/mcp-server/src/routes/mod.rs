@@ -19,6 +19,7 @@ pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod docs;
+pub mod gateway;
 pub mod graph;
 pub mod health;
 pub mod neighborhood;
@@ -100,6 +101,16 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::USER_ROLE_REVOKE, admin::revoke_role),
             endpoint!(access::ROLES_LIST, admin::list_roles),
             endpoint!(access::STATUS, status::status),
+            endpoint!(access::GATEWAY_TOOLS, gateway::tools),
+            endpoint!(access::GATEWAY_TOOL_CALL, gateway::call_tool),
+            endpoint!(access::GATEWAY_RESOURCES, gateway::resources),
+            endpoint!(access::GATEWAY_RESOURCE_READ, gateway::read_resource),
+            endpoint!(access::GATEWAY_PROMPTS, gateway::prompts),
+            endpoint!(access::GATEWAY_PROMPT_GET, gateway::get_prompt),
+            endpoint!(access::GATEWAY_UPSTREAMS, gateway::upstreams),
+            endpoint!(access::GATEWAY_PINS, gateway::pins),
+            endpoint!(access::GATEWAY_PIN_APPROVE, gateway::approve),
+            endpoint!(access::GATEWAY_PIN_REJECT, gateway::reject),
         ]
     })
 }

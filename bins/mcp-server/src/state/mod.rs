@@ -62,6 +62,9 @@ pub struct AppState {
     pub passwords: PasswordGate,
     /// How many audit events callers without a valid token may cause.
     pub unauthenticated_audit: Arc<AuditBudget>,
+    /// The upstream MCP servers of `[gateway]`; `None` when none is configured (or the state
+    /// was assembled without starting them).
+    pub gateway: Option<Arc<crate::gateway::Upstreams>>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -237,6 +240,25 @@ pub async fn open_audit_store(config: &Config) -> anyhow::Result<Arc<dyn AuditSi
     }
 }
 
+/// The gateway's pin store the configuration names: `gateway.pins`, else `storage.backend`
+/// (SQLite: `<data_dir>/gateway.sqlite3`; Neo4j: the roles' database).
+pub async fn gateway_pin_store(config: &Config) -> anyhow::Result<Arc<dyn mcp_gateway::PinStore>> {
+    let backend = config.gateway.pins.unwrap_or(config.storage.backend);
+    Ok(match backend {
+        Backend::Memory => Arc::new(mcp_gateway::pin::memory::MemoryPinStore::new()),
+        Backend::Sqlite => {
+            create_data_dir(&config.storage.data_dir)?;
+            let path = config.storage.data_dir.join("gateway.sqlite3");
+            Arc::new(
+                mcp_gateway::pin::sqlite::SqlitePinStore::open(&path)
+                    .await
+                    .with_context(|| format!("gateway pin store {}", path.display()))?,
+            )
+        }
+        Backend::Neo4j => neo4j::pins(config).await?,
+    })
+}
+
 /// The user store alone, for reading (`audit list --user NAME`): nothing created; a SQLite
 /// user store must exist already.
 pub async fn open_user_store(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
@@ -266,7 +288,18 @@ impl AppState {
     /// Opens the configured backends and assembles the state (inside a tokio runtime).
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let backends = Backends::connect(&config, true).await?;
-        Self::assemble(config, backends)
+        let mut state = Self::assemble(config, backends)?;
+        if state.config.gateway.is_enabled() {
+            let pins = gateway_pin_store(&state.config).await?;
+            state.gateway = crate::gateway::Upstreams::start(
+                &state.config.gateway,
+                pins,
+                state.audit.clone(),
+                state.runners.bwrap(),
+            )
+            .context("gateway")?;
+        }
+        Ok(state)
     }
 
     /// Assembles the state from backends (tests use [`Backends::memory`]); needs a tokio
@@ -355,6 +388,7 @@ impl AppState {
             graph: backends.graph,
             generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
+            gateway: None,
         })
     }
 

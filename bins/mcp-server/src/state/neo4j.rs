@@ -65,6 +65,15 @@ pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSi
     Ok(Arc::new(sink))
 }
 
+/// The gateway's pin store on Neo4j, in the roles' database.
+pub async fn pins(config: &Config) -> anyhow::Result<Arc<dyn mcp_gateway::PinStore>> {
+    let bolt = bolt_config(config, StoreKind::Roles)?;
+    let store = mcp_gateway::pin::neo4j::Neo4jPinStore::connect(bolt)
+        .await
+        .context("gateway pin store on neo4j")?;
+    Ok(Arc::new(store))
+}
+
 /// The graph store on Neo4j, in `graph_database` (default: `database`).
 pub async fn graph(config: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
     let bolt = bolt_config(config, StoreKind::Graph)?;

@@ -33,3 +33,8 @@ pub async fn audit(_: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> 
 pub async fn graph(_: &Config) -> anyhow::Result<Arc<dyn mcp_graph::GraphStore>> {
     not_compiled()
 }
+
+/// Refuses: not compiled in.
+pub async fn pins(_: &Config) -> anyhow::Result<Arc<dyn mcp_gateway::PinStore>> {
+    not_compiled()
+}

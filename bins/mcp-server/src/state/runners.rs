@@ -77,6 +77,16 @@ impl CodeRunners {
         }
     }
 
+    /// The bubblewrap sandbox itself, or why there is none: the gateway starts its stdio
+    /// upstreams in it (long-running processes, outside the run budgets).
+    pub fn bwrap(&self) -> Result<Arc<BwrapSandbox>, String> {
+        match (&self.tools, &self.sandbox) {
+            (Some(tools), _) => Ok(Arc::clone(tools)),
+            (None, Err(why)) => Err(why.clone()),
+            (None, Ok(_)) => Err("the sandbox is not the bubblewrap sandbox".into()),
+        }
+    }
+
     /// Run counts of the bubblewrap sandbox, when there is one (for `/metrics`).
     pub fn stats(&self) -> Option<SandboxStats> {
         self.tools.as_ref().map(|t| t.stats())

@@ -86,6 +86,21 @@ pub struct LaunchSpec {
     pub limits: ProcessLimits,
 }
 
+impl LaunchSpec {
+    /// The launch of the stdio upstream `namespace` configured as `config`.
+    pub fn for_stdio(namespace: impl Into<String>, config: &crate::StdioConfig) -> Self {
+        Self {
+            namespace: namespace.into(),
+            command: config.command.clone(),
+            args: config.args.clone(),
+            env: config.env.clone(),
+            cwd: config.cwd.clone(),
+            grants: config.grants.clone(),
+            limits: config.limits.clone(),
+        }
+    }
+}
+
 /// A started process: its pipes and a handle to stop it.
 #[non_exhaustive]
 pub struct Launched {

@@ -34,15 +34,7 @@ pub(crate) async fn stdio(
     launcher: &dyn ProcessLauncher,
     handler: GatewayClient,
 ) -> Result<Connection, String> {
-    let spec = LaunchSpec {
-        namespace: namespace.to_owned(),
-        command: config.command.clone(),
-        args: config.args.clone(),
-        env: config.env.clone(),
-        cwd: config.cwd.clone(),
-        grants: config.grants.clone(),
-        limits: config.limits.clone(),
-    };
+    let spec = LaunchSpec::for_stdio(namespace, config);
     let launched = launcher
         .launch(&spec)
         .await

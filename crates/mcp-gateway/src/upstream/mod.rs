@@ -32,6 +32,11 @@ use crate::{Error, Redactor};
 /// Whether HTTPS upstreams can be reached by this build.
 pub(crate) const TLS: bool = false;
 
+/// Most tools, resources, templates and prompts read from one upstream (each); the rest is
+/// ignored with a warning, so an upstream cannot grow the catalog (and the metrics and
+/// permission labels derived from it) without bound.
+pub const MAX_CATALOG_ITEMS: usize = 1024;
+
 /// After being up this long, a connection that ends is restarted without backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// How long an old connection replaced for a new token keeps serving its calls.
@@ -220,6 +225,15 @@ fn run(
         });
     });
     (rx, stop)
+}
+
+/// Keeps the first [`MAX_CATALOG_ITEMS`] of a listing.
+fn cap<T>(namespace: &str, what: &str, items: &mut Vec<T>) {
+    if items.len() > MAX_CATALOG_ITEMS {
+        tracing::warn!(upstream = %namespace, offered = items.len(), kept = MAX_CATALOG_ITEMS,
+            "upstream lists too many {what}; the rest is ignored");
+        items.truncate(MAX_CATALOG_ITEMS);
+    }
 }
 
 /// Sends `notifications/cancelled` for a request unless disarmed (the answer came).
@@ -442,7 +456,9 @@ impl Upstream {
         let listing = |e: ServiceError| format!("listing the catalog failed: {e}");
         let mut catalog = Catalog::default();
         if caps.tools.is_some() {
-            for tool in peer.list_all_tools().await.map_err(listing)? {
+            let mut tools = peer.list_all_tools().await.map_err(listing)?;
+            cap(ns, "tools", &mut tools);
+            for tool in tools {
                 if validate_tool_name(&tool.name).is_err() {
                     tracing::warn!(upstream = %ns, "tool with an invalid name ignored");
                     continue;
@@ -462,10 +478,13 @@ impl Upstream {
         }
         if caps.resources.is_some() {
             catalog.resources = peer.list_all_resources().await.map_err(listing)?;
+            cap(ns, "resources", &mut catalog.resources);
             catalog.templates = peer.list_all_resource_templates().await.map_err(listing)?;
+            cap(ns, "resource templates", &mut catalog.templates);
         }
         if caps.prompts.is_some() {
             catalog.prompts = peer.list_all_prompts().await.map_err(listing)?;
+            cap(ns, "prompts", &mut catalog.prompts);
         }
         *write(&self.catalog) = Arc::new(catalog);
         Ok(())

@@ -501,3 +501,130 @@ proptest! {
         }
     }
 }
+
+// ---- upstream (gateway) permissions ----
+
+#[test]
+fn upstream_grants_reach_only_their_namespace_and_tools() {
+    let p = policy_with(
+        RolesConfig::default()
+            .with_role(
+                "fs-reader",
+                RoleConfig::new().permission(perm("upstream:fs:read_*")),
+            )
+            .with_role(
+                "fs-user",
+                RoleConfig::new().permission(perm("upstream:fs:*")),
+            )
+            .with_role(
+                "one-tool",
+                RoleConfig::new().permission(perm("upstream:gh:list_issues")),
+            )
+            .with_role(
+                "gateway-user",
+                RoleConfig::new()
+                    .inherits("developer")
+                    .permission(perm("upstream:*")),
+            ),
+    );
+    let read = perm("upstream:fs:read_file");
+    let write = perm("upstream:fs:write_file");
+    let issues = perm("upstream:gh:list_issues");
+    // Never named by any role: decided by the wildcards.
+    assert!(p.allows(&["fs-reader"], &read) && !p.allows(&["fs-reader"], &write));
+    assert!(p.allows(&["fs-user"], &read) && p.allows(&["fs-user"], &write));
+    assert!(!p.allows(&["fs-user"], &issues) && !p.allows(&["fs-reader"], &issues));
+    assert!(p.allows(&["one-tool"], &issues) && !p.allows(&["one-tool"], &read));
+    assert!(!p.allows(&["one-tool"], &perm("upstream:gh:list_issues_all")));
+    assert!(p.allows(&["gateway-user"], &read) && p.allows(&["gateway-user"], &issues));
+    assert!(p.allows(&["gateway-user"], &Permission::TOOLS_EXECUTE));
+    assert!(!p.allows(&["admin"], &perm("upstream:fs:*")));
+    // The built-in roles hold no upstream permission: an upstream is closed until granted.
+    for role in role::BUILTIN_ROLES {
+        assert!(!p.allows(&[role], &read), "{role}");
+    }
+    let decision = p.check(&["fs-reader"], &read);
+    assert_eq!(
+        decision.to_string(),
+        "allowed: role `fs-reader` grants `upstream:fs:read_*`"
+    );
+    assert!(!p.check(&["fs-reader"], &write).is_allowed());
+}
+
+#[test]
+fn the_wildcards_of_upstream_namespaces_are_listed_as_held() {
+    let p = policy_with(
+        RolesConfig::default().with_role(
+            "fs-user",
+            RoleConfig::new()
+                .permission(perm("upstream:fs:*"))
+                .permission(perm("upstream:fs:read_file")),
+        ),
+    );
+    assert_eq!(
+        p.permissions_of(&["fs-user"]),
+        [perm("upstream:fs:*"), perm("upstream:fs:read_file")]
+    );
+}
+
+/// Upstream grants and probes over two namespaces and a few tools with shared prefixes.
+fn any_upstream_permission() -> impl Strategy<Value = Permission> {
+    const NS: [&str; 2] = ["fs", "gh"];
+    const TOOLS: [&str; 4] = ["read", "read_file", "write_file", "Read"];
+    prop_oneof![
+        4 => (0..NS.len(), 0..TOOLS.len()).prop_map(|(n, t)| perm(&format!("upstream:{}:{}", NS[n], TOOLS[t]))),
+        2 => (0..NS.len(), 0..TOOLS.len()).prop_map(|(n, t)| perm(&format!("upstream:{}:{}*", NS[n], &TOOLS[t][..2]))),
+        2 => (0..NS.len()).prop_map(|n| perm(&format!("upstream:{}:*", NS[n]))),
+        1 => Just(perm("upstream:*")),
+        1 => any_permission(),
+    ]
+}
+
+fn upstream_probes() -> Vec<Permission> {
+    let mut out = probes();
+    for ns in ["fs", "gh", "other"] {
+        out.push(perm(&format!("upstream:{ns}:*")));
+        for tool in [
+            "read",
+            "read_file",
+            "reader",
+            "write_file",
+            "Read",
+            "re*",
+            "x",
+        ] {
+            out.push(perm(&format!("upstream:{ns}:{tool}")));
+        }
+    }
+    out.push(perm("upstream:*"));
+    out
+}
+
+proptest! {
+    #[test]
+    fn upstream_checks_agree_with_covers_over_the_lineage(
+        grants in prop::collection::vec(prop::collection::vec(any_upstream_permission(), 0..4), 1..5),
+    ) {
+        // Each custom role inherits from the one before, so grants combine through inheritance.
+        let mut config = RolesConfig::default();
+        for (i, own) in grants.iter().enumerate() {
+            let mut role = RoleConfig::new();
+            if i > 0 {
+                role = role.inherits(format!("u{}", i - 1));
+            }
+            for g in own {
+                role = role.permission(g.clone());
+            }
+            config = config.with_role(format!("u{i}"), role);
+        }
+        let p = Policy::from_config(&config).unwrap();
+        for role in p.roles() {
+            let entry = p.entry(role).unwrap();
+            for permission in upstream_probes() {
+                let expected = entry.lineage.iter().any(|&i| p.roles[i].own.iter().any(|g| g.covers(&permission)));
+                prop_assert_eq!(p.allows(&[role], &permission), expected, "{} {}", role, permission);
+                prop_assert_eq!(p.check(&[role], &permission).is_allowed(), expected);
+            }
+        }
+    }
+}
