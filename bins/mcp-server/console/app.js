@@ -1,7 +1,8 @@
 // The console's shell: sign-in, the role-aware navigation and hash routing (#/tools, …).
 import { api, whenSignedOut } from './api.js';
-import { announce, clear, errorBox, h } from './dom.js';
-import { currentToken, signIn, signOut } from './session.js';
+import { announce, clear, errorBox, field, h, openDialog } from './dom.js';
+import { offers } from './features.js';
+import { currentToken, remember, signIn, signOut } from './session.js';
 import * as tools from './page-tools.js';
 import * as graph from './page-graph.js';
 import * as audit from './page-audit.js';
@@ -46,6 +47,28 @@ async function loadMe() {
   $('sign-in').hidden = true;
   $('nav').hidden = false;
   $('who').hidden = false;
+  $('change-password').hidden = !(await offers('POST', '/api/v1/me/password'));
+}
+
+// One's own password: the current one is checked like a sign-in; on success every session of
+// the account ends and the answer carries the new token, which replaces the old one here.
+function changePassword() {
+  const current = h('input', { type: 'password', required: true, autocomplete: 'current-password', name: 'current-password' });
+  const next = h('input', { type: 'password', required: true, minlength: '8', autocomplete: 'new-password', name: 'new-password' });
+  const again = h('input', { type: 'password', required: true, minlength: '8', autocomplete: 'new-password', name: 'repeat-password' });
+  openDialog($('main'), {
+    title: 'Change your password',
+    body: [field('Current password', current), field('New password', next, 'At least 8 characters.'), field('New password again', again)],
+    confirm: 'Change password',
+    onConfirm: async () => {
+      if (next.value !== again.value) throw new Error('The two new passwords differ.');
+      const response = await api('POST', '/api/v1/me/password', {
+        body: { current_password: current.value, new_password: next.value },
+      });
+      remember(response);
+      announce('Password changed; your other sessions ended');
+    },
+  });
 }
 
 function route() {
@@ -93,6 +116,7 @@ async function start() {
       button.disabled = false;
     }
   });
+  $('change-password').addEventListener('click', changePassword);
   $('sign-out').addEventListener('click', async () => {
     await signOut();
     announce('Signed out');

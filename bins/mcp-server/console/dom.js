@@ -152,3 +152,35 @@ export function tabs(label, items) {
   }
   return h('div', { class: 'tabbed' }, list, panels);
 }
+
+/**
+ * A modal dialog (the native <dialog>: focus stays inside, Escape cancels) with `body`, a
+ * confirm and a cancel button. `onConfirm` runs on submit: if it throws, the server's message
+ * shows inside the dialog and it stays open; else the dialog closes. Appended to `parent`.
+ */
+export function openDialog(parent, { title, body = [], confirm, danger = false, onConfirm }) {
+  const titleId = uid('dialog');
+  const problem = h('div', {});
+  const ok = h('button', { type: 'submit', class: danger ? 'danger' : 'primary', 'data-action': 'dialog-confirm' }, confirm);
+  const cancel = h('button', { type: 'button', 'data-action': 'dialog-cancel' }, 'Cancel');
+  const form = h('form', {}, h('h2', { id: titleId }, title), body, problem, h('div', { class: 'row' }, ok, cancel));
+  const dialog = h('dialog', { 'aria-labelledby': titleId, class: 'modal' }, form);
+  cancel.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => dialog.remove());
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    ok.disabled = true;
+    clear(problem);
+    try {
+      await onConfirm();
+      dialog.close();
+    } catch (err) {
+      problem.append(errorBox(err));
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  parent.append(dialog);
+  dialog.showModal();
+  return dialog;
+}

@@ -8,8 +8,6 @@ const TYPES = ['auth_success', 'auth_failure', 'token_validation', 'token_revoke
   'code_generation', 'graph_query', 'graph_upsert', 'graph_delete', 'rate_limit_exceeded',
   'security_violation', 'system_error', 'upstream_call', 'gateway'];
 const TAIL_MS = 2000;
-// A request-id search looks through this many of the newest events that match the other filters.
-const SEARCH_WINDOW = 1000;
 
 function iso(localValue) {
   if (!localValue) return undefined;
@@ -17,7 +15,18 @@ function iso(localValue) {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
-function verifyCard() {
+/** What a broken link's reason means, in words (the server's `kind` plus its fields). */
+export function describeBreak(reason) {
+  if (!reason || typeof reason !== 'object') return String(reason);
+  switch (reason.kind) {
+    case 'sequence_gap': return `sequence gap: expected seq ${reason.expected}, found seq ${reason.found} (rows deleted or inserted)`;
+    case 'prev_hash_mismatch': return `the stored previous hash ${reason.found} is not the previous event's hash ${reason.expected} (an event before it was removed or replaced)`;
+    case 'hash_mismatch': return `the event's content no longer matches its hash (the event was altered): recomputed ${reason.expected}, stored ${reason.found}`;
+    default: return `${reason.kind || 'unknown'}: ${JSON.stringify(reason)}`;
+  }
+}
+
+function verifyCard(showSeq) {
   const out = h('div', { class: 'result', 'aria-live': 'polite' });
   const verify = async () => {
     clear(out).append(h('p', {}, 'Verifying…'));
@@ -30,10 +39,11 @@ function verifyCard() {
       } else {
         clear(out).append(h('div', { class: 'error', role: 'alert', 'data-result': 'chain' },
           h('strong', {}, `Chain broken at seq ${r.broken.seq}`),
-          h('p', {}, `Reason: ${typeof r.broken.reason === 'string' ? r.broken.reason : JSON.stringify(r.broken.reason)}`),
+          h('p', { 'data-detail': 'break-reason' }, `Reason: ${describeBreak(r.broken.reason)}`),
           r.broken.event_id ? h('p', {}, `Event ${r.broken.event_id}`) : null,
-          h('p', {}, `${r.checked} event(s) checked; last intact link: seq ${r.head.seq}, hash ${r.head.hash}`)));
-        announce('Audit chain broken');
+          h('p', {}, `${r.checked} event(s) checked; last intact link: seq ${r.head.seq}, hash ${r.head.hash}`),
+          button(`Show the event at seq ${r.broken.seq}`, () => showSeq(r.broken.seq), { 'data-action': 'show-broken' })));
+        announce(`Audit chain broken at seq ${r.broken.seq}`);
       }
     } catch (err) {
       clear(out).append(errorBox(err));
@@ -41,24 +51,29 @@ function verifyCard() {
   };
   return h('section', { class: 'card', 'aria-labelledby': 'audit-chain-title' },
     h('h2', { id: 'audit-chain-title' }, 'Chain verification'),
+    h('p', { class: 'hint' }, 'Re-hashes every stored event and checks each link to the one before.'),
     button('Verify the chain', verify, { 'data-action': 'verify' }), out);
 }
 
 export function render(root) {
-  const type = h('select', { name: 'event_type' }, h('option', { value: '' }, 'any'), TYPES.map((t) => h('option', { value: t }, t)));
+  // A text box with suggestions: event types the server knows and this list does not yet
+  // (a gateway's, say) can still be asked for.
+  const typeList = h('datalist', { id: 'audit-event-types' }, TYPES.map((t) => h('option', { value: t })));
+  const type = h('input', { name: 'event_type', list: 'audit-event-types', placeholder: 'any', autocomplete: 'off', spellcheck: 'false' });
   const user = h('input', { name: 'user', placeholder: 'user name or id' });
-  const since = h('input', { type: 'datetime-local', step: '1' });
-  const until = h('input', { type: 'datetime-local', step: '1' });
-  const outcome = h('select', {}, h('option', { value: '' }, 'any'), h('option', { value: 'true' }, 'success'), h('option', { value: 'false' }, 'failure'));
+  const since = h('input', { type: 'datetime-local', step: '1', name: 'since' });
+  const until = h('input', { type: 'datetime-local', step: '1', name: 'until' });
+  const outcome = h('select', { name: 'success' }, h('option', { value: '' }, 'any'), h('option', { value: 'true' }, 'success'), h('option', { value: 'false' }, 'failure'));
   const requestId = h('input', { name: 'request_id', placeholder: 'request id' });
-  const size = h('select', {}, ['25', '50', '100'].map((n) => h('option', { value: n, selected: n === '50' }, n)));
-  const tail = h('input', { type: 'checkbox' });
+  const size = h('select', { name: 'limit' }, ['25', '50', '100'].map((n) => h('option', { value: n, selected: n === '50' }, n)));
+  const tail = h('input', { type: 'checkbox', name: 'tail' });
   const form = h('form', { class: 'filters', 'aria-label': 'Audit filters' },
     h('div', { class: 'grid' },
       field('Event type', type), field('User', user), field('Since', since), field('Until', until),
       field('Outcome', outcome), field('Request id', requestId), field('Page size', size)),
     h('div', { class: 'row' },
       h('button', { type: 'submit', class: 'primary', 'data-action': 'filter' }, 'Apply filters'),
+      button('Clear filters', () => { form.reset(); page = 0; cursors = [undefined]; load(); }, { 'data-action': 'clear-filters' }),
       h('label', { class: 'inline' }, tail, ' Live tail (new events appear at the top)')));
   const pager = h('div', { class: 'row pager' });
   const listing = h('div', { class: 'result' });
@@ -66,34 +81,53 @@ export function render(root) {
     h('h2', { id: 'audit-detail-title' }, 'Event details'), h('p', { class: 'hint' }, 'Choose an event in the table.'));
   const names = new Map(); // user id -> user name
   let events = [];
-  let cursors = [undefined]; // `until` of each page, newest first
+  // The `before_seq` cursor of each page, newest page first (undefined: from the newest event).
+  let cursors = [undefined];
   let page = 0;
   let timer = null;
 
   api('GET', '/api/v1/users').then((list) => { for (const u of list) names.set(u.id, u.username); draw(); }).catch(() => {});
 
+  // The server takes a user id or a log-in name, the request id as is; times are sent in UTC.
   function filters() {
-    let userId = user.value.trim();
-    for (const [id, name] of names) if (name === userId) userId = id;
     return {
-      event_type: type.value || undefined,
-      user_id: userId || undefined,
+      event_type: type.value.trim() || undefined,
+      user_id: user.value.trim() || undefined,
       since: iso(since.value),
+      until: iso(until.value),
       success: outcome.value || undefined,
+      request_id: requestId.value.trim() || undefined,
     };
   }
 
   function showDetails(stored) {
     const e = stored.event;
-    clear(details).append(h('h2', { id: 'audit-detail-title', tabindex: '-1' }, 'Event details'),
-      h('dl', { class: 'facts-list' }, [
+    const byRequest = e.request_id
+      ? button('All events of this request', () => { form.reset(); requestId.value = e.request_id; page = 0; cursors = [undefined]; load(); },
+        { 'data-action': 'same-request' })
+      : null;
+    clear(details).append(h('h2', { id: 'audit-detail-title', tabindex: '-1' }, `Event details (seq ${stored.seq})`),
+      h('dl', { class: 'facts-list', 'data-detail': 'facts' }, [
         ['seq', stored.seq], ['event id', e.event_id], ['type', e.event_type], ['time', e.timestamp],
         ['user', `${names.get(e.user_id) || ''} ${e.user_id || ''}`.trim()], ['ip', e.ip_address || ''],
-        ['action', e.action || ''], ['resource', e.resource || ''], ['outcome', e.success ? 'success' : 'failure'],
-        ['error', e.error_message || ''], ['request id', e.request_id || ''], ['hash', stored.hash], ['previous hash', stored.prev_hash],
+        ['user agent', e.user_agent || ''], ['action', e.action || ''], ['resource', e.resource || ''],
+        ['outcome', e.success ? 'success' : 'failure'], ['duration', e.duration_ms != null ? `${e.duration_ms} ms` : ''],
+        ['error', e.error_message || ''], ['request id', e.request_id || ''], ['session id', e.session_id || ''],
+        ['hash', stored.hash], ['previous hash', stored.prev_hash],
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])),
+      byRequest,
       h('h3', {}, 'Details'), h('pre', { class: 'output', 'data-detail': 'details', tabindex: '0' }, pretty(e.details)));
     details.querySelector('h2').focus();
+  }
+
+  async function showSeq(seq) {
+    try {
+      const [stored] = await api('GET', '/api/v1/audit', { query: { before_seq: seq + 1, limit: 1 } });
+      if (stored && stored.seq === seq) showDetails(stored);
+      else clear(details).append(h('h2', { id: 'audit-detail-title' }, 'Event details'), h('p', { class: 'error' }, `No readable event at seq ${seq}.`));
+    } catch (err) {
+      clear(details).append(h('h2', { id: 'audit-detail-title' }, 'Event details'), errorBox(err));
+    }
   }
 
   function draw(fresh = new Set()) {
@@ -102,28 +136,32 @@ export function render(root) {
       // A failed log-in names no user (the name was the caller's choice); show what was tried.
       const tried = !e.user_id && e.details && typeof e.details.username === 'string'
         ? `tried: ${e.details.username}` : '';
-      return [when(e.timestamp), e.event_type, names.get(e.user_id) || e.user_id || tried,
+      return [String(s.seq), when(e.timestamp), e.event_type, names.get(e.user_id) || e.user_id || tried,
         [e.action, e.resource].filter(Boolean).join(' '),
         h('span', { class: `outcome ${e.success ? 'passed' : 'failed'}` }, e.success ? 'success' : 'failure'),
         e.request_id || '',
         button('Details', () => showDetails(s), { 'aria-label': `Details of event ${s.seq}` })];
     });
-    clear(listing).append(table(`Audit events (page ${page + 1})`,
-      ['Time', 'Type', 'User', 'Action', 'Outcome', 'Request id', ''], rows,
-      { rowAttrs: (i) => ({ class: fresh.has(events[i].event.event_id) ? 'fresh' : null, 'data-event-type': events[i].event.event_type }) }));
+    clear(listing).append(table(`Audit events, newest first (page ${page + 1})`,
+      ['Seq', 'Time', 'Type', 'User', 'Action', 'Outcome', 'Request id', ''], rows,
+      { rowAttrs: (i) => ({ class: fresh.has(events[i].seq) ? 'fresh' : null, 'data-event-type': events[i].event.event_type, 'data-seq': events[i].seq }) }));
     clear(pager).append(
-      button('Newer', () => { page -= 1; load(); }, { disabled: page === 0 || Boolean(requestId.value.trim()) }),
+      button('Newer', () => { page -= 1; load(); }, { disabled: page === 0, 'data-action': 'newer' }),
       h('span', {}, `Page ${page + 1}`),
-      button('Older', () => { cursors[page + 1] = events[events.length - 1].event.timestamp; page += 1; load(); },
-        { disabled: events.length < Number(size.value) || Boolean(requestId.value.trim()) }));
+      button('Older', () => {
+        // Pin the page being left, so that Newer comes back to exactly it; Apply shows the newest.
+        if (cursors[page] === undefined) cursors[page] = events[0].seq + 1;
+        cursors[page + 1] = events[events.length - 1].seq;
+        page += 1;
+        load();
+      },
+        { disabled: events.length < Number(size.value), 'data-action': 'older' }));
   }
 
   async function load() {
-    const wanted = requestId.value.trim();
-    const query = { ...filters(), until: cursors[page] || iso(until.value), limit: wanted ? SEARCH_WINDOW : size.value };
+    const query = { ...filters(), before_seq: cursors[page], limit: size.value };
     try {
-      const list = await api('GET', '/api/v1/audit', { query });
-      events = wanted ? list.filter((s) => s.event.request_id === wanted) : list;
+      events = await api('GET', '/api/v1/audit', { query });
       draw();
       announce(`${events.length} event(s)`);
     } catch (err) {
@@ -131,20 +169,19 @@ export function render(root) {
     }
   }
 
+  // The tail asks only for events after the newest one shown (their seq is larger).
   async function poll() {
     if (page !== 0 || !tail.checked) return;
-    const newest = events[0] ? events[0].event.timestamp : undefined;
+    const newest = events.length ? events[0].seq : 0;
     try {
-      const list = await api('GET', '/api/v1/audit', { query: { ...filters(), since: newest || filters().since, limit: 200 } });
-      const seen = new Set(events.map((s) => s.event.event_id));
-      const wanted = requestId.value.trim();
-      const added = list.filter((s) => !seen.has(s.event.event_id) && (!wanted || s.event.request_id === wanted));
+      const added = await api('GET', '/api/v1/audit', { query: { ...filters(), after_seq: newest, limit: 200 } });
       if (added.length) {
         events = [...added, ...events].slice(0, 500);
-        draw(new Set(added.map((s) => s.event.event_id)));
+        draw(new Set(added.map((s) => s.seq)));
       }
     } catch (err) {
       tail.checked = false;
+      clearInterval(timer);
       clear(listing).prepend(errorBox(err));
     }
   }
@@ -154,7 +191,7 @@ export function render(root) {
     clearInterval(timer);
     if (tail.checked) { page = 0; cursors = [undefined]; load(); timer = setInterval(poll, TAIL_MS); }
   });
-  root.append(form, pager, listing, h('div', { class: 'two' }, details, verifyCard()));
+  root.append(typeList, form, pager, listing, h('div', { class: 'two' }, details, verifyCard(showSeq)));
   load();
   return () => clearInterval(timer);
 }

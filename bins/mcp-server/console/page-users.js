@@ -1,20 +1,17 @@
-// Users and roles (system:admin): create, disable, enable, assign and remove roles, effective
-// permissions, and the role hierarchy. Delete and password reset appear when the server's
-// OpenAPI document has those routes.
+// Users and roles (system:admin): create, disable, enable, delete, reset a password, assign and
+// remove roles, effective permissions, and the role hierarchy with each role's own and
+// inherited permissions. Delete and password reset appear when the server's OpenAPI document
+// has those routes.
 import { api } from './api.js';
-import { announce, append, button, clear, errorBox, field, h, table, when } from './dom.js';
+import { announce, append, button, clear, errorBox, field, h, openDialog, table, when } from './dom.js';
+import { offers } from './features.js';
 
 async function optionalRoutes() {
-  try {
-    const doc = await api('GET', '/api-docs/openapi.json');
-    const paths = doc.paths || {};
-    return {
-      remove: Boolean(paths['/api/v1/users/{username}'] && paths['/api/v1/users/{username}'].delete),
-      resetPassword: Boolean(paths['/api/v1/users/{username}/password'] && paths['/api/v1/users/{username}/password'].post),
-    };
-  } catch {
-    return { remove: false, resetPassword: false };
-  }
+  const [remove, resetPassword] = await Promise.all([
+    offers('DELETE', '/api/v1/users/{username}'),
+    offers('POST', '/api/v1/users/{username}/password'),
+  ]);
+  return { remove, resetPassword };
 }
 
 function hierarchy(roles) {
@@ -22,9 +19,13 @@ function hierarchy(roles) {
   const inherited = new Set(roles.flatMap((r) => r.inherits));
   const node = (role, seen) => {
     const r = byName.get(role);
-    const item = h('li', {}, h('strong', {}, role),
+    const inherited = new Set(r ? r.inherits.flatMap((p) => (byName.get(p) || { permissions: [] }).permissions) : []);
+    const own = r ? r.permissions.filter((p) => !inherited.has(p)) : [];
+    const item = h('li', { 'data-role': role }, h('strong', {}, role),
       r && r.description ? ` – ${r.description}` : '',
-      r ? h('div', { class: 'perms' }, r.permissions.map((p) => h('code', { class: 'chip' }, p))) : '');
+      r ? h('div', { class: 'perms' },
+        own.length ? own.map((p) => h('code', { class: 'chip' }, p)) : h('span', { class: 'hint' }, 'no permissions of its own'),
+        inherited.size ? h('span', { class: 'hint' }, ` + ${inherited.size} inherited`) : null) : '');
     if (r && r.inherits.length && !seen.has(role)) {
       const next = new Set(seen).add(role);
       item.append(h('span', { class: 'hint' }, ' inherits:'), h('ul', {}, r.inherits.map((c) => node(c, next))));
@@ -65,6 +66,37 @@ export function render(root) {
 
   const path = (u) => `/api/v1/users/${encodeURIComponent(u.username)}`;
 
+  const done = async (message) => {
+    clear(out).append(h('p', { class: 'ok' }, message));
+    announce(message);
+    await load();
+  };
+
+  const resetPassword = (u) => {
+    const password = h('input', { type: 'password', required: true, minlength: '8', autocomplete: 'new-password', name: 'new-password' });
+    openDialog(root, {
+      title: `Reset the password of ${u.username}`,
+      body: [field('New password', password, 'At least 8 characters. Every session of this user ends.')],
+      confirm: 'Set password',
+      onConfirm: async () => {
+        await api('POST', `${path(u)}/password`, { body: { password: password.value } });
+        await done(`password of ${u.username} reset; their sessions ended`);
+      },
+    });
+  };
+
+  const removeUser = (u) => openDialog(root, {
+    title: `Delete ${u.username}?`,
+    body: [h('p', {}, `The account ${u.username} is removed, its roles taken and every session ended. `
+      + 'Its audit events stay. The name can be given to a new account later.')],
+    confirm: `Delete ${u.username}`,
+    danger: true,
+    onConfirm: async () => {
+      await api('DELETE', path(u));
+      await done(`${u.username} deleted`);
+    },
+  });
+
   function userRow(u) {
     const add = h('select', { 'aria-label': `Role to give ${u.username}` },
       roles.filter((r) => !u.roles.includes(r.name)).map((r) => h('option', { value: r.name }, r.name)));
@@ -74,13 +106,8 @@ export function render(root) {
         : button('Disable', () => act(() => api('POST', `${path(u)}/disable`), `${u.username} disabled`), { 'aria-label': `Disable ${u.username}` }),
       add.options.length ? [add, button('Give role', () => act(() => api('POST', `${path(u)}/roles`, { body: { role: add.value } }), `${add.value} given to ${u.username}`), { 'aria-label': `Give the chosen role to ${u.username}` })] : null,
       button('Permissions', () => showPermissions(u), { 'aria-label': `Permissions of ${u.username}` }),
-      extra.resetPassword ? button('Reset password', () => {
-        const password = window.prompt(`New password for ${u.username} (8+ characters)`);
-        if (password) act(() => api('POST', `${path(u)}/password`, { body: { password } }), `password of ${u.username} reset`);
-      }, { 'aria-label': `Reset the password of ${u.username}` }) : null,
-      extra.remove ? button('Delete', () => {
-        if (window.confirm(`Delete user ${u.username}?`)) act(() => api('DELETE', path(u)), `${u.username} deleted`);
-      }, { class: 'danger', 'aria-label': `Delete ${u.username}` }) : null);
+      extra.resetPassword ? button('Reset password', () => resetPassword(u), { 'aria-label': `Reset the password of ${u.username}` }) : null,
+      extra.remove ? button('Delete', () => removeUser(u), { class: 'danger', 'aria-label': `Delete ${u.username}` }) : null);
     const chips = h('span', {}, u.roles.map((r) => h('span', { class: 'chip' }, r,
       button('×', () => act(() => api('DELETE', `${path(u)}/roles/${encodeURIComponent(r)}`), `${r} removed from ${u.username}`),
         { class: 'chip-x', 'aria-label': `Remove role ${r} from ${u.username}` }))));

@@ -99,6 +99,12 @@ pub fn audit_limit<'de, D: Deserializer<'de>>(de: D) -> Result<Option<usize>, D:
     bounded(de, 0, AUDIT_LIMIT_MAX)
 }
 
+/// An optional audit `seq` cursor: an integer from 0 to 2^63 - 1.
+pub fn seq<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    const MAX: usize = i64::MAX as usize;
+    Ok(bounded(de, 0, MAX)?.map(|n| n as u64))
+}
+
 /// The largest `limit` of an audit query.
 pub const AUDIT_LIMIT_MAX: usize = mcp_audit::AuditFilter::MAX_LIMIT;
 

@@ -53,6 +53,8 @@ macro_rules! audit_sink_conformance {
             query_filters_by_time_range_since_inclusive_until_exclusive,
             query_filters_by_success,
             query_combines_filters,
+            query_filters_by_request_id,
+            query_pages_with_seq_cursors,
             query_limit_defaults_to_100,
             query_limit_above_1000_is_clamped_to_1000,
             query_limit_zero_returns_nothing,
@@ -386,6 +388,70 @@ pub async fn query_combines_filters(sink: impl AuditSink) {
         .await
         .unwrap();
     assert_eq!(ids(&rows), vec![e[3].event_id, e[2].event_id]);
+}
+
+/// `request_id` keeps only the events of that request (events without one never match).
+pub async fn query_filters_by_request_id(sink: impl AuditSink) {
+    let e = mixed(&sink).await;
+    let tagged = vec![
+        event_at(EventType::AuthzGranted, "alice", 6).with_request_id("req-1"),
+        event_at(EventType::CodeExecution, "alice", 7).with_request_id("req-1"),
+        event_at(EventType::CodeExecution, "bob", 8).with_request_id("req-2"),
+    ];
+    sink.append(&tagged).await.unwrap();
+    let rows = sink
+        .query(&AuditFilter::new().request_id("req-1"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rows), vec![tagged[1].event_id, tagged[0].event_id]);
+    let rows = sink
+        .query(&AuditFilter::new().request_id("req-2").user("alice"))
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "{rows:?}");
+    assert!(
+        sink.query(&AuditFilter::new().request_id("req"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a prefix is not a match"
+    );
+    assert_eq!(e.len(), 6);
+}
+
+/// `before_seq` and `after_seq` are exclusive cursors: pages of the same filter never overlap
+/// nor skip an event, even when events share a timestamp.
+pub async fn query_pages_with_seq_cursors(sink: impl AuditSink) {
+    let same_time: Vec<AuditEvent> = (0..7)
+        .map(|_| event_at(EventType::DataRead, "pager", 0))
+        .collect();
+    sink.append(&same_time).await.unwrap();
+    let first = sink.query(&AuditFilter::new().limit(3)).await.unwrap();
+    let seqs = |rows: &[StoredEvent]| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(&first), vec![7, 6, 5]);
+    let second = sink
+        .query(&AuditFilter::new().limit(3).before_seq(5))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&second), vec![4, 3, 2]);
+    let last = sink
+        .query(&AuditFilter::new().limit(3).before_seq(2))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&last), vec![1]);
+    let newer = sink.query(&AuditFilter::new().after_seq(5)).await.unwrap();
+    assert_eq!(seqs(&newer), vec![7, 6]);
+    let window = sink
+        .query(&AuditFilter::new().after_seq(2).before_seq(5).user("pager"))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&window), vec![4, 3]);
+    assert!(
+        sink.query(&AuditFilter::new().after_seq(7))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Without a limit, a query returns the newest 100 events.

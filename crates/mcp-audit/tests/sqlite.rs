@@ -145,7 +145,7 @@ async fn open_creates_schema_indexes_and_wal_mode() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap();
@@ -158,10 +158,49 @@ async fn open_creates_schema_indexes_and_wal_mode() {
         indexes,
         [
             "audit_events_event_type",
+            "audit_events_request_id",
             "audit_events_timestamp",
             "audit_events_user_id"
         ]
     );
+}
+
+#[tokio::test]
+async fn database_of_schema_version_1_gains_the_request_id_index_and_keeps_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sink = SqliteAuditSink::open(&path).await.unwrap();
+    let event = AuditEvent::new(EventType::CodeExecution).with_request_id("req-old");
+    sink.append_one(&event).await.unwrap();
+    {
+        let conn = raw(&sink);
+        conn.execute_batch("DROP INDEX audit_events_request_id; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    drop(sink);
+    let reopened = SqliteAuditSink::open(&path).await.unwrap();
+    {
+        let conn = raw(&reopened);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'audit_events_request_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+    }
+    let rows = reopened
+        .query(&AuditFilter::new().request_id("req-old"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].event, event);
+    assert!(reopened.verify_chain().await.unwrap().is_intact());
 }
 
 #[tokio::test]

@@ -29,6 +29,16 @@ pub struct AuditQuery {
     /// Only successful (`true`) or failed (`false`) events.
     #[serde(default, deserialize_with = "query::boolean")]
     pub success: Option<bool>,
+    /// Only events of this request (the `X-Request-Id` of its answer; 1–128 characters of
+    /// `A-Z a-z 0-9 . _ : -`).
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Only events older than this `seq`: the cursor of the next older page.
+    #[serde(default, deserialize_with = "query::seq")]
+    pub before_seq: Option<u64>,
+    /// Only events newer than this `seq`: the cursor of a live tail.
+    #[serde(default, deserialize_with = "query::seq")]
+    pub after_seq: Option<u64>,
     /// At most this many events, newest first (default 100, at most 1000).
     #[serde(default, deserialize_with = "query::audit_limit")]
     pub limit: Option<usize>,
@@ -44,6 +54,23 @@ pub fn parse_event_type(name: &str) -> Result<EventType, ApiError> {
             valid.join(", ")
         ))
     })
+}
+
+/// A request id as the server hands them out, or 400 naming the parameter and the rule.
+pub fn parse_request_id(id: String) -> Result<String, ApiError> {
+    let sane = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if sane {
+        Ok(id)
+    } else {
+        Err(ApiError::BadRequest(
+            "query parameter `request_id`: expected 1 to 128 characters of A-Z a-z 0-9 . _ : -"
+                .to_owned(),
+        ))
+    }
 }
 
 /// The user id events are filed under for `user`: `user` itself when a user has that id (or
@@ -76,6 +103,15 @@ impl AuditQuery {
         }
         if let Some(s) = self.success {
             filter = filter.success(s);
+        }
+        if let Some(r) = self.request_id {
+            filter = filter.request_id(parse_request_id(r)?);
+        }
+        if let Some(b) = self.before_seq {
+            filter = filter.before_seq(b);
+        }
+        if let Some(a) = self.after_seq {
+            filter = filter.after_seq(a);
         }
         if let Some(l) = self.limit {
             filter = filter.limit(l);

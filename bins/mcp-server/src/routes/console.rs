@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", "app.js", JS),
     asset!("api.js", "api.js", JS),
     asset!("session.js", "session.js", JS),
+    asset!("features.js", "features.js", JS),
     asset!("dom.js", "dom.js", JS),
     asset!("editor.js", "editor.js", JS),
     asset!("graph-drawing.js", "graph-drawing.js", JS),

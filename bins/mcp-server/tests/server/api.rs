@@ -78,6 +78,13 @@ async fn log_in_execute_and_find_the_execution_in_the_audit_log_with_its_hash() 
     assert_eq!(r.body["stdout"], "hello\n");
     let hash = mcp_server::ops::tools::sha256_hex(code);
     assert_eq!(r.body["code_sha256"], hash);
+    let run_request = r
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     let r = send!(
         &app,
@@ -105,6 +112,50 @@ async fn log_in_execute_and_find_the_execution_in_the_audit_log_with_its_hash() 
             .any(|e| e["event"]["action"] == "tools:execute"
                 && e["event"]["resource"] == "/api/v1/execute"
                 && e["event"]["request_id"].is_string()),
+        "{}",
+        r.text
+    );
+
+    // The run's request: its permission check and its execution, and nothing else.
+    let r = send!(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/api/v1/audit?request_id={run_request}"))
+            .insert_header(bearer(&token))
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let kinds: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["event"]["request_id"], run_request.as_str());
+            e["event"]["event_type"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(kinds, ["code_execution", "authz_granted"], "{}", r.text);
+    // Cursors: the event just older than the execution, then what came after it.
+    let newest = r.body[0]["seq"].as_u64().unwrap();
+    let r = send!(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/api/v1/audit?before_seq={newest}&limit=1"))
+            .insert_header(bearer(&token))
+    );
+    assert_eq!(r.body[0]["seq"].as_u64(), Some(newest - 1), "{}", r.text);
+    let r = send!(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/api/v1/audit?after_seq={newest}&limit=1000"))
+            .insert_header(bearer(&token))
+    );
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["seq"].as_u64().unwrap() > newest),
         "{}",
         r.text
     );
@@ -426,6 +477,20 @@ async fn bad_input_gets_400_413_415_422_in_the_error_shape_never_500() {
         (
             TestRequest::get()
                 .uri("/api/v1/audit?event_type=nope")
+                .insert_header(bearer(&token)),
+            400,
+            "bad_request",
+        ),
+        (
+            TestRequest::get()
+                .uri("/api/v1/audit?request_id=%3Cscript%3E")
+                .insert_header(bearer(&token)),
+            400,
+            "bad_request",
+        ),
+        (
+            TestRequest::get()
+                .uri("/api/v1/audit?before_seq=-1")
                 .insert_header(bearer(&token)),
             400,
             "bad_request",

@@ -122,7 +122,7 @@ impl AuditSink for MemoryAuditSink {
             .events
             .iter()
             .rev()
-            .filter(|e| filter.matches(&e.event))
+            .filter(|e| filter.matches_stored(e))
             .take(filter.effective_limit())
             .cloned()
             .collect())

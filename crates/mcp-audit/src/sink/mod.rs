@@ -94,7 +94,8 @@ pub struct StoredEvent {
 ///
 /// Deserializes from query parameters such as
 /// `?event_type=auth_failure&user_id=alice&since=2026-01-01T00:00:00Z&success=false&limit=50`;
-/// unknown parameters are refused.
+/// unknown parameters are refused. `before_seq` and `after_seq` are cursors: the next older page
+/// starts before the oldest `seq` shown, and a live tail asks for what came after the newest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -109,6 +110,12 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only successful (`true`) or failed (`false`) events.
     pub success: Option<bool>,
+    /// Only events of this request (the `X-Request-Id` the server answered with).
+    pub request_id: Option<String>,
+    /// Only events with `seq < before_seq` (exclusive).
+    pub before_seq: Option<u64>,
+    /// Only events with `seq > after_seq` (exclusive).
+    pub after_seq: Option<u64>,
     /// At most this many events; see [`AuditFilter::effective_limit`].
     pub limit: Option<usize>,
 }
@@ -154,6 +161,24 @@ impl AuditFilter {
         self
     }
 
+    /// Only events of the request `request_id`.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Only events stored before `seq` (older than it).
+    pub fn before_seq(mut self, seq: u64) -> Self {
+        self.before_seq = Some(seq);
+        self
+    }
+
+    /// Only events stored after `seq` (newer than it).
+    pub fn after_seq(mut self, seq: u64) -> Self {
+        self.after_seq = Some(seq);
+        self
+    }
+
     /// At most `limit` events (clamped to [`AuditFilter::MAX_LIMIT`]).
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
@@ -168,7 +193,19 @@ impl AuditFilter {
             .min(Self::MAX_LIMIT)
     }
 
-    /// Whether `event` passes every condition except the limit.
+    /// Whether a stored event passes every condition except the limit.
+    pub fn matches_stored(&self, stored: &StoredEvent) -> bool {
+        self.matches_seq(stored.seq) && self.matches(&stored.event)
+    }
+
+    /// Whether `seq` lies between [`after_seq`](Self::after_seq) and
+    /// [`before_seq`](Self::before_seq).
+    pub fn matches_seq(&self, seq: u64) -> bool {
+        self.before_seq.is_none_or(|b| seq < b) && self.after_seq.is_none_or(|a| seq > a)
+    }
+
+    /// Whether `event` passes every condition on the event itself (all but the `seq` cursors
+    /// and the limit).
     pub fn matches(&self, event: &AuditEvent) -> bool {
         self.event_type.is_none_or(|t| t == event.event_type)
             && self
@@ -178,6 +215,10 @@ impl AuditFilter {
             && self.since.is_none_or(|s| event.timestamp >= s)
             && self.until.is_none_or(|u| event.timestamp < u)
             && self.success.is_none_or(|s| s == event.success)
+            && self
+                .request_id
+                .as_ref()
+                .is_none_or(|r| event.request_id.as_ref() == Some(r))
     }
 }
 

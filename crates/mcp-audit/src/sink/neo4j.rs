@@ -6,7 +6,7 @@
 //! SQLite (text order is time order; FalkorDB cannot return temporal values over Bolt without
 //! crashing), `details` is canonical JSON text, `ip_address` text, `success` a boolean,
 //! `duration_ms` an integer. `event_id` and `seq` are unique (constraints on Neo4j, indexes on
-//! FalkorDB); `event_type`, `user_id` and `timestamp` are indexed.
+//! FalkorDB); `event_type`, `user_id`, `timestamp` and `request_id` are indexed.
 //!
 //! Appends hold an in-process lock while they read the chain head (cached after the first
 //! read), compute the links and write, so all appends through one sink form one valid chain.
@@ -67,7 +67,7 @@ impl Neo4jAuditSink {
     pub async fn from_client(client: BoltClient) -> Result<Self, StoreError> {
         client.ensure_unique("AuditEvent", "event_id").await?;
         client.ensure_unique("AuditEvent", "seq").await?;
-        for property in ["event_type", "user_id", "timestamp"] {
+        for property in ["event_type", "user_id", "timestamp", "request_id"] {
             client.ensure_index("AuditEvent", property).await?;
         }
         Ok(Self {
@@ -354,6 +354,18 @@ impl AuditSink for Neo4jAuditSink {
             conditions.push("e.success = $success");
             query_params.push(("success", s.into()));
         }
+        if let Some(r) = &filter.request_id {
+            conditions.push("e.request_id = $request_id");
+            query_params.push(("request_id", r.as_str().into()));
+        }
+        if let Some(b) = filter.before_seq {
+            conditions.push("e.seq < $before_seq");
+            query_params.push(("before_seq", i64::try_from(b).unwrap_or(i64::MAX).into()));
+        }
+        if let Some(a) = filter.after_seq {
+            conditions.push("e.seq > $after_seq");
+            query_params.push(("after_seq", i64::try_from(a).unwrap_or(i64::MAX).into()));
+        }
         let where_clause = if conditions.is_empty() {
             String::new()
         } else {
@@ -375,7 +387,7 @@ impl AuditSink for Neo4jAuditSink {
             })?;
             // Text order is instant order for canonical rows; a row whose stored text is not
             // canonical (which `verify_chain` reports) is judged by its instant.
-            if filter.matches(&stored.event) {
+            if filter.matches_stored(&stored) {
                 out.push(stored);
             }
         }

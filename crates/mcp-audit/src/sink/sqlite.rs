@@ -6,7 +6,7 @@
 //! [`AuditSink::verify_chain`] rebuilds each event from its columns and re-hashes it, so an
 //! edit to any column is detected. The schema is migrated at open (tracked in
 //! `PRAGMA user_version`); the database runs in WAL mode with indexes on `event_type`,
-//! `user_id` and `timestamp`.
+//! `user_id`, `timestamp` and `request_id`.
 //!
 //! Appends take SQLite's write lock (`BEGIN IMMEDIATE`) before reading the chain head, so even
 //! several processes or sinks on the same file keep one valid chain. All SQLite work runs on
@@ -28,7 +28,8 @@ use crate::event::{AuditEvent, timestamp_format};
 use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE audit_events (
         seq           INTEGER PRIMARY KEY,
         event_id      TEXT    NOT NULL UNIQUE,
@@ -51,7 +52,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX audit_events_event_type ON audit_events (event_type, seq);
     CREATE INDEX audit_events_user_id ON audit_events (user_id, seq);
     CREATE INDEX audit_events_timestamp ON audit_events (timestamp);
-"];
+",
+    "
+    CREATE INDEX audit_events_request_id ON audit_events (request_id, seq);
+",
+];
 
 const COLUMNS: &str = "seq, event_id, event_type, timestamp, user_id, ip_address, user_agent, \
     resource, action, success, details, request_id, session_id, duration_ms, error_message, \
@@ -411,6 +416,18 @@ fn run_query(conn: &Connection, filter: &AuditFilter) -> Result<Vec<StoredEvent>
     if let Some(success) = filter.success {
         conditions.push("success = ?");
         params.push(SqlValue::Integer(i64::from(success)));
+    }
+    if let Some(request_id) = &filter.request_id {
+        conditions.push("request_id = ?");
+        params.push(SqlValue::Text(request_id.clone()));
+    }
+    if let Some(before) = filter.before_seq {
+        conditions.push("seq < ?");
+        params.push(SqlValue::Integer(i64::try_from(before).unwrap_or(i64::MAX)));
+    }
+    if let Some(after) = filter.after_seq {
+        conditions.push("seq > ?");
+        params.push(SqlValue::Integer(i64::try_from(after).unwrap_or(i64::MAX)));
     }
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
