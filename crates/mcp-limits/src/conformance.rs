@@ -14,8 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::store::{
-    Admission, CounterStore, FailureLimit, MAX_KEY_BYTES, Quota, Reservation, Reserved,
-    StoreError,
+    Admission, CounterStore, FailureLimit, MAX_KEY_BYTES, Quota, Reservation, Reserved, StoreError,
 };
 
 /// A store together with something that must outlive it (see [`with_guard`]).
@@ -195,7 +194,10 @@ async fn reserved<S: CounterStore>(
 pub async fn a_bucket_allows_its_burst_then_says_how_long_to_wait<S: CounterStore>(store: S) {
     let quota = Quota::per_minute(3);
     for _ in 0..3 {
-        assert_eq!(store.acquire("k", quota, at(0)).await.unwrap(), Admission::Allowed);
+        assert_eq!(
+            store.acquire("k", quota, at(0)).await.unwrap(),
+            Admission::Allowed
+        );
     }
     assert_eq!(
         store.acquire("k", quota, at(0)).await.unwrap(),
@@ -210,23 +212,35 @@ pub async fn a_bucket_allows_its_burst_then_says_how_long_to_wait<S: CounterStor
 /// Refused calls do not push the next free call further away.
 pub async fn a_refused_call_takes_nothing_from_the_bucket<S: CounterStore>(store: S) {
     let quota = Quota::per_minute(1);
-    assert_eq!(store.acquire("k", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("k", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
     for ms in [1, 10_000, 59_999] {
         assert!(matches!(
             store.acquire("k", quota, at(ms)).await.unwrap(),
             Admission::Wait(_)
         ));
     }
-    assert_eq!(store.acquire("k", quota, at(60_000)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("k", quota, at(60_000)).await.unwrap(),
+        Admission::Allowed
+    );
 }
 
 /// After the burst, one call per `period / burst`; an idle bucket holds no more than its burst.
 pub async fn a_bucket_refills_one_call_per_interval<S: CounterStore>(store: S) {
     let quota = Quota::new(2, secs(10));
     for _ in 0..2 {
-        assert_eq!(store.acquire("k", quota, at(0)).await.unwrap(), Admission::Allowed);
+        assert_eq!(
+            store.acquire("k", quota, at(0)).await.unwrap(),
+            Admission::Allowed
+        );
     }
-    assert_eq!(store.acquire("k", quota, at(5_000)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("k", quota, at(5_000)).await.unwrap(),
+        Admission::Allowed
+    );
     assert_eq!(
         store.acquire("k", quota, at(5_000)).await.unwrap(),
         Admission::Wait(secs(5))
@@ -247,19 +261,25 @@ pub async fn a_bucket_refills_one_call_per_interval<S: CounterStore>(store: S) {
 /// Each key has its own bucket.
 pub async fn buckets_of_different_keys_are_independent<S: CounterStore>(store: S) {
     let quota = Quota::per_minute(1);
-    assert_eq!(store.acquire("rate:alice", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("rate:alice", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
     assert!(matches!(
         store.acquire("rate:alice", quota, at(0)).await.unwrap(),
         Admission::Wait(_)
     ));
-    assert_eq!(store.acquire("rate:bob", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("rate:bob", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
 }
 
 /// `max` places can be reserved; one more is refused as full (the holders are still checking).
 pub async fn reservations_fill_the_window_up_to_max<S: CounterStore>(store: S) {
     let limit = FailureLimit::new(3, secs(60));
     for ms in 0..3 {
-        reserved(&store, "k", limit, at(ms)).await;
+        let _held = reserved(&store, "k", limit, at(ms)).await;
     }
     assert_eq!(
         store.reserve("k", limit, None, at(10)).await.unwrap(),
@@ -282,13 +302,11 @@ pub async fn a_released_place_can_be_taken_again<S: CounterStore>(store: S) {
         Reservation::Full { .. }
     ));
     store.release("k", place, at(2)).await.unwrap();
-    reserved(&store, "k", limit, at(3)).await;
+    let _held = reserved(&store, "k", limit, at(3)).await;
 }
 
 /// The `max`-th failure locks the key for the window's length from that failure.
-pub async fn the_failure_that_reaches_max_locks_the_key_for_the_window<S: CounterStore>(
-    store: S,
-) {
+pub async fn the_failure_that_reaches_max_locks_the_key_for_the_window<S: CounterStore>(store: S) {
     let limit = FailureLimit::new(2, secs(300));
     let first = reserved(&store, "k", limit, at(0)).await;
     assert!(!store.fail("k", first, limit, at(1_000)).await.unwrap());
@@ -316,7 +334,7 @@ pub async fn a_lock_ends_after_its_time_and_counting_starts_afresh<S: CounterSto
     ));
     let place = reserved(&store, "k", limit, at(90_000)).await;
     store.release("k", place, at(90_001)).await.unwrap();
-    reserved(&store, "k", limit, at(90_002)).await;
+    let _held = reserved(&store, "k", limit, at(90_002)).await;
 }
 
 /// Failures below `max` are forgotten when the window's time is over.
@@ -336,12 +354,21 @@ pub async fn an_unlock_mark_forgets_an_older_window_and_its_lock<S: CounterStore
     let limit = FailureLimit::new(1, secs(600));
     let place = reserved(&store, "k", limit, at(0)).await;
     assert!(store.fail("k", place, limit, at(1_000)).await.unwrap());
+    assert!(
+        matches!(
+            store
+                .reserve("k", limit, Some(at(0)), at(2_000))
+                .await
+                .unwrap(),
+            Reservation::Locked { .. }
+        ),
+        "a mark no later than the window's start forgets nothing"
+    );
     assert!(matches!(
-        store.reserve("k", limit, Some(at(0)), at(2_000)).await.unwrap(),
-        Reservation::Locked { .. }
-    ), "a mark no later than the window's start forgets nothing");
-    assert!(matches!(
-        store.reserve("k", limit, Some(at(1_500)), at(2_000)).await.unwrap(),
+        store
+            .reserve("k", limit, Some(at(1_500)), at(2_000))
+            .await
+            .unwrap(),
         Reservation::Reserved(_)
     ));
 }
@@ -354,11 +381,17 @@ pub async fn reset_forgets_the_window_and_a_later_failure_counts_nothing<S: Coun
     let place = reserved(&store, "k", limit, at(0)).await;
     store.reset("k").await.unwrap();
     assert!(!store.fail("k", place, limit, at(1)).await.unwrap());
-    reserved(&store, "k", limit, at(2)).await;
+    let _held = reserved(&store, "k", limit, at(2)).await;
     let quota = Quota::per_minute(1);
-    assert_eq!(store.acquire("b", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("b", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
     store.reset("b").await.unwrap();
-    assert_eq!(store.acquire("b", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("b", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
 }
 
 /// A failure settled after its window ended counts in the next window.
@@ -374,34 +407,70 @@ pub async fn a_failure_of_an_ended_window_counts_in_the_next<S: CounterStore>(st
 
 /// A mark is remembered for its time to live, and not a millisecond longer.
 pub async fn a_mark_is_remembered_until_its_time<S: CounterStore>(store: S) {
-    assert!(!store.remembered("known:alice:10.0.0.1", at(0)).await.unwrap());
+    assert!(
+        !store
+            .remembered("known:alice:10.0.0.1", at(0))
+            .await
+            .unwrap()
+    );
     store
         .remember("known:alice:10.0.0.1", secs(30), at(0))
         .await
         .unwrap();
-    assert!(store.remembered("known:alice:10.0.0.1", at(29_999)).await.unwrap());
-    assert!(!store.remembered("known:alice:10.0.0.1", at(30_000)).await.unwrap());
-    assert!(!store.remembered("known:alice:10.0.0.2", at(1)).await.unwrap());
+    assert!(
+        store
+            .remembered("known:alice:10.0.0.1", at(29_999))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remembered("known:alice:10.0.0.1", at(30_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remembered("known:alice:10.0.0.2", at(1))
+            .await
+            .unwrap()
+    );
     store
         .remember("known:alice:10.0.0.1", secs(30), at(20_000))
         .await
         .unwrap();
-    assert!(store.remembered("known:alice:10.0.0.1", at(49_999)).await.unwrap());
+    assert!(
+        store
+            .remembered("known:alice:10.0.0.1", at(49_999))
+            .await
+            .unwrap()
+    );
 }
 
 /// `purge_expired` removes exactly the entries that no longer change an answer.
 pub async fn purge_removes_only_what_no_longer_matters<S: CounterStore>(store: S) {
     let quota = Quota::per_minute(1);
     let limit = FailureLimit::new(1, secs(60));
-    assert_eq!(store.acquire("bucket", quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("bucket", quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
     let place = reserved(&store, "locked", limit, at(0)).await;
-    assert!(store.fail("locked", place, limit, at(50_000)).await.unwrap());
+    assert!(
+        store
+            .fail("locked", place, limit, at(50_000))
+            .await
+            .unwrap()
+    );
     store.remember("mark", secs(120), at(0)).await.unwrap();
     assert_eq!(store.purge_expired(at(59_999)).await.unwrap(), 0);
     // The bucket is full again at 60 s; the lock lasts until 110 s, the mark until 120 s.
     assert_eq!(store.purge_expired(at(60_000)).await.unwrap(), 1);
     assert!(matches!(
-        store.reserve("locked", limit, None, at(60_001)).await.unwrap(),
+        store
+            .reserve("locked", limit, None, at(60_001))
+            .await
+            .unwrap(),
         Reservation::Locked { .. }
     ));
     assert_eq!(store.purge_expired(at(120_000)).await.unwrap(), 2);
@@ -413,25 +482,42 @@ pub async fn purge_removes_only_what_no_longer_matters<S: CounterStore>(store: S
 pub async fn keys_are_compared_verbatim_and_bounded<S: CounterStore>(store: S) {
     let quota = Quota::per_minute(1);
     let odd = "login:O'Brien \"x\" \u{00e9}\u{1F600}:[::1]";
-    assert_eq!(store.acquire(odd, quota, at(0)).await.unwrap(), Admission::Allowed);
-    assert!(matches!(store.acquire(odd, quota, at(0)).await.unwrap(), Admission::Wait(_)));
     assert_eq!(
-        store.acquire(&odd.to_uppercase(), quota, at(0)).await.unwrap(),
+        store.acquire(odd, quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
+    assert!(matches!(
+        store.acquire(odd, quota, at(0)).await.unwrap(),
+        Admission::Wait(_)
+    ));
+    assert_eq!(
+        store
+            .acquire(&odd.to_uppercase(), quota, at(0))
+            .await
+            .unwrap(),
         Admission::Allowed
     );
     assert_eq!(
-        store.acquire(&format!("{odd} "), quota, at(0)).await.unwrap(),
+        store
+            .acquire(&format!("{odd} "), quota, at(0))
+            .await
+            .unwrap(),
         Admission::Allowed
     );
     let longest = "k".repeat(MAX_KEY_BYTES);
-    assert_eq!(store.acquire(&longest, quota, at(0)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire(&longest, quota, at(0)).await.unwrap(),
+        Admission::Allowed
+    );
     for bad in [String::new(), "k".repeat(MAX_KEY_BYTES + 1)] {
         assert!(matches!(
             store.acquire(&bad, quota, at(0)).await,
             Err(StoreError::Invalid(_))
         ));
         assert!(matches!(
-            store.reserve(&bad, FailureLimit::new(1, secs(1)), None, at(0)).await,
+            store
+                .reserve(&bad, FailureLimit::new(1, secs(1)), None, at(0))
+                .await,
             Err(StoreError::Invalid(_))
         ));
     }

@@ -8,6 +8,4 @@ pub mod store;
 pub mod conformance;
 
 pub use rate::RateLimiter;
-pub use store::{
-    Admission, CounterStore, FailureLimit, Quota, Reservation, Reserved, StoreError,
-};
+pub use store::{Admission, CounterStore, FailureLimit, Quota, Reservation, Reserved, StoreError};

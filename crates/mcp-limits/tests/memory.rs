@@ -11,15 +11,24 @@ async fn a_full_memory_store_refuses_new_keys_until_old_ones_expire() {
     let store = MemoryCounterStore::with_capacity(2);
     let quota = Quota::per_minute(1);
     for key in ["a", "b"] {
-        assert_eq!(store.acquire(key, quota, at(0)).await.unwrap(), Admission::Allowed);
+        assert_eq!(
+            store.acquire(key, quota, at(0)).await.unwrap(),
+            Admission::Allowed
+        );
     }
     assert!(matches!(
         store.acquire("c", quota, at(1)).await,
         Err(StoreError::Unavailable { .. })
     ));
     // Keys already held still work while full.
-    assert!(matches!(store.acquire("a", quota, at(1)).await.unwrap(), Admission::Wait(_)));
+    assert!(matches!(
+        store.acquire("a", quota, at(1)).await.unwrap(),
+        Admission::Wait(_)
+    ));
     // Once the buckets are full again (expired), their room is reused.
-    assert_eq!(store.acquire("c", quota, at(60_000)).await.unwrap(), Admission::Allowed);
+    assert_eq!(
+        store.acquire("c", quota, at(60_000)).await.unwrap(),
+        Admission::Allowed
+    );
     assert!(store.len() <= 2);
 }

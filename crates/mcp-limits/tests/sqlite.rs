@@ -9,7 +9,9 @@ use mcp_limits::store::{Admission, CounterStore, Quota};
 
 mcp_limits::counter_store_conformance!(async {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteCounterStore::open(dir.path().join("limits.sqlite3")).await.unwrap();
+    let store = SqliteCounterStore::open(dir.path().join("limits.sqlite3"))
+        .await
+        .unwrap();
     with_guard(store, dir)
 });
 
@@ -22,7 +24,12 @@ async fn two_stores_on_one_file_share_a_quota() {
     let quota = Quota::per_minute(6);
     let calls = (0..20).map(|i| {
         let store: Arc<dyn CounterStore> = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tokio::spawn(async move { store.acquire("rate:execute:alice", quota, at(0)).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .acquire("rate:execute:alice", quota, at(0))
+                .await
+                .unwrap()
+        })
     });
     let mut allowed = 0;
     for call in calls.collect::<Vec<_>>() {
@@ -38,8 +45,14 @@ async fn counts_survive_reopening_the_file() {
     let quota = Quota::per_minute(1);
     {
         let store = SqliteCounterStore::open(&path).await.unwrap();
-        assert_eq!(store.acquire("k", quota, at(0)).await.unwrap(), Admission::Allowed);
+        assert_eq!(
+            store.acquire("k", quota, at(0)).await.unwrap(),
+            Admission::Allowed
+        );
     }
     let store = SqliteCounterStore::open(&path).await.unwrap();
-    assert!(matches!(store.acquire("k", quota, at(1)).await.unwrap(), Admission::Wait(_)));
+    assert!(matches!(
+        store.acquire("k", quota, at(1)).await.unwrap(),
+        Admission::Wait(_)
+    ));
 }

@@ -185,7 +185,9 @@ impl CounterStore for MemoryCounterStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let now = epoch_ms(now);
-        self.update(key, now, |_| ((), Write::Put(state::remember(millis(ttl), now))))
+        self.update(key, now, |_| {
+            ((), Write::Put(state::remember(millis(ttl), now)))
+        })
     }
 
     async fn remembered(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

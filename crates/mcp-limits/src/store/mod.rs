@@ -282,7 +282,9 @@ impl<T: CounterStore + ?Sized> CounterStore for Arc<T> {
 /// Refuses an empty key or one longer than [`MAX_KEY_BYTES`].
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     if key.is_empty() {
-        return Err(StoreError::Invalid("counter key must not be empty".to_owned()));
+        return Err(StoreError::Invalid(
+            "counter key must not be empty".to_owned(),
+        ));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(StoreError::Invalid(format!(

@@ -3,8 +3,9 @@
 //!
 //! Schema: one `(:McpLimitCounter {key, tat, count, start, locked_until, expires, touched})`
 //! node per key, times in Unix milliseconds (integers: FalkorDB cannot return temporal values
-//! over Bolt). `key` is unique (a constraint on Neo4j; on FalkorDB an index plus `MERGE`) and
-//! `expires` is indexed for [`CounterStore::purge_expired`].
+//! over Bolt). `key` is unique (a constraint on Neo4j; on FalkorDB an index plus `MERGE`); on
+//! Neo4j `expires` is indexed for [`CounterStore::purge_expired`] (not on FalkorDB, which
+//! crashed with that index under concurrent purges).
 //!
 //! Each operation is one auto-commit query that applies the rules of the memory backend in
 //! Cypher. Atomicity: every query first writes the node (`SET c.touched = $now`) and only then
@@ -22,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mcp_core::bolt::neo4rs::Row;
-use mcp_core::bolt::{BoltClient, BoltConfig};
+use mcp_core::bolt::{BoltClient, BoltConfig, BoltServer};
 
 use super::{
     Admission, CounterStore, FailureLimit, PENDING_WAIT, Quota, Reservation, Reserved, StoreError,
@@ -95,7 +96,12 @@ impl Neo4jCounterStore {
     /// Uses an existing client (sharing its pool) and creates the schema if missing.
     pub async fn from_client(client: BoltClient) -> Result<Self, StoreError> {
         client.ensure_unique(LABEL, "key").await?;
-        client.ensure_index(LABEL, "expires").await?;
+        // FalkorDB 4.16 crashed (a Redis dict assertion, the whole server gone) when this
+        // index existed and purges ran alongside other graphs' queries: on FalkorDB a purge
+        // scans the label instead.
+        if client.server() == BoltServer::Neo4j {
+            client.ensure_index(LABEL, "expires").await?;
+        }
         Ok(Self { client })
     }
 }
@@ -110,9 +116,9 @@ fn int(row: &Row, column: &str) -> Result<i64, StoreError> {
         .map_err(|e| StoreError::backend(format!("unexpected `{column}` column"), e))
 }
 
-fn one_row(rows: &[Row], what: &str) -> Result<Row, StoreError> {
-    rows.first()
-        .cloned()
+fn one_row(rows: Vec<Row>, what: &str) -> Result<Row, StoreError> {
+    rows.into_iter()
+        .next()
         .ok_or_else(|| StoreError::backend(what.to_owned(), NoRow))
 }
 
@@ -136,7 +142,7 @@ impl CounterStore for Neo4jCounterStore {
             .param("now", epoch_ms(now))
             .param("interval", quota.interval_ms())
             .param("horizon", quota.horizon_ms());
-        let row = one_row(&self.client.write(query).await?, "acquire")?;
+        let row = one_row(self.client.write(query).await?, "acquire")?;
         if flag(&row, "ok")? {
             Ok(Admission::Allowed)
         } else {
@@ -161,7 +167,7 @@ impl CounterStore for Neo4jCounterStore {
             .param("window", millis(limit.window))
             .param("max", i64::from(limit.max))
             .param("forget", forget_before.map_or(-1, epoch_ms));
-        let row = one_row(&self.client.write(query).await?, "reserve")?;
+        let row = one_row(self.client.write(query).await?, "reserve")?;
         if flag(&row, "locked")? {
             let until = int(&row, "locked_until")?;
             return Ok(Reservation::Locked {
@@ -171,9 +177,7 @@ impl CounterStore for Neo4jCounterStore {
         if flag(&row, "full")? {
             return Ok(Reservation::Full { wait: PENDING_WAIT });
         }
-        Ok(Reservation::Reserved(Reserved::new(int(
-            &row, "start",
-        )?)))
+        Ok(Reservation::Reserved(Reserved::new(int(&row, "start")?)))
     }
 
     async fn fail(

@@ -203,8 +203,10 @@ impl CounterStore for SqliteCounterStore {
     ) -> Result<Reservation, StoreError> {
         let now = epoch_ms(now);
         let forget = forget_before.map(epoch_ms);
-        self.update("reserve", key, move |e| state::reserve(e, limit, forget, now))
-            .await
+        self.update("reserve", key, move |e| {
+            state::reserve(e, limit, forget, now)
+        })
+        .await
     }
 
     async fn fail(

@@ -2,7 +2,9 @@
 //! and SQLite backends (the Neo4j backend states the same rules in Cypher). Times are
 //! milliseconds since the Unix epoch.
 
-use super::{Admission, FailureLimit, PENDING_WAIT, Quota, Reservation, Reserved, duration_ms, millis};
+use super::{
+    Admission, FailureLimit, PENDING_WAIT, Quota, Reservation, Reserved, duration_ms, millis,
+};
 
 /// What is kept per key. A key is used for one kind of entry; the fields of the other kinds stay
 /// zero.
@@ -91,7 +93,10 @@ pub(crate) fn reserve(
     }
     entry.count += 1;
     let reserved = Reserved::new(entry.start);
-    (Reservation::Reserved(reserved), Write::Put(with_expiry(entry, limit)))
+    (
+        Reservation::Reserved(reserved),
+        Write::Put(with_expiry(entry, limit)),
+    )
 }
 
 pub(crate) fn fail(
@@ -180,7 +185,10 @@ mod tests {
         let (admission, write) = acquire(entry, quota, 0);
         assert_eq!(admission, Admission::Wait(Duration::from_secs(20)));
         assert_eq!(write, Write::Keep, "a refused call takes nothing");
-        assert_eq!(acquire(entry, quota, 19_999).0, Admission::Wait(Duration::from_millis(1)));
+        assert_eq!(
+            acquire(entry, quota, 19_999).0,
+            Admission::Wait(Duration::from_millis(1))
+        );
         assert_eq!(acquire(entry, quota, 20_000).0, Admission::Allowed);
     }
 
@@ -194,14 +202,19 @@ mod tests {
             assert_eq!(admission, Admission::Allowed);
             entry = apply(entry, write);
         }
-        assert!(matches!(acquire(entry, quota, 3_600_000).0, Admission::Wait(_)));
+        assert!(matches!(
+            acquire(entry, quota, 3_600_000).0,
+            Admission::Wait(_)
+        ));
     }
 
     #[test]
     fn a_failure_after_the_window_ended_opens_a_new_one() {
         let limit = FailureLimit::new(2, Duration::from_secs(10));
         let (r, write) = reserve(None, limit, None, 0);
-        let Reservation::Reserved(place) = r else { panic!("{r:?}") };
+        let Reservation::Reserved(place) = r else {
+            panic!("{r:?}")
+        };
         let entry = apply(None, write);
         let (locked, write) = fail(entry, place, limit, 15_000);
         assert!(!locked);
@@ -213,7 +226,9 @@ mod tests {
     fn a_failure_whose_window_moved_counts_in_the_new_one() {
         let limit = FailureLimit::new(2, Duration::from_secs(10));
         let (r, write) = reserve(None, limit, None, 0);
-        let Reservation::Reserved(old) = r else { panic!("{r:?}") };
+        let Reservation::Reserved(old) = r else {
+            panic!("{r:?}")
+        };
         let entry = apply(None, write);
         // Another attempt after the window ended rolls it over.
         let (r, write) = reserve(entry, limit, None, 11_000);
@@ -239,7 +254,9 @@ mod tests {
     fn an_entry_expires_when_neither_its_window_nor_its_lock_holds() {
         let limit = FailureLimit::new(1, Duration::from_secs(10));
         let (r, write) = reserve(None, limit, None, 0);
-        let Reservation::Reserved(place) = r else { panic!("{r:?}") };
+        let Reservation::Reserved(place) = r else {
+            panic!("{r:?}")
+        };
         let (locked, write) = fail(apply(None, write), place, limit, 9_000);
         assert!(locked);
         let entry = apply(None, write).unwrap();
