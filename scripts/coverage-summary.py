@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Per-crate line and branch coverage from an lcov file (`scripts/coverage report` runs this).
+"""Per-crate line (and, when recorded, branch) coverage from an lcov file (`scripts/coverage report` runs this).
 
 Usage: coverage-summary.py LCOV OUT_DIR CHECK
 
