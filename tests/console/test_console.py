@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -155,14 +156,53 @@ def open_console(driver, server, page=""):
     driver.get(f"{server.url}/console/{'#/' + page if page else ''}")
 
 
-def sign_in(driver, server, username, password):
+def signed_out_page(driver, server):
+    """A fresh console tab, signed out; True when it signs in through the server's OAuth."""
     open_console(driver, server)
     driver.execute_script("sessionStorage.clear()")
     driver.refresh()
+    wait(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "username").is_displayed()
+            or d.find_element(By.ID, "oauth-start").is_displayed()
+        ),
+    )
+    return driver.find_element(By.ID, "oauth-start").is_displayed()
+
+
+def to_authorization_server(driver):
+    """From the console's sign-in button to the authorization server's log-in page."""
+    button = driver.find_element(By.ID, "oauth-start")
+    button.click()
+    wait(driver, EC.staleness_of(button))
+    visible(driver, "#username")
+
+
+def sign_in(driver, server, username, password):
+    """Signs in the way the console offers: the server's OAuth log-in page, or the
+    console's own form (both name their fields username and password)."""
+    if signed_out_page(driver, server):
+        to_authorization_server(driver)
     visible(driver, "#username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password, Keys.ENTER)
     visible(driver, "#nav a")
     return token_of(driver)
+
+
+def sign_in_error(driver):
+    """The refusal shown on the sign-in page (the console's or the authorization server's)."""
+    return wait(
+        driver,
+        lambda d: next(
+            (
+                e.text
+                for e in d.find_elements(By.CSS_SELECTOR, ".error[role=alert]")
+                if e.text
+            ),
+            False,
+        ),
+    )
 
 
 def token_of(driver):
@@ -308,8 +348,7 @@ def test_root_leads_to_the_console_and_every_file_has_the_security_headers(serve
 
 
 def test_admin_signs_in_and_sees_every_page(browser, server):
-    open_console(browser, server)
-    visible(browser, "#username")
+    signed_out_page(browser, server)
     check_page(browser, "sign-in")
     sign_in(browser, server, *ADMIN)
     pages = [
@@ -739,6 +778,80 @@ def test_status_page_shows_readiness_layers_metrics_and_version(browser, server)
     check_page(browser, "status")
 
 
+def oauth_metadata(server):
+    r = server.request("GET", "/.well-known/oauth-authorization-server")
+    return r.json if r.status == 200 else None
+
+
+def test_sign_in_through_the_servers_oauth_with_pkce_and_sign_out_revokes_it(
+    browser, server
+):
+    meta = oauth_metadata(server)
+    if meta is None:
+        pytest.skip("this server runs no authorization server (password sign-in only)")
+    assert signed_out_page(browser, server), "the console must offer the OAuth sign-in"
+    # Cancelled on the server's page: back in the console, which says so.
+    to_authorization_server(browser)
+    assert browser.current_url.startswith(meta["issuer"] + "/oauth/")
+    pending = browser.execute_script(
+        "return sessionStorage.getItem('mcp-console-pkce')"
+    )
+    assert pending and "verifier" in pending
+    click(browser, "button[value=cancel]")
+    text_in(browser, "#sign-in-error", "cancelled")
+    assert "error=" not in browser.current_url and "state=" not in browser.current_url
+
+    # An answer this tab never asked for is refused, and leaves the address bar.
+    browser.get(f"{server.url}/console/?code=forged&state=forged")
+    text_in(browser, "#sign-in-error", "not asked for by this tab")
+    assert browser.current_url == f"{server.url}/console/"
+    assert token_of(browser) is None
+
+    # The whole flow: log-in page, code, PKCE exchange; the code is gone from the address.
+    to_authorization_server(browser)
+    visible(browser, "#username").send_keys(ADMIN[0])
+    browser.find_element(By.ID, "password").send_keys(ADMIN[1], Keys.ENTER)
+    visible(browser, "#nav a")
+    assert "code=" not in browser.current_url and "state=" not in browser.current_url
+    session = json.loads(
+        browser.execute_script("return sessionStorage.getItem('mcp-console-session')")
+    )
+    assert session["refreshToken"] and session["token"]
+    assert (
+        browser.execute_script("return sessionStorage.getItem('mcp-console-pkce')")
+        is None
+    )
+    assert browser.execute_script("return localStorage.length") == 0
+    me = api(server, "GET", "/api/v1/me", session["token"])
+    assert me.status == 200 and me.json["username"] == "admin", me
+    go(browser, "users")
+    visible(browser, "[data-result=roles]")
+    assert_clean(browser)
+
+    # Sign-out revokes the grant: the access token and the refresh token stop working.
+    click(browser, "#sign-out")
+    visible(browser, "#oauth-start")
+    wait(
+        browser,
+        lambda d: api(server, "GET", "/api/v1/me", session["token"]).status == 401,
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            urllib.parse.urlsplit(meta["token_endpoint"]).path,
+            body=f"grant_type=refresh_token&refresh_token={session['refreshToken']}&client_id=console",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        res = conn.getresponse()
+        answer = json.loads(res.read() or b"{}")
+    finally:
+        conn.close()
+    assert res.status == 400 and answer.get("error") == "invalid_grant", answer
+    assert session["token"] not in server.read_log()
+    assert session["refreshToken"] not in server.read_log()
+
+
 def test_sign_out_revokes_the_token(browser, server):
     token = sign_in(browser, server, *ADMIN)
     assert api(server, "GET", "/api/v1/me", token).status == 200
@@ -755,13 +868,12 @@ def test_sign_out_revokes_the_token(browser, server):
 
 def test_hostile_strings_render_as_text_everywhere(browser, server):
     # A sign-in with a hostile user name: the audit log stores it as the user and a detail.
-    open_console(browser, server)
     driver = browser
-    driver.execute_script("sessionStorage.clear()")
-    driver.refresh()
+    if signed_out_page(driver, server):
+        to_authorization_server(driver)
     visible(driver, "#username").send_keys(HOSTILE_TEXT)
     driver.find_element(By.ID, "password").send_keys("wrong-password", Keys.ENTER)
-    text_in(driver, "#sign-in-error", "invalid")
+    assert "invalid" in sign_in_error(driver).lower()
     token = sign_in(driver, server, *ADMIN)
     # Program output.
     go(driver, "tools")
@@ -807,10 +919,13 @@ def test_hostile_strings_render_as_text_everywhere(browser, server):
 
 
 def test_every_action_works_with_the_keyboard(browser, server):
-    open_console(browser, server)
-    browser.execute_script("sessionStorage.clear()")
-    browser.refresh()
     active = lambda: browser.switch_to.active_element
+    if signed_out_page(browser, server):
+        # The console's button has the focus; Enter leads to the server's log-in page.
+        assert active().get_attribute("id") == "oauth-start"
+        button = active()
+        button.send_keys(Keys.ENTER)
+        wait(browser, EC.staleness_of(button))
     visible(browser, "#username")
     assert active().get_attribute("id") == "username"
     active().send_keys(ADMIN[0], Keys.TAB)

@@ -1,6 +1,6 @@
 // Calls to the server's REST API with the session's token. Errors carry the server's own
 // message (the JSON error shape {"error": {"code", "message", "request_id"}}).
-import { currentToken, forget } from './session.js';
+import { forget, freshToken } from './session.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, requestId) {
@@ -31,7 +31,7 @@ function withQuery(path, query) {
 /** `method path` with an optional JSON body and query; resolves to the parsed JSON answer. */
 export async function api(method, path, { body, query, text = false } = {}) {
   const headers = {};
-  const token = currentToken();
+  const token = await freshToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, credentials: 'omit', cache: 'no-store' };
   if (body !== undefined) {

@@ -2,7 +2,7 @@
 import { api, whenSignedOut } from './api.js';
 import { announce, clear, errorBox, field, h, openDialog } from './dom.js';
 import { offers } from './features.js';
-import { currentToken, remember, signIn, signOut } from './session.js';
+import { currentToken, discoverOAuth, finishOAuth, remember, signIn, signOut, startOAuth } from './session.js';
 import * as tools from './page-tools.js';
 import * as graph from './page-graph.js';
 import * as audit from './page-audit.js';
@@ -24,6 +24,8 @@ const PAGES = [
 const $ = (id) => document.getElementById(id);
 let me = null;
 let cleanup = null;
+// The server's authorization server (metadata), when it runs one: then sign-in goes through it.
+let oauth = null;
 
 function showSignIn(message) {
   me = null;
@@ -34,7 +36,9 @@ function showSignIn(message) {
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message || '';
   document.title = 'Sign in · MCP console';
-  $('username').focus();
+  $('oauth-sign-in').hidden = !oauth;
+  $('sign-in-form').hidden = Boolean(oauth);
+  (oauth ? $('oauth-start') : $('username')).focus();
 }
 
 async function loadMe() {
@@ -122,8 +126,31 @@ async function start() {
     announce('Signed out');
     showSignIn('Signed out.');
   });
+  $('oauth-start').addEventListener('click', async () => {
+    $('oauth-start').disabled = true;
+    try {
+      await startOAuth(oauth);
+    } catch (err) {
+      $('sign-in-error').textContent = err.message;
+      $('oauth-start').disabled = false;
+    }
+  });
   whenSignedOut((err) => showSignIn(`Please sign in again: ${err.message}`));
   window.addEventListener('hashchange', route);
+  oauth = await discoverOAuth();
+  if (oauth) {
+    try {
+      if (await finishOAuth(oauth)) {
+        await loadMe();
+        announce(`Signed in as ${me.username}`);
+        route();
+        return;
+      }
+    } catch (err) {
+      showSignIn(err.message);
+      return;
+    }
+  }
   if (currentToken()) {
     try {
       await loadMe();
