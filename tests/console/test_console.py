@@ -742,6 +742,123 @@ def test_admin_creates_a_user_who_sees_no_admin_page_and_gets_the_servers_403(
     assert_clean(browser)
 
 
+def server_offers(server, method, path):
+    paths = server.request("GET", "/api-docs/openapi.json").json["paths"]
+    return method in paths.get(path, {})
+
+
+def can_sign_in(server, username, password):
+    r = server.request(
+        "POST", "/auth/token", {"username": username, "password": password}
+    )
+    return r.status == 200
+
+
+def test_admin_resets_a_password_and_deletes_a_user_through_dialogs(browser, server):
+    if not (
+        server_offers(server, "delete", "/api/v1/users/{username}")
+        and server_offers(server, "post", "/api/v1/users/{username}/password")
+    ):
+        pytest.skip("this server has no user deletion or password reset")
+    token = sign_in(browser, server, *ADMIN)
+    for name in ["erin", "gus"]:
+        r = api(
+            server,
+            "POST",
+            "/api/v1/users",
+            token,
+            {"username": name, "password": f"{name}-password-1", "roles": ["viewer"]},
+        )
+        assert r.status in (200, 201), r
+    go(browser, "users")
+    visible(browser, "[data-username=erin]")
+
+    # Reset erin's password: the dialog has the focus; the new password works, the old not.
+    click(browser, "button[aria-label='Reset the password of erin']")
+    dialog = visible(browser, "dialog[open]")
+    assert browser.switch_to.active_element.get_attribute("name") == "new-password"
+    axe(browser, "users-dialog")
+    shot(browser, "users-reset-password")
+    browser.switch_to.active_element.send_keys("erin-password-2", Keys.ENTER)
+    wait(browser, EC.staleness_of(dialog))
+    text_in(browser, "#page .ok", "password of erin reset")
+    assert can_sign_in(server, "erin", "erin-password-2")
+    assert not can_sign_in(server, "erin", "erin-password-1")
+
+    # Delete: Escape cancels (erin stays), confirming deletes; she can no longer sign in.
+    click(browser, "button[aria-label='Delete erin']")
+    dialog = visible(browser, "dialog[open]")
+    assert "Delete erin?" in dialog.text
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(browser, EC.staleness_of(dialog))
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-username=erin]")
+    click(browser, "button[aria-label='Delete erin']")
+    click(browser, "dialog[open] [data-action=dialog-confirm]")
+    text_in(browser, "#page .ok", "erin deleted")
+    wait(
+        browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-username=erin]")
+    )
+    assert not can_sign_in(server, "erin", "erin-password-2")
+
+    # The server refuses to delete the signed-in administrator: its message shows in the dialog.
+    click(browser, "button[aria-label='Delete admin']")
+    click(browser, "dialog[open] [data-action=dialog-confirm]")
+    refusal = text_in(browser, "dialog[open] .error", "HTTP 409").text
+    assert "conflict" in refusal, refusal
+    click(browser, "dialog[open] [data-action=dialog-cancel]")
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    assert_clean(browser)
+
+
+def test_a_user_changes_their_own_password(browser, server):
+    if not server_offers(server, "post", "/api/v1/me/password"):
+        pytest.skip("this server has no own-password change")
+    admin = api(
+        server,
+        "POST",
+        "/auth/token",
+        None,
+        {"username": ADMIN[0], "password": ADMIN[1]},
+    )
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        admin.json["access_token"],
+        {"username": "finn", "password": "finn-password-1", "roles": ["viewer"]},
+    )
+    assert r.status in (200, 201), r
+    old = sign_in(browser, server, "finn", "finn-password-1")
+    click(browser, "#change-password")
+    visible(browser, "dialog[open]")
+    fields = browser.find_elements(By.CSS_SELECTOR, "dialog[open] input")
+    assert [f.get_attribute("name") for f in fields] == [
+        "current-password",
+        "new-password",
+        "repeat-password",
+    ]
+    # A wrong current password: the server's 403 shows in the dialog; nothing changes.
+    fields[0].send_keys("not-my-password")
+    fields[1].send_keys("finn-password-2")
+    fields[2].send_keys("finn-password-2", Keys.ENTER)
+    refusal = text_in(browser, "dialog[open] .error", "HTTP 403").text
+    assert "wrong_password" in refusal, refusal
+    assert token_of(browser) == old
+    fields[0].clear()
+    fields[0].send_keys("finn-password-1", Keys.ENTER)
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    new = token_of(browser)
+    assert new and new != old
+    assert api(server, "GET", "/api/v1/me", new).status == 200
+    assert api(server, "GET", "/api/v1/me", old).status == 401
+    assert can_sign_in(server, "finn", "finn-password-2")
+    assert not can_sign_in(server, "finn", "finn-password-1")
+    # The console still works with the new token.
+    go(browser, "status")
+    text_in(browser, "[data-result=ready]", "ready")
+    assert_clean(browser)
+
+
 def test_status_page_shows_readiness_layers_metrics_and_version(browser, server):
     token = sign_in(browser, server, *ADMIN)
     r = api(
