@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -160,6 +161,8 @@ def gw():
             s.stop()
             web.stop()
             print(s.read_log()[-6000:])
+            for d in (state, granted, host):
+                shutil.rmtree(d, ignore_errors=True)
 
 
 def wait_until(check, seconds):
