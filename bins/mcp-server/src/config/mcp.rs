@@ -28,6 +28,17 @@ pub struct McpConfig {
     /// it closes the user's least recently used idle session (no request or stream open);
     /// when all are busy, the new one is refused with 429.
     pub max_sessions_per_user: usize,
+    /// Items per page of `tools/list`, `resources/list`, `resources/templates/list` and
+    /// `prompts/list`; clients follow `nextCursor` for the rest.
+    pub page_size: usize,
+    /// Milliseconds between two looks at what each session's user may see and at the
+    /// resources it subscribed to (list_changed and resources/updated notifications).
+    pub watch_interval_ms: u64,
+    /// Serve the official conformance suite's fixtures (tools `test_*`, `test://` resources,
+    /// prompts `test_*`) to every authenticated caller. Test-only: the setting exists only in
+    /// builds with the cargo feature `conformance-fixtures`, which the default build lacks.
+    #[cfg(feature = "conformance-fixtures")]
+    pub conformance_fixtures: bool,
 }
 
 impl Default for McpConfig {
@@ -39,6 +50,10 @@ impl Default for McpConfig {
             max_message_bytes: 1024 * 1024,
             sse_keep_alive_secs: 15,
             max_sessions_per_user: 16,
+            page_size: 100,
+            watch_interval_ms: 2000,
+            #[cfg(feature = "conformance-fixtures")]
+            conformance_fixtures: false,
         }
     }
 }

@@ -21,6 +21,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use mcp_rbac::Permission;
+#[allow(deprecated)]
+// logging: deprecated by SEP-2577 in rmcp, part of every revision we serve
+use rmcp::model::LoggingLevel;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CustomRequest, CustomResult,
     ErrorCode, ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation,
@@ -38,15 +41,24 @@ use crate::error::ApiError;
 use crate::ops::gateway;
 use crate::state::AppState;
 
+mod completion;
+mod confirm;
+#[cfg_attr(feature = "conformance-fixtures", path = "fixtures/enabled.rs")]
+#[cfg_attr(not(feature = "conformance-fixtures"), path = "fixtures/disabled.rs")]
+mod fixtures;
 pub mod http;
 pub mod jsonrpc;
+pub mod logging;
 pub mod output;
+mod pages;
 pub mod params;
 mod prompts;
 mod resources;
+pub mod session;
 pub mod stdio;
 pub mod tools;
 mod upstream;
+pub mod watch;
 
 pub use crate::config::McpConfig;
 pub use http::McpHttp;
@@ -62,9 +74,19 @@ pub const UNAVAILABLE: ErrorCode = ErrorCode(-32004);
 /// the answer to a cancelled request, as the MCP specification asks.
 pub const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
 
+/// The protocol revisions the server accepts (each one tested for what differs): a client
+/// asking `initialize` for another one is answered with 2025-11-25, the newest with a
+/// handshake, and decides whether to go on.
+pub const ACCEPTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
+
 /// The protocol versions the server accepts, newest first.
 pub fn supported_versions() -> Vec<&'static str> {
-    let mut versions: Vec<&'static str> = ProtocolVersion::KNOWN_VERSIONS
+    let mut versions: Vec<&'static str> = ACCEPTED_VERSIONS
         .iter()
         .map(ProtocolVersion::as_str)
         .collect();
@@ -93,10 +115,18 @@ enum Identity {
     Token(Arc<(AppState, String)>),
 }
 
-/// The MCP server handler.
+/// The MCP server handler: one per session (or per request for stateless HTTP clients).
 #[derive(Clone)]
 pub struct McpServer {
     identity: Identity,
+    session: Arc<session::Session>,
+    /// Serve the conformance suite's fixtures (only ever true with the cargo feature
+    /// `conformance-fixtures` and `[mcp] conformance_fixtures`).
+    fixtures: bool,
+    /// Items per page of the lists (`[mcp] page_size`).
+    page_size: usize,
+    /// Interval of the change watcher (`[mcp] watch_interval_ms`).
+    watch_interval: std::time::Duration,
 }
 
 /// A resolved caller.
@@ -111,6 +141,12 @@ impl McpServer {
     pub fn for_http() -> Self {
         Self {
             identity: Identity::Http,
+            session: Arc::default(),
+            fixtures: false,
+            page_size: McpConfig::default().page_size,
+            watch_interval: std::time::Duration::from_millis(
+                McpConfig::default().watch_interval_ms,
+            ),
         }
     }
 
@@ -118,10 +154,64 @@ impl McpServer {
     pub fn for_token(state: AppState, token: impl Into<String>) -> Self {
         Self {
             identity: Identity::Token(Arc::new((state, token.into()))),
+            session: Arc::default(),
+            fixtures: false,
+            page_size: McpConfig::default().page_size,
+            watch_interval: std::time::Duration::from_millis(
+                McpConfig::default().watch_interval_ms,
+            ),
         }
     }
 
+    /// A handler like this one with a session of its own (rmcp makes one per session).
+    #[must_use]
+    pub fn fresh(&self) -> Self {
+        Self {
+            session: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The handler with the `[mcp]` settings that shape it (the conformance fixtures, in
+    /// builds that have them).
+    #[must_use]
+    pub fn with_config(self, config: &McpConfig) -> Self {
+        #[cfg(feature = "conformance-fixtures")]
+        let fixtures = config.conformance_fixtures;
+        #[cfg(not(feature = "conformance-fixtures"))]
+        let fixtures = {
+            let _ = config;
+            false
+        };
+        Self {
+            fixtures,
+            page_size: config.page_size,
+            watch_interval: std::time::Duration::from_millis(config.watch_interval_ms.max(50)),
+            ..self
+        }
+    }
+
+    /// The caller of `rctx`; the first request of a handshake session also starts the
+    /// session's change watcher ([`watch`]).
     async fn caller(
+        &self,
+        rctx: &RequestContext<RoleServer>,
+        route: String,
+    ) -> Result<Caller, ErrorData> {
+        let caller = self.resolve(rctx, route).await?;
+        if handshake(rctx) && self.session.start_watching() {
+            watch::spawn(
+                caller.state.clone(),
+                caller.principal.clone(),
+                rctx.peer.clone(),
+                &self.session,
+                self.watch_interval,
+            );
+        }
+        Ok(caller)
+    }
+
+    async fn resolve(
         &self,
         rctx: &RequestContext<RoleServer>,
         route: String,
@@ -163,6 +253,14 @@ impl McpServer {
             }
         }
     }
+}
+
+/// Whether `rctx` belongs to a handshake session (a revision before 2026-07-28: a session that
+/// lives across requests and may get server-to-client requests). rmcp gives stateless
+/// 2026-07-28 HTTP requests peer info too, so the revision decides.
+fn handshake(rctx: &RequestContext<RoleServer>) -> bool {
+    rctx.protocol_version()
+        .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// Maps an error that ends a request (not a tool failure) to a JSON-RPC error.
@@ -231,14 +329,34 @@ async fn authorize(caller: &Caller, permission: &Permission) -> Result<(), Error
         .map_err(api_to_rpc)
 }
 
+/// What the server offers: tools, resources (with subscriptions), prompts, logging and
+/// completions.
+#[allow(deprecated)] // logging: deprecated by SEP-2577 in rmcp, part of every revision we serve
+fn capabilities() -> ServerCapabilities {
+    let mut caps = ServerCapabilities::builder()
+        .enable_logging()
+        .enable_completions()
+        .enable_prompts()
+        .enable_resources()
+        .enable_tools()
+        .build();
+    if let Some(resources) = caps.resources.as_mut() {
+        resources.subscribe = Some(true);
+        resources.list_changed = Some(true);
+    }
+    if let Some(tools) = caps.tools.as_mut() {
+        tools.list_changed = Some(true);
+    }
+    if let Some(prompts) = caps.prompts.as_mut() {
+        prompts.list_changed = Some(true);
+    }
+    caps
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_resources()
-                .enable_prompts()
-                .build(),
+            capabilities(),
         )
         .with_protocol_version(ProtocolVersion::LATEST)
         .with_server_info(Implementation::new("mcp-server", env!("CARGO_PKG_VERSION")))
@@ -249,7 +367,7 @@ impl ServerHandler for McpServer {
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        Cow::Borrowed(ACCEPTED_VERSIONS)
     }
 
     async fn on_custom_request(
@@ -266,7 +384,7 @@ impl ServerHandler for McpServer {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:tools/list".into()).await?;
@@ -276,9 +394,16 @@ impl ServerHandler for McpServer {
             .map(tools::ToolSpec::to_tool)
             .collect();
         tools.extend(gateway::visible_tools(&caller.state, &caller.principal));
-        Ok(ListToolsResult::with_all_items(tools))
+        if self.fixtures {
+            tools.extend(fixtures::tools());
+        }
+        let (tools, next) = pages::page(tools, request.as_ref(), self.page_size)?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next;
+        Ok(result)
     }
 
+    #[allow(deprecated)] // LoggingLevel: deprecated by SEP-2577 in rmcp
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -288,6 +413,18 @@ impl ServerHandler for McpServer {
         let caller = self.caller(&rctx, format!("mcp:tools/call:{name}")).await?;
         if tools::find(&name).is_none() && gateway::is_upstream_tool(&caller.state, &name) {
             return upstream::call_tool(&caller, request, &rctx).await;
+        }
+        let logger = logging::Logger::new(&self.session, &rctx);
+        if self.fixtures
+            && let Some(result) = fixtures::call(
+                &name,
+                request.arguments.as_ref().unwrap_or(&Default::default()),
+                &rctx,
+                &logger,
+            )
+            .await
+        {
+            return result.map(Into::into);
         }
         let spec = tools::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown tool: {name}"), None))?;
@@ -302,6 +439,21 @@ impl ServerHandler for McpServer {
                 token,
             });
         let args = request.arguments.unwrap_or_default();
+        if spec.tool.name == "graph_delete"
+            && let Some(unconfirmed) =
+                confirm::graph_delete(&caller, &rctx, &args, request.input_responses.as_ref()).await
+        {
+            return Ok(unconfirmed);
+        }
+        let reports_run = logging::RUN_TOOLS.contains(&spec.tool.name);
+        if reports_run {
+            logger
+                .log(
+                    LoggingLevel::Info,
+                    json!({ "event": "run_started", "tool": name }),
+                )
+                .await;
+        }
         // rmcp cancels `ct` on `notifications/cancelled` for this request (stdio, HTTP with a
         // session), when a 2026-07-28 HTTP client closes the request's stream, and when the
         // session ends; it then drops whatever this handler answers.
@@ -315,6 +467,17 @@ impl ServerHandler for McpServer {
             rctx.ct.cancelled(),
         )
         .await;
+        match &result {
+            Ok(value) if reports_run => {
+                let (level, data) = logging::run_finished(&name, value);
+                logger.log(level, data).await;
+            }
+            Err(tools::CallError::Failed(err)) => {
+                let data = json!({ "event": "tool_failed", "tool": name, "code": err.code() });
+                logger.log(LoggingLevel::Warning, data).await;
+            }
+            _ => {}
+        }
         match result {
             Ok(mut value) => {
                 gateway::redact_own_output(&caller.state, &mut value);
@@ -333,26 +496,19 @@ impl ServerHandler for McpServer {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:resources/list".into()).await?;
         let mut list = resources::list(&caller.state, &caller.principal);
         list.extend(gateway::visible_resources(&caller.state, &caller.principal));
-        Ok(ListResourcesResult::with_all_items(list))
-    }
-
-    async fn list_resource_templates(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        rctx: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
-        let caller = self
-            .caller(&rctx, "mcp:resources/templates/list".into())
-            .await?;
-        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
-            gateway::visible_resource_templates(&caller.state, &caller.principal),
-        ))
+        if self.fixtures {
+            list.extend(fixtures::resources());
+        }
+        let (list, next) = pages::page(list, request.as_ref(), self.page_size)?;
+        let mut result = ListResourcesResult::with_all_items(list);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -364,28 +520,48 @@ impl ServerHandler for McpServer {
         let caller = self
             .caller(&rctx, format!("mcp:resources/read:{uri}"))
             .await?;
-        if resources::find(&uri).is_none() && gateway::is_upstream_resource(&caller.state, &uri) {
+        if resources::find(&uri).is_none()
+            && resources::resolve(&uri).is_none()
+            && gateway::is_upstream_resource(&caller.state, &uri)
+        {
             return upstream::read_resource(&caller, &uri, &rctx).await;
         }
-        let spec = resources::find(&uri).ok_or_else(|| {
-            ErrorData::resource_not_found(format!("no resource {uri}"), Some(json!({ "uri": uri })))
-        })?;
-        require(&caller, spec.rule).await?;
-        let contents = resources::read(&caller.state, &caller.principal, spec)
-            .await
-            .map_err(api_to_rpc)?;
+        if self.fixtures
+            && let Some(result) = fixtures::read(&uri)
+        {
+            return Ok(result.into());
+        }
+        let contents = if let Some(spec) = resources::find(&uri) {
+            require(&caller, spec.rule).await?;
+            resources::read(&caller.state, &caller.principal, spec).await
+        } else if let Some((spec, vars)) = resources::resolve(&uri) {
+            require(&caller, spec.rule).await?;
+            resources::read_template(&caller.state, spec, &vars, &uri).await
+        } else {
+            return Err(ErrorData::resource_not_found(
+                format!("no resource {uri}"),
+                Some(json!({ "uri": uri })),
+            ));
+        }
+        .map_err(api_to_rpc)?;
         Ok(rmcp::model::ReadResourceResult::new(vec![contents]).into())
     }
 
     async fn list_prompts(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         rctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let caller = self.caller(&rctx, "mcp:prompts/list".into()).await?;
         let mut list = prompts::list(&caller.state, &caller.principal);
         list.extend(gateway::visible_prompts(&caller.state, &caller.principal));
-        Ok(ListPromptsResult::with_all_items(list))
+        if self.fixtures {
+            list.extend(fixtures::prompts());
+        }
+        let (list, next) = pages::page(list, request.as_ref(), self.page_size)?;
+        let mut result = ListPromptsResult::with_all_items(list);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -400,9 +576,128 @@ impl ServerHandler for McpServer {
         if prompts::find(&name).is_none() && gateway::is_upstream_prompt(&caller.state, &name) {
             return upstream::get_prompt(&caller, request, &rctx).await;
         }
+        let args = request.arguments.unwrap_or_default();
+        if self.fixtures
+            && let Some(result) = fixtures::get_prompt(&name, &args)
+        {
+            return result.map(Into::into);
+        }
         let spec = prompts::find(&name)
             .ok_or_else(|| ErrorData::invalid_params(format!("unknown prompt: {name}"), None))?;
         require(&caller, spec.rule).await?;
-        Ok(prompts::render(spec, request.arguments.unwrap_or_default())?.into())
+        Ok(prompts::render(spec, args)?.into())
+    }
+
+    #[allow(deprecated)] // logging/setLevel: deprecated by SEP-2577 in rmcp
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.caller(&rctx, "mcp:logging/setLevel".into()).await?;
+        self.session.set_level(request.level);
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        request: rmcp::model::CompleteRequestParams,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, ErrorData> {
+        let caller = self.caller(&rctx, "mcp:completion/complete".into()).await?;
+        completion::complete(&caller, self.fixtures, &request).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        let caller = self
+            .caller(&rctx, "mcp:resources/templates/list".into())
+            .await?;
+        let mut list = resources::templates(&caller.state, &caller.principal);
+        list.extend(gateway::visible_resource_templates(
+            &caller.state,
+            &caller.principal,
+        ));
+        if self.fixtures {
+            list.extend(fixtures::templates());
+        }
+        let (list, next) = pages::page(list, request.as_ref(), self.page_size)?;
+        let mut result = rmcp::model::ListResourceTemplatesResult::with_all_items(list);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    #[allow(deprecated)] // resources/subscribe: legacy-only in rmcp, part of 2025-03-26..2025-11-25
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let uri = request.uri;
+        let caller = self
+            .caller(&rctx, format!("mcp:resources/subscribe:{uri}"))
+            .await?;
+        let fixture = self.fixtures && fixtures::read(&uri).is_some();
+        if !fixture {
+            let rule = resources::find(&uri)
+                .map(|r| r.rule)
+                .or_else(|| resources::resolve(&uri).map(|(t, _)| t.rule))
+                .ok_or_else(|| {
+                    ErrorData::resource_not_found(
+                        format!("no resource {uri}"),
+                        Some(json!({ "uri": uri })),
+                    )
+                })?;
+            require(&caller, rule).await?;
+        }
+        let seen = watch::fingerprint(&caller.state, &caller.principal, &uri).await;
+        self.session.subscribe(&uri, seen).map_err(|_| {
+            ErrorData::invalid_params(
+                format!(
+                    "this session already holds {} subscriptions; unsubscribe from one first",
+                    session::MAX_SUBSCRIPTIONS
+                ),
+                None,
+            )
+        })
+    }
+
+    #[allow(deprecated)] // resources/unsubscribe: legacy-only in rmcp
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        rctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.caller(&rctx, format!("mcp:resources/unsubscribe:{}", request.uri))
+            .await?;
+        self.session.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        // Every kind is offered; each resource is watched only while the caller may read it.
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        let caller = self
+            .resolve(context.request_context(), "mcp:subscriptions/listen".into())
+            .await?;
+        let target = watch::Target::Listen(context.sink().clone());
+        watch::run(
+            caller.state,
+            caller.principal,
+            target,
+            self.watch_interval,
+            context.cancelled(),
+        )
+        .await;
+        Ok(())
     }
 }

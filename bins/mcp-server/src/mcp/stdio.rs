@@ -22,7 +22,8 @@ const GATEWAY_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(1
 
 /// Runs `mcp-stdio`: opens the stores, checks the token, serves stdin/stdout until stdin ends.
 pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
-    let limit = super::McpConfig::for_server(&config).max_message_bytes;
+    let mcp_config = super::McpConfig::for_server(&config);
+    let limit = mcp_config.max_message_bytes;
     let state = AppState::connect(config).await?;
     let token = token.trim().to_owned();
     let ctx = CallContext {
@@ -39,7 +40,7 @@ pub async fn main(config: Config, token: String) -> anyhow::Result<()> {
         // connection attempt before serving (each has its own connect timeout too).
         gateway.gateway().ready(GATEWAY_READY_WAIT).await;
     }
-    let server = McpServer::for_token(state.clone(), token);
+    let server = McpServer::for_token(state.clone(), token).with_config(&mcp_config);
     let result = serve(server, tokio::io::stdin(), tokio::io::stdout(), limit).await;
     // A call still under way when stdin ended finishes (its write and audit event) first.
     crate::completion::drain(crate::completion::DRAIN_TIMEOUT).await;

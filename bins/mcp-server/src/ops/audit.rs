@@ -120,7 +120,8 @@ impl AuditQuery {
     }
 }
 
-fn audit_error(err: mcp_audit::Error) -> ApiError {
+/// Maps an audit store error.
+pub fn audit_error(err: mcp_audit::Error) -> ApiError {
     match err {
         mcp_audit::Error::Store(e) => e.into(),
         other => ApiError::internal(other),

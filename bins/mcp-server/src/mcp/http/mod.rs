@@ -62,8 +62,9 @@ impl McpHttp {
             .with_max_request_body_bytes(config.max_message_bytes.saturating_add(1))
             .with_sse_keep_alive(keep_alive);
         let sessions = Arc::new(LocalSessionManager::default());
+        let handler = McpServer::for_http().with_config(config);
         let service = StreamableHttpService::new(
-            || Ok(McpServer::for_http()),
+            move || Ok(handler.fresh()),
             Arc::clone(&sessions),
             rmcp_config,
         );
