@@ -65,6 +65,10 @@ rules! {
     METRICS = GET "/metrics", Public;
     /// The OpenAPI document.
     OPENAPI_JSON = GET "/api-docs/openapi.json", Public;
+    /// Protected Resource Metadata of the REST API (RFC 9728).
+    OAUTH_RESOURCE_METADATA = GET "/.well-known/oauth-protected-resource", Public;
+    /// Protected Resource Metadata of the MCP endpoint (RFC 9728, where MCP clients look).
+    OAUTH_MCP_RESOURCE_METADATA = GET "/.well-known/oauth-protected-resource/mcp", Public;
     /// Log in: password → token.
     AUTH_TOKEN = POST "/auth/token", Public;
     /// Revoke a token.

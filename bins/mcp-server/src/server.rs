@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{commands, completion, error, mcp, middleware, routes};
+use crate::{commands, completion, error, mcp, middleware, oauth, routes};
 
 /// The application: routes from the table, the request middleware, JSON/query error mapping.
 pub fn app(
@@ -39,6 +39,7 @@ pub fn app(
         .configure(routes::configure)
         .configure(mcp::http::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(actix_web::middleware::from_fn(oauth::challenge))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
 }
 

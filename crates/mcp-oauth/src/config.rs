@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::Error;
@@ -183,6 +183,13 @@ impl OAuthConfig {
         self
     }
 
+    /// Checks everything [`AuthorizationServer::builder`](crate::AuthorizationServer::builder)'s
+    /// `build` checks about the configuration (URLs, scopes, lifetimes, secrets, clients),
+    /// without building a server: for a `config check` command.
+    pub fn check(&self) -> Result<(), Error> {
+        crate::server::check_config(self)
+    }
+
     /// Sets the page key.
     #[must_use]
     pub fn with_page_secret(mut self, secret: impl Into<Secret>) -> Self {
@@ -258,8 +265,8 @@ impl fmt::Debug for StaticClientConfig {
     }
 }
 
-/// Dynamic Client Registration (RFC 7591) settings.
-#[derive(Clone, Deserialize)]
+/// Dynamic Client Registration (RFC 7591) settings. Serialized with the token masked.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DynamicRegistrationConfig {
@@ -272,7 +279,7 @@ pub struct DynamicRegistrationConfig {
     pub max_clients: u64,
     /// When set, registration requires `Authorization: Bearer <this token>` (RFC 7591
     /// initial access token); at least 32 bytes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_access_token: Option<Secret>,
 }
 
@@ -305,7 +312,7 @@ impl fmt::Debug for DynamicRegistrationConfig {
 
 /// Client ID Metadata Document settings: a client id that is an `https://` URL names a JSON
 /// document the server fetches.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ClientMetadataDocumentConfig {

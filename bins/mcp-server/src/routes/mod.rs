@@ -22,6 +22,7 @@ pub mod docs;
 pub mod gateway;
 pub mod graph;
 pub mod health;
+pub mod oauth;
 pub mod neighborhood;
 pub mod status;
 pub mod tools;
@@ -68,6 +69,8 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::READY, health::ready),
             endpoint!(access::METRICS, health::metrics),
             endpoint!(access::OPENAPI_JSON, docs::openapi_json),
+            endpoint!(access::OAUTH_RESOURCE_METADATA, oauth::api_metadata),
+            endpoint!(access::OAUTH_MCP_RESOURCE_METADATA, oauth::mcp_metadata),
             endpoint!(access::AUTH_TOKEN, auth::token),
             endpoint!(access::AUTH_REVOKE, auth::revoke),
             endpoint!(access::ME, auth::me),

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::users::lockout::{LockoutLimits, LoginGuard};
 use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
 use audit_budget::AuditBudget;
+use crate::resource_server::ResourceServer;
 
 pub mod audit_budget;
 mod jwt_keys;
@@ -65,6 +66,11 @@ pub struct AppState {
     /// The upstream MCP servers of `[gateway]`; `None` when none is configured (or the state
     /// was assembled without starting them).
     pub gateway: Option<Arc<crate::gateway::Upstreams>>,
+    /// The OAuth resource server (metadata, challenges, external issuers); `None` when the
+    /// public URL is unknown or no authorization server is configured.
+    pub resource_server: Option<Arc<ResourceServer>>,
+    /// The built-in OAuth authorization server, once `crate::oauth::attach` set it up.
+    pub oauth: Option<mcp_oauth::AuthorizationServer>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -326,6 +332,7 @@ impl AppState {
             roles = roles.with_role(name.clone(), role.clone());
         }
         let policy = mcp_rbac::Policy::from_config(&roles).context("roles configuration")?;
+        let resource_server = ResourceServer::from_config(&config, &policy)?.map(Arc::new);
         // Each authenticated request reads the user and their roles: short-lived caches keep
         // that off the database. Local writes invalidate at once; see the config keys' docs.
         let role_ttl = Duration::from_millis(config.auth.role_cache_ttl_ms);
@@ -389,6 +396,8 @@ impl AppState {
             generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
             gateway: None,
+            resource_server,
+            oauth: None,
         })
     }
 

@@ -185,6 +185,12 @@ impl AuthorizationServerBuilder {
     }
 }
 
+/// Validates a configuration as `build` does.
+pub(crate) fn check_config(config: &OAuthConfig) -> Result<(), Error> {
+    let settings = validate(config)?;
+    static_clients(config, &settings.scopes_supported).map(|_| ())
+}
+
 fn secs(what: &str, value: u64, min: u64, max: u64) -> Result<i64, Error> {
     if !(min..=max).contains(&value) {
         return Err(Error::config(format!(
