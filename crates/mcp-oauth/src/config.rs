@@ -220,6 +220,11 @@ pub struct StaticClientConfig {
     /// Whether the client may use refresh tokens (default `true`).
     #[serde(default = "yes")]
     pub refresh_tokens: bool,
+    /// The application's own user interface (default `false`): consent is implied, so the
+    /// log-in page is followed by the redirect with a code, never by a consent page. Only for
+    /// public clients whose redirect URIs the operator controls.
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 impl StaticClientConfig {
@@ -235,7 +240,15 @@ impl StaticClientConfig {
             client_name: None,
             scopes: None,
             refresh_tokens: true,
+            first_party: false,
         }
+    }
+
+    /// Makes the client first-party: consent implied, no consent page.
+    #[must_use]
+    pub fn first_party(mut self) -> Self {
+        self.first_party = true;
+        self
     }
 
     /// Makes the client confidential with this secret.

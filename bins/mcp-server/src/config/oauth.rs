@@ -9,7 +9,7 @@ use super::{ConfigError, Secret};
 /// The pre-registered public client of the web console (PKCE, no secret).
 pub const CONSOLE_CLIENT_ID: &str = "console";
 /// The console's redirect path under the public URL.
-pub const CONSOLE_REDIRECT_PATH: &str = "/console/callback";
+pub const CONSOLE_REDIRECT_PATH: &str = "/console/";
 
 /// `[oauth]`: how MCP clients that speak OAuth get tokens.
 ///
@@ -42,8 +42,9 @@ pub struct OAuthConfig {
     pub page_secret: Option<Secret>,
     /// The name shown on the log-in and consent pages (default "MCP server").
     pub display_name: Option<String>,
-    /// Register the web console as a public client (`console`, redirect
-    /// `<public_url>/console/callback`, PKCE). Default `true`.
+    /// Register the web console as a first-party public client (`console`, redirect exactly
+    /// `<public_url>/console/`, PKCE, every scope the user's roles allow, no consent page).
+    /// Default `true`.
     pub console_client: bool,
     /// Clients registered in configuration (`[[oauth.clients]]`).
     pub clients: Vec<OAuthClientConfig>,
@@ -157,6 +158,8 @@ impl OAuthConfig {
                 [format!("{public_url}{CONSOLE_REDIRECT_PATH}")],
             );
             console.client_name = Some("Web console".into());
+            console.scopes = Some(scopes.to_vec());
+            console = console.first_party();
             config = config.with_client(console);
         }
         for client in &self.clients {
@@ -321,9 +324,11 @@ mod tests {
         assert_eq!(ids, ["console", "ci-bot"]);
         assert_eq!(
             config.clients[0].redirect_uris,
-            ["http://127.0.0.1:8080/console/callback"]
+            ["http://127.0.0.1:8080/console/"]
         );
         assert!(config.clients[0].client_secret.is_none());
+        assert!(config.clients[0].first_party && !config.clients[1].first_party);
+        assert_eq!(config.clients[0].scopes.as_deref(), Some(&scopes[..]));
         assert!(config.clients[1].client_secret.is_some());
         assert!(!format!("{config:?}").contains(secret));
     }

@@ -340,6 +340,7 @@ fn static_clients(
         record.client_name = c.client_name.clone();
         record.scope = scope;
         record.refresh_tokens = c.refresh_tokens;
+        record.first_party = c.first_party;
         if let Some(secret) = &c.client_secret {
             if secret.expose().len() < MIN_SECRET_BYTES {
                 return Err(Error::config(format!(
