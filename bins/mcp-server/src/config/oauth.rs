@@ -11,6 +11,19 @@ pub const CONSOLE_CLIENT_ID: &str = "console";
 /// The console's redirect path under the public URL.
 pub const CONSOLE_REDIRECT_PATH: &str = "/console/";
 
+/// What each built-in scope lets a client do, as the consent page says it.
+pub const SCOPE_DESCRIPTIONS: &[(&str, &str)] = &[
+    ("tools:read", "see the tools and their descriptions"),
+    ("tools:lint", "lint code"),
+    ("tools:execute", "run code in the sandbox"),
+    ("tools:test", "run test suites in the sandbox"),
+    ("tools:generate", "generate code from templates"),
+    ("graph:query", "read the knowledge graph"),
+    ("graph:upsert", "create and change nodes and relationships of the knowledge graph"),
+    ("graph:delete", "delete nodes and relationships of the knowledge graph"),
+    ("system:admin", "administer the server: users, roles, keys, the audit log"),
+];
+
 /// `[oauth]`: how MCP clients that speak OAuth get tokens.
 ///
 /// The resource server (audience-bound tokens, `WWW-Authenticate` challenges, Protected
@@ -152,6 +165,13 @@ impl OAuthConfig {
         config.dynamic_registration = self.dynamic_registration.clone();
         config.client_metadata_documents = self.client_metadata_documents.clone();
         config.service_documentation = None;
+        for (scope, text) in SCOPE_DESCRIPTIONS {
+            if scopes.iter().any(|s| s == scope) {
+                config
+                    .scope_descriptions
+                    .insert((*scope).to_owned(), (*text).to_owned());
+            }
+        }
         if self.console_client && !self.clients.iter().any(|c| c.client_id == CONSOLE_CLIENT_ID) {
             let mut console = mcp_oauth::StaticClientConfig::public(
                 CONSOLE_CLIENT_ID,
