@@ -167,7 +167,7 @@ def test_the_sdk_signs_in_at_the_external_provider_and_survives_a_key_rotation(s
     assert user.urls and user.urls[0].startswith(provider.issuer), user.urls
     # groups ["mcp-dev"] → developer: execute_code is listed, audit_query (admin) is not.
     assert "execute_code" in names and "audit_query" not in names, names
-    assert not result.isError, result
+    assert not result.is_error, result
     first = storage.tokens.access_token
 
     # The provider rotates its key; the next token is signed with the new one, whose kid the
@@ -177,7 +177,7 @@ def test_the_sdk_signs_in_at_the_external_provider_and_survives_a_key_rotation(s
     _, result = asyncio.run(
         call(server, auth, "lint_code", {"language": "python", "code": "y = 2\n"})
     )
-    assert not result.isError, result
+    assert not result.is_error, result
     assert storage.tokens.access_token != first
     assert len(user.urls) == 1, "refreshed, not signed in again"
 

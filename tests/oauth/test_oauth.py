@@ -19,7 +19,7 @@ from conftest import ADMIN_PASSWORD, Server
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from oauth_support import (
     Browser,
     BrowserUser,
@@ -102,7 +102,7 @@ def test_the_sdk_client_connects_from_a_bare_401_and_refreshes_and_revokes(serve
         tools_as(server, auth, ("lint_code", {"language": "python", "code": "x = 1\n"}))
     )
     assert "execute_code" in names and "audit_query" not in names, names
-    assert not result.isError, result
+    assert not result.is_error, result
     # Discovery led the client to register and to ask with PKCE for this resource.
     assert storage.client_info.client_id
     [url] = user.authorization_urls
@@ -148,20 +148,32 @@ def test_the_sdk_client_connects_from_a_bare_401_and_refreshes_and_revokes(serve
         assert f"oauth.{step}" in events, step
 
 
-def test_a_token_without_a_scope_the_roles_allow_is_stepped_up(server):
+def test_a_token_without_a_scope_the_roles_allow_is_stepped_up(server, client_id):
+    # The client holds a token for `tools:read tools:lint` only (as after an earlier sign-in).
+    verifier, challenge = pkce()
+    code = code_for(server, client_id, challenge, user="dev")
+    narrow = exchange(server, client_id, code, verifier).json
+    assert narrow["scope"] == "tools:lint tools:read", narrow
     user = BrowserUser("dev", PASSWORD)
-    auth, storage = provider(server, user, scope="tools:read tools:lint")
+    auth, storage = provider(server, user)
+    storage.client_info = OAuthClientInformationFull(
+        client_id=client_id,
+        redirect_uris=[REDIRECT],
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    storage.tokens = OAuthToken(**narrow)
     _, result = asyncio.run(
         tools_as(
             server, auth, ("execute_code", {"language": "python", "code": "print(6*7)"})
         )
     )
-    # The first token lacked tools:execute: 403 insufficient_scope, the client asked again
-    # with the union of scopes, and the call went through.
-    assert len(user.authorization_urls) == 2, user.authorization_urls
-    assert "tools%3Aexecute" in user.authorization_urls[1]
-    assert "tools:execute" in storage.tokens.scope.split()
-    assert not result.isError, result
+    # execute_code got 403 insufficient_scope with scope="tools:execute"; the client signed in
+    # again for the union of scopes, and the retried call went through.
+    [url] = user.authorization_urls
+    assert "tools%3Aexecute" in url and "tools%3Alint" in url, url
+    assert {"tools:execute", "tools:lint"} <= set(storage.tokens.scope.split())
+    assert not result.is_error, result
 
 
 # ---------------------------------------------------------------- attacks at the HTTP level
@@ -394,3 +406,62 @@ def test_the_forms_need_the_csrf_token_of_the_browsers_own_cookie(server, client
         "script-src 'none'", ""
     )
     assert login.headers["x-frame-options"] == "DENY"
+
+
+def test_the_console_signs_in_as_a_first_party_public_client(server):
+    meta = server.request("GET", "/.well-known/oauth-authorization-server").json
+    assert meta["issuer"] == server.url
+    assert meta["authorization_endpoint"] == server.url + "/oauth/authorize"
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert server.request("GET", "/.well-known/openid-configuration").json == meta
+    verifier, challenge = pkce()
+    redirect = server.url + "/console/"
+    url = (
+        server.url
+        + "/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": "console",
+                "redirect_uri": redirect,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": "s-c",
+                "resource": server.url,
+            }
+        )
+    )
+    browser = Browser()
+    try:
+        # The log-in page, then straight back to the console: no consent page.
+        final = browser.sign_in(url, "viewer", PASSWORD)
+    finally:
+        browser.close()
+    params, location = redirect_params(final)
+    assert location.startswith(redirect + "?"), location
+    r = form(
+        server,
+        "/oauth/token",
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": redirect,
+            "client_id": "console",
+            "code_verifier": verifier,
+        },
+    )
+    assert r.status == 200, r
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # Every scope the viewer's roles allow, nothing more.
+    assert set(r.json["scope"].split()) == {
+        "tools:read",
+        "tools:lint",
+        "graph:query",
+    }, r.json
+    me = server.request("GET", "/api/v1/me", token=r.json["access_token"])
+    assert me.status == 200 and me.json["username"] == "viewer", me
+    # Another redirect URI is not the console's.
+    browser = Browser()
+    r2 = browser.open(url.replace("%2Fconsole%2F", "%2Fconsole%2Fx"))
+    browser.close()
+    assert r2.status_code == 400 and "location" not in r2.headers

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod gateway;
 mod mcp;
 mod neo4j;
+pub mod oauth;
 mod sources;
 mod trusted_proxies;
 pub use gateway::GatewayConfig;

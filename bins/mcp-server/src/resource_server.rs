@@ -42,7 +42,10 @@ impl std::fmt::Debug for ResourceServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResourceServer")
             .field("public_url", &self.public_url)
-            .field("authorization_servers", &self.mcp.metadata().authorization_servers)
+            .field(
+                "authorization_servers",
+                &self.mcp.metadata().authorization_servers,
+            )
             .finish_non_exhaustive()
     }
 }

@@ -45,7 +45,8 @@ pub fn app(
 
 /// Starts the server and runs it until SIGINT/SIGTERM (see [`run`]).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let state = AppState::connect(config).await?;
+    let state = oauth::attach(AppState::connect(config).await?)?;
+    oauth::spawn_upkeep(&state);
     commands::bootstrap_admin(&state).await?;
     let (server, addrs) = bind(&state)?;
     for addr in addrs {

@@ -278,7 +278,10 @@ mod tests {
             "Bearer error=\"insufficient_scope\", scope=\"tools:execute\", resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
         );
         assert_eq!(
-            r.unauthorized_challenge_with_scope(None, Some(&ScopeSet::parse("tools:read").unwrap())),
+            r.unauthorized_challenge_with_scope(
+                None,
+                Some(&ScopeSet::parse("tools:read").unwrap())
+            ),
             "Bearer scope=\"tools:read\", resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
         );
         let resp = r.unauthorized(None);

@@ -590,10 +590,12 @@ async fn invalid_configurations_are_refused_at_build_time() {
 
 #[tokio::test]
 async fn a_first_party_client_gets_its_code_right_after_the_log_in_without_a_consent_page() {
-    let f = Fixture::with_config(config().with_client(
-        mcp_oauth::StaticClientConfig::public("console", ["https://as.example/console/"])
-            .first_party(),
-    ));
+    let f = Fixture::with_config(
+        config().with_client(
+            mcp_oauth::StaticClientConfig::public("console", ["https://as.example/console/"])
+                .first_party(),
+        ),
+    );
     let challenge = mcp_oauth::pkce::s256_challenge(VERIFIER);
     let query = encode(&[
         ("response_type", "code"),

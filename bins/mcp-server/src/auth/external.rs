@@ -47,7 +47,10 @@ pub async fn authenticate(
                 .auth_failures
                 .with_label_values(&["invalid_token"])
                 .inc();
-            if matches!(e, mcp_oauth::external::ExternalTokenError::KeysUnavailable(_)) {
+            if matches!(
+                e,
+                mcp_oauth::external::ExternalTokenError::KeysUnavailable(_)
+            ) {
                 // The token's validity is unknown: not accepted, and not the caller's fault.
                 tracing::warn!(issuer = %issuer, error = %e, "external issuer keys unavailable");
                 return Some(Err(ApiError::Unavailable(

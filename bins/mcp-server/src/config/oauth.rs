@@ -19,9 +19,18 @@ pub const SCOPE_DESCRIPTIONS: &[(&str, &str)] = &[
     ("tools:test", "run test suites in the sandbox"),
     ("tools:generate", "generate code from templates"),
     ("graph:query", "read the knowledge graph"),
-    ("graph:upsert", "create and change nodes and relationships of the knowledge graph"),
-    ("graph:delete", "delete nodes and relationships of the knowledge graph"),
-    ("system:admin", "administer the server: users, roles, keys, the audit log"),
+    (
+        "graph:upsert",
+        "create and change nodes and relationships of the knowledge graph",
+    ),
+    (
+        "graph:delete",
+        "delete nodes and relationships of the knowledge graph",
+    ),
+    (
+        "system:admin",
+        "administer the server: users, roles, keys, the audit log",
+    ),
 ];
 
 /// `[oauth]`: how MCP clients that speak OAuth get tokens.
@@ -172,7 +181,12 @@ impl OAuthConfig {
                     .insert((*scope).to_owned(), (*text).to_owned());
             }
         }
-        if self.console_client && !self.clients.iter().any(|c| c.client_id == CONSOLE_CLIENT_ID) {
+        if self.console_client
+            && !self
+                .clients
+                .iter()
+                .any(|c| c.client_id == CONSOLE_CLIENT_ID)
+        {
             let mut console = mcp_oauth::StaticClientConfig::public(
                 CONSOLE_CLIENT_ID,
                 [format!("{public_url}{CONSOLE_REDIRECT_PATH}")],
@@ -317,8 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn the_console_is_a_preregistered_public_client_and_client_secrets_come_from_the_environment()
-    {
+    fn the_console_is_a_preregistered_public_client_and_client_secrets_come_from_the_environment() {
         let mut oauth = OAuthConfig::default();
         oauth.clients.push(OAuthClientConfig {
             client_id: "ci-bot".into(),
@@ -340,7 +353,11 @@ mod tests {
                 (name == "CI_BOT_SECRET").then(|| secret.to_owned())
             })
             .unwrap();
-        let ids: Vec<&str> = config.clients.iter().map(|c| c.client_id.as_str()).collect();
+        let ids: Vec<&str> = config
+            .clients
+            .iter()
+            .map(|c| c.client_id.as_str())
+            .collect();
         assert_eq!(ids, ["console", "ci-bot"]);
         assert_eq!(
             config.clients[0].redirect_uris,

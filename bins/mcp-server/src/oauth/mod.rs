@@ -59,3 +59,25 @@ pub fn attach(mut state: AppState) -> anyhow::Result<AppState> {
     );
     Ok(state)
 }
+
+/// How often expired OAuth records are removed.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Starts the upkeep of the authorization server of `state` (if any): every
+/// [`PURGE_EVERY`], expired codes, refresh tokens and grants are removed.
+pub fn spawn_upkeep(state: &AppState) {
+    let Some(server) = state.oauth.clone() else {
+        return;
+    };
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            match server.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired OAuth records removed"),
+                Err(e) => tracing::warn!(error = %e, "OAuth upkeep failed"),
+            }
+        }
+    });
+}

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mcp_audit::{AuditEvent, EventType, Outcome};
+use mcp_audit::{AuditEvent, EventType};
 use mcp_core::BoxError;
 use mcp_jwt::TokenOptions;
 use mcp_oauth::event::{EventSink, OAuthEvent};
+use mcp_oauth::store::AccessTokenRef;
 use mcp_oauth::{
-    AccessTokenIssuer, AccessTokenRef, AuthenticatedUser, AuthenticationError, MintedToken,
-    PresentedToken, ScopeSet, TokenRequest, UserAuthenticator,
+    AccessTokenIssuer, AuthenticatedUser, AuthenticationError, MintedToken, PresentedToken,
+    ScopeSet, TokenRequest, UserAuthenticator,
 };
 use mcp_rbac::Permission;
 
@@ -42,7 +43,9 @@ pub fn scopes_of(state: &AppState, supported: &ScopeSet, roles: &[String]) -> Sc
         return ScopeSet::default();
     };
     let allowed = supported.iter().filter(|scope| {
-        Permission::parse(scope).is_ok_and(|p| authorizer.policy().allows(roles, &p))
+        scope
+            .parse::<Permission>()
+            .is_ok_and(|p| authorizer.policy().allows(roles, &p))
     });
     ScopeSet::try_from_iter(allowed.map(str::to_owned)).unwrap_or_default()
 }
@@ -103,7 +106,7 @@ impl UserAuthenticator for Users {
     }
 
     async fn user(&self, user_id: &str) -> Result<Option<AuthenticatedUser>, BoxError> {
-        let Some(user) = self.state.users.get(user_id).await? else {
+        let Some(user) = self.state.users.by_id(user_id).await? else {
             return Ok(None);
         };
         if user.disabled {
@@ -127,7 +130,7 @@ impl AccessTokenIssuer for Tokens {
         let user = self
             .state
             .users
-            .get(&request.user_id)
+            .by_id(&request.user_id)
             .await?
             .ok_or("the user no longer exists")?;
         let roles = self
@@ -217,14 +220,9 @@ impl EventSink for Audit {
             }
             _ => (EventType::SecurityViolation, false),
         };
-        let outcome = if event.is_refusal() {
-            Outcome::Failure
-        } else {
-            Outcome::Success
-        };
         let mut audit = AuditEvent::new(kind)
             .with_action(event.name())
-            .with_outcome(outcome);
+            .with_success(!event.is_refusal());
         audit.user_id = event.user_id().map(str::to_owned);
         if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&event) {
             for (name, value) in fields {

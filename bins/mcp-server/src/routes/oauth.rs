@@ -10,6 +10,7 @@ use mcp_oauth::AuthorizationServer;
 use crate::auth::CallContext;
 use crate::error::ApiError;
 use crate::oauth::within;
+use crate::routes::auth::RawBody;
 use crate::state::AppState;
 
 /// Longest form body of the log-in, consent, token and revocation endpoints.
@@ -90,6 +91,13 @@ pub async fn server_metadata(state: web::Data<AppState>) -> Result<HttpResponse,
     Ok(to_actix(&server(&state)?.metadata().to_http()))
 }
 
+/// The Authorization Server Metadata at the OpenID discovery path (some clients look there).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth", responses(
+    (status = 200, description = "RFC 8414 metadata"), (status = 404, description = "the built-in authorization server is off")))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    server_metadata(state).await
+}
+
 /// The authorization request (browser): checks it and shows the log-in page.
 #[utoipa::path(get, path = "/oauth/authorize", tag = "oauth", responses(
     (status = 200, description = "the log-in page (HTML)"),
@@ -118,8 +126,9 @@ pub async fn authorize(
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
     let cookie = header(&req, COOKIE);
@@ -138,8 +147,9 @@ pub async fn login(
 pub async fn consent(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
     let cookie = header(&req, COOKIE);
@@ -157,8 +167,9 @@ pub async fn consent(
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
     let authorization = header(&req, AUTHORIZATION);
@@ -179,8 +190,9 @@ pub async fn token(
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
     let authorization = header(&req, AUTHORIZATION);
@@ -201,8 +213,9 @@ pub async fn revoke(
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
     bounded(&body, MAX_REGISTRATION_BYTES)?;
     let server = server(&state)?;
     let authorization = header(&req, AUTHORIZATION);
@@ -216,8 +229,29 @@ pub async fn register(
     Ok(cross_origin(to_actix(&answer)))
 }
 
+/// CORS preflight of the token endpoint.
+#[utoipa::path(options, path = "/oauth/token", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn token_preflight() -> HttpResponse {
+    preflight()
+}
+
+/// CORS preflight of the revocation endpoint.
+#[utoipa::path(options, path = "/oauth/revoke", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn revoke_preflight() -> HttpResponse {
+    preflight()
+}
+
+/// CORS preflight of the registration endpoint.
+#[utoipa::path(options, path = "/oauth/register", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn register_preflight() -> HttpResponse {
+    preflight()
+}
+
 /// CORS preflight of the token, revocation and registration endpoints.
-pub async fn preflight() -> HttpResponse {
+fn preflight() -> HttpResponse {
     cross_origin(
         HttpResponse::NoContent()
             .insert_header(("Access-Control-Allow-Methods", "POST, OPTIONS"))

@@ -13,10 +13,10 @@ use mcp_sandbox::Sandbox;
 use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::resource_server::ResourceServer;
 use crate::users::lockout::{LockoutLimits, LoginGuard};
 use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
 use audit_budget::AuditBudget;
-use crate::resource_server::ResourceServer;
 
 pub mod audit_budget;
 mod jwt_keys;
@@ -71,6 +71,8 @@ pub struct AppState {
     pub resource_server: Option<Arc<ResourceServer>>,
     /// The built-in OAuth authorization server, once `crate::oauth::attach` set it up.
     pub oauth: Option<mcp_oauth::AuthorizationServer>,
+    /// The OAuth records (clients, codes, grants, refresh tokens, consents).
+    pub oauth_store: Arc<dyn mcp_oauth::OAuthStore>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -89,6 +91,8 @@ pub struct Backends {
     pub sandbox: Result<Arc<dyn Sandbox>, String>,
     /// The bubblewrap sandbox, for lint and test.
     pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
+    /// The OAuth records, on the tokens store's backend (`oauth.sqlite3` in the data dir).
+    pub oauth: Arc<dyn mcp_oauth::OAuthStore>,
 }
 
 impl Backends {
@@ -102,6 +106,7 @@ impl Backends {
             graph: Arc::new(mcp_graph::MemoryGraphStore::new()),
             sandbox: Err("no sandbox configured".into()),
             sandbox_tools: None,
+            oauth: Arc::new(mcp_oauth::store::memory::MemoryOAuthStore::new()),
         }
     }
 
@@ -159,6 +164,17 @@ impl Backends {
             ),
             Backend::Neo4j => neo4j::revocations(config).await?,
         };
+        let oauth: Arc<dyn mcp_oauth::OAuthStore> = match storage.backend_of(StoreKind::Tokens) {
+            Backend::Memory => Arc::new(mcp_oauth::store::memory::MemoryOAuthStore::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_oauth::store::sqlite::SqliteOAuthStore::open(
+                    storage.data_dir.join("oauth.sqlite3"),
+                )
+                .await
+                .context("OAuth store")?,
+            ),
+            Backend::Neo4j => neo4j::oauth(config).await?,
+        };
         let audit: Arc<dyn AuditSink> = match storage.backend_of(StoreKind::Audit) {
             Backend::Memory => Arc::new(mcp_audit::sink::memory::MemoryAuditSink::new()),
             Backend::Sqlite => Arc::new(
@@ -205,6 +221,7 @@ impl Backends {
             graph,
             sandbox,
             sandbox_tools,
+            oauth,
         })
     }
 }
@@ -398,6 +415,7 @@ impl AppState {
             gateway: None,
             resource_server,
             oauth: None,
+            oauth_store: backends.oauth,
         })
     }
 

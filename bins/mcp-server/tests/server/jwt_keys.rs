@@ -48,6 +48,7 @@ impl Fleet {
             graph: Arc::clone(&b.graph),
             sandbox: Ok(Arc::new(FakeSandbox::new())),
             sandbox_tools: None,
+            oauth: Arc::clone(&b.oauth),
         };
         AppState::assemble(config, backends)
     }

@@ -40,7 +40,11 @@ async fn token_with(state: &AppState, name: &str, roles: &[&str], options: Token
         az.assign_role(&user.id, role).await.unwrap();
     }
     let roles = az.roles_of(&user.id).await.unwrap();
-    state.issuer.issue_with(&user.id, roles, options).unwrap().token
+    state
+        .issuer
+        .issue_with(&user.id, roles, options)
+        .unwrap()
+        .token
 }
 
 fn oauth_token(scopes: &[&str]) -> TokenOptions {
@@ -180,7 +184,10 @@ async fn a_token_for_another_resource_is_refused_and_ours_and_legacy_ones_are_ac
         TokenOptions::new().audience("https://other.example/mcp"),
     )
     .await;
-    let r = send!(&app, bearer(TestRequest::get().uri("/api/v1/me"), &elsewhere));
+    let r = send!(
+        &app,
+        bearer(TestRequest::get().uri("/api/v1/me"), &elsewhere)
+    );
     assert_eq!(r.status, 401, "{}", r.text);
     assert!(www_authenticate(&r).starts_with("Bearer error=\"invalid_token\""));
     for (name, options) in [
@@ -189,7 +196,10 @@ async fn a_token_for_another_resource_is_refused_and_ours_and_legacy_ones_are_ac
         ("old", TokenOptions::new()),
     ] {
         let token = token_with(&state, name, &["viewer"], options).await;
-        let r = send!(&app, bearer(TestRequest::get().uri("/api/v1/tools"), &token));
+        let r = send!(
+            &app,
+            bearer(TestRequest::get().uri("/api/v1/tools"), &token)
+        );
         assert_eq!(r.status, 200, "{name}: {}", r.text);
     }
 }
@@ -199,7 +209,10 @@ async fn scopes_limit_what_the_roles_allow_and_a_missing_scope_asks_for_step_up(
     let state = state(config());
     let app = app!(state);
     let narrow = token_with(&state, "dev", &["developer"], oauth_token(&["tools:read"])).await;
-    let r = send!(&app, bearer(TestRequest::get().uri("/api/v1/tools"), &narrow));
+    let r = send!(
+        &app,
+        bearer(TestRequest::get().uri("/api/v1/tools"), &narrow)
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let execute = TestRequest::post()
         .uri("/api/v1/execute")
