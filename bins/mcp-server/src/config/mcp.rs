@@ -74,7 +74,7 @@ impl McpConfig {
         if let Some(public) = config.http.public_url.as_deref().and_then(|u| {
             let authority = u.split_once("://")?.1.trim_end_matches('/');
             Some(authority.to_owned())
-        }) && !mcp.allowed_hosts.iter().any(|h| *h == public)
+        }) && !mcp.allowed_hosts.contains(&public)
         {
             mcp.allowed_hosts.push(public);
         }
