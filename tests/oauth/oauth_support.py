@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx2
 from mcp.client.auth import AuthorizationCodeResult
 
-HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"\s*/?>')
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)">')
 
 

