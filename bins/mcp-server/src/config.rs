@@ -25,7 +25,6 @@ pub mod oauth;
 mod sources;
 mod trusted_proxies;
 pub use gateway::GatewayConfig;
-pub mod oauth;
 pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
 pub use oauth::OAuthConfig;

@@ -10,7 +10,13 @@
 const LAYERS: &[&[&str]] = &[
     // Configuration types, the permission table, leaf stores and helpers.
     &["access", "config", "metrics", "request_id", "users"],
-    &["data_dir", "error", "limits", "resource_server", "telemetry"],
+    &[
+        "data_dir",
+        "error",
+        "limits",
+        "resource_server",
+        "telemetry",
+    ],
     &["body", "completion", "gateway", "query"],
     &["state"],
     &["auth", "middleware", "preflight"],
