@@ -65,6 +65,32 @@ rules! {
     METRICS = GET "/metrics", Public;
     /// The OpenAPI document.
     OPENAPI_JSON = GET "/api-docs/openapi.json", Public;
+    /// Protected Resource Metadata of the REST API (RFC 9728).
+    OAUTH_RESOURCE_METADATA = GET "/.well-known/oauth-protected-resource", Public;
+    /// Protected Resource Metadata of the MCP endpoint (RFC 9728, where MCP clients look).
+    OAUTH_MCP_RESOURCE_METADATA = GET "/.well-known/oauth-protected-resource/mcp", Public;
+    /// Authorization Server Metadata (RFC 8414).
+    OAUTH_SERVER_METADATA = GET "/.well-known/oauth-authorization-server", Public;
+    /// The same document at the OpenID discovery path.
+    OAUTH_OPENID_CONFIGURATION = GET "/.well-known/openid-configuration", Public;
+    /// OAuth authorization request: the log-in page.
+    OAUTH_AUTHORIZE = GET "/oauth/authorize", Public;
+    /// OAuth log-in form.
+    OAUTH_LOGIN = POST "/oauth/login", Public;
+    /// OAuth consent form.
+    OAUTH_CONSENT = POST "/oauth/consent", Public;
+    /// OAuth token endpoint (code + PKCE, refresh).
+    OAUTH_TOKEN = POST "/oauth/token", Public;
+    /// CORS preflight of the token endpoint.
+    OAUTH_TOKEN_PREFLIGHT = OPTIONS "/oauth/token", Public;
+    /// OAuth token revocation (RFC 7009).
+    OAUTH_REVOKE = POST "/oauth/revoke", Public;
+    /// CORS preflight of the revocation endpoint.
+    OAUTH_REVOKE_PREFLIGHT = OPTIONS "/oauth/revoke", Public;
+    /// OAuth Dynamic Client Registration (RFC 7591).
+    OAUTH_REGISTER = POST "/oauth/register", Public;
+    /// CORS preflight of the registration endpoint.
+    OAUTH_REGISTER_PREFLIGHT = OPTIONS "/oauth/register", Public;
     /// Log in: password → token.
     AUTH_TOKEN = POST "/auth/token", Public;
     /// Revoke a token.

@@ -21,11 +21,13 @@ use serde::{Deserialize, Serialize};
 pub mod gateway;
 mod mcp;
 mod neo4j;
+pub mod oauth;
 mod sources;
 mod trusted_proxies;
 pub use gateway::GatewayConfig;
 pub use mcp::McpConfig;
 pub use neo4j::Neo4jConfig;
+pub use oauth::OAuthConfig;
 pub use sources::{Origin, Sources};
 pub use trusted_proxies::TrustedProxies;
 
@@ -56,6 +58,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
         "storage.neo4j.dangerous_allow_shared_graph_database",
     ),
     ("MCP_NEO4J_SERVER", "storage.neo4j.server"),
+    ("MCP_PUBLIC_URL", "http.public_url"),
+    ("MCP_OAUTH_PAGE_SECRET", "oauth.page_secret"),
 ];
 
 /// Keys whose values are secrets: always strings, never parsed as numbers or booleans.
@@ -72,6 +76,9 @@ const STRING_KEYS: &[&str] = &[
     "storage.neo4j.tokens_database",
     "storage.neo4j.audit_database",
     "http.host",
+    "http.public_url",
+    "oauth.page_secret",
+    "oauth.dynamic_registration.initial_access_token",
 ];
 
 /// Why the configuration could not be loaded.
@@ -235,6 +242,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// Upstream MCP servers served behind the guard (see `config::gateway`).
     pub gateway: GatewayConfig,
+    /// OAuth: the built-in authorization server and trusted external issuers.
+    pub oauth: OAuthConfig,
 }
 
 /// The HTTP listener and request limits.
@@ -258,6 +267,12 @@ pub struct HttpConfig {
     /// audit events and logs is the nearest untrusted address in those headers. Empty (the
     /// default): the TCP peer is the client and the headers are ignored.
     pub trusted_proxies: TrustedProxies,
+    /// The server's canonical public URL (`https://host[:port]`, no path): the OAuth issuer and
+    /// the base of the resource identifiers tokens are bound to. Behind a proxy, set it: the
+    /// `Host` header is never trusted for this. Unset: `http://<host>:<port>` when the server
+    /// listens on a loopback address and a fixed port; otherwise OAuth is off (a warning says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -270,6 +285,7 @@ impl Default for HttpConfig {
             shutdown_timeout_secs: 10,
             workers: 0,
             trusted_proxies: TrustedProxies::default(),
+            public_url: None,
         }
     }
 }
@@ -915,7 +931,46 @@ impl Config {
             };
             out.push(Problem::new("gateway", message));
         }
+        if let Some(url) = &self.http.public_url
+            && let Err(ConfigError::Invalid(message)) = oauth::check_public_url(url)
+        {
+            out.push(Problem::new("http.public_url", message));
+        }
+        if let Err(ConfigError::Invalid(message)) = self.oauth.validate(self.auth.token_ttl_secs) {
+            let key = ["oauth.access_token_ttl_secs", "oauth.clients"]
+                .into_iter()
+                .find(|k| message.starts_with(k))
+                .unwrap_or("oauth");
+            out.push(Problem::new(key, message));
+        }
         out
+    }
+
+    /// The canonical public URL (no trailing `/`): `http.public_url`, else
+    /// `http://<host>:<port>` for a loopback host and a fixed port, else `None`.
+    pub fn public_url(&self) -> Option<String> {
+        if let Some(url) = &self.http.public_url {
+            return oauth::check_public_url(url).ok();
+        }
+        let host = self.http.host.trim();
+        if self.http.port == 0 || !oauth::is_loopback(host.trim_matches(['[', ']'])) {
+            return None;
+        }
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        Some(format!("http://{host}:{}", self.http.port))
+    }
+
+    /// The resource identifiers (RFC 8707 audiences) of this server: `<public_url>/mcp` (the
+    /// MCP endpoint, the default) and `<public_url>` (the REST API). Empty without a public
+    /// URL.
+    pub fn oauth_resources(&self) -> Vec<String> {
+        self.public_url()
+            .map(|url| vec![format!("{url}/mcp"), url])
+            .unwrap_or_default()
     }
 
     /// The effective configuration as TOML, secrets masked (`config check`): a set secret is

@@ -39,6 +39,11 @@ pub enum ApiError {
     /// The caller lacks a permission.
     #[error("Permission denied: {0}")]
     PermissionDenied(String),
+    /// The caller's roles grant the permission but the token's scopes do not: a client can get
+    /// a token with that scope (OAuth step-up, `WWW-Authenticate: Bearer
+    /// error="insufficient_scope"`).
+    #[error("Permission denied: the token's scope does not include {0}")]
+    InsufficientScope(String),
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -112,6 +117,7 @@ impl ApiError {
             Self::InvalidToken => "invalid_token",
             Self::InvalidCredentials => "invalid_credentials",
             Self::PermissionDenied(_) => "permission_denied",
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
@@ -151,7 +157,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidToken | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            Self::PermissionDenied(_) | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -202,6 +208,13 @@ impl ApiError {
         if matches!(self, Self::InvalidToken) {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::InsufficientScope(scope) = self {
+            // The OAuth challenge layer adds `resource_metadata` (it knows the public URL).
+            let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
         }
         res
     }

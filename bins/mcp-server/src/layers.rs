@@ -10,12 +10,18 @@
 const LAYERS: &[&[&str]] = &[
     // Configuration types, the permission table, leaf stores and helpers.
     &["access", "config", "metrics", "request_id", "users"],
-    &["data_dir", "error", "limits", "telemetry"],
+    &[
+        "data_dir",
+        "error",
+        "limits",
+        "resource_server",
+        "telemetry",
+    ],
     &["body", "completion", "gateway", "query"],
     &["state"],
     &["auth", "middleware", "preflight"],
     // The operations both transports call.
-    &["ops"],
+    &["oauth", "ops"],
     // The two transports, which never use each other.
     &["mcp", "routes"],
     &["cli"],

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{commands, completion, error, mcp, middleware, routes};
+use crate::{commands, completion, error, mcp, middleware, oauth, routes};
 
 /// The application: routes from the table, the request middleware, JSON/query error mapping.
 pub fn app(
@@ -39,12 +39,14 @@ pub fn app(
         .configure(routes::configure)
         .configure(mcp::http::configure)
         .default_service(web::to(routes::not_found))
+        .wrap(actix_web::middleware::from_fn(oauth::challenge))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
 }
 
 /// Starts the server and runs it until SIGINT/SIGTERM (see [`run`]).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let state = AppState::connect(config).await?;
+    let state = oauth::attach(AppState::connect(config).await?)?;
+    oauth::spawn_upkeep(&state);
     commands::bootstrap_admin(&state).await?;
     let (server, addrs) = bind(&state)?;
     for addr in addrs {

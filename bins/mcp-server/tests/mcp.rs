@@ -528,7 +528,10 @@ async fn http_without_a_token_is_401_with_www_authenticate() {
     let app = http_app!(state);
     let res = test::call_service(&app, post(INITIALIZE, None).to_request()).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+    assert_eq!(
+        res.headers().get("www-authenticate").unwrap(),
+        "Bearer resource_metadata=\"http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp\""
+    );
 }
 
 #[actix_web::test]

@@ -255,7 +255,14 @@ async fn without_a_token_the_client_is_refused_with_401_before_any_session() {
     let StreamableHttpError::AuthRequired(challenge) = http_error else {
         panic!("not a 401: {err:?}")
     };
-    assert_eq!(challenge.www_authenticate_header, "Bearer");
+    // The OAuth resource server's challenge: where the client finds how to get a token.
+    assert_eq!(
+        challenge.www_authenticate_header,
+        format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            server.url
+        )
+    );
     // The same request by hand shows the status itself.
     let res = server
         .http

@@ -72,6 +72,30 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Claims with a subject, issuer, expiry (Unix seconds) and token id, and nothing else
+    /// (no roles, audience, scope or custom claims): for describing a token verified by other
+    /// means, such as an external identity provider's, in the same shape.
+    pub fn new(
+        sub: impl Into<String>,
+        iss: impl Into<String>,
+        exp: u64,
+        jti: impl Into<String>,
+    ) -> Self {
+        Self {
+            sub: sub.into(),
+            roles: Vec::new(),
+            iss: iss.into(),
+            aud: Vec::new(),
+            iat: None,
+            nbf: None,
+            exp,
+            jti: jti.into(),
+            scope: None,
+            client_id: None,
+            custom: BTreeMap::new(),
+        }
+    }
+
     /// The expiry as a timestamp (saturating at chrono's maximum for absurd values).
     pub fn expires_at(&self) -> DateTime<Utc> {
         i64::try_from(self.exp)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::Error;
@@ -183,6 +183,13 @@ impl OAuthConfig {
         self
     }
 
+    /// Checks everything [`AuthorizationServer::builder`](crate::AuthorizationServer::builder)'s
+    /// `build` checks about the configuration (URLs, scopes, lifetimes, secrets, clients),
+    /// without building a server: for a `config check` command.
+    pub fn check(&self) -> Result<(), Error> {
+        crate::server::check_config(self)
+    }
+
     /// Sets the page key.
     #[must_use]
     pub fn with_page_secret(mut self, secret: impl Into<Secret>) -> Self {
@@ -213,6 +220,11 @@ pub struct StaticClientConfig {
     /// Whether the client may use refresh tokens (default `true`).
     #[serde(default = "yes")]
     pub refresh_tokens: bool,
+    /// The application's own user interface (default `false`): consent is implied, so the
+    /// log-in page is followed by the redirect with a code, never by a consent page. Only for
+    /// public clients whose redirect URIs the operator controls.
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 impl StaticClientConfig {
@@ -228,7 +240,15 @@ impl StaticClientConfig {
             client_name: None,
             scopes: None,
             refresh_tokens: true,
+            first_party: false,
         }
+    }
+
+    /// Makes the client first-party: consent implied, no consent page.
+    #[must_use]
+    pub fn first_party(mut self) -> Self {
+        self.first_party = true;
+        self
     }
 
     /// Makes the client confidential with this secret.
@@ -258,8 +278,8 @@ impl fmt::Debug for StaticClientConfig {
     }
 }
 
-/// Dynamic Client Registration (RFC 7591) settings.
-#[derive(Clone, Deserialize)]
+/// Dynamic Client Registration (RFC 7591) settings. Serialized with the token masked.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DynamicRegistrationConfig {
@@ -272,7 +292,7 @@ pub struct DynamicRegistrationConfig {
     pub max_clients: u64,
     /// When set, registration requires `Authorization: Bearer <this token>` (RFC 7591
     /// initial access token); at least 32 bytes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_access_token: Option<Secret>,
 }
 
@@ -305,7 +325,7 @@ impl fmt::Debug for DynamicRegistrationConfig {
 
 /// Client ID Metadata Document settings: a client id that is an `https://` URL names a JSON
 /// document the server fetches.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ClientMetadataDocumentConfig {

@@ -40,6 +40,8 @@ pub enum ConsentSource {
     Given,
     /// A remembered consent covered the request.
     Remembered,
+    /// The client is the application's own interface (consent implied by configuration).
+    FirstParty,
 }
 
 /// Which kind of token was revoked.

@@ -88,6 +88,9 @@ pub struct ClientRecord {
     pub software_version: Option<String>,
     /// When the client was registered.
     pub created_at: i64,
+    /// The application's own user interface: consent implied (configuration only).
+    #[serde(default)]
+    pub first_party: bool,
 }
 
 impl ClientRecord {
@@ -110,6 +113,7 @@ impl ClientRecord {
             software_id: None,
             software_version: None,
             created_at: chrono::Utc::now().timestamp(),
+            first_party: false,
         }
     }
 

@@ -146,6 +146,17 @@ impl ProtectedResource {
     /// `error="invalid_token"` when a token was presented and refused (RFC 6750 §3.1 says a
     /// request without any token gets no error code).
     pub fn unauthorized_challenge(&self, error: Option<BearerError>) -> String {
+        self.unauthorized_challenge_with_scope(error, None)
+    }
+
+    /// [`unauthorized_challenge`](Self::unauthorized_challenge) naming the scopes the request
+    /// needs (`scope="…"`), so that a client asks for them and no more (MCP's scope selection
+    /// takes the challenge's `scope` first).
+    pub fn unauthorized_challenge_with_scope(
+        &self,
+        error: Option<BearerError>,
+        scope: Option<&ScopeSet>,
+    ) -> String {
         let mut params = Vec::new();
         if let Some(error) = error {
             let code = match error {
@@ -153,6 +164,9 @@ impl ProtectedResource {
                 BearerError::InvalidToken => "invalid_token",
             };
             params.push(("error", code.to_owned()));
+        }
+        if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+            params.push(("scope", scope.to_string()));
         }
         params.push(("resource_metadata", self.metadata_url.clone()));
         challenge(&params)
@@ -262,6 +276,13 @@ mod tests {
         assert_eq!(
             r.insufficient_scope_challenge(&ScopeSet::parse("tools:execute").unwrap()),
             "Bearer error=\"insufficient_scope\", scope=\"tools:execute\", resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
+        );
+        assert_eq!(
+            r.unauthorized_challenge_with_scope(
+                None,
+                Some(&ScopeSet::parse("tools:read").unwrap())
+            ),
+            "Bearer scope=\"tools:read\", resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\""
         );
         let resp = r.unauthorized(None);
         assert_eq!(resp.status, 401);

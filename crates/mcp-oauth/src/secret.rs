@@ -46,6 +46,13 @@ impl From<String> for Secret {
     }
 }
 
+/// Serialized masked (`"********"`), so a printed configuration never shows it.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
@@ -108,6 +115,12 @@ fn hex_lower(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_serializes_masked() {
+        let json = serde_json::to_string(&Secret::new("hunter2-hunter2")).unwrap();
+        assert_eq!(json, "\"********\"");
+    }
 
     #[test]
     fn random_tokens_are_256_bit_base64url_and_distinct() {

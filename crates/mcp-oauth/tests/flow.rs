@@ -587,3 +587,65 @@ async fn invalid_configurations_are_refused_at_build_time() {
     assert!(build(ttl).is_err());
     assert!(build(OAuthConfig::new(ISSUER, ["a"])).is_ok());
 }
+
+#[tokio::test]
+async fn a_first_party_client_gets_its_code_right_after_the_log_in_without_a_consent_page() {
+    let f = Fixture::with_config(
+        config().with_client(
+            mcp_oauth::StaticClientConfig::public("console", ["https://as.example/console/"])
+                .first_party(),
+        ),
+    );
+    let challenge = mcp_oauth::pkce::s256_challenge(VERIFIER);
+    let query = encode(&[
+        ("response_type", "code"),
+        ("client_id", "console"),
+        ("redirect_uri", "https://as.example/console/"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st-c"),
+        ("scope", "tools:read tools:execute system:admin"),
+    ]);
+    let mut browser = TestBrowser::new();
+    let login = browser.authorize(&f.server, &query).await;
+    assert!(login.page().is_some(), "the log-in page is still shown");
+    let done = browser
+        .log_in(&f.server, &login, "alice", "alice-password")
+        .await;
+    let params = redirect_params(&done);
+    assert_eq!(params["state"], "st-c", "{done:?}");
+    let sources: Vec<ConsentSource> = f
+        .events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            OAuthEvent::CodeIssued { consent, .. } => Some(consent),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources, [ConsentSource::FirstParty]);
+    let token = f
+        .server
+        .token(
+            encode(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "console"),
+                ("code", params["code"].as_str()),
+                ("redirect_uri", "https://as.example/console/"),
+                ("code_verifier", VERIFIER),
+            ])
+            .as_bytes(),
+            None,
+        )
+        .await
+        .expect("tokens");
+    // The user's permissions still cut the request down (alice has no system:admin).
+    assert_eq!(token.scope.to_string(), "tools:execute tools:read");
+    // A client that is not first-party still shows the consent page.
+    let mut browser = TestBrowser::new();
+    let login = browser.authorize(&f.server, &Fixture::query(&[])).await;
+    let consent = browser
+        .log_in(&f.server, &login, "alice", "alice-password")
+        .await;
+    assert!(consent.page().is_some(), "consent page for `cli`");
+}

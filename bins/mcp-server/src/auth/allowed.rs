@@ -38,18 +38,36 @@ pub async fn authorize(
 ) -> Result<(), ApiError> {
     let authorizer = state.authorizer()?;
     let decision = mcp_rbac::Policy::check(authorizer.policy(), &principal.roles, permission);
-    let granted = decision.is_allowed();
-    let event = AuditEvent::authorization(
+    // Effective permissions: the roles' grants, limited to the token's scopes when it has any
+    // (OAuth access tokens); a token without a `scope` claim is limited by the roles only.
+    let in_scope = principal.claims.allows_scope(permission.as_str());
+    let granted = decision.is_allowed() && in_scope;
+    let reason = if decision.is_allowed() && !in_scope {
+        format!("the token's scope does not include {permission}")
+    } else {
+        decision.to_string()
+    };
+    let mut event = AuditEvent::authorization(
         principal.user_id.clone(),
         ctx.route.clone(),
         permission.as_str(),
         granted,
     )
     .with_detail("username", principal.username.clone())
-    .with_detail("reason", decision.to_string());
+    .with_detail("reason", reason);
+    if let Some(client) = &principal.claims.client_id {
+        event = event.with_detail("client_id", client.clone());
+    }
     state.audit(ctx.stamp(event)).await;
     if granted {
         Ok(())
+    } else if decision.is_allowed() {
+        state
+            .metrics
+            .permission_denials
+            .with_label_values(&[permission.as_str()])
+            .inc();
+        Err(ApiError::InsufficientScope(permission.to_string()))
     } else {
         state
             .metrics

@@ -5,6 +5,7 @@
 //! report ([`violations`]).
 mod allowed;
 pub mod client_addr;
+pub mod external;
 pub mod login;
 pub mod perm;
 mod principal;

@@ -113,6 +113,10 @@ pub async fn authenticate(
     let Some(token) = token else {
         return Err(fail("missing_token", "no bearer token".into()));
     };
+    // A token of a trusted external issuer is verified by that issuer's keys only.
+    if let Some(result) = super::external::authenticate(state, ctx, token).await {
+        return result;
+    }
     let claims = match state.verifier.verify(token).await {
         Ok(claims) => claims,
         Err(mcp_jwt::Error::Store(e)) => {

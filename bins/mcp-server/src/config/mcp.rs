@@ -70,7 +70,8 @@ pub fn is_loopback_host(host: &str) -> bool {
 impl McpConfig {
     /// The settings for a server with `config`: `[mcp]`, plus the configured listen host as an
     /// allowed `Host` when it is a name or a specific address, plus the loopback browser
-    /// origins when the server listens on loopback and `loopback_origins` is on.
+    /// origins when the server listens on loopback and `loopback_origins` is on, plus the host
+    /// of `http.public_url` (the name clients are told to use).
     pub fn for_server(config: &super::Config) -> Self {
         let mut mcp = config.mcp.clone();
         let host = config.http.host.trim();
@@ -84,6 +85,13 @@ impl McpConfig {
                     mcp.allowed_origins.push(origin.to_owned());
                 }
             }
+        }
+        if let Some(public) = config.http.public_url.as_deref().and_then(|u| {
+            let authority = u.split_once("://")?.1.trim_end_matches('/');
+            Some(authority.to_owned())
+        }) && !mcp.allowed_hosts.contains(&public)
+        {
+            mcp.allowed_hosts.push(public);
         }
         mcp
     }

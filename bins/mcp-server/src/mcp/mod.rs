@@ -272,6 +272,11 @@ fn api_to_rpc(err: ApiError) -> ErrorData {
             err.to_string(),
             Some(json!({ "permission": p })),
         ),
+        ApiError::InsufficientScope(p) => ErrorData::new(
+            PERMISSION_DENIED,
+            err.to_string(),
+            Some(json!({ "permission": p, "error": "insufficient_scope", "scope": p })),
+        ),
         ApiError::Unavailable(_) | ApiError::Timeout => {
             tracing::error!(error = %err, "MCP request failed");
             ErrorData::new(UNAVAILABLE, "Service unavailable", None)

@@ -5,7 +5,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, auth, console, gateway, graph, health, neighborhood, status, tools};
+use super::{
+    admin, audit, auth, console, gateway, graph, health, neighborhood, oauth, status, tools,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +29,10 @@ use super::{admin, audit, auth, console, gateway, graph, health, neighborhood, s
         gateway::tools, gateway::call_tool, gateway::resources, gateway::read_resource,
         gateway::prompts, gateway::get_prompt, gateway::upstreams, gateway::pins,
         gateway::approve, gateway::reject,
+        oauth::api_metadata, oauth::mcp_metadata, oauth::server_metadata,
+        oauth::openid_configuration, oauth::authorize, oauth::login, oauth::consent, oauth::token,
+        oauth::token_preflight, oauth::revoke, oauth::revoke_preflight, oauth::register,
+        oauth::register_preflight,
     ),
     modifiers(&BearerAuth),
 )]

@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod graph;
 pub mod health;
 pub mod neighborhood;
+pub mod oauth;
 pub mod status;
 pub mod tools;
 
@@ -68,6 +69,22 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::READY, health::ready),
             endpoint!(access::METRICS, health::metrics),
             endpoint!(access::OPENAPI_JSON, docs::openapi_json),
+            endpoint!(access::OAUTH_RESOURCE_METADATA, oauth::api_metadata),
+            endpoint!(access::OAUTH_MCP_RESOURCE_METADATA, oauth::mcp_metadata),
+            endpoint!(access::OAUTH_SERVER_METADATA, oauth::server_metadata),
+            endpoint!(
+                access::OAUTH_OPENID_CONFIGURATION,
+                oauth::openid_configuration
+            ),
+            endpoint!(access::OAUTH_AUTHORIZE, oauth::authorize),
+            endpoint!(access::OAUTH_LOGIN, oauth::login),
+            endpoint!(access::OAUTH_CONSENT, oauth::consent),
+            endpoint!(access::OAUTH_TOKEN, oauth::token),
+            endpoint!(access::OAUTH_TOKEN_PREFLIGHT, oauth::token_preflight),
+            endpoint!(access::OAUTH_REVOKE, oauth::revoke),
+            endpoint!(access::OAUTH_REVOKE_PREFLIGHT, oauth::revoke_preflight),
+            endpoint!(access::OAUTH_REGISTER, oauth::register),
+            endpoint!(access::OAUTH_REGISTER_PREFLIGHT, oauth::register_preflight),
             endpoint!(access::AUTH_TOKEN, auth::token),
             endpoint!(access::AUTH_REVOKE, auth::revoke),
             endpoint!(access::ME, auth::me),

@@ -50,6 +50,8 @@ pub fn jwt_config(
     if let Some(audience) = &auth.jwt_audience {
         jwt = jwt.with_audience(audience.clone());
     }
+    // OAuth access tokens are bound to one of this server's resources (RFC 8707).
+    jwt = jwt.with_accepted_audiences(config.oauth_resources());
     Ok(jwt)
 }
 

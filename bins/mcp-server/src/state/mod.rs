@@ -13,6 +13,7 @@ use mcp_sandbox::Sandbox;
 use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::resource_server::ResourceServer;
 use crate::users::lockout::{LockoutLimits, LoginGuard};
 use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
 use audit_budget::AuditBudget;
@@ -65,6 +66,13 @@ pub struct AppState {
     /// The upstream MCP servers of `[gateway]`; `None` when none is configured (or the state
     /// was assembled without starting them).
     pub gateway: Option<Arc<crate::gateway::Upstreams>>,
+    /// The OAuth resource server (metadata, challenges, external issuers); `None` when the
+    /// public URL is unknown or no authorization server is configured.
+    pub resource_server: Option<Arc<ResourceServer>>,
+    /// The built-in OAuth authorization server, once `crate::oauth::attach` set it up.
+    pub oauth: Option<mcp_oauth::AuthorizationServer>,
+    /// The OAuth records (clients, codes, grants, refresh tokens, consents).
+    pub oauth_store: Arc<dyn mcp_oauth::OAuthStore>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -83,6 +91,8 @@ pub struct Backends {
     pub sandbox: Result<Arc<dyn Sandbox>, String>,
     /// The bubblewrap sandbox, for lint and test.
     pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
+    /// The OAuth records, on the tokens store's backend (`oauth.sqlite3` in the data dir).
+    pub oauth: Arc<dyn mcp_oauth::OAuthStore>,
 }
 
 impl Backends {
@@ -96,6 +106,7 @@ impl Backends {
             graph: Arc::new(mcp_graph::MemoryGraphStore::new()),
             sandbox: Err("no sandbox configured".into()),
             sandbox_tools: None,
+            oauth: Arc::new(mcp_oauth::store::memory::MemoryOAuthStore::new()),
         }
     }
 
@@ -153,6 +164,17 @@ impl Backends {
             ),
             Backend::Neo4j => neo4j::revocations(config).await?,
         };
+        let oauth: Arc<dyn mcp_oauth::OAuthStore> = match storage.backend_of(StoreKind::Tokens) {
+            Backend::Memory => Arc::new(mcp_oauth::store::memory::MemoryOAuthStore::new()),
+            Backend::Sqlite => Arc::new(
+                mcp_oauth::store::sqlite::SqliteOAuthStore::open(
+                    storage.data_dir.join("oauth.sqlite3"),
+                )
+                .await
+                .context("OAuth store")?,
+            ),
+            Backend::Neo4j => neo4j::oauth(config).await?,
+        };
         let audit: Arc<dyn AuditSink> = match storage.backend_of(StoreKind::Audit) {
             Backend::Memory => Arc::new(mcp_audit::sink::memory::MemoryAuditSink::new()),
             Backend::Sqlite => Arc::new(
@@ -199,6 +221,7 @@ impl Backends {
             graph,
             sandbox,
             sandbox_tools,
+            oauth,
         })
     }
 }
@@ -326,6 +349,7 @@ impl AppState {
             roles = roles.with_role(name.clone(), role.clone());
         }
         let policy = mcp_rbac::Policy::from_config(&roles).context("roles configuration")?;
+        let resource_server = ResourceServer::from_config(&config, &policy)?.map(Arc::new);
         // Each authenticated request reads the user and their roles: short-lived caches keep
         // that off the database. Local writes invalidate at once; see the config keys' docs.
         let role_ttl = Duration::from_millis(config.auth.role_cache_ttl_ms);
@@ -389,6 +413,9 @@ impl AppState {
             generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
             gateway: None,
+            resource_server,
+            oauth: None,
+            oauth_store: backends.oauth,
         })
     }
 

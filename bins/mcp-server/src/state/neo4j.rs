@@ -56,6 +56,15 @@ pub async fn revocations(
     Ok(Arc::new(store))
 }
 
+/// The OAuth store on Neo4j, beside the revoked tokens in `tokens_database`.
+pub async fn oauth(config: &Config) -> anyhow::Result<Arc<dyn mcp_oauth::OAuthStore>> {
+    let bolt = bolt_config(config, StoreKind::Tokens)?;
+    let store = mcp_oauth::store::neo4j::Neo4jOAuthStore::connect(bolt)
+        .await
+        .context("OAuth store on neo4j")?;
+    Ok(Arc::new(store))
+}
+
 /// The audit sink on Neo4j, in `audit_database` (default: `database`).
 pub async fn audit(config: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
     let bolt = bolt_config(config, StoreKind::Audit)?;

@@ -25,6 +25,11 @@ pub async fn revocations(_: &Config) -> anyhow::Result<Arc<dyn mcp_jwt::store::R
 }
 
 /// Refuses: not compiled in.
+pub async fn oauth(_: &Config) -> anyhow::Result<Arc<dyn mcp_oauth::OAuthStore>> {
+    not_compiled()
+}
+
+/// Refuses: not compiled in.
 pub async fn audit(_: &Config) -> anyhow::Result<Arc<dyn mcp_audit::AuditSink>> {
     not_compiled()
 }

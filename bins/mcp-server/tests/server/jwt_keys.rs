@@ -48,6 +48,7 @@ impl Fleet {
             graph: Arc::clone(&b.graph),
             sandbox: Ok(Arc::new(FakeSandbox::new())),
             sandbox_tools: None,
+            oauth: Arc::clone(&b.oauth),
         };
         AppState::assemble(config, backends)
     }
@@ -251,8 +252,10 @@ async fn with_an_audience_tokens_carry_it_and_tokens_without_it_are_refused() {
     let plain = log_in(&without_aud).await;
     assert_eq!(part(&plain, 1).get("aud"), None);
     assert_eq!(me(&with_aud, &plain).await, Err("invalid_token".into()));
-    // Without an audience configured, `aud` is not checked (as before).
-    assert_eq!(me(&without_aud, &token).await.as_deref(), Ok("alice"));
+    // Without an audience configured, a token without `aud` is accepted, but one bound to an
+    // audience that is not this server's (neither `auth.jwt_audience` nor one of its OAuth
+    // resources) is refused: RFC 8707.
+    assert_eq!(me(&without_aud, &token).await, Err("invalid_token".into()));
 
     // Same key, another audience: refused.
     config.auth.jwt_audience = Some("https://other.test".into());

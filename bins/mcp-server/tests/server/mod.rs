@@ -9,3 +9,4 @@ mod every_route_requires_auth;
 mod graph_isolation;
 mod hardening;
 mod jwt_keys;
+mod oauth_resource;

@@ -152,6 +152,7 @@ impl ClientMetadata {
             software_id: bounded("software_id", self.software_id)?,
             software_version: bounded("software_version", self.software_version)?,
             created_at: now,
+            first_party: false,
         })
     }
 }

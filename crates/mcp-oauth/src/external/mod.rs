@@ -90,7 +90,7 @@ fn default_timeout() -> u64 {
 /// assert_eq!(keycloak.min_refetch_secs, 60);
 /// # Ok::<(), toml::de::Error>(())
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ExternalIssuerConfig {
@@ -100,13 +100,13 @@ pub struct ExternalIssuerConfig {
     /// Accepted audiences: `aud` must contain one (normally the resource's URL).
     pub audiences: Vec<String>,
     /// The JWKS URL; unset: discovered.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// Accepted algorithms (default RS256, ES256, EdDSA).
     #[serde(default = "default_algorithms")]
     pub algorithms: Vec<ExternalAlgorithm>,
     /// The claim holding group or role names: a top-level claim name, else a dotted path.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles_claim: Option<String>,
     /// Claim value → local roles.
     #[serde(default)]

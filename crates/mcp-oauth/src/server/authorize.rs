@@ -213,6 +213,11 @@ impl AuthorizationServer {
                 "the user holds none of the requested permissions",
             ));
         }
+        if client.first_party && client.source == ClientSource::Config {
+            return self
+                .issue_code(&pending, &user.id, grantable, ConsentSource::FirstParty)
+                .await;
+        }
         match self.inner.store.consent(&user.id, &client.client_id).await {
             Ok(Some(consent)) if consent.covers(&grantable, &pending.resource) => {
                 return self

@@ -185,6 +185,12 @@ impl AuthorizationServerBuilder {
     }
 }
 
+/// Validates a configuration as `build` does.
+pub(crate) fn check_config(config: &OAuthConfig) -> Result<(), Error> {
+    let settings = validate(config)?;
+    static_clients(config, &settings.scopes_supported).map(|_| ())
+}
+
 fn secs(what: &str, value: u64, min: u64, max: u64) -> Result<i64, Error> {
     if !(min..=max).contains(&value) {
         return Err(Error::config(format!(
@@ -334,6 +340,7 @@ fn static_clients(
         record.client_name = c.client_name.clone();
         record.scope = scope;
         record.refresh_tokens = c.refresh_tokens;
+        record.first_party = c.first_party;
         if let Some(secret) = &c.client_secret {
             if secret.expose().len() < MIN_SECRET_BYTES {
                 return Err(Error::config(format!(

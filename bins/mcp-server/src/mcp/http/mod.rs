@@ -28,6 +28,7 @@ use crate::state::AppState;
 
 pub mod error;
 pub mod sessions;
+mod step_up;
 
 use error::McpHttpError;
 use sessions::Sessions;
@@ -259,6 +260,9 @@ async fn handle_checked(req: HttpRequest, payload: web::Payload) -> Result<HttpR
         };
         if let Err(rejection) = jsonrpc::check(&body) {
             return Ok(rejected(StatusCode::BAD_REQUEST, &rejection).response());
+        }
+        if let Some(response) = step_up::refusal(&state, &principal, &ctx, &body).await {
+            return Ok(response);
         }
         body
     } else {

@@ -1,0 +1,265 @@
+//! OAuth 2.1 for MCP clients: the Protected Resource Metadata (RFC 9728) of the two resources
+//! (`crate::resource_server`) and the endpoints of the built-in authorization server
+//! (`mcp-oauth`, set up by `crate::oauth::attach`). The answers are the crate's, copied as
+//! they are (status, headers such as the pages' Content-Security-Policy, body).
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, COOKIE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use mcp_oauth::AuthorizationServer;
+
+use crate::auth::CallContext;
+use crate::error::ApiError;
+use crate::oauth::within;
+use crate::routes::auth::RawBody;
+use crate::state::AppState;
+
+/// Longest form body of the log-in, consent, token and revocation endpoints.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Longest Dynamic Client Registration request.
+pub const MAX_REGISTRATION_BYTES: usize = 16 * 1024;
+
+/// Copies a framework-free answer of `mcp-oauth` onto an actix response.
+pub fn to_actix(answer: &mcp_oauth::HttpResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &answer.headers {
+        response.append_header((name.as_str(), value.as_str()));
+    }
+    response.body(answer.body.clone())
+}
+
+fn not_configured() -> ApiError {
+    ApiError::NotFound(
+        "OAuth is not configured on this server (set http.public_url; see docs/oauth.md)".into(),
+    )
+}
+
+fn server(state: &AppState) -> Result<AuthorizationServer, ApiError> {
+    state.oauth.clone().ok_or_else(|| {
+        ApiError::NotFound(
+            "the built-in OAuth authorization server is off (oauth.enabled, http.public_url; \
+             see docs/oauth.md)"
+                .into(),
+        )
+    })
+}
+
+fn header(req: &HttpRequest, name: actix_web::http::header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn bounded(body: &web::Bytes, limit: usize) -> Result<(), ApiError> {
+    if body.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(())
+}
+
+/// Browser-based MCP clients call the token, revocation and registration endpoints from
+/// another origin; those use no cookies, so any origin may read the answers.
+fn cross_origin(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        actix_web::http::header::HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// Protected Resource Metadata of the REST API (resource `<public_url>`).
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "oauth", responses(
+    (status = 200, description = "RFC 9728 metadata"), (status = 404, description = "OAuth is off")))]
+pub async fn api_metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rs = state.resource_server.as_ref().ok_or_else(not_configured)?;
+    Ok(to_actix(&rs.api().metadata_response()))
+}
+
+/// Protected Resource Metadata of the MCP endpoint (resource `<public_url>/mcp`).
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource/mcp", tag = "oauth", responses(
+    (status = 200, description = "RFC 9728 metadata"), (status = 404, description = "OAuth is off")))]
+pub async fn mcp_metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rs = state.resource_server.as_ref().ok_or_else(not_configured)?;
+    Ok(to_actix(&rs.mcp().metadata_response()))
+}
+
+/// Authorization Server Metadata (RFC 8414; the same document at the OpenID discovery path).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth", responses(
+    (status = 200, description = "RFC 8414 metadata"), (status = 404, description = "the built-in authorization server is off")))]
+pub async fn server_metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(to_actix(&server(&state)?.metadata().to_http()))
+}
+
+/// The Authorization Server Metadata at the OpenID discovery path (some clients look there).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth", responses(
+    (status = 200, description = "RFC 8414 metadata"), (status = 404, description = "the built-in authorization server is off")))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    server_metadata(state).await
+}
+
+/// The authorization request (browser): checks it and shows the log-in page.
+#[utoipa::path(get, path = "/oauth/authorize", tag = "oauth", responses(
+    (status = 200, description = "the log-in page (HTML)"),
+    (status = 302, description = "to the client's redirect URI with an error"),
+    (status = 400, description = "an error page (bad client or redirect URI: never redirected)")))]
+pub async fn authorize(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let server = server(&state)?;
+    let query = req.query_string().to_owned();
+    let cookie = header(&req, COOKIE);
+    let answer = within(CallContext::of(&req), async move {
+        server.authorize(&query, cookie.as_deref()).await
+    })
+    .await;
+    Ok(to_actix(&answer.to_http()))
+}
+
+/// The log-in form (user name and password; lock-out and audit as for `/auth/token`).
+#[utoipa::path(post, path = "/oauth/login", tag = "oauth", responses(
+    (status = 200, description = "the consent page"),
+    (status = 303, description = "to the client's redirect URI"),
+    (status = 401, description = "the log-in page again"),
+    (status = 429, description = "locked out")))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    bounded(&body, MAX_FORM_BYTES)?;
+    let server = server(&state)?;
+    let cookie = header(&req, COOKIE);
+    // The password check, its lock-out bookkeeping and audit happen even if the client hangs up.
+    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
+        Ok(server.log_in(&body, cookie.as_deref()).await)
+    }))
+    .await?;
+    Ok(to_actix(&answer.to_http()))
+}
+
+/// The consent form (allow or deny, optionally remembered).
+#[utoipa::path(post, path = "/oauth/consent", tag = "oauth", responses(
+    (status = 303, description = "to the client's redirect URI"),
+    (status = 400, description = "an error page (bad CSRF token or expired form)")))]
+pub async fn consent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    bounded(&body, MAX_FORM_BYTES)?;
+    let server = server(&state)?;
+    let cookie = header(&req, COOKIE);
+    let answer = within(CallContext::of(&req), async move {
+        server.consent(&body, cookie.as_deref()).await
+    })
+    .await;
+    Ok(to_actix(&answer.to_http()))
+}
+
+/// The token endpoint: `authorization_code` (with the PKCE verifier) and `refresh_token`.
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth", responses(
+    (status = 200, description = "access token, refresh token"),
+    (status = 400, description = "RFC 6749 error"), (status = 401, description = "invalid_client")))]
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    bounded(&body, MAX_FORM_BYTES)?;
+    let server = server(&state)?;
+    let authorization = header(&req, AUTHORIZATION);
+    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
+        Ok(match server.token(&body, authorization.as_deref()).await {
+            Ok(tokens) => tokens.to_http(),
+            Err(error) => error.to_http(),
+        })
+    }))
+    .await?;
+    Ok(cross_origin(to_actix(&answer)))
+}
+
+/// Token revocation (RFC 7009): a refresh token ends its grant; an access token is revoked.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", responses(
+    (status = 200, description = "revoked (also for an unknown token)"),
+    (status = 400, description = "RFC 6749 error")))]
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    bounded(&body, MAX_FORM_BYTES)?;
+    let server = server(&state)?;
+    let authorization = header(&req, AUTHORIZATION);
+    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
+        Ok(match server.revoke(&body, authorization.as_deref()).await {
+            Ok(()) => AuthorizationServer::revocation_response(),
+            Err(error) => error.to_http(),
+        })
+    }))
+    .await?;
+    Ok(cross_origin(to_actix(&answer)))
+}
+
+/// Dynamic Client Registration (RFC 7591).
+#[utoipa::path(post, path = "/oauth/register", tag = "oauth", responses(
+    (status = 201, description = "the registered client"),
+    (status = 400, description = "invalid_redirect_uri or invalid_client_metadata")))]
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    bounded(&body, MAX_REGISTRATION_BYTES)?;
+    let server = server(&state)?;
+    let authorization = header(&req, AUTHORIZATION);
+    let answer = within(CallContext::of(&req), async move {
+        match server.register(&body, authorization.as_deref()).await {
+            Ok(client) => client.to_http(),
+            Err(error) => error.to_http(),
+        }
+    })
+    .await;
+    Ok(cross_origin(to_actix(&answer)))
+}
+
+/// CORS preflight of the token endpoint.
+#[utoipa::path(options, path = "/oauth/token", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn token_preflight() -> HttpResponse {
+    preflight()
+}
+
+/// CORS preflight of the revocation endpoint.
+#[utoipa::path(options, path = "/oauth/revoke", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn revoke_preflight() -> HttpResponse {
+    preflight()
+}
+
+/// CORS preflight of the registration endpoint.
+#[utoipa::path(options, path = "/oauth/register", tag = "oauth",
+    responses((status = 204, description = "CORS preflight")))]
+pub async fn register_preflight() -> HttpResponse {
+    preflight()
+}
+
+/// CORS preflight of the token, revocation and registration endpoints.
+fn preflight() -> HttpResponse {
+    cross_origin(
+        HttpResponse::NoContent()
+            .insert_header(("Access-Control-Allow-Methods", "POST, OPTIONS"))
+            .insert_header((
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type, MCP-Protocol-Version",
+            ))
+            .insert_header(("Access-Control-Max-Age", "86400"))
+            .finish(),
+    )
+}
