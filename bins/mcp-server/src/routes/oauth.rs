@@ -169,18 +169,18 @@ pub async fn token(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    bounded(&body, MAX_FORM_BYTES)?;
-    let server = server(&state)?;
-    let authorization = header(&req, AUTHORIZATION);
-    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
-        Ok(match server.token(&body, authorization.as_deref()).await {
-            Ok(tokens) => tokens.to_http(),
-            Err(error) => error.to_http(),
-        })
-    }))
-    .await?;
-    Ok(cross_origin(to_actix(&answer)))
+    grant_form(
+        &req,
+        &state,
+        body.0,
+        |server, body, authorization| async move {
+            match server.token(&body, authorization.as_deref()).await {
+                Ok(tokens) => tokens.to_http(),
+                Err(error) => error.to_http(),
+            }
+        },
+    )
+    .await
 }
 
 /// Token revocation (RFC 7009): a refresh token ends its grant; an access token is revoked.
@@ -192,15 +192,39 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
+    grant_form(
+        &req,
+        &state,
+        body.0,
+        |server, body, authorization| async move {
+            match server.revoke(&body, authorization.as_deref()).await {
+                Ok(()) => AuthorizationServer::revocation_response(),
+                Err(error) => error.to_http(),
+            }
+        },
+    )
+    .await
+}
+
+/// A form POST of the token or revocation endpoint: bounded to [`MAX_FORM_BYTES`], answered
+/// by `answer` run to completion (it writes grants and audit events even when the client hangs
+/// up), with CORS headers.
+async fn grant_form<F, Fut>(
+    req: &HttpRequest,
+    state: &AppState,
+    body: web::Bytes,
+    answer: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(AuthorizationServer, web::Bytes, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = mcp_oauth::HttpResponse> + Send + 'static,
+{
     bounded(&body, MAX_FORM_BYTES)?;
-    let server = server(&state)?;
-    let authorization = header(&req, AUTHORIZATION);
-    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
-        Ok(match server.revoke(&body, authorization.as_deref()).await {
-            Ok(()) => AuthorizationServer::revocation_response(),
-            Err(error) => error.to_http(),
-        })
+    let server = server(state)?;
+    let authorization = header(req, AUTHORIZATION);
+    let work = answer(server, body, authorization);
+    let answer = crate::completion::run_to_completion(within(CallContext::of(req), async move {
+        Ok(work.await)
     }))
     .await?;
     Ok(cross_origin(to_actix(&answer)))
