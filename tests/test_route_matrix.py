@@ -33,6 +33,7 @@ def request_for(method, path):
     path = path.replace("{username}", "target").replace("{role}", "viewer")
     path = path.replace("{name}", "up__thing")
     path = path.replace("{namespace}", "up").replace("{tool}", "thing")
+    path = path.replace("{client_id}", "some-client")
     bodies = {
         ("POST", "/auth/token"): {
             "username": "nobody-here",
@@ -78,9 +79,12 @@ def request_for(method, path):
     return path, bodies.get((method, path))
 
 
-# Without an upstream configured, the gateway's calls and decisions name nothing that exists:
-# 404 once the guard let them through (never 401/403).
+# Without an upstream configured, the gateway's calls and decisions name nothing that exists,
+# and no OAuth client is connected to anyone: 404 once the guard let them through (never
+# 401/403).
 NO_UPSTREAM = {
+    "/api/v1/me/oauth/consents/{client_id}",
+    "/api/v1/users/{username}/oauth/consents/{client_id}",
     "/api/v1/gateway/tools/{name}",
     "/api/v1/gateway/prompts/{name}",
     "/api/v1/gateway/resources/read",

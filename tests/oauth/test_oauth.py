@@ -232,11 +232,14 @@ def authorization_url(server, client_id, challenge, **extra):
     )
 
 
-def code_for(server, client_id, challenge, user="viewer"):
+def code_for(server, client_id, challenge, user="viewer", remember=False):
     browser = Browser()
     try:
         final = browser.sign_in(
-            authorization_url(server, client_id, challenge), user, PASSWORD
+            authorization_url(server, client_id, challenge),
+            user,
+            PASSWORD,
+            remember=remember,
         )
     finally:
         browser.close()
@@ -460,8 +463,133 @@ def test_the_console_signs_in_as_a_first_party_public_client(server):
     }, r.json
     me = server.request("GET", "/api/v1/me", token=r.json["access_token"])
     assert me.status == 200 and me.json["username"] == "viewer", me
+    # The console (first party) manages the user's connections; it is one of them.
+    listing = server.request(
+        "GET", "/api/v1/me/oauth/consents", token=r.json["access_token"]
+    )
+    assert listing.status == 200, listing
+    console = connection_of(listing.json, "console")
+    assert console["first_party"] is True and console["consent"] is None, console
+    assert console["grants"] and console["source"] == "config", console
     # Another redirect URI is not the console's.
     browser = Browser()
     r2 = browser.open(url.replace("%2Fconsole%2F", "%2Fconsole%2Fx"))
     browser.close()
     assert r2.status_code == 400 and "location" not in r2.headers
+
+
+# ------------------------------------------------ connected clients (remembered consents)
+
+
+def audit_events(server, action):
+    admin = server.token("admin", ADMIN_PASSWORD)
+    r = server.request("GET", "/api/v1/audit?limit=1000", token=admin)
+    assert r.status == 200, r
+    events = [record["event"] for record in r.json]
+    return [e for e in events if e["action"] == action]
+
+
+def connection_of(listing, client_id):
+    found = [c for c in listing if c["client_id"] == client_id]
+    return found[0] if found else None
+
+
+def test_a_user_lists_and_revokes_their_connected_clients(server, client_id):
+    verifier, challenge = pkce()
+    code = code_for(server, client_id, challenge, user="dev", remember=True)
+    tokens = exchange(server, client_id, code, verifier).json
+    own = server.token("dev", PASSWORD)
+    dev_id = server.request("GET", "/api/v1/me", token=own).json["user_id"]
+
+    r = server.request("GET", "/api/v1/me/oauth/consents", token=own)
+    assert r.status == 200, r
+    mine = connection_of(r.json, client_id)
+    assert mine is not None, r.json
+    assert mine["client_name"] == "attack test client"
+    assert mine["source"] == "dynamic" and mine["first_party"] is False
+    assert mine["redirect_hosts"] == ["127.0.0.1:53682"]
+    assert set(mine["consent"]["scopes"]) == {"tools:read", "tools:lint"}
+    assert server.url + "/mcp" in mine["consent"]["resources"]
+    assert mine["grants"] and all(g["expires_at"] for g in mine["grants"])
+
+    # The client's own token cannot see or end the user's connections.
+    for method, path in [
+        ("GET", "/api/v1/me/oauth/consents"),
+        ("DELETE", f"/api/v1/me/oauth/consents/{client_id}"),
+    ]:
+        r = server.request(method, path, token=tokens["access_token"])
+        assert r.status == 403 and r.json["error"]["code"] == "permission_denied", r
+    assert server.request("GET", "/api/v1/me", token=tokens["access_token"]).status == 200
+    # Without a token: 401 with the challenge.
+    r = server.request("GET", "/api/v1/me/oauth/consents")
+    assert r.status == 401 and "resource_metadata" in r.headers["WWW-Authenticate"]
+
+    r = server.request("DELETE", f"/api/v1/me/oauth/consents/{client_id}", token=own)
+    assert r.status == 204, r
+    # The consent, the grants, their refresh and access tokens all ended.
+    r = server.request("GET", "/api/v1/me/oauth/consents", token=own)
+    assert connection_of(r.json, client_id) is None, r.json
+    assert refresh(server, client_id, tokens["refresh_token"]).status == 400
+    assert server.request("GET", "/api/v1/me", token=tokens["access_token"]).status == 401
+    # Nothing left to revoke; an unknown client (a URL id, percent-encoded) likewise.
+    r = server.request("DELETE", f"/api/v1/me/oauth/consents/{client_id}", token=own)
+    assert r.status == 404 and r.json["error"]["code"] == "not_found", r
+    r = server.request(
+        "DELETE",
+        "/api/v1/me/oauth/consents/https%3A%2F%2Fclient.example%2Fmeta.json",
+        token=own,
+    )
+    assert r.status == 404 and "no consent" in r.json["error"]["message"], r
+    # The next authorization asks again (the remembered consent is gone).
+    browser = Browser()
+    try:
+        login = browser.open(authorization_url(server, client_id, pkce()[1]))
+        page = browser.submit(
+            login.url,
+            login.text,
+            {"username": "dev", "password": PASSWORD, "action": "login"},
+        )
+    finally:
+        browser.close()
+    assert page.status_code == 200 and "decision" in page.text
+
+    [event] = [
+        e
+        for e in audit_events(server, "oauth.consent_revoked")
+        if e["details"]["revoked_by"] == dev_id
+    ]
+    assert event["user_id"] == dev_id and event["success"] is True
+    assert event["details"]["client_id"] == client_id
+    assert event["details"]["grants_revoked"] >= 1
+
+
+def test_an_admin_lists_and_revokes_any_users_connected_clients(server, client_id):
+    verifier, challenge = pkce()
+    code = code_for(server, client_id, challenge, user="viewer", remember=True)
+    tokens = exchange(server, client_id, code, verifier).json
+    admin = server.token("admin", ADMIN_PASSWORD)
+    admin_id = server.request("GET", "/api/v1/me", token=admin).json["user_id"]
+    path = "/api/v1/users/viewer/oauth/consents"
+
+    r = server.request("GET", path, token=admin)
+    assert r.status == 200, r
+    assert connection_of(r.json, client_id)["consent"] is not None, r.json
+    # Not for other users.
+    dev = server.token("dev", PASSWORD)
+    assert server.request("GET", path, token=dev).status == 403
+    assert server.request("DELETE", f"{path}/{client_id}", token=dev).status == 403
+    r = server.request("GET", "/api/v1/users/nobody/oauth/consents", token=admin)
+    assert r.status == 404, r
+
+    r = server.request("DELETE", f"{path}/{client_id}", token=admin)
+    assert r.status == 204, r
+    assert connection_of(server.request("GET", path, token=admin).json, client_id) is None
+    assert refresh(server, client_id, tokens["refresh_token"]).status == 400
+    assert server.request("GET", "/api/v1/me", token=tokens["access_token"]).status == 401
+    assert server.request("DELETE", f"{path}/{client_id}", token=admin).status == 404
+    events = [
+        e
+        for e in audit_events(server, "oauth.consent_revoked")
+        if e["details"]["revoked_by"] == admin_id
+    ]
+    assert len(events) == 1 and events[0]["details"]["client_id"] == client_id, events

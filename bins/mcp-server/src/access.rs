@@ -91,6 +91,14 @@ rules! {
     OAUTH_REGISTER = POST "/oauth/register", Public;
     /// CORS preflight of the registration endpoint.
     OAUTH_REGISTER_PREFLIGHT = OPTIONS "/oauth/register", Public;
+    /// The OAuth clients connected to the caller's account (not with a third-party client's token).
+    OAUTH_MY_CONSENTS = GET "/api/v1/me/oauth/consents", Authenticated;
+    /// Disconnect a client from the caller's account (consent, grants and their tokens).
+    OAUTH_MY_CONSENT_REVOKE = DELETE "/api/v1/me/oauth/consents/{client_id}", Authenticated;
+    /// The OAuth clients connected to a user's account.
+    OAUTH_USER_CONSENTS = GET "/api/v1/users/{username}/oauth/consents", perm(Permission::SYSTEM_ADMIN);
+    /// Disconnect a client from a user's account.
+    OAUTH_USER_CONSENT_REVOKE = DELETE "/api/v1/users/{username}/oauth/consents/{client_id}", perm(Permission::SYSTEM_ADMIN);
     /// Log in: password → token.
     AUTH_TOKEN = POST "/auth/token", Public;
     /// Revoke a token.

@@ -118,6 +118,8 @@ pub enum OAuthEvent {
         client_id: String,
         /// How many grants were revoked with it.
         grants_revoked: u64,
+        /// Who revoked it (the user's own id, or an admin's).
+        revoked_by: String,
     },
     /// An authorization code was issued.
     CodeIssued {

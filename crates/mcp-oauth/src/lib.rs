@@ -33,6 +33,7 @@ pub use error::{Error, ErrorCode, ErrorResponse};
 pub use event::{EventSink, OAuthEvent};
 pub use http::HttpResponse;
 pub use pages::{Interaction, PAGE_SECURITY_HEADERS, Page, Redirect};
+pub use record::Connection;
 pub use resource::{BearerError, ProtectedResource, ProtectedResourceMetadata};
 pub use scope::{ScopeError, ScopeSet};
 pub use seams::{

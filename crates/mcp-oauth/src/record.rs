@@ -242,6 +242,33 @@ impl ConsentRecord {
     }
 }
 
+/// A client connected to a user's account: its remembered consent and its active grants
+/// ([`AuthorizationServer::connections`](crate::AuthorizationServer::connections)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Connection {
+    /// The client id.
+    pub client_id: String,
+    /// The client, when known without fetching (configured, registered, or a cached
+    /// metadata document).
+    pub client: Option<ClientRecord>,
+    /// The remembered consent, if the user asked for one.
+    pub consent: Option<ConsentRecord>,
+    /// The active (not revoked, not expired) grants, by id.
+    pub grants: Vec<GrantRecord>,
+}
+
+impl Connection {
+    pub(crate) fn empty(client_id: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            client: None,
+            consent: None,
+            grants: Vec::new(),
+        }
+    }
+}
+
 /// The outcome of redeeming a single-use value (a code or a refresh token).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

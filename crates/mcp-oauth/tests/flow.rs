@@ -211,7 +211,22 @@ async fn revoking_a_consent_lists_it_no_more_and_ends_the_clients_grants() {
     assert_eq!(consents[0].client_id, "cli");
     assert_eq!(consents[0].resources, [RESOURCE]);
     assert_eq!(f.server.active_grants("id-alice").await.unwrap().len(), 1);
-    assert!(f.server.revoke_consent("id-alice", "cli").await.unwrap());
+    let connections = f.server.connections("id-alice").await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0].client_id, "cli");
+    assert!(connections[0].consent.is_some());
+    assert_eq!(connections[0].grants.len(), 1);
+    assert_eq!(
+        connections[0].client.as_ref().map(|c| c.client_id.as_str()),
+        Some("cli")
+    );
+    assert!(
+        f.server
+            .revoke_consent("id-alice", "cli", "id-alice")
+            .await
+            .unwrap()
+    );
+    assert!(f.server.connections("id-alice").await.unwrap().is_empty());
     assert!(f.server.consents("id-alice").await.unwrap().is_empty());
     assert!(f.server.active_grants("id-alice").await.unwrap().is_empty());
     assert!(f.tokens.is_revoked(&tokens.access_token));
@@ -220,8 +235,46 @@ async fn revoking_a_consent_lists_it_no_more_and_ends_the_clients_grants() {
         .await
         .unwrap_err();
     assert_eq!(err.error, ErrorCode::InvalidGrant);
-    assert!(!f.server.revoke_consent("id-alice", "cli").await.unwrap());
+    assert!(
+        !f.server
+            .revoke_consent("id-alice", "cli", "id-alice")
+            .await
+            .unwrap()
+    );
     assert!(f.event_names().contains(&"oauth.consent_revoked"));
+}
+
+#[tokio::test]
+async fn a_client_without_a_remembered_consent_is_listed_by_its_grant_and_revoked_with_it() {
+    let f = Fixture::new();
+    let params = f
+        .authorize(&Fixture::query(&[]), "alice", "alice-password", false)
+        .await;
+    let tokens = f.exchange(&params["code"], &[]).await.unwrap();
+    let connections = f.server.connections("id-alice").await.unwrap();
+    assert_eq!(connections.len(), 1);
+    assert!(connections[0].consent.is_none());
+    assert_eq!(connections[0].grants.len(), 1);
+    assert!(f.server.connections("id-bob").await.unwrap().is_empty());
+    assert!(
+        !f.server
+            .revoke_consent("id-bob", "cli", "id-admin")
+            .await
+            .unwrap(),
+        "another user's revocation does not touch alice's grant"
+    );
+    assert!(
+        f.server
+            .revoke_consent("id-alice", "cli", "id-admin")
+            .await
+            .unwrap()
+    );
+    let err = f
+        .refresh(tokens.refresh_token.as_deref().unwrap(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.error, ErrorCode::InvalidGrant);
+    assert!(f.tokens.is_revoked(&tokens.access_token));
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, auth, console, gateway, graph, health, neighborhood, oauth, status, tools,
+    admin, audit, auth, consents, console, gateway, graph, health, neighborhood, oauth, status,
+    tools,
 };
 
 /// The API description.
@@ -33,6 +34,8 @@ use super::{
         oauth::openid_configuration, oauth::authorize, oauth::login, oauth::consent, oauth::token,
         oauth::token_preflight, oauth::revoke, oauth::revoke_preflight, oauth::register,
         oauth::register_preflight,
+        consents::list_own, consents::revoke_own, consents::list_of_user,
+        consents::revoke_of_user,
     ),
     modifiers(&BearerAuth),
 )]

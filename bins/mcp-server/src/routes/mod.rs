@@ -17,6 +17,7 @@ use crate::error::ApiError;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod consents;
 pub mod console;
 pub mod docs;
 pub mod gateway;
@@ -85,6 +86,10 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::OAUTH_REVOKE_PREFLIGHT, oauth::revoke_preflight),
             endpoint!(access::OAUTH_REGISTER, oauth::register),
             endpoint!(access::OAUTH_REGISTER_PREFLIGHT, oauth::register_preflight),
+            endpoint!(access::OAUTH_MY_CONSENTS, consents::list_own),
+            endpoint!(access::OAUTH_MY_CONSENT_REVOKE, consents::revoke_own),
+            endpoint!(access::OAUTH_USER_CONSENTS, consents::list_of_user),
+            endpoint!(access::OAUTH_USER_CONSENT_REVOKE, consents::revoke_of_user),
             endpoint!(access::AUTH_TOKEN, auth::token),
             endpoint!(access::AUTH_REVOKE, auth::revoke),
             endpoint!(access::ME, auth::me),

@@ -100,6 +100,11 @@ impl DocumentClients {
         }
     }
 
+    /// The client described at `client_id` if its document is in the cache (never fetches).
+    pub(crate) fn cached(&self, client_id: &str) -> Option<ClientRecord> {
+        self.found.get(client_id)
+    }
+
     /// The client described at `client_id`, or why not.
     pub(crate) async fn resolve(
         &self,

@@ -104,6 +104,23 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The client with this id if it is known without fetching anything: configured,
+    /// registered, or a metadata document still in the cache.
+    pub(crate) async fn known(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, mcp_core::StoreError> {
+        if let Some(client) = self.statics.get(client_id) {
+            return Ok(Some(client.clone()));
+        }
+        if is_document_client_id(client_id) {
+            return Ok(self.documents.as_ref().and_then(|d| d.cached(client_id)));
+        }
+        self.store.client(client_id).await
+    }
+}
+
 /// Client credentials from a token or revocation request.
 #[derive(Debug)]
 pub(crate) struct Credentials {

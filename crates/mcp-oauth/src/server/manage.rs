@@ -7,7 +7,9 @@ use crate::error::{Error, ErrorCode, ErrorResponse};
 use crate::event::{Endpoint, OAuthEvent, TokenKind};
 use crate::http::HttpResponse;
 use crate::params::Params;
-use crate::record::{AuthMethod, ClientRecord, ClientSource, ConsentRecord, GrantRecord};
+use crate::record::{
+    AuthMethod, ClientRecord, ClientSource, Connection, ConsentRecord, GrantRecord,
+};
 use crate::secret::{constant_time_eq, hash_token, random_token};
 
 /// Largest registration request body read, in bytes.
@@ -240,6 +242,12 @@ impl AuthorizationServer {
         }
     }
 
+    /// The client with this id if it is known without fetching anything (configured,
+    /// registered, or a metadata document still cached).
+    pub async fn known_client(&self, client_id: &str) -> Result<Option<ClientRecord>, Error> {
+        Ok(self.inner.clients.known(client_id).await?)
+    }
+
     /// Removes a dynamically registered client (configured clients cannot be removed here).
     /// Its grants stay until revoked or expired; revoke consents first to end them.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, Error> {
@@ -265,10 +273,45 @@ impl AuthorizationServer {
             .collect())
     }
 
+    /// The clients connected to a user's account, by client id: each with the remembered
+    /// consent (if any) and the active grants. What the user's "connected applications"
+    /// page shows, and what [`revoke_consent`](Self::revoke_consent) ends. The client's
+    /// description is looked up without fetching anything (a metadata document no longer
+    /// cached leaves it `None`).
+    pub async fn connections(&self, user_id: &str) -> Result<Vec<Connection>, Error> {
+        let mut by_client: std::collections::BTreeMap<String, Connection> = Default::default();
+        for consent in self.consents(user_id).await? {
+            let client_id = consent.client_id.clone();
+            by_client
+                .entry(client_id.clone())
+                .or_insert_with(|| Connection::empty(&client_id))
+                .consent = Some(consent);
+        }
+        for grant in self.active_grants(user_id).await? {
+            let client_id = grant.client_id.clone();
+            by_client
+                .entry(client_id.clone())
+                .or_insert_with(|| Connection::empty(&client_id))
+                .grants
+                .push(grant);
+        }
+        for connection in by_client.values_mut() {
+            connection.client = self.known_client(&connection.client_id).await?;
+        }
+        Ok(by_client.into_values().collect())
+    }
+
     /// Revokes what a user gave a client: the remembered consent and every active grant of
-    /// the client for the user (with their refresh and access tokens). For the user's own
-    /// settings page and for admins. Returns whether there was anything to revoke.
-    pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, Error> {
+    /// the client for the user (with their refresh and access tokens), whether or not the
+    /// consent was remembered. For the user's own settings page and for admins; `revoked_by`
+    /// (the acting user's id) goes into the event. Returns whether there was anything to
+    /// revoke.
+    pub async fn revoke_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        revoked_by: &str,
+    ) -> Result<bool, Error> {
         let had_consent = self.inner.store.delete_consent(user_id, client_id).await?;
         let grants: Vec<GrantRecord> = self
             .active_grants(user_id)
@@ -286,6 +329,7 @@ impl AuthorizationServer {
                 user_id: user_id.to_owned(),
                 client_id: client_id.to_owned(),
                 grants_revoked: grants.len() as u64,
+                revoked_by: revoked_by.to_owned(),
             })
             .await;
         }
