@@ -57,10 +57,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("server starts");
-        let http = reqwest::Client::builder()
-            .timeout(STEP)
-            .build()
-            .expect("http client");
+        let http = support::http_client(STEP);
         let mut server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),

@@ -68,10 +68,7 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("server starts");
-        let http = reqwest::Client::builder()
-            .timeout(STEP)
-            .build()
-            .expect("http client");
+        let http = support::http_client(STEP);
         let mut server = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),

@@ -110,6 +110,9 @@ async fn rust_upstream() -> String {
 }
 
 fn proxy(c: &mut Criterion) {
+    // The direct client is reqwest's default one, whose rustls needs a process-wide provider
+    // in this build (the gateway configures its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

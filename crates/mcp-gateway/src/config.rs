@@ -224,6 +224,10 @@ pub struct HttpConfig {
     /// OAuth 2.0 client credentials for the upstream's own authorization server.
     #[serde(default)]
     pub oauth: Option<ClientCredentials>,
+    /// A PEM file of CA certificates trusted, besides the platform's trust store, for the
+    /// upstream's and its token endpoint's TLS certificates (an internal CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl HttpConfig {
@@ -234,6 +238,7 @@ impl HttpConfig {
             bearer_token: None,
             headers: BTreeMap::new(),
             oauth: None,
+            ca_file: None,
         }
     }
 
@@ -243,6 +248,10 @@ impl HttpConfig {
             return Err(Error::Config(format!(
                 "upstream `{ns}`: http.url has no host"
             )));
+        }
+        if let Some(path) = &self.ca_file {
+            crate::upstream::read_ca_file(path)
+                .map_err(|e| Error::Config(format!("upstream `{ns}`: http.ca_file: {e}")))?;
         }
         if self.bearer_token.is_some() && self.oauth.is_some() {
             return Err(Error::Config(format!(
@@ -311,11 +320,6 @@ fn parse_url(ns: &str, what: &str, text: &str) -> Result<Url, Error> {
             "upstream `{ns}`: {what} must not hold credentials"
         )));
     }
-    if url.scheme() == "https" && !crate::upstream::TLS {
-        return Err(Error::Config(format!(
-            "upstream `{ns}`: {what} is https, but this build has no TLS client for upstreams"
-        )));
-    }
     Ok(url)
 }
 
@@ -329,6 +333,7 @@ impl std::fmt::Debug for HttpConfig {
             )
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("oauth", &self.oauth)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -451,6 +456,21 @@ mod tests {
         let mut both = http("http://127.0.0.1:1/mcp");
         both.upstreams[0].stdio = Some(StdioConfig::new("/bin/true", Vec::<String>::new()));
         assert!(both.validate().is_err());
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = http("https://upstream.example/mcp");
+        c.validate().unwrap();
+        let h = c.upstreams[0].http.as_mut().unwrap();
+        h.ca_file = Some(dir.path().join("missing.pem"));
+        assert!(c.validate().unwrap_err().to_string().contains("ca_file"));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        c.upstreams[0].http.as_mut().unwrap().ca_file = Some(empty);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use rmcp::model::JsonObject;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{PyHttp, base_env, eventually, expect_event, gateway, python, upstreams_dir};
+use crate::support::{
+    PyHttp, base_env, eventually, expect_event, gateway, python, tls_certificates, upstreams_dir,
+};
 
 fn args(v: serde_json::Value) -> Option<JsonObject> {
     v.as_object().cloned()
@@ -169,6 +171,55 @@ async fn python_sdk_upstream_over_streamable_http_with_client_credentials() {
     // A redirect to another origin is not followed (following it would succeed).
     let moved = with_oauth(&server, format!("http://127.0.0.1:{}/moved", server.port));
     let health = failing(moved).await;
+    assert_eq!(health.state, UpstreamState::Down, "{health:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_is_verified_against_the_configured_ca_and_reached_only_at_its_origin() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_certificates(certs.path());
+    let server = PyHttp::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let https = |url: String, ca_file: Option<&std::path::Path>| {
+        let mut http = HttpConfig::new(url);
+        http.ca_file = ca_file.map(std::path::Path::to_path_buf);
+        let mut upstream = UpstreamConfig::http("py", http);
+        upstream.connect_timeout_ms = 5_000;
+        upstream.restart_initial_ms = 200;
+        upstream
+    };
+
+    let (gw, _events) = gateway(https(server.https_url(), Some(&ca))).await;
+    let sum = gw
+        .call_tool(
+            "py__add",
+            args(json!({"a": 20, "b": 22})),
+            CallOptions::default(),
+        )
+        .await
+        .expect("add over https");
+    assert_eq!(text_of(&sum.value), "42");
+    gw.shutdown().await;
+
+    // Without the CA the certificate is not trusted: no connection, and the reason says so.
+    let health = failing(https(server.https_url(), None)).await;
+    assert_eq!(health.state, UpstreamState::Down);
+    let reason = health.last_error.unwrap_or_default();
+    assert!(reason.contains("certificate"), "{reason}");
+
+    // A redirect to another origin (localhost, which the certificate also names) is not
+    // followed over https either.
+    let moved = format!("https://127.0.0.1:{}/moved", server.port);
+    let health = failing(https(moved, Some(&ca))).await;
+    assert_eq!(health.state, UpstreamState::Down, "{health:?}");
+
+    // Plain http to the TLS port gets no MCP answer.
+    let plain = format!("http://127.0.0.1:{}/mcp", server.port);
+    let health = failing(https(plain, Some(&ca))).await;
     assert_eq!(health.state, UpstreamState::Down, "{health:?}");
 }
 

@@ -132,7 +132,7 @@ pub struct StdioConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// The MCP endpoint, `http://…` (this build has no TLS client: `https` is refused).
+    /// The MCP endpoint, `https://…` (or `http://…` on loopback or a trusted network).
     pub url: String,
     /// A static bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +149,10 @@ pub struct HttpConfig {
     /// OAuth 2.0 client credentials for the upstream's authorization server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthConfig>,
+    /// A PEM file of CA certificates trusted besides the system's, for the upstream's (and
+    /// its token endpoint's) certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// OAuth 2.0 client credentials (RFC 6749 §4.4) at a configured token endpoint.
@@ -311,6 +315,7 @@ impl HttpConfig {
         env: EnvLookup<'_>,
     ) -> Result<mcp_gateway::HttpConfig, ConfigError> {
         let mut out = mcp_gateway::HttpConfig::new(self.url.clone());
+        out.ca_file.clone_from(&self.ca_file);
         out.bearer_token = secret(
             ns,
             "http.bearer_token",

@@ -27,6 +27,24 @@ pub fn add_user(mut add: Command, password: &str) {
     );
 }
 
+/// An HTTP client whose requests time out after `timeout`. reqwest's TLS in this build is
+/// rustls without a crypto provider of its own (mcp-gateway configures its own): this client
+/// gets ring, so building it cannot panic for want of a process-wide provider.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .tls_backend_preconfigured(tls)
+        .build()
+        .expect("http client")
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

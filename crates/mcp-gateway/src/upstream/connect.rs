@@ -2,11 +2,17 @@
 //! (with a static token or OAuth client credentials), and the MCP handshake.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::service::{RoleClient, RunningService, ServiceExt};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClientTransportConfig, StreamableHttpError,
+};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -81,15 +87,89 @@ async fn drain_stderr(namespace: String, stderr: ProcessOutput) {
     }
 }
 
-/// An HTTP client that never follows redirects (the upstream is reached only at its origin)
-/// and uses no proxy from the environment.
-pub(crate) fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
+/// An HTTP client that never follows redirects (the upstream is reached only at its origin),
+/// uses no proxy from the environment, and speaks TLS with [`tls_config`].
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(connect_timeout)
+        .tls_backend_preconfigured(tls_config(ca_file)?)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// TLS towards https upstreams and token endpoints: rustls on ring (TLS 1.2 and 1.3), servers
+/// verified against the platform's trust store plus the CA certificates of `ca_file`.
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let extra = match ca_file {
+        Some(path) => read_ca_file(path)?,
+        None => Vec::new(),
+    };
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(|e| format!("TLS trust store: {e}"))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .dangerous()
+        // The platform verifier is the safe default of rustls-platform-verifier, not a bypass.
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The certificates of a PEM file (at least one).
+pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "CA file {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The handshake's error with its causes: rmcp's transport error does not link the HTTP
+/// client's error as its source, so a TLS failure (the reason an operator must see in
+/// `/ready`) is dug out of it here.
+fn handshake_failure(error: &ClientInitializeError) -> String {
+    let mut text = error.to_string();
+    if let ClientInitializeError::TransportError { error, .. } = error {
+        let inner: &(dyn std::error::Error + 'static) = error.error.as_ref();
+        let causes = match inner.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            Some(StreamableHttpError::Client(e)) => std::error::Error::source(e),
+            _ => inner.source(),
+        };
+        append_causes(&mut text, causes);
+    }
+    text
+}
+
+/// An error and its causes, `: `-separated.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    append_causes(&mut text, error.source());
+    text
+}
+
+fn append_causes(text: &mut String, mut cause: Option<&(dyn std::error::Error + 'static)>) {
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
 }
 
 #[derive(Deserialize)]
@@ -127,7 +207,7 @@ pub(crate) async fn client_credentials_token(
         .form(&form)
         .send()
         .await
-        .map_err(|e| format!("token request failed: {e}"))?;
+        .map_err(|e| format!("token request failed: {}", with_causes(&e)))?;
     let status = response.status();
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -169,7 +249,7 @@ pub(crate) async fn http(
     connect_timeout: Duration,
     handler: GatewayClient,
 ) -> Result<Connection, String> {
-    let client = http_client(connect_timeout)?;
+    let client = http_client(connect_timeout, config.ca_file.as_deref())?;
     let mut transport = StreamableHttpClientTransportConfig::with_uri(config.url.as_str());
     let mut token_expires = None;
     if let Some(token) = &config.bearer_token {
@@ -197,7 +277,7 @@ pub(crate) async fn http(
     let service = handler
         .serve(transport)
         .await
-        .map_err(|e| format!("handshake failed: {e}"))?;
+        .map_err(|e| format!("handshake failed: {}", handshake_failure(&e)))?;
     Ok(Connection {
         service,
         process: None,

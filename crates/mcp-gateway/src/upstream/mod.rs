@@ -4,6 +4,8 @@
 mod client;
 mod connect;
 
+pub(crate) use self::connect::read_ca_file;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -28,9 +30,6 @@ use crate::event::{EventSink, GatewayEvent};
 use crate::launcher::ProcessLauncher;
 use crate::pin::{MAX_DEFINITION_LEN, Observation, PinnedDefinition, Pins, validate_tool_name};
 use crate::{Error, Redactor};
-
-/// Whether HTTPS upstreams can be reached by this build.
-pub(crate) const TLS: bool = false;
 
 /// Most tools, resources, templates and prompts read from one upstream (each); the rest is
 /// ignored with a warning, so an upstream cannot grow the catalog (and the metrics and

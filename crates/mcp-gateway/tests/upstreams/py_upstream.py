@@ -1,14 +1,14 @@
 """An MCP server built with the official Python SDK (PyPI `mcp`), the gateway tests' HTTP upstream.
 
 Usage: python3 py_upstream.py --state DIR [--port N] [--variant NAME | --variant-file F]
-                              [--require-token] [--stdio]
+                              [--require-token] [--stdio] [--tls-cert PEM --tls-key PEM]
 
 Binds 127.0.0.1 (port 0 picks one), prints `PORT <n>` on stdout, then serves streamable HTTP at
 /mcp; with --stdio it speaks MCP over stdin/stdout instead. Tools: `add`, `slow` (progress; writes DIR/cancelled when cancelled), `leak` (planted
 secrets), `weather` (its description depends on --variant: the "rug pull"), `crash` (exits the
 process). With --require-token, /mcp needs `Authorization: Bearer <t>` where t came from
 POST /token (client credentials `gw-client` / `gw-secret`). GET /moved redirects to /mcp on
-another origin (localhost instead of 127.0.0.1).
+another origin (localhost instead of 127.0.0.1). With --tls-cert/--tls-key it serves HTTPS.
 """
 
 import argparse
@@ -32,6 +32,8 @@ parser.add_argument("--variant", default="v1")
 parser.add_argument("--variant-file")
 parser.add_argument("--require-token", action="store_true")
 parser.add_argument("--stdio", action="store_true")
+parser.add_argument("--tls-cert")
+parser.add_argument("--tls-key")
 args = parser.parse_args()
 if args.variant_file:
     with open(args.variant_file) as f:
@@ -110,7 +112,8 @@ async def token(request: Request) -> JSONResponse:
 
 @server.custom_route("/moved", methods=["GET", "POST", "DELETE"])
 async def moved(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"http://localhost:{PORT}/mcp", status_code=307)
+    scheme = "https" if args.tls_cert else "http"
+    return RedirectResponse(f"{scheme}://localhost:{PORT}/mcp", status_code=307)
 
 
 if args.stdio:
@@ -145,6 +148,8 @@ config = uvicorn.Config(
     RequireToken(app) if args.require_token else app,
     log_level="warning",
     lifespan="on",
+    ssl_certfile=args.tls_cert,
+    ssl_keyfile=args.tls_key,
 )
 asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 sys.exit(0)
