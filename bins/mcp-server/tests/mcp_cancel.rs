@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{CallToolRequestParams, ClientRequest, JsonObject, Request, ServerResult};
 use rmcp::service::{PeerRequestOptions, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
@@ -234,13 +233,10 @@ async fn a_call_cancelled_over_http_kills_its_sandbox_run_and_frees_the_slot() {
     let token = server.token().await;
     let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
         .auth_header(token.clone());
-    let client = tokio::time::timeout(
-        STEP,
-        ().serve(StreamableHttpClientTransport::from_config(config)),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("client connects");
+    let client = tokio::time::timeout(STEP, ().serve(support::mcp_transport(config)))
+        .await
+        .expect("handshake in time")
+        .expect("client connects");
     cancel_a_sleep_run(&client, &server, &token).await;
     let _ = client.cancel().await;
 }

@@ -15,7 +15,6 @@ use rmcp::model::{
     ProgressNotificationParam, ReadResourceRequestParams, ResourceContents,
 };
 use rmcp::service::{ClientInitializeError, NotificationContext, RunningService, ServiceError};
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransportConfig, StreamableHttpError,
 };
@@ -162,7 +161,7 @@ impl Server {
         if let Some(token) = token {
             config = config.auth_header(token);
         }
-        let transport = StreamableHttpClientTransport::from_config(config);
+        let transport = support::mcp_transport(config);
         let recorder = Recorder::default();
         let service = tokio::time::timeout(STEP, recorder.clone().serve(transport))
             .await

@@ -27,10 +27,10 @@ pub fn add_user(mut add: Command, password: &str) {
     );
 }
 
-/// An HTTP client whose requests time out after `timeout`. reqwest's TLS in this build is
-/// rustls without a crypto provider of its own (mcp-gateway configures its own): this client
-/// gets ring, so building it cannot panic for want of a process-wide provider.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
+/// A builder of HTTP clients with TLS on ring. reqwest's TLS in this build is rustls without a
+/// crypto provider of its own (mcp-gateway configures its own), so a client built without a
+/// configured rustls (`reqwest::Client::new()`, rmcp's `from_config`) panics.
+pub fn client_builder() -> reqwest::ClientBuilder {
     let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -38,11 +38,23 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
     .expect("TLS versions")
     .with_root_certificates(rustls::RootCertStore::empty())
     .with_no_client_auth();
-    reqwest::Client::builder()
+    reqwest::Client::builder().tls_backend_preconfigured(tls)
+}
+
+/// An HTTP client whose requests time out after `timeout`.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    client_builder()
         .timeout(timeout)
-        .tls_backend_preconfigured(tls)
         .build()
         .expect("http client")
+}
+
+/// An MCP streamable HTTP transport with `config` over a client of [`client_builder`].
+pub fn mcp_transport(
+    config: rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig,
+) -> rmcp::transport::StreamableHttpClientTransport<reqwest::Client> {
+    let client = client_builder().build().expect("http client");
+    rmcp::transport::StreamableHttpClientTransport::with_client(client, config)
 }
 
 /// A port that was free a moment ago.
