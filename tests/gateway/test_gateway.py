@@ -6,6 +6,9 @@ One server for the module, with two upstreams:
 - `web`: an MCP server built with the official Python SDK (crates/mcp-gateway/tests/upstreams/
   py_upstream.py) over streamable HTTP, behind OAuth client credentials.
 
+The server redacts its own tools' outputs too (`redact_tool_outputs`) and looks for catalog
+changes every 200 ms (list_changed notifications).
+
 Users: `gw` holds `upstream:web:*` and `upstream:fs:read_*` / `upstream:fs:list_*` on top of
 `developer`; `gw2` the same (its own rate budget); `dev` is a plain developer; `admin`.
 """
@@ -19,12 +22,16 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from conftest import ADMIN_PASSWORD, ROOT, Server
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "mcp"))
 from mcp.shared.exceptions import MCPError  # noqa: E402
@@ -101,6 +108,7 @@ inherits = ["developer"]
 permissions = ["upstream:web:*", "upstream:fs:read_*", "upstream:fs:list_*"]
 
 [gateway]
+redact_tool_outputs = true
 [[gateway.upstreams]]
 namespace = "fs"
 calls_per_minute = {FS_CALLS_PER_MINUTE}
@@ -137,7 +145,11 @@ def gw():
         (data / "config.toml").write_text(config_toml(granted, web.port))
         s = Server(
             data,
-            env={"MCP_CONFIG": str(data / "config.toml"), "GW_SECRET": "gw-secret"},
+            env={
+                "MCP_CONFIG": str(data / "config.toml"),
+                "GW_SECRET": "gw-secret",
+                "MCP_MCP__WATCH_INTERVAL_MS": "200",
+            },
         )
         s.add_user("admin", ADMIN_PASSWORD, "admin")
         s.add_user("gw", PASSWORD, "gw-user")
@@ -325,6 +337,87 @@ def test_progress_is_forwarded_and_a_cancelled_call_is_cancelled_upstream(gw):
     ), "the cancelled call is audited as cancelled"
 
 
+def test_upstream_resources_and_prompts_are_listed_and_read_over_rest_redacted(gw):
+    listed = gw.request("GET", "/api/v1/gateway/resources", token=gw.tokens["gw"])
+    assert listed.status == 200, listed
+    uris = {r["uri"] for r in listed.json["resources"]}
+    assert "web+note://deploy" in uris, listed.json
+    r = gw.request(
+        "POST",
+        "/api/v1/gateway/resources/read",
+        {"uri": "web+note://deploy"},
+        token=gw.tokens["gw"],
+    )
+    assert r.status == 200, r
+    text = r.json["contents"][0]["text"]
+    assert "deploy with key" in text and "AKIAIOSFODNN7EXAMPLE" not in text, text
+    assert "[REDACTED:" in text, text
+    r = gw.request(
+        "POST",
+        "/api/v1/gateway/resources/read",
+        {"uri": "web+note://deploy"},
+        token=gw.tokens["dev"],
+    )
+    assert r.status == 403, r
+
+    prompts = gw.request("GET", "/api/v1/gateway/prompts", token=gw.tokens["gw"])
+    assert prompts.status == 200, prompts
+    review = next(p for p in prompts.json if p["name"] == "web__review")
+    assert [a["name"] for a in review["arguments"]] == ["topic"], review
+    r = gw.request(
+        "POST", "/api/v1/gateway/prompts/web__review", {"topic": "the gateway"},
+        token=gw.tokens["gw"],
+    )
+    assert r.status == 200, r
+    message = r.json["messages"][0]["content"]["text"]
+    assert "Review the gateway" in message, message
+    assert "4111 1111 1111 1111" not in message, message
+    r = gw.request(
+        "POST", "/api/v1/gateway/prompts/web__nope", {}, token=gw.tokens["gw"]
+    )
+    assert r.status == 404, r
+    events = [
+        e
+        for e in audit(gw, event_type="upstream_call")
+        if e["resource"] in ("upstream:web:note://deploy", "upstream:web:review")
+        or e["action"] in ("resources/read", "prompts/get")
+    ]
+    assert {e["action"] for e in events} >= {"resources/read", "prompts/get"}, events
+    assert "AKIAIOSFODNN7EXAMPLE" not in json.dumps(events)
+
+
+def test_own_tool_outputs_are_redacted_over_rest_when_configured(gw):
+    node = {
+        "label": "Leaky",
+        "key": "k1",
+        "properties": {"note": "key AKIAIOSFODNN7EXAMPLE", "plain": "nothing here"},
+    }
+    r = gw.request("POST", "/api/v1/graph/nodes", node, token=gw.tokens["admin"])
+    assert r.status == 200, r
+    assert "AKIAIOSFODNN7EXAMPLE" not in r.text, r
+    assert r.json["properties"]["plain"] == "nothing here", r
+    r = gw.request(
+        "POST",
+        "/api/v1/graph/query",
+        {"cypher": "MATCH (n:Leaky) RETURN n.note AS note, n.plain AS plain"},
+        token=gw.tokens["gw"],
+    )
+    assert r.status == 200, r
+    assert "AKIAIOSFODNN7EXAMPLE" not in r.text and "[REDACTED:" in r.text, r
+    assert "nothing here" in r.text, r
+
+    async def over_mcp():
+        async with connect(gw, gw.tokens["gw"]) as c:
+            result = await c.call_tool(
+                "graph_query",
+                {"cypher": "MATCH (n:Leaky) RETURN n.note AS note"},
+            )
+            return json.dumps(result.structured_content)
+
+    text = run(over_mcp())
+    assert "AKIAIOSFODNN7EXAMPLE" not in text and "[REDACTED:" in text, text
+
+
 def test_the_sandbox_shows_the_grant_and_no_other_host_file(gw):
     r = call(gw, "gw", "fs__read_text_file", {"path": str(gw.granted / "granted.txt")})
     assert r.status == 200, r
@@ -361,15 +454,124 @@ def test_ready_and_metrics_report_each_upstream(gw):
     assert gw.request("GET", "/api/v1/gateway/upstreams", token=gw.tokens["gw"]).status == 403
 
 
+class Inbox:
+    """Notifications an MCP client received."""
+
+    def __init__(self):
+        self.items = []
+
+    async def message(self, message):
+        if not isinstance(message, Exception):
+            self.items.append(message)
+
+    def count(self, kind):
+        method = f"notifications/{kind}/list_changed"
+        return len([m for m in self.items if getattr(m, "method", None) == method])
+
+    async def more(self, kind, than, seconds=20):
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self.count(kind) <= than:
+            assert asyncio.get_running_loop().time() < deadline, [
+                getattr(m, "method", None) for m in self.items
+            ]
+            await asyncio.sleep(0.05)
+
+
+class SessionThread:
+    """One MCP session of user `gw` (the official client, legacy mode: a session with a change
+    watcher) kept open in a thread of its own while the test drives the server synchronously."""
+
+    def __init__(self, gw, inbox):
+        self.gw = gw
+        self.inbox = inbox
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.client = None
+        self.done = None
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        self.wait(self._open())
+
+    async def _open(self):
+        self.done = asyncio.Event()
+        opened = asyncio.Event()
+
+        async def hold():
+            headers = {"Authorization": f"Bearer {self.gw.tokens['gw']}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0)) as http,
+                Client(
+                    streamable_http_client(self.gw.url + "/mcp", http_client=http),
+                    mode="legacy",
+                    message_handler=self.inbox.message,
+                ) as c,
+            ):
+                self.client = c
+                opened.set()
+                await self.done.wait()
+
+        self.task = asyncio.ensure_future(hold())
+        await asyncio.wait_for(opened.wait(), 30)
+
+    def wait(self, coro, seconds=60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(seconds)
+
+    def call(self, f):
+        async def go():
+            return await f(self.client)
+
+        return self.wait(go())
+
+    def stop(self):
+        async def close():
+            self.done.set()
+            await asyncio.wait_for(self.task, 10)
+
+        try:
+            self.wait(close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+
 def test_a_crashed_upstream_comes_back_and_a_changed_definition_waits_for_an_admin(gw):
-    """Runs last: it restarts the HTTP upstream with another `weather` description."""
+    """Runs last: it restarts the HTTP upstream with another `weather` description. An MCP
+    client connected all along is told each time the catalog changes."""
+    inbox = Inbox()
+    session = SessionThread(gw, inbox)
+    session.start()
+    try:
+        crash_and_approve(gw, inbox, session)
+    finally:
+        session.stop()
+
+
+def names_of(session):
+    return {t.name for t in session.call(lambda c: c.list_tools(cache_mode="bypass")).tools}
+
+
+def crash_and_approve(gw, inbox, session):
+    assert "web__weather" in names_of(session)
     before = call(gw, "gw", "web__weather", {"city": "Oslo"})
     assert before.status == 200 and "sunny in Oslo" in text_of(before.json), before
+    tools, resources, prompts = (inbox.count(k) for k in ("tools", "resources", "prompts"))
     r = call(gw, "gw", "web__crash", {})
     assert r.status in (502, 503), r
     gw.web.proc.wait(timeout=10)
+    # Down: its tools, resources and prompts are gone, and the client is told.
+    session.wait(inbox.more("tools", tools))
+    session.wait(inbox.more("resources", resources))
+    session.wait(inbox.more("prompts", prompts))
+    down = names_of(session)
+    assert not any(n.startswith("web__") for n in down), down
+    assert "fs__read_text_file" in down
+    tools = inbox.count("tools")
     gw.web.variant.write_text("v2")
     gw.web.start()
+    # Up again, with `weather` withheld: told again.
+    session.wait(inbox.more("tools", tools))
 
     def withheld():
         r = gw.request("GET", "/api/v1/gateway/upstreams", token=gw.tokens["admin"])
@@ -380,6 +582,8 @@ def test_a_crashed_upstream_comes_back_and_a_changed_definition_waits_for_an_adm
         "GET", "/api/v1/gateway/upstreams", token=gw.tokens["admin"]
     )
     assert call(gw, "gw", "web__add", {"a": 1, "b": 2}).status == 200
+    up = names_of(session)
+    assert "web__add" in up and "web__weather" not in up, up
     r = call(gw, "gw", "web__weather", {"city": "Oslo"})
     assert r.status == 409, r
     listed = gw.request("GET", "/api/v1/gateway/tools", token=gw.tokens["gw"]).json
@@ -417,12 +621,16 @@ def test_a_crashed_upstream_comes_back_and_a_changed_definition_waits_for_an_adm
 
     listing = gw.cli("gateway", "pins").stdout
     assert "web\tweather\tpinned" in listing, listing
+    tools = inbox.count("tools")
     out = gw.cli("gateway", "approve", "web", "weather", new_hash)
     assert "approved" in out.stdout, out
     # The running server picks the decision up from the shared pin store.
     assert wait_until(
         lambda: call(gw, "gw", "web__weather", {"city": "Oslo"}).status == 200, 15
     )
+    # Approved: served again, and the client is told.
+    session.wait(inbox.more("tools", tools))
+    assert "web__weather" in names_of(session)
     approved = [
         e
         for e in audit(gw, event_type="gateway")

@@ -249,11 +249,15 @@ impl Gateway {
     }
 
     /// The served tools of every connected upstream, named `<namespace>__<tool>`, with the
-    /// rest of their definition as the upstream sent it. Withheld tools are not listed.
+    /// rest of their definition as the upstream sent it. Withheld tools are not listed, nor
+    /// the tools of an upstream that is not up.
     pub fn list_tools(&self) -> Vec<Tool> {
         let mut out = Vec::new();
         for (ns, u) in &self.inner.upstreams {
-            for t in u.catalog().tools.iter().filter(|t| t.served) {
+            let Some(catalog) = u.served_catalog() else {
+                continue;
+            };
+            for t in catalog.tools.iter().filter(|t| t.served) {
                 let mut tool = t.tool.clone();
                 tool.name = names::qualified(ns, &t.tool.name).into();
                 out.push(tool);
@@ -338,11 +342,14 @@ impl Gateway {
         })
     }
 
-    /// The resources of every connected upstream, URIs qualified (`<namespace>+<uri>`).
+    /// The resources of every upstream that is up, URIs qualified (`<namespace>+<uri>`).
     pub fn list_resources(&self) -> Vec<Resource> {
         let mut out = Vec::new();
         for (ns, u) in &self.inner.upstreams {
-            for r in &u.catalog().resources {
+            let Some(catalog) = u.served_catalog() else {
+                continue;
+            };
+            for r in &catalog.resources {
                 let mut r = r.clone();
                 r.uri = names::qualified_uri(ns, &r.uri);
                 out.push(r);
@@ -351,11 +358,14 @@ impl Gateway {
         out
     }
 
-    /// The resource templates of every connected upstream, qualified like resources.
+    /// The resource templates of every upstream that is up, qualified like resources.
     pub fn list_resource_templates(&self) -> Vec<ResourceTemplate> {
         let mut out = Vec::new();
         for (ns, u) in &self.inner.upstreams {
-            for t in &u.catalog().templates {
+            let Some(catalog) = u.served_catalog() else {
+                continue;
+            };
+            for t in &catalog.templates {
                 let mut t = t.clone();
                 t.uri_template = names::qualified_uri(ns, &t.uri_template);
                 out.push(t);
@@ -378,11 +388,14 @@ impl Gateway {
         self.finish(upstream, inner, result)
     }
 
-    /// The prompts of every connected upstream, named `<namespace>__<prompt>`.
+    /// The prompts of every upstream that is up, named `<namespace>__<prompt>`.
     pub fn list_prompts(&self) -> Vec<Prompt> {
         let mut out = Vec::new();
         for (ns, u) in &self.inner.upstreams {
-            for p in &u.catalog().prompts {
+            let Some(catalog) = u.served_catalog() else {
+                continue;
+            };
+            for p in &catalog.prompts {
                 let mut p = p.clone();
                 p.name = names::qualified(ns, &p.name);
                 out.push(p);

@@ -388,6 +388,10 @@ async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
         matches!(err, Error::Unavailable { .. } | Error::Transport { .. }),
         "{err:?}"
     );
+    eventually("a down upstream's tools are no longer listed", || {
+        gw.health()[0].state == UpstreamState::Down && gw.list_tools().is_empty()
+    })
+    .await;
 
     server.restart();
     let mut last = None;
@@ -415,5 +419,9 @@ async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
     }
     let answer = answer.unwrap_or_else(|| panic!("no answer after the restart: {last:?}"));
     assert_eq!(text_of(&answer.value), "3");
+    assert!(
+        gw.list_tools().iter().any(|t| t.name == "py__add"),
+        "listed again once up"
+    );
     gw.shutdown().await;
 }

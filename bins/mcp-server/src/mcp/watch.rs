@@ -3,7 +3,9 @@
 //! its user may see and at the resources it subscribed to, and sends
 //! - `notifications/tools/list_changed`, `…/resources/list_changed` and
 //!   `…/prompts/list_changed` when the user's roles now show other tools, resources (or
-//!   templates) or prompts (a role assigned or removed, by REST, the CLI or another instance);
+//!   templates) or prompts (a role assigned or removed, by REST, the CLI or another instance),
+//!   or the gateway's upstreams offer others (an upstream down or up again, a tool withheld
+//!   after its definition changed, a new definition approved, an upstream's own list change);
 //! - `notifications/resources/updated` when the content of a subscribed resource changed (a
 //!   graph node written or deleted, the graph statistics, the caller's roles in
 //!   `mcp-server://me`), only while the user may still read it.
@@ -29,14 +31,37 @@ use rmcp::service::{Peer, SubscriptionSink};
 use super::session::Session;
 use super::{prompts, resources, tools};
 use crate::auth::Principal;
+use crate::ops::gateway;
 use crate::state::AppState;
 
-/// What a user may see: the names of the tools, resources and templates, and prompts.
+/// What a user may see: the names of the tools, resources and templates, and prompts, and a
+/// fingerprint of the upstream ones (the gateway's: their whole definitions, since an upstream
+/// may change one without renaming it).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Lists {
     tools: Vec<String>,
     resources: Vec<String>,
     prompts: Vec<String>,
+    upstream_tools: u64,
+    upstream_resources: u64,
+    upstream_prompts: u64,
+}
+
+/// A hash of `value`'s JSON, written straight into the hasher.
+fn digest(value: &impl serde::Serialize) -> u64 {
+    struct Sink(DefaultHasher);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Sink(DefaultHasher::new());
+    let _ = serde_json::to_writer(&mut sink, value);
+    sink.0.finish()
 }
 
 impl Lists {
@@ -68,7 +93,23 @@ impl Lists {
             tools,
             resources,
             prompts,
+            upstream_tools: digest(&gateway::visible_tools(state, who)),
+            upstream_resources: digest(&(
+                gateway::visible_resources(state, who),
+                gateway::visible_resource_templates(state, who),
+            )),
+            upstream_prompts: digest(&gateway::visible_prompts(state, who)),
         }
+    }
+
+    /// Which of the three lists differ: tools, resources (with templates), prompts.
+    fn changed(&self, before: &Self) -> (bool, bool, bool) {
+        (
+            self.tools != before.tools || self.upstream_tools != before.upstream_tools,
+            self.resources != before.resources
+                || self.upstream_resources != before.upstream_resources,
+            self.prompts != before.prompts || self.upstream_prompts != before.upstream_prompts,
+        )
     }
 }
 
@@ -260,16 +301,11 @@ pub async fn run(
             }
         }
         let now = Lists::of(&state, &who);
+        let (tools_changed, resources_changed, prompts_changed) = now.changed(&lists);
         let changes = [
-            (tools_wanted && now.tools != lists.tools, Change::Tools),
-            (
-                resources_wanted && now.resources != lists.resources,
-                Change::Resources,
-            ),
-            (
-                prompts_wanted && now.prompts != lists.prompts,
-                Change::Prompts,
-            ),
+            (tools_wanted && tools_changed, Change::Tools),
+            (resources_wanted && resources_changed, Change::Resources),
+            (prompts_wanted && prompts_changed, Change::Prompts),
         ];
         lists = now;
         for (changed, change) in changes {

@@ -403,6 +403,15 @@ pub fn redact_own_output(state: &AppState, value: &mut Value) -> RedactionCounts
     }
 }
 
+/// One of the server's own tool results over REST as JSON, redacted as over MCP when
+/// `gateway.redact_tool_outputs` is on.
+pub fn own_output<T: serde::Serialize>(state: &AppState, out: &T) -> Result<Value, ApiError> {
+    let mut value = serde_json::to_value(out)
+        .map_err(|e| ApiError::internal(format!("tool result is not JSON: {e}")))?;
+    redact_own_output(state, &mut value);
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

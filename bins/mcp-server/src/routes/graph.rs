@@ -1,10 +1,12 @@
 //! The knowledge graph.
 use actix_web::{HttpRequest, web};
+use serde_json::Value;
 
 use crate::auth::perm::{GraphDelete, GraphQuery, GraphUpsert};
 use crate::auth::{Allowed, CallContext};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
+use crate::ops::gateway;
 use crate::ops::tools::{
     self, DeleteRelationship, Deleted, GraphQueryRequest, NodeId, UpsertNode, UpsertRelationship,
 };
@@ -21,11 +23,10 @@ pub async fn query(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<GraphQueryRequest>,
-) -> Result<web::Json<mcp_graph::QueryResult>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::graph_query(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    let result = tools::graph_query(&state, &auth.principal, &ctx, body.into_inner()).await?;
+    Ok(web::Json(gateway::own_output(&state, &result)?))
 }
 
 /// Counts of nodes and relationships.
@@ -48,11 +49,10 @@ pub async fn upsert_nodes(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<UpsertNode>,
-) -> Result<web::Json<mcp_graph::Node>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::graph_upsert_node(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    let node = tools::graph_upsert_node(&state, &auth.principal, &ctx, body.into_inner()).await?;
+    Ok(web::Json(gateway::own_output(&state, &node)?))
 }
 
 /// Delete a node and its relationships (`?label=…&key=…`).
@@ -81,12 +81,11 @@ pub async fn upsert_relationships(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<UpsertRelationship>,
-) -> Result<web::Json<mcp_graph::Relationship>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
     let input = body.into_inner();
-    Ok(web::Json(
-        tools::graph_upsert_relationship(&state, &auth.principal, &ctx, input).await?,
-    ))
+    let rel = tools::graph_upsert_relationship(&state, &auth.principal, &ctx, input).await?;
+    Ok(web::Json(gateway::own_output(&state, &rel)?))
 }
 
 /// Delete a relationship (JSON body `{from, type, to}`).

@@ -1,6 +1,7 @@
 //! Code tools: execute, lint, test, generate, templates, the tool list.
 use actix_web::{HttpRequest, web};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::access::Access;
@@ -8,12 +9,10 @@ use crate::auth::perm::{ToolsExecute, ToolsGenerate, ToolsLint, ToolsRead, Tools
 use crate::auth::{Allowed, CallContext};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::ops::catalog;
 use crate::ops::tools::{self, ExecuteRequest, ExecuteResponse};
+use crate::ops::{catalog, gateway};
 use crate::state::AppState;
-use mcp_sandbox::tools::{
-    GenerateRequest, Generated, LintReport, LintRequest, TemplateInfo, TestReport, TestRequest,
-};
+use mcp_sandbox::tools::{GenerateRequest, LintRequest, TemplateInfo, TestRequest};
 
 /// Run code in the sandbox (rate-limited per user; audited with the code's SHA-256).
 #[utoipa::path(post, path = "/api/v1/execute", tag = "tools", request_body = ExecuteRequest,
@@ -26,11 +25,12 @@ pub async fn execute(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<ExecuteRequest>,
-) -> Result<web::Json<ExecuteResponse>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::execute(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    Ok(web::Json(gateway::own_output(
+        &state,
+        &tools::execute(&state, &auth.principal, &ctx, body.into_inner()).await?,
+    )?))
 }
 
 /// Lint code: `{"language": "python", "code": "…"}` → diagnostics.
@@ -43,11 +43,12 @@ pub async fn lint(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<LintRequest>,
-) -> Result<web::Json<LintReport>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::lint(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    Ok(web::Json(gateway::own_output(
+        &state,
+        &tools::lint(&state, &auth.principal, &ctx, body.into_inner()).await?,
+    )?))
 }
 
 /// Run pytest tests against code: `{"code": "…", "tests": "…"}` → per-test outcomes.
@@ -60,11 +61,12 @@ pub async fn test(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<TestRequest>,
-) -> Result<web::Json<TestReport>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::test(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    Ok(web::Json(gateway::own_output(
+        &state,
+        &tools::test(&state, &auth.principal, &ctx, body.into_inner()).await?,
+    )?))
 }
 
 /// Render a template: `{"template": "…", "parameters": {…}}` → generated code.
@@ -77,11 +79,12 @@ pub async fn generate(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<GenerateRequest>,
-) -> Result<web::Json<Generated>, ApiError> {
+) -> Result<web::Json<Value>, ApiError> {
     let ctx = CallContext::of(&req);
-    Ok(web::Json(
-        tools::generate(&state, &auth.principal, &ctx, body.into_inner()).await?,
-    ))
+    Ok(web::Json(gateway::own_output(
+        &state,
+        &tools::generate(&state, &auth.principal, &ctx, body.into_inner()).await?,
+    )?))
 }
 
 /// List the code templates and their parameters.

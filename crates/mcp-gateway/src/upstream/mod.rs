@@ -296,6 +296,18 @@ impl Upstream {
         Arc::clone(&read(&self.catalog))
     }
 
+    /// The catalog while the upstream is up; `None` while it is not (its tools, resources and
+    /// prompts are not offered to clients then).
+    pub(crate) fn served_catalog(&self) -> Option<Arc<Catalog>> {
+        let up = self
+            .health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state
+            == UpstreamState::Up;
+        up.then(|| self.catalog())
+    }
+
     /// Waits until the first connection attempt is over.
     pub(crate) async fn settled(&self) {
         let mut rx = self.settled.subscribe();

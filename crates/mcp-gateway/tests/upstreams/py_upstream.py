@@ -6,7 +6,7 @@ Usage: python3 py_upstream.py --state DIR [--port N] [--variant NAME | --variant
 Binds 127.0.0.1 (port 0 picks one), prints `PORT <n>` on stdout, then serves streamable HTTP at
 /mcp; with --stdio it speaks MCP over stdin/stdout instead. Tools: `add`, `slow` (progress; writes DIR/cancelled when cancelled), `leak` (planted
 secrets), `weather` (its description depends on --variant: the "rug pull"), `crash` (exits the
-process). With --require-token, /mcp needs `Authorization: Bearer <t>` where t came from
+process); resource `note://deploy` and prompt `review` (planted secrets). With --require-token, /mcp needs `Authorization: Bearer <t>` where t came from
 POST /token (client credentials `gw-client` / `gw-secret`). GET /moved redirects to /mcp on
 another origin (localhost instead of 127.0.0.1). With --tls-cert/--tls-key it serves HTTPS.
 """
@@ -87,6 +87,18 @@ def leak() -> Leak:
 @server.tool(description=WEATHER[args.variant])
 def weather(city: str) -> str:
     return f"sunny in {city}"
+
+
+@server.resource("note://deploy", mime_type="text/plain")
+def deploy_note() -> str:
+    """Deployment notes (with a planted key)."""
+    return "deploy with key AKIAIOSFODNN7EXAMPLE to eu-west-1"
+
+
+@server.prompt()
+def review(topic: str) -> str:
+    """Asks for a review of `topic` (the text carries a planted card number)."""
+    return f"Review {topic}; billing card 4111 1111 1111 1111"
 
 
 @server.tool()
