@@ -105,6 +105,8 @@ rules! {
     AUTH_REVOKE = POST "/auth/revoke", Authenticated;
     /// The caller's identity.
     ME = GET "/api/v1/me", Authenticated;
+    /// Change one's own password.
+    ME_PASSWORD = POST "/api/v1/me/password", Authenticated;
     /// Run code in the sandbox.
     EXECUTE = POST "/api/v1/execute", perm(Permission::TOOLS_EXECUTE);
     /// Lint code.
@@ -149,6 +151,10 @@ rules! {
     USER_ROLE_ASSIGN = POST "/api/v1/users/{username}/roles", perm(Permission::SYSTEM_ADMIN);
     /// Remove a role from a user.
     USER_ROLE_REVOKE = DELETE "/api/v1/users/{username}/roles/{role}", perm(Permission::SYSTEM_ADMIN);
+    /// Set a user's password (an administrator's reset).
+    USER_PASSWORD = POST "/api/v1/users/{username}/password", perm(Permission::SYSTEM_ADMIN);
+    /// Delete a user.
+    USER_DELETE = DELETE "/api/v1/users/{username}", perm(Permission::SYSTEM_ADMIN);
     /// List roles.
     ROLES_LIST = GET "/api/v1/roles", perm(Permission::SYSTEM_ADMIN);
     /// Version, storage backends, readiness and sandbox isolation layers.

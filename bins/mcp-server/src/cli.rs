@@ -159,6 +159,16 @@ pub enum UsersCommand {
         /// Log-in name.
         username: String,
     },
+    /// Delete a user: their tokens stop working, their roles are taken and the account is
+    /// removed (the name can be used again; audit events keep the old id). Asks for the name
+    /// again on a terminal; elsewhere it needs --yes.
+    Delete {
+        /// Log-in name.
+        username: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `roles` subcommands.

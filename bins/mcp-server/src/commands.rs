@@ -198,6 +198,30 @@ async fn run_on(state: &AppState, command: Command) -> anyhow::Result<()> {
             cli_event(state, "set_password", &username).await;
             println!("password of {username} changed");
         }
+        Command::Users(UsersCommand::Delete { username, yes }) => {
+            let user = find(state, &username).await?;
+            if !yes {
+                confirm_delete(&username)?;
+            }
+            let taken = users::delete_user(&*state.users, authorizer(state)?, &user).await?;
+            let event = AuditEvent::new(EventType::DataWrite)
+                .with_user("cli")
+                .with_action("delete_user")
+                .with_resource("cli")
+                .with_detail("target", username.clone())
+                .with_detail("target_user_id", user.id.clone())
+                .with_detail("roles", serde_json::json!(taken));
+            state.audit(event).await;
+            println!(
+                "deleted user {username} ({}); roles taken: {}",
+                user.id,
+                if taken.is_empty() {
+                    "none".to_owned()
+                } else {
+                    taken.join(", ")
+                }
+            );
+        }
         Command::Roles(RolesCommand::List) => {
             let policy = authorizer(state)?.policy();
             for role in policy.roles() {
@@ -372,6 +396,26 @@ fn user_table(rows: &[serde_json::Value]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Asks for the user name again on a terminal; refuses elsewhere (a script says `--yes`).
+fn confirm_delete(username: &str) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "deleting `{username}` needs confirmation: run it on a terminal, or add --yes \
+             (`users delete {username} --yes`)"
+        );
+    }
+    eprint!(
+        "Delete user {username}, end their sessions and take their roles? Type the name to confirm: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != username {
+        bail!("not confirmed; nothing changed");
+    }
+    Ok(())
 }
 
 /// The password rules, said before a password is typed.

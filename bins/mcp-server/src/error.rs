@@ -36,6 +36,10 @@ pub enum ApiError {
     /// User name or password wrong (the same for both).
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// The current password given with a password change is wrong (the token is fine, so not
+    /// a 401: a client must not take it for a signed-out session).
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// The caller lacks a permission.
     #[error("Permission denied: {0}")]
     PermissionDenied(String),
@@ -116,6 +120,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::InvalidToken => "invalid_token",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::WrongPassword => "wrong_password",
             Self::PermissionDenied(_) => "permission_denied",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
@@ -157,7 +162,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidToken | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied(_) | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::PermissionDenied(_) | Self::InsufficientScope(_) | Self::WrongPassword => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,

@@ -71,6 +71,14 @@ pub struct AssignRole {
     pub role: String,
 }
 
+/// `POST /api/v1/users/{username}/password` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The new password: 8 to 1024 characters.
+    pub password: String,
+}
+
 /// A role of the policy.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleView {
@@ -243,6 +251,77 @@ pub async fn unlock_user(
     })
     .await?;
     Ok(web::Json(view))
+}
+
+/// Set a user's password (an administrator's reset): every session the user had ends, so
+/// their tokens stop working; a log-in lock-out stays until it is lifted (`unlock`).
+#[utoipa::path(post, path = "/api/v1/users/{username}/password", tag = "admin",
+    params(("username" = String, Path)), request_body = ResetPassword, security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reset_password(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+    body: JsonBody<ResetPassword>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let username = username.into_inner();
+    let password = body.into_inner().password;
+    let view = run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        users::validate_password(&password)?;
+        let hash = state.passwords.hash(password).await?;
+        state.users.set_password_hash(&user.id, &hash).await?;
+        let mut extra = serde_json::Map::new();
+        extra.insert("target_user_id".into(), user.id.clone().into());
+        audit_admin_with(&state, &ctx, &caller, "reset_password", &username, extra).await;
+        view(&state, user).await
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Delete a user: their sessions end (every token stops working), their roles are taken, and
+/// the account is removed; the name can be given to a new account, which gets a new id.
+/// Audit events keep the old id. An administrator cannot delete their own account (409).
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "admin",
+    params(("username" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the caller's own account")))]
+pub async fn delete_user(
+    auth: Allowed<SystemAdmin>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = CallContext::of(&req);
+    let caller = auth.principal.user_id;
+    let username = username.into_inner();
+    run_to_completion(async move {
+        let user = find(&state, &username).await?;
+        if user.id == caller {
+            return Err(ApiError::Conflict(
+                "an administrator cannot delete their own account; another administrator can"
+                    .into(),
+            ));
+        }
+        let authorizer = state.authorizer()?;
+        let taken = users::delete_user(&*state.users, authorizer, &user)
+            .await
+            .map_err(|e| match e {
+                users::DeleteError::Store(e) => ApiError::from(e),
+                users::DeleteError::Roles(e) => rbac_error(e),
+            })?;
+        let mut extra = serde_json::Map::new();
+        extra.insert("target_user_id".into(), user.id.clone().into());
+        extra.insert("roles".into(), serde_json::json!(taken));
+        audit_admin_with(&state, &ctx, &caller, "delete_user", &username, extra).await;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Give a user a role.

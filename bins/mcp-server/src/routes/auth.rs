@@ -59,6 +59,19 @@ async fn log_in(
 ) -> Result<TokenResponse, ApiError> {
     let TokenRequest { username, password } = request;
     let user = crate::auth::login::check_password(&state, &ctx, &username, password).await?;
+    let (issued, jti) = issue_for(&state, &user).await?;
+    let event = AuditEvent::authentication(user.id.clone(), true, ctx.ip)
+        .with_detail("username", user.username.clone())
+        .with_detail("jti", jti);
+    state.audit(ctx.stamp(event)).await;
+    Ok(issued)
+}
+
+/// Issues an access token for `user` with their current roles; returns it with its `jti`.
+pub(crate) async fn issue_for(
+    state: &AppState,
+    user: &crate::users::User,
+) -> Result<(TokenResponse, String), ApiError> {
     let authorizer = state.authorizer()?;
     let roles = authorizer
         .roles_of(&user.id)
@@ -69,16 +82,13 @@ async fn log_in(
         .issuer
         .issue_at(&user.id, roles, user.token_issue_time(now))
         .map_err(ApiError::internal)?;
-    let event = AuditEvent::authentication(user.id.clone(), true, ctx.ip)
-        .with_detail("username", user.username.clone())
-        .with_detail("jti", issued.claims.jti.clone());
-    state.audit(ctx.stamp(event)).await;
     let expires_in = u64::try_from((issued.claims.expires_at() - now).num_seconds()).unwrap_or(0);
-    Ok(TokenResponse {
+    let response = TokenResponse {
         access_token: issued.token,
         token_type: "bearer".into(),
         expires_in,
-    })
+    };
+    Ok((response, issued.claims.jti))
 }
 
 /// `POST /auth/revoke` body (optional: an empty body revokes the caller's own token).

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, auth, consents, console, gateway, graph, health, neighborhood, oauth, status,
-    tools,
+    account, admin, audit, auth, consents, console, gateway, graph, health, neighborhood, oauth,
+    status, tools,
 };
 
 /// The API description.
@@ -17,14 +17,15 @@ use super::{
         {\"error\": {\"code\", \"message\", \"request_id\"}}."),
     paths(
         health::health, health::ready, health::metrics, openapi_json,
-        auth::token, auth::revoke, auth::me,
+        auth::token, auth::revoke, auth::me, account::change_password,
         tools::execute, tools::lint, tools::test, tools::generate, tools::templates, tools::list,
         graph::query, graph::stats, graph::upsert_nodes, graph::delete_nodes,
         graph::upsert_relationships, graph::delete_relationships,
         audit::query, audit::verify,
         admin::list_users, admin::create_user, admin::disable_user, admin::enable_user,
         admin::unlock_user,
-        admin::assign_role, admin::revoke_role, admin::list_roles,
+        admin::assign_role, admin::revoke_role, admin::reset_password, admin::delete_user,
+        admin::list_roles,
         neighborhood::neighborhood, status::status,
         console::root, console::console_redirect, console::index, console::file,
         gateway::tools, gateway::call_tool, gateway::resources, gateway::read_resource,

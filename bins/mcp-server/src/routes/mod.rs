@@ -14,6 +14,7 @@ pub use crate::access::Access;
 use crate::access::{self, Rule};
 use crate::error::ApiError;
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
@@ -93,6 +94,7 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::AUTH_TOKEN, auth::token),
             endpoint!(access::AUTH_REVOKE, auth::revoke),
             endpoint!(access::ME, auth::me),
+            endpoint!(access::ME_PASSWORD, account::change_password),
             endpoint!(access::EXECUTE, tools::execute),
             endpoint!(access::LINT, tools::lint),
             endpoint!(access::TEST, tools::test),
@@ -121,6 +123,8 @@ pub fn endpoints() -> &'static [Endpoint] {
             endpoint!(access::USER_UNLOCK, admin::unlock_user),
             endpoint!(access::USER_ROLE_ASSIGN, admin::assign_role),
             endpoint!(access::USER_ROLE_REVOKE, admin::revoke_role),
+            endpoint!(access::USER_PASSWORD, admin::reset_password),
+            endpoint!(access::USER_DELETE, admin::delete_user),
             endpoint!(access::ROLES_LIST, admin::list_roles),
             endpoint!(access::STATUS, status::status),
             endpoint!(access::GATEWAY_TOOLS, gateway::tools),

@@ -13,7 +13,7 @@ use super::{User, UserStore};
 ///
 /// - `by_id` answers from the cache while the entry is younger than the TTL. Unknown ids and
 ///   errors are not cached. Every other method goes to the inner store.
-/// - `set_disabled`, `set_password_hash`, `invalidate_tokens` and `record_unlock` drop that
+/// - `set_disabled`, `set_password_hash`, `invalidate_tokens`, `record_unlock` and `delete` drop that
 ///   user's entry, so disabling a user (or ending their sessions) through this instance locks
 ///   them out at once. A disable made elsewhere (another instance, the
 ///   `users disable` command) applies here within the TTL.
@@ -114,6 +114,12 @@ impl<S: UserStore> UserStore for CachedUserStore<S> {
         result
     }
 
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let result = self.inner.delete(id).await;
+        self.invalidate(id);
+        result
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
@@ -160,6 +166,9 @@ mod tests {
         }
         async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
             self.store.record_unlock(id).await
+        }
+        async fn delete(&self, id: &str) -> Result<(), StoreError> {
+            self.store.delete(id).await
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.store.ping().await

@@ -105,6 +105,17 @@ impl UserStore for MemoryUserStore {
             .await
     }
 
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut map = self.by_name.write().await;
+        let name = map
+            .values()
+            .find(|u| u.id == id)
+            .map(|u| u.username.clone())
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        map.remove(&name);
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

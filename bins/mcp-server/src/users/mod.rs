@@ -127,6 +127,10 @@ pub trait UserStore: Send + Sync {
     /// Sets [`User::unlocked_at`] to now (an administrator lifted the log-in lock-out);
     /// [`StoreError::NotFound`] when there is none.
     async fn record_unlock(&self, id: &str) -> Result<(), StoreError>;
+    /// Removes the account (its name can be taken again; its id never comes back);
+    /// [`StoreError::NotFound`] when there is none. Roles live in the role store: callers
+    /// end the sessions and take the roles first ([`delete_user`]).
+    async fn delete(&self, id: &str) -> Result<(), StoreError>;
     /// Whether the store answers (for `/ready`).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -156,6 +160,9 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
     }
     async fn record_unlock(&self, id: &str) -> Result<(), StoreError> {
         (**self).record_unlock(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        (**self).delete(id).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         (**self).ping().await
@@ -244,6 +251,35 @@ pub async fn create_user_with(
     validate_password(password)?;
     let hash = gate.hash(password.to_owned()).await?;
     store.create(username, &hash).await
+}
+
+/// Deletes an account: ends its sessions (so its tokens stop working at once, also if a later
+/// step fails), takes every role assigned to it, then removes it. Returns the roles taken.
+pub async fn delete_user(
+    store: &dyn UserStore,
+    authorizer: &mcp_rbac::Authorizer,
+    user: &User,
+) -> Result<Vec<String>, DeleteError> {
+    store.invalidate_tokens(&user.id).await?;
+    let mut taken = Vec::new();
+    for role in authorizer.roles_of(&user.id).await? {
+        if authorizer.revoke_role(&user.id, &role).await? {
+            taken.push(role);
+        }
+    }
+    store.delete(&user.id).await?;
+    Ok(taken)
+}
+
+/// Why [`delete_user`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    /// The user store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The role store failed.
+    #[error(transparent)]
+    Roles(#[from] mcp_rbac::Error),
 }
 
 #[cfg(test)]
@@ -339,6 +375,39 @@ pub(crate) mod conformance {
         );
         store.ping().await.unwrap();
         session_marks(store).await;
+        deletion(store).await;
+    }
+
+    /// A deleted account is gone by name, id and from the list; its name can be taken again
+    /// with a new id; deleting twice is `NotFound`.
+    async fn deletion(store: &dyn UserStore) {
+        let dave = store.create("dave", "h").await.unwrap();
+        store.delete(&dave.id).await.unwrap();
+        assert!(store.by_username("dave").await.unwrap().is_none());
+        assert!(store.by_id(&dave.id).await.unwrap().is_none());
+        assert!(
+            store
+                .list()
+                .await
+                .unwrap()
+                .iter()
+                .all(|u| u.username != "dave")
+        );
+        assert!(matches!(
+            store.delete(&dave.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.set_disabled(&dave.id, true).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let again = store.create("dave", "h2").await.unwrap();
+        assert_ne!(again.id, dave.id);
+        assert_eq!(
+            store.by_username("dave").await.unwrap().unwrap().id,
+            again.id
+        );
+        store.delete(&again.id).await.unwrap();
     }
 
     /// Password changes, disables and `invalidate_tokens` end sessions; an enable does not

@@ -235,6 +235,22 @@ impl UserStore for Neo4jUserStore {
         self.set_mark(id, "unlocked_at").await
     }
 
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        // The node goes with its role relationships (the caller revoked the roles first, so
+        // the role store's caches know).
+        let query = self
+            .client
+            .query(
+                "MATCH (u:User {user_id: $id}) WHERE u.username IS NOT NULL \
+                 WITH u, u.user_id AS id DETACH DELETE u RETURN id",
+            )
+            .param("id", id);
+        if self.client.write(query).await?.is_empty() {
+            return Err(StoreError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.client.ping().await
     }

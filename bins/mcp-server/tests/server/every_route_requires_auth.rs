@@ -73,6 +73,13 @@ fn request(e: &Endpoint, token: Option<&str>) -> TestRequest {
             path.replace("{namespace}", "up").replace("{tool}", "thing"),
             Some(json!({"hash": "0".repeat(64)})),
         ),
+        (Method::POST, "/api/v1/users/{username}/password") => {
+            (path, Some(json!({"password": "a-new-long-password"})))
+        }
+        (Method::POST, "/api/v1/me/password") => (
+            path,
+            Some(json!({"current_password": OWN_PASSWORD, "new_password": "a-new-long-password"})),
+        ),
         _ => (path, None),
     };
     let mut req = TestRequest::default().method(e.method.clone()).uri(&path);
@@ -84,6 +91,9 @@ fn request(e: &Endpoint, token: Option<&str>) -> TestRequest {
     }
     req
 }
+
+/// The password of the users the `Authenticated` routes are called as.
+const OWN_PASSWORD: &str = "the-own-password";
 
 /// Routes whose tool is not in this build yet answer 503 with permission, the gateway's
 /// calls and decisions answer 404 (no upstream is configured here), and so do revocations of
@@ -131,7 +141,15 @@ async fn every_route_refuses_no_token_refuses_missing_permission_and_accepts_it(
                 let r = send!(&app, request(e, None));
                 assert_eq!(r.status, 401, "{e:?} without token: {}", r.text);
                 assert_eq!(error_code(&r), "invalid_token");
-                let token = user_with_roles(&state, &format!("auth{checked}"), &["nobody"]).await;
+                let name = format!("auth{checked}");
+                let user = mcp_server::users::create_user(&*state.users, &name, OWN_PASSWORD)
+                    .await
+                    .unwrap();
+                let token = state
+                    .issuer
+                    .issue(&user.id, Vec::<String>::new())
+                    .unwrap()
+                    .token;
                 let r = send!(&app, request(e, Some(&token)));
                 if NOT_YET.contains(&e.path) {
                     assert_eq!(r.status, 404, "{e:?} with a token: {}", r.text);
