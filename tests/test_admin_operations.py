@@ -91,11 +91,29 @@ def test_deleting_a_user_ends_their_tokens_takes_their_roles_and_frees_the_name(
     assert r.status == 404 and r.json["error"]["code"] == "not_found", r
 
 
-def test_an_administrator_cannot_delete_their_own_account(srv, admin):
-    r = srv.request("DELETE", "/api/v1/users/admin", token=admin)
-    assert r.status == 409, r
-    assert "another administrator" in r.json["error"]["message"]
-    assert srv.request("GET", "/api/v1/me", token=admin).status == 200
+def test_an_administrator_cannot_lock_themselves_out(srv, admin):
+    for method, path, body, says in [
+        ("DELETE", "/api/v1/users/admin", None, "another administrator"),
+        ("POST", "/api/v1/users/admin/disable", None, "another administrator"),
+        ("DELETE", "/api/v1/users/admin/roles/admin", None, "system:admin"),
+        (
+            "POST",
+            "/api/v1/users/admin/password",
+            {"password": "long-enough-1"},
+            "/api/v1/me/password",
+        ),
+    ]:
+        r = srv.request(method, path, body, token=admin)
+        assert r.status == 409 and r.json["error"]["code"] == "conflict", (path, r)
+        assert says in r.json["error"]["message"], (path, r)
+    # Nothing changed: the token works, the account keeps its role.
+    me = srv.request("GET", "/api/v1/me", token=admin)
+    assert me.status == 200 and "admin" in me.json["roles"], me
+    # Taking from oneself a role that leaves system:admin in place is fine.
+    create(srv, admin, "gina", "gina-password-1", ["admin", "developer"])
+    gina = srv.token("gina", "gina-password-1")
+    r = srv.request("DELETE", "/api/v1/users/gina/roles/developer", token=gina)
+    assert r.status == 200 and r.json["roles"] == ["admin"], r
 
 
 def test_a_password_reset_ends_the_users_sessions_and_the_new_password_works(srv, admin):

@@ -99,6 +99,12 @@ rules! {
     OAUTH_USER_CONSENTS = GET "/api/v1/users/{username}/oauth/consents", perm(Permission::SYSTEM_ADMIN);
     /// Disconnect a client from a user's account.
     OAUTH_USER_CONSENT_REVOKE = DELETE "/api/v1/users/{username}/oauth/consents/{client_id}", perm(Permission::SYSTEM_ADMIN);
+    /// The interactive API reference without its trailing slash: a redirect.
+    API_DOCS = GET "/api-docs", Public;
+    /// The interactive API reference (Swagger UI).
+    API_DOCS_INDEX = GET "/api-docs/", Public;
+    /// The API reference's script, styles, vendored library and its licences.
+    API_DOCS_FILE = GET "/api-docs/{file}", Public;
     /// Log in: password → token.
     AUTH_TOKEN = POST "/auth/token", Public;
     /// Revoke a token.

@@ -421,7 +421,7 @@ fn confirm_delete(username: &str) -> anyhow::Result<()> {
 /// The password rules, said before a password is typed.
 fn password_rules() -> String {
     format!(
-        "The password needs at least {} characters and at most {} bytes.",
+        "The password needs at least {} and at most {} characters.",
         users::MIN_PASSWORD_LEN,
         users::MAX_PASSWORD_LEN
     )

@@ -50,6 +50,7 @@ pub(crate) fn hash_canonical(prev_hash: &str, canonical: &str) -> String {
 
 /// The newest link of a chain: its sequence number and hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ChainHead {
     /// Sequence number of the newest event; 0 for an empty chain.
     pub seq: u64,
@@ -69,6 +70,7 @@ impl ChainHead {
 
 /// The result of [`AuditSink::verify_chain`](crate::AuditSink::verify_chain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ChainReport {
     /// How many stored events were checked (up to and including a broken one).
     pub checked: u64,
@@ -87,10 +89,12 @@ impl ChainReport {
 
 /// The first place where a chain does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct BrokenLink {
     /// Sequence number of the offending stored row.
     pub seq: u64,
     /// Its event id, when the row could still be read.
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub event_id: Option<Uuid>,
     /// What is wrong with it.
     pub reason: BreakReason,
@@ -108,6 +112,7 @@ impl fmt::Display for BrokenLink {
 
 /// Why a link is broken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum BreakReason {

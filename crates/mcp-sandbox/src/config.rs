@@ -109,24 +109,55 @@ impl Limits {
 
 /// Per-request overrides of the default [`Limits`]; `None` keeps the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct RequestLimits {
     /// See [`Limits::wall_time_ms`].
+    #[serde(deserialize_with = "integral")]
     pub wall_time_ms: Option<u64>,
     /// See [`Limits::cpu_time_secs`].
+    #[serde(deserialize_with = "integral")]
     pub cpu_time_secs: Option<u64>,
     /// See [`Limits::memory_bytes`].
+    #[serde(deserialize_with = "integral")]
     pub memory_bytes: Option<u64>,
     /// See [`Limits::max_processes`].
+    #[serde(deserialize_with = "integral")]
     pub max_processes: Option<u64>,
     /// See [`Limits::max_open_files`].
+    #[serde(deserialize_with = "integral")]
     pub max_open_files: Option<u64>,
     /// See [`Limits::max_file_size_bytes`].
+    #[serde(deserialize_with = "integral")]
     pub max_file_size_bytes: Option<u64>,
     /// See [`Limits::work_dir_bytes`].
+    #[serde(deserialize_with = "integral")]
     pub work_dir_bytes: Option<u64>,
     /// See [`Limits::max_output_bytes`].
+    #[serde(deserialize_with = "integral")]
     pub max_output_bytes: Option<u64>,
+}
+
+/// A count written as an integer or as an integral number such as `5.0` (JSON has one number
+/// type, and JSON Schema's `integer` admits both forms).
+fn integral<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Integer(u64),
+        Number(f64),
+    }
+    match Option::<Count>::deserialize(de)? {
+        None => Ok(None),
+        Some(Count::Integer(n)) => Ok(Some(n)),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(Count::Number(f)) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => {
+            Ok(Some(f as u64))
+        }
+        Some(Count::Number(f)) => Err(serde::de::Error::custom(format!(
+            "expected a non-negative integer, got {f}"
+        ))),
+    }
 }
 
 impl RequestLimits {

@@ -529,7 +529,30 @@ pub struct GraphQueryRequest {
     #[schema(value_type = Object)]
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Row limit (default 100, at most 10 000).
+    #[serde(default, deserialize_with = "integral")]
     pub limit: Option<usize>,
+}
+
+/// A count written as an integer or as an integral number such as `5.0` (JSON has one number
+/// type, and JSON Schema's `integer` admits both forms).
+fn integral<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Integer(usize),
+        Number(f64),
+    }
+    match Option::<Count>::deserialize(de)? {
+        None => Ok(None),
+        Some(Count::Integer(n)) => Ok(Some(n)),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(Count::Number(f)) if f.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&f) => {
+            Ok(Some(f as usize))
+        }
+        Some(Count::Number(f)) => Err(serde::de::Error::custom(format!(
+            "expected a non-negative integer, got {f}"
+        ))),
+    }
 }
 
 /// A node reference in requests.

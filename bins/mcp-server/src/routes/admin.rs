@@ -189,6 +189,12 @@ async fn set_disabled(
     let caller = auth.principal.user_id;
     let view = run_to_completion(async move {
         let user = find(&state, &username).await?;
+        if disabled && user.id == caller {
+            return Err(ApiError::Conflict(
+                "an administrator cannot disable their own account; another administrator can"
+                    .into(),
+            ));
+        }
         let user = state.users.set_disabled(&user.id, disabled).await?;
         let action = if disabled {
             "disable_user"
@@ -202,10 +208,12 @@ async fn set_disabled(
     Ok(web::Json(view))
 }
 
-/// Disable a user: they can no longer log in, and their tokens stop working.
+/// Disable a user: they can no longer log in, and their tokens stop working. An administrator
+/// cannot disable their own account (409).
 #[utoipa::path(post, path = "/api/v1/users/{username}/disable", tag = "admin",
     params(("username" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the caller's own account")))]
 pub async fn disable_user(
     auth: Allowed<SystemAdmin>,
     req: HttpRequest,
@@ -254,10 +262,13 @@ pub async fn unlock_user(
 }
 
 /// Set a user's password (an administrator's reset): every session the user had ends, so
-/// their tokens stop working; a log-in lock-out stays until it is lifted (`unlock`).
+/// their tokens stop working; a log-in lock-out stays until it is lifted (`unlock`). Not for
+/// the caller's own account (409: `POST /api/v1/me/password` asks for the current password).
 #[utoipa::path(post, path = "/api/v1/users/{username}/password", tag = "admin",
     params(("username" = String, Path)), request_body = ResetPassword, security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the caller's own account: use POST /api/v1/me/password"),
+        (status = 422, body = ErrorBody)))]
 pub async fn reset_password(
     auth: Allowed<SystemAdmin>,
     req: HttpRequest,
@@ -271,6 +282,13 @@ pub async fn reset_password(
     let password = body.into_inner().password;
     let view = run_to_completion(async move {
         let user = find(&state, &username).await?;
+        if user.id == caller {
+            return Err(ApiError::Conflict(
+                "this is your own account: change your password with POST /api/v1/me/password \
+                 (it asks for the current one)"
+                    .into(),
+            ));
+        }
         users::validate_password(&password)?;
         let hash = state.passwords.hash(password).await?;
         state.users.set_password_hash(&user.id, &hash).await?;
@@ -360,6 +378,9 @@ async fn change_role(
     let view = run_to_completion(async move {
         let user = find(&state, &username).await?;
         let authorizer = state.authorizer()?;
+        if !assign && user.id == caller {
+            keeps_admin(authorizer, &user.id, &role).await?;
+        }
         let (changed, verb) = if assign {
             (authorizer.assign_role(&user.id, &role).await, "assign_role")
         } else {
@@ -377,10 +398,39 @@ async fn change_role(
     Ok(web::Json(view))
 }
 
-/// Take a role from a user.
+/// Refuses (409) taking `role` from the caller when the roles left would not grant
+/// `system:admin`: an administrator cannot lock themselves out of administration.
+async fn keeps_admin(
+    authorizer: &mcp_rbac::Authorizer,
+    caller: &str,
+    role: &str,
+) -> Result<(), ApiError> {
+    let left: Vec<String> = authorizer
+        .roles_of(caller)
+        .await
+        .map_err(rbac_error)?
+        .into_iter()
+        .filter(|r| r != role)
+        .collect();
+    if authorizer
+        .policy()
+        .allows(&left, &mcp_rbac::Permission::SYSTEM_ADMIN)
+    {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "taking `{role}` from your own account would take away your system:admin; another \
+         administrator can"
+    )))
+}
+
+/// Take a role from a user (the user's tokens stop working). An administrator cannot take
+/// from their own account the last role that grants them `system:admin` (409).
 #[utoipa::path(delete, path = "/api/v1/users/{username}/roles/{role}", tag = "admin",
     params(("username" = String, Path), ("role" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "it would take the caller's own system:admin"),
+        (status = 422, body = ErrorBody, description = "not a role name")))]
 pub async fn revoke_role(
     auth: Allowed<SystemAdmin>,
     req: HttpRequest,

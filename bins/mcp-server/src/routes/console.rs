@@ -129,14 +129,22 @@ fn serve(req: &HttpRequest, index: usize, asset: &'static Asset) -> HttpResponse
     }
 }
 
-/// The front page: leads a browser to the console.
+/// The front page: leads a browser to the console, and links the API reference and the OpenAPI
+/// document (`Link`, RFC 8631 `service-doc` and `service-desc`).
 #[utoipa::path(get, path = "/", tag = "console", responses(
     (status = 303, description = "redirect to the web console at /console/")))]
 pub async fn root() -> HttpResponse {
     hardened(HttpResponse::SeeOther())
         .insert_header((header::LOCATION, "/console/"))
+        .insert_header((
+            header::LINK,
+            "</api-docs/>; rel=\"service-doc\", </api-docs/openapi.json>; rel=\"service-desc\"",
+        ))
         .content_type(TEXT)
-        .body("The web console is at /console/\n")
+        .body(
+            "The web console is at /console/\nThe API reference is at /api-docs/ \
+             (OpenAPI document: /api-docs/openapi.json)\n",
+        )
 }
 
 /// `/console` without its slash: the console's relative links need the slash.

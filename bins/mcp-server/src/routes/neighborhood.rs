@@ -16,7 +16,8 @@ use crate::state::AppState;
 const MAX_TYPES: usize = 64;
 /// The default and the largest number of neighbours per direction and type.
 const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 500;
+/// The largest `limit`.
+pub const MAX_LIMIT: usize = 500;
 
 /// Query parameters of `GET /api/v1/graph/neighborhood`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -121,7 +122,12 @@ pub async fn neighborhood(
 ) -> Result<web::Json<Neighborhood>, ApiError> {
     let params = params.into_inner();
     let at = NodeRef::parse(&params.label, &params.key).map_err(graph_error)?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `limit`: expected an integer from 1 to {MAX_LIMIT}"
+        )));
+    }
     let graph = state.graph()?;
     let result = match graph.get_node(&at).await.map_err(graph_error)? {
         Some(center) => collect(graph.as_ref(), &center, limit)

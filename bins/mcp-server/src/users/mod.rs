@@ -28,7 +28,7 @@ pub use sqlite::SqliteUserStore;
 pub const MAX_USERNAME_LEN: usize = 64;
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_LEN: usize = 8;
-/// Longest accepted password, in bytes (argon2 cost is bounded by it).
+/// Longest accepted password, in characters (so at most 4 KiB: the argon2 input is bounded).
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// A user account.
@@ -194,9 +194,10 @@ pub fn validate_password(password: &str) -> Result<(), StoreError> {
             "password must be at least {MIN_PASSWORD_LEN} characters"
         )));
     }
-    if password.len() > MAX_PASSWORD_LEN {
+    // Counted in characters, as JSON Schema's `maxLength` (the API document states it).
+    if password.chars().count() > MAX_PASSWORD_LEN {
         return Err(StoreError::Invalid(format!(
-            "password must be at most {MAX_PASSWORD_LEN} bytes"
+            "password must be at most {MAX_PASSWORD_LEN} characters"
         )));
     }
     Ok(())

@@ -56,6 +56,7 @@ pub struct TemplateInfo {
 
 /// A request to render a template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GenerateRequest {

@@ -12,6 +12,7 @@ use crate::{Error, ExecResult, Language, RequestLimits};
 
 /// Code to lint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LintRequest {

@@ -10,6 +10,7 @@ use crate::{Error, RequestLimits};
 
 /// Code plus pytest tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TestRequest {

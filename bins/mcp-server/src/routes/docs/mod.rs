@@ -1,9 +1,15 @@
-//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and types.
-use std::sync::OnceLock;
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and types
+//! and made exact by [`exact`].
+use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use crate::state::AppState;
+
+mod exact;
+pub mod reference;
 
 use super::{
     account, admin, audit, auth, consents, console, gateway, graph, health, neighborhood, oauth,
@@ -17,6 +23,7 @@ use super::{
         {\"error\": {\"code\", \"message\", \"request_id\"}}."),
     paths(
         health::health, health::ready, health::metrics, openapi_json,
+        reference::redirect, reference::index, reference::file,
         auth::token, auth::revoke, auth::me, account::change_password,
         tools::execute, tools::lint, tools::test, tools::generate, tools::templates, tools::list,
         graph::query, graph::stats, graph::upsert_nodes, graph::delete_nodes,
@@ -59,23 +66,76 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as JSON (built once).
+/// The document of a server with the default configuration, as JSON (built once).
 pub fn openapi_text() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .unwrap_or_else(|_| "{}".to_owned())
+        let config = crate::config::Config::default();
+        let generator = mcp_sandbox::tools::Generator::builtin();
+        build(
+            &config.sandbox.max_limits,
+            policy_roles(None),
+            generator.templates(),
+        )
     })
+}
+
+/// The roles of the policy `authorizer` enforces (the built-in roles without one).
+fn policy_roles(authorizer: Option<&mcp_rbac::Authorizer>) -> Vec<String> {
+    match authorizer {
+        Some(a) => a.policy().roles().map(str::to_owned).collect(),
+        None => mcp_rbac::Policy::builtin()
+            .roles()
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+fn build(
+    max_limits: &mcp_sandbox::Limits,
+    roles: Vec<String>,
+    templates: &[mcp_sandbox::tools::TemplateInfo],
+) -> String {
+    let Ok(mut doc) = serde_json::to_value(ApiDoc::openapi()) else {
+        return "{}".to_owned();
+    };
+    let facts = exact::Facts {
+        max_limits,
+        roles,
+        templates,
+    };
+    exact::finish(&mut doc, &facts);
+    serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The document of this server (its sandbox maxima and roles), built once per configuration.
+pub fn openapi_for(state: &AppState) -> Arc<str> {
+    type Built = (mcp_sandbox::Limits, Vec<String>, Arc<str>);
+    static BUILT: Mutex<Vec<Built>> = Mutex::new(Vec::new());
+    let max = &state.config.sandbox.max_limits;
+    let roles = policy_roles(state.authorizer.as_ref());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, text)) = built.iter().find(|(m, r, _)| m == max && *r == roles) {
+        return Arc::clone(text);
+    }
+    let text: Arc<str> = build(max, roles.clone(), state.generator.templates()).into();
+    // A process has one configuration; tests build a few.
+    if built.len() >= 8 {
+        built.remove(0);
+    }
+    built.push((max.clone(), roles, Arc::clone(&text)));
+    text
 }
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(get, path = "/api-docs/openapi.json", tag = "system",
     responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
-pub async fn openapi_json() -> HttpResponse {
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(openapi_text())
+        .body(openapi_for(&state).to_string())
 }
 
 #[cfg(test)]
