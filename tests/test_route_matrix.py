@@ -71,6 +71,11 @@ def request_for(method, path):
         ("POST", "/api/v1/gateway/resources/read"): {"uri": "up+x:/y"},
         ("POST", "/api/v1/gateway/pins/up/thing/approve"): {"hash": "0" * 64},
         ("POST", "/api/v1/gateway/pins/up/thing/reject"): {"hash": "0" * 64},
+        ("POST", "/api/v1/users/target/password"): {"password": "target-password-2"},
+        ("POST", "/api/v1/me/password"): {
+            "current_password": "someone-password",
+            "new_password": "someone-password-2",
+        },
     }
     if (method, path) == ("DELETE", "/api/v1/graph/nodes"):
         path += "?label=Person&key=ada"

@@ -421,7 +421,7 @@ fn confirm_delete(username: &str) -> anyhow::Result<()> {
 /// The password rules, said before a password is typed.
 fn password_rules() -> String {
     format!(
-        "The password needs at least {} and at most {} characters.",
+        "The password needs at least {} characters (at most {}).",
         users::MIN_PASSWORD_LEN,
         users::MAX_PASSWORD_LEN
     )
