@@ -31,6 +31,7 @@ pub(super) fn finish(doc: &mut Value, facts: &Facts<'_>) {
     type_bodies(doc);
     add_rules(doc, facts);
     add_error_responses(doc);
+    super::protocol::describe(doc);
     add_examples(doc);
 }
 
@@ -90,16 +91,16 @@ fn add_library_schemas(doc: &mut Value) {
     }
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(super) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn json_content(schema: Value) -> Value {
+pub(super) fn json_content(schema: Value) -> Value {
     json!({ "application/json": { "schema": schema } })
 }
 
 /// The operation `method` (lower case) `path`, if documented.
-fn operation<'a>(doc: &'a mut Value, method: &str, path: &str) -> Option<&'a mut Value> {
+pub(super) fn operation<'a>(doc: &'a mut Value, method: &str, path: &str) -> Option<&'a mut Value> {
     doc.get_mut("paths")?.get_mut(path)?.get_mut(method)
 }
 
@@ -217,6 +218,26 @@ fn new_password() -> Value {
     })
 }
 
+/// The files of a run as `mcp_sandbox`'s `validate_file_name` accepts them: at most 256, each a
+/// relative path of 1 to 255 bytes with no empty, `.` or `..` component, no backslash and no
+/// control character. (Two rules are not stated: a path may not run through another file of
+/// the request, nor name a file the sandbox places itself.)
+fn files() -> Value {
+    const C: &str = r"[^/\\\x00-\x1f\x7f-\x9f]";
+    const C1: &str = r"[^/.\\\x00-\x1f\x7f-\x9f]";
+    let component = format!(r"(?:{C1}{C}*|\.{C1}{C}*|\.\.{C}+)");
+    json!({
+        "type": "object",
+        "maxProperties": 256,
+        "propertyNames": {
+            "type": "string", "minLength": 1, "maxLength": 255,
+            "pattern": format!("^{component}(?:/{component})*$"),
+        },
+        "additionalProperties": { "type": "string" },
+        "description": "relative path → content; a path has no empty, `.` or `..` component, no backslash, no control character",
+    })
+}
+
 fn identifier(what: &str) -> Value {
     json!({ "type": "string", "pattern": IDENTIFIER, "description": what })
 }
@@ -312,6 +333,8 @@ fn add_rules(doc: &mut Value, facts: &Facts<'_>) {
     // Code tools.
     set_property(doc, "ExecuteRequest", "language", schema_ref("Language"));
     set_property(doc, "ExecuteRequest", "limits", schema_ref("RequestLimits"));
+    set_property(doc, "ExecuteRequest", "files", files());
+    set_property(doc, "TestRequest", "files", files());
     limit_bounds(doc, facts.max_limits);
     generate_rules(doc, facts.templates);
     // The knowledge graph.
@@ -382,6 +405,13 @@ fn add_rules(doc: &mut Value, facts: &Facts<'_>) {
         "/api/v1/audit",
         "success",
         json!({ "type": "boolean" }),
+    );
+    set_parameter(
+        doc,
+        "get",
+        "/api/v1/audit",
+        "request_id",
+        json!({ "type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$" }),
     );
     set_parameter(
         doc,
@@ -474,7 +504,7 @@ fn limit_bounds(doc: &mut Value, max: &Limits) {
 // ------------------------------------------------------------------------------------------
 // Error responses
 
-fn error_response(status: u16) -> Value {
+pub(super) fn error_response(status: u16) -> Value {
     let description = match status {
         400 => "malformed JSON, or a query parameter that does not parse (the message names it)",
         401 => "no token, or one that does not verify (`invalid_token`)",
@@ -505,7 +535,10 @@ const RATE_LIMITED: &[(&str, &str)] = &[
 ];
 
 fn add_error_responses(doc: &mut Value) {
-    for e in endpoints() {
+    for e in endpoints()
+        .iter()
+        .filter(|e| !super::protocol::is_protocol(e.path))
+    {
         let method = e.method.as_str().to_ascii_lowercase();
         let Some(op) = operation(doc, &method, e.path) else {
             continue;

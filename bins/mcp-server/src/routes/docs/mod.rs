@@ -9,6 +9,7 @@ use utoipa::{Modify, OpenApi};
 use crate::state::AppState;
 
 mod exact;
+mod protocol;
 pub mod reference;
 
 use super::{
