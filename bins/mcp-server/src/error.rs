@@ -80,6 +80,11 @@ pub enum ApiError {
     /// A store or the sandbox is down or busy.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The sandbox cannot run code on this host (a required isolation layer, an interpreter
+    /// or a checker is missing, or it did not start). The message names the cause and the fix
+    /// for administrators; others get a generic line (see [`SandboxOutage`]).
+    #[error("{0}")]
+    SandboxUnavailable(Box<SandboxOutage>),
     /// The work was done but its audit event could not be made durable in time (the audit
     /// store is slow or down); the message says what happened and is shown to the caller.
     #[error("{0}")]
@@ -90,6 +95,57 @@ pub enum ApiError {
     /// Anything else; logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why the sandbox cannot run code, and what an operator does about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxOutage {
+    /// What is missing or failed (e.g. "the isolation layer rlimits is unavailable: …").
+    pub cause: String,
+    /// What to change (packages, host settings, `sandbox.*` keys), then restart.
+    pub fix: String,
+    /// Whether the caller may see `cause` and `fix` (administrators); others get a generic
+    /// line.
+    pub detailed: bool,
+}
+
+impl SandboxOutage {
+    /// The generic line for callers who are not administrators.
+    pub const GENERIC: &'static str = "code cannot run on this server right now because its \
+        sandbox is unavailable; an administrator sees the cause and the fix (GET /ready, the \
+        server log)";
+}
+
+impl std::fmt::Display for SandboxOutage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.detailed {
+            write!(
+                f,
+                "the sandbox cannot run code: {}. Fix: {}",
+                self.cause, self.fix
+            )
+        } else {
+            f.write_str(Self::GENERIC)
+        }
+    }
+}
+
+impl ApiError {
+    /// Shows a sandbox outage's cause and fix only to an administrator (`admin`); any other
+    /// error is returned as it is.
+    #[must_use]
+    pub fn shown_to(self, admin: bool) -> Self {
+        match self {
+            Self::SandboxUnavailable(mut outage) => {
+                if !admin {
+                    tracing::warn!(cause = %outage.cause, fix = %outage.fix, "code run refused: the sandbox is unavailable");
+                }
+                outage.detailed = admin;
+                Self::SandboxUnavailable(outage)
+            }
+            other => other,
+        }
+    }
 }
 
 /// The error body.
@@ -130,6 +186,7 @@ impl ApiError {
             Self::Timeout => "timeout",
             Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
+            Self::SandboxUnavailable(_) => "sandbox_unavailable",
             Self::AuditUnavailable(_) => "audit_unavailable",
             Self::BadGateway(_) => "upstream_error",
             Self::NotWired(_) | Self::Internal(_) => "internal",
@@ -172,6 +229,7 @@ impl ResponseError for ApiError {
             Self::Timeout
             | Self::Busy { .. }
             | Self::Unavailable(_)
+            | Self::SandboxUnavailable(_)
             | Self::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::NotWired(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -190,7 +248,11 @@ impl ApiError {
         let message = if status.is_server_error()
             && !matches!(
                 self,
-                Self::Timeout | Self::Busy { .. } | Self::AuditUnavailable(_) | Self::BadGateway(_)
+                Self::Timeout
+                    | Self::Busy { .. }
+                    | Self::AuditUnavailable(_)
+                    | Self::BadGateway(_)
+                    | Self::SandboxUnavailable(_)
             ) {
             tracing::error!(error = %mcp_core::bounded::text(&self.to_string()), "request failed");
             match self {

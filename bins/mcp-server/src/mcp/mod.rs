@@ -302,8 +302,10 @@ fn tool_failure(err: &ApiError) -> CallToolResult {
     use actix_web::ResponseError;
     let status = err.status_code();
     let message = if status.is_server_error()
-        && !matches!(err, ApiError::Timeout | ApiError::AuditUnavailable(_))
-    {
+        && !matches!(
+            err,
+            ApiError::Timeout | ApiError::AuditUnavailable(_) | ApiError::SandboxUnavailable(_)
+        ) {
         tracing::error!(error = %err, "tool failed");
         if matches!(err, ApiError::Unavailable(_)) {
             "Service unavailable".to_owned()

@@ -74,14 +74,49 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Maps a sandbox error: bad input 422, busy or unavailable 503, the rest 500.
+/// Whether `who` is an administrator (`system:admin`): they see why the sandbox is down.
+fn is_admin(state: &AppState, who: &Principal) -> bool {
+    state.authorizer.as_ref().is_some_and(|a| {
+        a.policy()
+            .allows(&who.roles, &mcp_rbac::Permission::SYSTEM_ADMIN)
+    })
+}
+
+/// Maps a sandbox error: bad input 422, busy 503, a sandbox that cannot run this code 503
+/// naming the cause and the fix, the rest 500.
 pub fn sandbox_error(err: mcp_sandbox::Error) -> ApiError {
     use mcp_sandbox::Error as E;
+    let outage = |cause: String, fix: String| {
+        ApiError::SandboxUnavailable(Box::new(crate::error::SandboxOutage {
+            cause,
+            fix,
+            detailed: false,
+        }))
+    };
     match err {
-        e @ (E::QueueFull { .. }
-        | E::IsolationUnavailable { .. }
-        | E::InterpreterMissing { .. }
-        | E::ToolMissing { .. }) => ApiError::Unavailable(e.to_string()),
+        e @ E::IsolationUnavailable { .. } => outage(
+            e.to_string(),
+            "make the missing layers available (GET /ready names each with its fix), then \
+             restart the server"
+                .into(),
+        ),
+        E::InterpreterMissing { language, path } => {
+            let key = match language.as_str() {
+                "javascript" => "node",
+                "python" => "python",
+                "bash" => "bash",
+                _ => "<language>",
+            };
+            outage(
+                format!("the {language} interpreter is not at {}", path.display()),
+                format!(
+                    "install it, or set sandbox.interpreters.{key} to its path, then restart the \
+                     server"
+                ),
+            )
+        }
+        E::ToolMissing { tool, hint } => outage(format!("{tool} is not available"), hint.into()),
+        e @ E::QueueFull { .. } => ApiError::Unavailable(e.to_string()),
         e @ (E::UnknownLanguage(_)
         | E::InvalidFileName { .. }
         | E::InputTooLarge { .. }
@@ -202,6 +237,18 @@ pub async fn execute(
 /// processes are killed), the run is audited with outcome `cancelled`, and the answer is
 /// `Ok(None)`.
 pub async fn execute_or_cancel(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: ExecuteRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<ExecuteResponse>, ApiError> {
+    execute_unless_cancelled(state, who, ctx, input, cancelled)
+        .await
+        .map_err(|e| e.shown_to(is_admin(state, who)))
+}
+
+async fn execute_unless_cancelled(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,
@@ -367,6 +414,18 @@ pub async fn lint_or_cancel(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
+    lint_unless_cancelled(state, who, ctx, input, cancelled)
+        .await
+        .map_err(|e| e.shown_to(is_admin(state, who)))
+}
+
+async fn lint_unless_cancelled(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: LintRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<LintReport>, ApiError> {
     let lint = match state.runners.admit_lint(&who.user_id) {
         Ok(lint) => lint,
         Err(over) => return Err(refused(state, who, ctx, "lint", over).await),
@@ -424,6 +483,18 @@ pub async fn test(
 
 /// [`test`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
 pub async fn test_or_cancel(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    input: TestRequest,
+    cancelled: impl Future<Output = ()>,
+) -> Result<Option<TestReport>, ApiError> {
+    test_unless_cancelled(state, who, ctx, input, cancelled)
+        .await
+        .map_err(|e| e.shown_to(is_admin(state, who)))
+}
+
+async fn test_unless_cancelled(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,

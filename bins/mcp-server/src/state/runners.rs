@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_sandbox::tools::{LintReport, LintRequest};
-use mcp_sandbox::{BwrapSandbox, Probe, Sandbox, SandboxStats};
+use mcp_sandbox::{BwrapSandbox, Layer, Probe, Sandbox, SandboxStats};
 
 use crate::config::LimitsConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, SandboxOutage};
 use crate::limits::ExecuteLimiter;
 
 /// The sandbox behind the two per-user budgets (see the module docs).
@@ -92,17 +92,111 @@ impl CodeRunners {
         self.tools.as_ref().map(|t| t.stats())
     }
 
+    /// Why code cannot run, and the fix, or `None` when the sandbox can run code.
+    pub fn outage(&self) -> Option<SandboxOutage> {
+        match &self.sandbox {
+            Err(why) => Some(SandboxOutage {
+                cause: format!("the sandbox did not start ({why})"),
+                fix: "install bubblewrap (`apt-get install bubblewrap`) or point sandbox.bwrap \
+                      at it, make sandbox.runtime_dir writable, then restart the server; the \
+                      start-up log names the failing step"
+                    .into(),
+                detailed: false,
+            }),
+            Ok(sandbox) if !sandbox.probe().ready => Some(layers_outage(sandbox.probe())),
+            Ok(_) => None,
+        }
+    }
+
     fn sandbox(&self) -> Result<&Arc<dyn Sandbox>, ApiError> {
+        if let Some(outage) = self.outage() {
+            return Err(ApiError::SandboxUnavailable(Box::new(outage)));
+        }
         self.sandbox
             .as_ref()
             .map_err(|why| ApiError::Unavailable(format!("sandbox: {why}")))
     }
 
     fn tools(&self) -> Result<&Arc<BwrapSandbox>, ApiError> {
-        self.tools.as_ref().ok_or_else(|| match &self.sandbox {
-            Err(why) => ApiError::Unavailable(format!("sandbox: {why}")),
-            Ok(_) => ApiError::Unavailable("lint and test need the bubblewrap sandbox".into()),
+        if let Some(outage) = self.outage() {
+            return Err(ApiError::SandboxUnavailable(Box::new(outage)));
+        }
+        self.tools.as_ref().ok_or_else(|| {
+            ApiError::Unavailable("lint and test need the bubblewrap sandbox".into())
         })
+    }
+}
+
+/// The outage of a sandbox whose required layers are not all available.
+fn layers_outage(probe: &Probe) -> SandboxOutage {
+    let missing: Vec<_> = probe
+        .layers
+        .iter()
+        .filter(|l| l.required && !l.available)
+        .collect();
+    let cause = if missing.is_empty() {
+        "bubblewrap cannot start a sandbox on this host".to_owned()
+    } else {
+        let names: Vec<String> = missing
+            .iter()
+            .map(|l| format!("{} ({})", l.layer.name(), l.detail))
+            .collect();
+        format!(
+            "required isolation layers are unavailable: {}",
+            names.join("; ")
+        )
+    };
+    let mut fixes: Vec<&'static str> = Vec::new();
+    for l in &missing {
+        let fix = layer_fix(l.layer);
+        if !fixes.contains(&fix) {
+            fixes.push(fix);
+        }
+    }
+    if fixes.is_empty() {
+        fixes.push(layer_fix(Layer::Bubblewrap));
+    }
+    SandboxOutage {
+        cause,
+        fix: format!(
+            "{}; then restart the server. Or, accepting weaker isolation, set \
+             sandbox.allow_weaker_isolation = true (see SECURITY.md)",
+            fixes.join("; ")
+        ),
+        detailed: false,
+    }
+}
+
+/// What makes `layer` available on a host that lacks it.
+pub fn layer_fix(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Bubblewrap => {
+            "install bubblewrap (`apt-get install bubblewrap`) or point sandbox.bwrap at it"
+        }
+        Layer::UserNamespace
+        | Layer::MountNamespace
+        | Layer::PidNamespace
+        | Layer::NetworkNamespace
+        | Layer::IpcNamespace
+        | Layer::UtsNamespace => {
+            "allow namespaces for the server: `sysctl kernel.unprivileged_userns_clone=1` (and \
+             `kernel.apparmor_restrict_unprivileged_userns=0` on Ubuntu), or in a container a \
+             seccomp/AppArmor profile that permits unshare and mount"
+        }
+        Layer::NoNewPrivs | Layer::Seccomp | Layer::NoCapabilities => {
+            "use a bubblewrap that supports --seccomp and --cap-drop (0.4 or newer) on a kernel \
+             with seccomp filters (CONFIG_SECCOMP_FILTER)"
+        }
+        Layer::SeparateUid => "run the server as root so each run gets a dedicated uid",
+        Layer::Rlimits => {
+            "install prlimit (util-linux) or point sandbox.prlimit at it, or set \
+             sandbox.shell_rlimits = true with a shell whose ulimit works"
+        }
+        Layer::CgroupMemory | Layer::CgroupPids | Layer::CgroupCpu => {
+            "give the server a writable cgroup v1 hierarchy for the memory, pids and cpu \
+             controllers (its own cgroup under /sys/fs/cgroup/<controller>/)"
+        }
+        _ => "see docs/sandbox.md for what this layer needs",
     }
 }
 
@@ -191,10 +285,19 @@ mod tests {
     fn an_admission_without_a_sandbox_is_unavailable_not_a_panic() {
         let r = runners(5, 5);
         let run = r.admit_run("alice").expect("admitted");
-        assert!(matches!(run.sandbox(), Err(ApiError::Unavailable(_))));
-        assert!(matches!(run.tools(), Err(ApiError::Unavailable(_))));
+        assert!(matches!(
+            run.sandbox(),
+            Err(ApiError::SandboxUnavailable(_))
+        ));
+        assert!(matches!(run.tools(), Err(ApiError::SandboxUnavailable(_))));
         let lint = r.admit_lint("alice").expect("admitted");
         let request = LintRequest::new(mcp_sandbox::Language::Bash, "echo");
-        assert!(matches!(lint.lint(&request), Err(ApiError::Unavailable(_))));
+        assert!(matches!(
+            lint.lint(&request),
+            Err(ApiError::SandboxUnavailable(_))
+        ));
+        let outage = r.outage().expect("no sandbox is an outage");
+        assert!(outage.cause.contains("none"), "{outage:?}");
+        assert!(outage.fix.contains("bubblewrap"), "{outage:?}");
     }
 }

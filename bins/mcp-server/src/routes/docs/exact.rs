@@ -753,7 +753,17 @@ fn answer_example(method: &str, path: &str) -> Option<Value> {
     Some(match (method, path) {
         ("get", "/health") => json!({"status": "ok"}),
         ("get", "/ready") => {
-            json!({"status": "ready", "checks": {"audit": "ok", "graph": "ok", "roles": "ok", "sandbox": "ok", "tokens": "ok", "users": "ok"}})
+            let store = json!({"backend": "sqlite", "state": "ok"});
+            json!({"status": "ready",
+                "checks": {"audit": "ok", "graph": "ok", "roles": "ok", "sandbox": "ok", "tokens": "ok", "users": "ok"},
+                "storage": {"audit": store, "graph": store, "roles": store, "tokens": store, "users": store},
+                "sandbox": {"state": "ok",
+                    "layers": [{"layer": "bubblewrap", "state": "ok", "required": true},
+                        {"layer": "rlimits", "state": "ok", "required": true},
+                        {"layer": "cgroup_cpu", "state": "unavailable", "required": false,
+                         "reason": "no writable cpu cgroup", "fix": "give the server a writable cgroup v1 hierarchy …"}],
+                    "languages": {"bash": "ok", "javascript": "ok", "python": "ok"},
+                    "weaker_isolation_allowed": false}})
         }
         ("get", "/api/v1/me") => {
             json!({"user_id": "6f1c2b9e-3d4a-4f5b-8c7d-1e2f3a4b5c6d", "username": "dana",
