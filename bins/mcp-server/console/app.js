@@ -8,6 +8,7 @@ import * as graph from './page-graph.js';
 import * as audit from './page-audit.js';
 import * as users from './page-users.js';
 import * as status from './page-status.js';
+import * as gateway from './page-gateway.js';
 
 const anyOf = (...perms) => (me) => perms.some((p) => me.permissions.includes(p));
 
@@ -18,6 +19,7 @@ const PAGES = [
   { id: 'graph', title: 'Graph', page: graph, allowed: anyOf('graph:query') },
   { id: 'audit', title: 'Audit', page: audit, allowed: anyOf('system:admin') },
   { id: 'users', title: 'Users and roles', page: users, allowed: anyOf('system:admin') },
+  { id: 'gateway', title: 'Gateway', page: gateway, allowed: () => gateway.allowed() },
   { id: 'status', title: 'Status', page: status, allowed: () => true },
 ];
 
@@ -44,6 +46,7 @@ function showSignIn(message) {
 async function loadMe() {
   me = await api('GET', '/api/v1/me');
   $('who-name').textContent = `${me.username} (${me.roles.join(', ') || 'no role'})`;
+  await gateway.probe(me);
   const nav = clear($('nav'));
   for (const p of PAGES.filter((page) => page.allowed(me))) {
     nav.append(h('a', { href: `#/${p.id}`, 'data-page': p.id }, p.title));

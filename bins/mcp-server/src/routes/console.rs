@@ -57,6 +57,7 @@ const ASSETS: &[Asset] = &[
     asset!("page-audit.js", "page-audit.js", JS),
     asset!("page-users.js", "page-users.js", JS),
     asset!("page-status.js", "page-status.js", JS),
+    asset!("page-gateway.js", "page-gateway.js", JS),
     asset!("codemirror.js", "vendor/codemirror/codemirror.js", JS),
     asset!("codemirror.css", "vendor/codemirror/codemirror.css", CSS),
     asset!("cm-python.js", "vendor/codemirror/mode/python.js", JS),
