@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
         "data_dir",
         "error",
         "limits",
+        "oauth_limits",
         "resource_server",
         "telemetry",
     ],

@@ -19,6 +19,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;
+pub mod oauth_limits;
 pub mod ops;
 pub mod preflight;
 pub mod query;

@@ -40,12 +40,46 @@ pub fn check(config: &Config, sources: &Sources) -> Report {
     for (name, role) in &config.roles {
         roles = roles.with_role(name.clone(), role.clone());
     }
-    if let Err(e) = mcp_rbac::Policy::from_config(&roles) {
-        r.problems
-            .push(format!("roles: {e} ({})", sources.origin("roles")));
+    match mcp_rbac::Policy::from_config(&roles) {
+        Ok(policy) => oauth(config, &policy, &mut r),
+        Err(e) => r
+            .problems
+            .push(format!("roles: {e} ({})", sources.origin("roles"))),
     }
     sandbox(config, sources, &mut r);
     r
+}
+
+/// What `serve` builds of `[oauth]` before it listens: the resource server (external issuers,
+/// extra CA files) and the built-in authorization server's configuration, with the client
+/// secrets read from their environment variables.
+fn oauth(config: &Config, policy: &mcp_rbac::Policy, r: &mut Report) {
+    let rs = match crate::resource_server::ResourceServer::from_config(config, policy) {
+        Ok(Some(rs)) => rs,
+        Ok(None) => return,
+        Err(e) => {
+            r.problems.push(format!("[oauth]: {e:#}"));
+            return;
+        }
+    };
+    if !config.oauth.enabled {
+        return;
+    }
+    let scopes: Vec<String> = rs.scopes().iter().map(str::to_owned).collect();
+    if let Err(e) = config.oauth.library_config(
+        rs.public_url(),
+        &config.oauth_resources(),
+        &scopes,
+        &|name| std::env::var(name).ok(),
+    ) {
+        r.problems.push(e.to_string());
+    }
+    if config.oauth.client_metadata_documents.enabled
+        && rs.fetcher().is_none()
+        && let Err(e) = crate::resource_server::https_client(&config.oauth.extra_ca_files)
+    {
+        r.problems.push(format!("oauth.extra_ca_files: {e:#}"));
+    }
 }
 
 fn storage(config: &Config, sources: &Sources, r: &mut Report) {

@@ -207,6 +207,16 @@ pub enum OAuthEvent {
         /// Why, for the log (never secrets).
         reason: String,
     },
+    /// A request was refused before any work because its sender is over a rate limit (the
+    /// embedding server decides the limits: [`AuthorizationServer::too_many_requests`]).
+    ///
+    /// [`AuthorizationServer::too_many_requests`]: crate::AuthorizationServer::too_many_requests
+    RequestThrottled {
+        /// Where.
+        endpoint: Endpoint,
+        /// Seconds until a request can pass again.
+        retry_after_secs: u64,
+    },
 }
 
 impl OAuthEvent {
@@ -226,6 +236,7 @@ impl OAuthEvent {
             Self::CodeReplayDetected { .. } => "oauth.code_replay_detected",
             Self::RefreshReuseDetected { .. } => "oauth.refresh_reuse_detected",
             Self::RequestRefused { .. } => "oauth.request_refused",
+            Self::RequestThrottled { .. } => "oauth.request_throttled",
         }
     }
 
@@ -239,6 +250,7 @@ impl OAuthEvent {
                 | Self::CodeReplayDetected { .. }
                 | Self::RefreshReuseDetected { .. }
                 | Self::RequestRefused { .. }
+                | Self::RequestThrottled { .. }
         )
     }
 
@@ -275,6 +287,7 @@ impl OAuthEvent {
             | Self::CodeReplayDetected { client_id, .. }
             | Self::RefreshReuseDetected { client_id, .. } => Some(client_id),
             Self::RequestRefused { client_id, .. } => client_id.as_deref(),
+            Self::RequestThrottled { .. } => None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mcp_oauth::event::{ConsentSource, OAuthEvent, TokenKind};
+use mcp_oauth::event::{ConsentSource, Endpoint, OAuthEvent, TokenKind};
 use mcp_oauth::testing::{TestBrowser, encode, redirect_params};
 use mcp_oauth::{ErrorCode, OAuthConfig};
 
@@ -701,4 +701,30 @@ async fn a_first_party_client_gets_its_code_right_after_the_log_in_without_a_con
         .log_in(&f.server, &login, "alice", "alice-password")
         .await;
     assert!(consent.page().is_some(), "consent page for `cli`");
+}
+
+#[tokio::test]
+async fn a_throttled_request_gets_429_with_retry_after_as_a_page_or_an_oauth_error() {
+    let f = Fixture::new();
+    let page = f.server.too_many_requests(Endpoint::Authorize, 7).await;
+    assert_eq!(page.status, 429);
+    assert_eq!(page.header("retry-after"), Some("7"));
+    assert!(page.header("content-security-policy").is_some());
+    assert!(
+        page.body.contains("Try again in 7 seconds"),
+        "{}",
+        page.body
+    );
+    let json = f.server.too_many_requests(Endpoint::Token, 0).await;
+    assert_eq!(json.status, 429);
+    assert_eq!(json.header("retry-after"), Some("1"));
+    let body: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(
+        f.event_names()
+            .iter()
+            .filter(|n| **n == "oauth.request_throttled")
+            .count(),
+        2
+    );
 }

@@ -85,6 +85,38 @@ pub struct OAuthConfig {
     /// Trusted external issuers (`[[oauth.external_issuers]]`): their access tokens are
     /// accepted, with roles mapped from a claim. See docs/oauth.md.
     pub external_issuers: Vec<mcp_oauth::external::ExternalIssuerConfig>,
+    /// Per-address limits of the endpoints anyone can call (`[oauth.rate_limits]`).
+    pub rate_limits: OAuthRateLimits,
+}
+
+/// `[oauth.rate_limits]`: requests per minute per client address (an IPv6 address counts by
+/// its /64) at the endpoints anyone can call; over it, 429 with `Retry-After`. `0` turns a
+/// limit off. The address is the one `http.trusted_proxies` yields (the peer otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthRateLimits {
+    /// `POST /oauth/register` (default 10).
+    pub register_per_minute: u32,
+    /// `POST /oauth/token` and `POST /oauth/revoke` together (default 120).
+    pub token_per_minute: u32,
+    /// The browser endpoints `GET /oauth/authorize`, `POST /oauth/login` and
+    /// `POST /oauth/consent` together (default 120: a sign-in takes two or three). An
+    /// authorization or token request fetches at most one client metadata document.
+    pub pages_per_minute: u32,
+    /// How many addresses are counted at most (default 50,000; memory stays bounded): when
+    /// that many are being counted, further addresses share one allowance per limit.
+    pub tracked_addresses: usize,
+}
+
+impl Default for OAuthRateLimits {
+    fn default() -> Self {
+        Self {
+            register_per_minute: 10,
+            token_per_minute: 120,
+            pages_per_minute: 120,
+            tracked_addresses: 50_000,
+        }
+    }
 }
 
 impl Default for OAuthConfig {
@@ -106,6 +138,7 @@ impl Default for OAuthConfig {
             client_metadata_documents: mcp_oauth::ClientMetadataDocumentConfig::default(),
             extra_ca_files: Vec::new(),
             external_issuers: Vec::new(),
+            rate_limits: OAuthRateLimits::default(),
         }
     }
 }

@@ -53,6 +53,9 @@ pub fn attach(mut state: AppState) -> anyhow::Result<AppState> {
         builder = builder.fetcher(fetcher);
     }
     state.oauth = Some(builder.build().context("[oauth]")?);
+    state.oauth_limits = Some(Arc::new(crate::oauth_limits::OAuthLimits::from_config(
+        &config.oauth.rate_limits,
+    )));
     tracing::info!(
         issuer = rs.public_url(),
         "OAuth authorization server on (docs/oauth.md)"

@@ -188,6 +188,7 @@ impl AccessTokenIssuer for Tokens {
 /// |---|---|---|
 /// | `login_succeeded`, `consent_granted`, `code_issued`, `token_issued`, `token_refreshed` | `auth_success` | success |
 /// | `consent_denied`, `request_refused` | `auth_failure` | failure |
+/// | `request_throttled` | `rate_limit_exceeded` | failure |
 /// | `client_registered` | `data_write` | success |
 /// | `consent_revoked`, `token_revoked` | `token_revoked` | success |
 /// | `code_replay_detected`, `refresh_reuse_detected` | `security_violation` | failure |
@@ -213,6 +214,7 @@ impl EventSink for Audit {
             | OAuthEvent::TokenRefreshed { .. } => (EventType::AuthSuccess, false),
             OAuthEvent::ConsentDenied { .. } => (EventType::AuthFailure, false),
             OAuthEvent::RequestRefused { .. } => (EventType::AuthFailure, true),
+            OAuthEvent::RequestThrottled { .. } => (EventType::RateLimitExceeded, true),
             // Dynamic registration is open to anyone: budgeted like other anonymous events.
             OAuthEvent::ClientRegistered { .. } => (EventType::DataWrite, true),
             OAuthEvent::ConsentRevoked { .. } | OAuthEvent::TokenRevoked { .. } => {

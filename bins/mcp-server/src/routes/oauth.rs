@@ -6,10 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use mcp_oauth::AuthorizationServer;
+use mcp_oauth::event::Endpoint;
 
 use crate::auth::CallContext;
 use crate::error::ApiError;
+use crate::limits::retry_after_secs;
 use crate::oauth::within;
+use crate::oauth_limits::OAuthBudget;
 use crate::routes::auth::RawBody;
 use crate::state::AppState;
 
@@ -58,6 +61,31 @@ fn bounded(body: &web::Bytes, limit: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The answer for a request over its address's allowance (`[oauth.rate_limits]`), if it is:
+/// 429 with `Retry-After`, before any work.
+async fn throttled(
+    req: &HttpRequest,
+    state: &AppState,
+    endpoint: Endpoint,
+) -> Option<HttpResponse> {
+    let (Some(server), Some(limits)) = (state.oauth.as_ref(), state.oauth_limits.as_ref()) else {
+        return None;
+    };
+    let budget = match endpoint {
+        Endpoint::Register => OAuthBudget::Register,
+        Endpoint::Token | Endpoint::Revoke => OAuthBudget::Token,
+        _ => OAuthBudget::Pages,
+    };
+    let ctx = CallContext::of(req);
+    let wait = limits.admit(budget, ctx.ip).await.err()?;
+    let answer = within(
+        ctx,
+        server.too_many_requests(endpoint, retry_after_secs(wait)),
+    )
+    .await;
+    Some(to_actix(&answer))
+}
+
 /// Browser-based MCP clients call the token, revocation and registration endpoints from
 /// another origin; those use no cookies, so any origin may read the answers.
 fn cross_origin(mut response: HttpResponse) -> HttpResponse {
@@ -102,12 +130,16 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> Result<HttpResp
 #[utoipa::path(get, path = "/oauth/authorize", tag = "oauth", responses(
     (status = 200, description = "the log-in page (HTML)"),
     (status = 302, description = "to the client's redirect URI with an error"),
-    (status = 400, description = "an error page (bad client or redirect URI: never redirected)")))]
+    (status = 400, description = "an error page (bad client or redirect URI: never redirected)"),
+    (status = 429, description = "too many requests from this address (an error page, Retry-After)")))]
 pub async fn authorize(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let server = server(&state)?;
+    if let Some(answer) = throttled(&req, &state, Endpoint::Authorize).await {
+        return Ok(answer);
+    }
     let query = req.query_string().to_owned();
     let cookie = header(&req, COOKIE);
     let answer = within(CallContext::of(&req), async move {
@@ -122,7 +154,7 @@ pub async fn authorize(
     (status = 200, description = "the consent page"),
     (status = 303, description = "to the client's redirect URI"),
     (status = 401, description = "the log-in page again"),
-    (status = 429, description = "locked out")))]
+    (status = 429, description = "locked out, or too many requests from this address (Retry-After)")))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -131,6 +163,9 @@ pub async fn login(
     let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
+    if let Some(answer) = throttled(&req, &state, Endpoint::Login).await {
+        return Ok(answer);
+    }
     let cookie = header(&req, COOKIE);
     // The password check, its lock-out bookkeeping and audit happen even if the client hangs up.
     let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
@@ -143,7 +178,8 @@ pub async fn login(
 /// The consent form (allow or deny, optionally remembered).
 #[utoipa::path(post, path = "/oauth/consent", tag = "oauth", responses(
     (status = 303, description = "to the client's redirect URI"),
-    (status = 400, description = "an error page (bad CSRF token or expired form)")))]
+    (status = 400, description = "an error page (bad CSRF token or expired form)"),
+    (status = 429, description = "too many requests from this address (an error page, Retry-After)")))]
 pub async fn consent(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -152,6 +188,9 @@ pub async fn consent(
     let body = body.0;
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(&state)?;
+    if let Some(answer) = throttled(&req, &state, Endpoint::Consent).await {
+        return Ok(answer);
+    }
     let cookie = header(&req, COOKIE);
     let answer = within(CallContext::of(&req), async move {
         server.consent(&body, cookie.as_deref()).await
@@ -163,7 +202,8 @@ pub async fn consent(
 /// The token endpoint: `authorization_code` (with the PKCE verifier) and `refresh_token`.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth", responses(
     (status = 200, description = "access token, refresh token"),
-    (status = 400, description = "RFC 6749 error"), (status = 401, description = "invalid_client")))]
+    (status = 400, description = "RFC 6749 error"), (status = 401, description = "invalid_client"),
+    (status = 429, description = "temporarily_unavailable: too many requests from this address (Retry-After)")))]
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -172,6 +212,7 @@ pub async fn token(
     grant_form(
         &req,
         &state,
+        Endpoint::Token,
         body.0,
         |server, body, authorization| async move {
             match server.token(&body, authorization.as_deref()).await {
@@ -186,7 +227,8 @@ pub async fn token(
 /// Token revocation (RFC 7009): a refresh token ends its grant; an access token is revoked.
 #[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", responses(
     (status = 200, description = "revoked (also for an unknown token)"),
-    (status = 400, description = "RFC 6749 error")))]
+    (status = 400, description = "RFC 6749 error"),
+    (status = 429, description = "temporarily_unavailable: too many requests from this address (Retry-After)")))]
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -195,6 +237,7 @@ pub async fn revoke(
     grant_form(
         &req,
         &state,
+        Endpoint::Revoke,
         body.0,
         |server, body, authorization| async move {
             match server.revoke(&body, authorization.as_deref()).await {
@@ -212,6 +255,7 @@ pub async fn revoke(
 async fn grant_form<F, Fut>(
     req: &HttpRequest,
     state: &AppState,
+    endpoint: Endpoint,
     body: web::Bytes,
     answer: F,
 ) -> Result<HttpResponse, ApiError>
@@ -221,6 +265,9 @@ where
 {
     bounded(&body, MAX_FORM_BYTES)?;
     let server = server(state)?;
+    if let Some(answer) = throttled(req, state, endpoint).await {
+        return Ok(cross_origin(answer));
+    }
     let authorization = header(req, AUTHORIZATION);
     let work = answer(server, body, authorization);
     let answer = crate::completion::run_to_completion(within(CallContext::of(req), async move {
@@ -233,7 +280,8 @@ where
 /// Dynamic Client Registration (RFC 7591).
 #[utoipa::path(post, path = "/oauth/register", tag = "oauth", responses(
     (status = 201, description = "the registered client"),
-    (status = 400, description = "invalid_redirect_uri or invalid_client_metadata")))]
+    (status = 400, description = "invalid_redirect_uri or invalid_client_metadata"),
+    (status = 429, description = "temporarily_unavailable: too many requests from this address (Retry-After)")))]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -242,6 +290,9 @@ pub async fn register(
     let body = body.0;
     bounded(&body, MAX_REGISTRATION_BYTES)?;
     let server = server(&state)?;
+    if let Some(answer) = throttled(&req, &state, Endpoint::Register).await {
+        return Ok(cross_origin(answer));
+    }
     let authorization = header(&req, AUTHORIZATION);
     let answer = within(CallContext::of(&req), async move {
         match server.register(&body, authorization.as_deref()).await {

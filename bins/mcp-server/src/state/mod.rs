@@ -71,6 +71,8 @@ pub struct AppState {
     pub resource_server: Option<Arc<ResourceServer>>,
     /// The built-in OAuth authorization server, once `crate::oauth::attach` set it up.
     pub oauth: Option<mcp_oauth::AuthorizationServer>,
+    /// Its per-address limits, set up with it.
+    pub oauth_limits: Option<Arc<crate::oauth_limits::OAuthLimits>>,
     /// The OAuth records (clients, codes, grants, refresh tokens, consents).
     pub oauth_store: Arc<dyn mcp_oauth::OAuthStore>,
 }
@@ -415,6 +417,7 @@ impl AppState {
             gateway: None,
             resource_server,
             oauth: None,
+            oauth_limits: None,
             oauth_store: backends.oauth,
         })
     }

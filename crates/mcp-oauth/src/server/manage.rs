@@ -242,6 +242,38 @@ impl AuthorizationServer {
         }
     }
 
+    /// The answer to a request refused by the embedding server's rate limit, before any
+    /// work: 429 with `Retry-After`; an error page for the browser endpoints (authorize,
+    /// log-in, consent), the RFC 6749 JSON error `temporarily_unavailable` for the others.
+    /// Records [`OAuthEvent::RequestThrottled`].
+    pub async fn too_many_requests(
+        &self,
+        endpoint: Endpoint,
+        retry_after_secs: u64,
+    ) -> HttpResponse {
+        let retry_after_secs = retry_after_secs.max(1);
+        self.record(OAuthEvent::RequestThrottled {
+            endpoint,
+            retry_after_secs,
+        })
+        .await;
+        let message = format!(
+            "Too many requests from your address. Try again in {retry_after_secs} seconds."
+        );
+        let mut response = match endpoint {
+            Endpoint::Authorize | Endpoint::Login | Endpoint::Consent => self
+                .inner
+                .pages
+                .error(429, "Too many requests", &message)
+                .to_http(),
+            _ => ErrorResponse::new(ErrorCode::TemporarilyUnavailable, message)
+                .with_status(429)
+                .to_http(),
+        };
+        response.push_header("Retry-After", retry_after_secs.to_string());
+        response
+    }
+
     /// The client with this id if it is known without fetching anything (configured,
     /// registered, or a metadata document still cached).
     pub async fn known_client(&self, client_id: &str) -> Result<Option<ClientRecord>, Error> {
