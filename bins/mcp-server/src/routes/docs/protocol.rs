@@ -65,6 +65,22 @@ fn common(responses: &mut serde_json::Map<String, Value>, with_body: bool) {
     );
 }
 
+/// The per-address allowance of an endpoint anyone can call (`[oauth.rate_limits]`): 429 with
+/// `Retry-After`, as an error page (browser endpoints) or the OAuth error
+/// `temporarily_unavailable`. The log-in form's 429 (lock-out) already says it.
+fn limited(responses: &mut serde_json::Map<String, Value>, html: bool) {
+    let description =
+        "too many requests from this address: see `Retry-After` (`[oauth.rate_limits]`)";
+    let mut answer = if html {
+        page(description)
+    } else {
+        oauth_error(&format!("`temporarily_unavailable`: {description}"))
+    };
+    answer["headers"] = json!({ "Retry-After": {
+        "description": "seconds until a request can pass", "schema": { "type": "integer" } } });
+    responses.entry("429").or_insert(answer);
+}
+
 /// Replaces what the handlers' attributes say about the protocol endpoints by what they answer.
 pub(super) fn describe(doc: &mut Value) {
     doc["components"]["schemas"]["OAuthError"] = json!({
@@ -171,6 +187,7 @@ pub(super) fn describe(doc: &mut Value) {
             page("an error page: the client may not use this server"),
         );
         common(&mut responses, false);
+        limited(&mut responses, true);
         op["responses"] = Value::Object(responses);
     }
 
@@ -210,9 +227,13 @@ pub(super) fn describe(doc: &mut Value) {
         );
         responses.insert(
             "429".into(),
-            page("the log-in page again: locked out after failed attempts"),
+            page(
+                "the log-in page again: locked out after failed attempts; or an error page: \
+                  too many requests from this address (`Retry-After`, `[oauth.rate_limits]`)",
+            ),
         );
         common(&mut responses, true);
+        limited(&mut responses, true);
         op["responses"] = Value::Object(responses);
     }
 
@@ -245,6 +266,7 @@ pub(super) fn describe(doc: &mut Value) {
             page("an error page: missing or wrong CSRF token, or a forged request state"),
         );
         common(&mut responses, true);
+        limited(&mut responses, true);
         op["responses"] = Value::Object(responses);
     }
 
@@ -313,6 +335,7 @@ pub(super) fn describe(doc: &mut Value) {
             oauth_error("client authentication failed (`invalid_client`)"),
         );
         common(&mut responses, true);
+        limited(&mut responses, false);
         op["responses"] = Value::Object(responses);
     }
     if let Some(op) = operation(doc, "post", "/oauth/revoke") {
@@ -331,6 +354,7 @@ pub(super) fn describe(doc: &mut Value) {
             oauth_error("client authentication failed (`invalid_client`)"),
         );
         common(&mut responses, true);
+        limited(&mut responses, false);
         op["responses"] = Value::Object(responses);
     }
     if let Some(op) = operation(doc, "post", "/oauth/register") {
@@ -389,6 +413,7 @@ pub(super) fn describe(doc: &mut Value) {
             oauth_error("dynamic client registration is disabled (`access_denied`)"),
         );
         common(&mut responses, true);
+        limited(&mut responses, false);
         op["responses"] = Value::Object(responses);
     }
     for path in ["/oauth/token", "/oauth/revoke", "/oauth/register"] {
