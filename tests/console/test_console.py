@@ -856,6 +856,36 @@ def test_a_user_changes_their_own_password(browser, server):
     assert_clean(browser)
 
 
+def test_every_signed_in_user_sees_the_build_version_and_the_api_reference_link(
+    browser, server
+):
+    admin = api(
+        server, "POST", "/auth/token", None, {"username": ADMIN[0], "password": ADMIN[1]}
+    )
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        admin.json["access_token"],
+        {"username": "vera", "password": "vera-password-1", "roles": ["viewer"]},
+    )
+    assert r.status in (200, 201), r
+    version = server.cli("--version").stdout.split()[-1]
+    # Not to anonymous callers: /api/v1/me needs a token.
+    assert api(server, "GET", "/api/v1/me").status == 401
+    sign_in(browser, server, "vera", "vera-password-1")
+    # A viewer has no status page (the admin-only build details), yet sees the version.
+    assert not browser.find_elements(By.CSS_SELECTOR, "#nav a[data-page='users']")
+    text_in(browser, "[data-result=server-version]", f"mcp-server {version}")
+    link = visible(browser, "footer a#api-reference")
+    assert link.get_attribute("href") == server.url + "/api-docs/"
+    check_page(browser, "footer-viewer")
+    link.click()
+    wait(browser, lambda d: d.current_url == server.url + "/api-docs/")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".info .title"))
+    assert "mcp-server" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
+
+
 def test_status_page_shows_readiness_layers_metrics_and_version(browser, server):
     token = sign_in(browser, server, *ADMIN)
     r = api(

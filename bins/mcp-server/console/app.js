@@ -35,6 +35,7 @@ function showSignIn(message) {
   clear($('page'));
   $('nav').hidden = true;
   $('who').hidden = true;
+  $('server-version').textContent = '';
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message || '';
   document.title = 'Sign in · MCP console';
@@ -47,6 +48,8 @@ async function loadMe() {
   me = await api('GET', '/api/v1/me');
   $('who-name').textContent = `${me.username} (${me.roles.join(', ') || 'no role'})`;
   await gateway.probe(me);
+  // Every signed-in user sees the build version (from /api/v1/me, not the admin status).
+  $('server-version').textContent = me.server_version ? `mcp-server ${me.server_version}` : '';
   const nav = clear($('nav'));
   for (const p of PAGES.filter((page) => page.allowed(me))) {
     nav.append(h('a', { href: `#/${p.id}`, 'data-page': p.id }, p.title));

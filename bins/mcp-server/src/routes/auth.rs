@@ -216,6 +216,9 @@ pub struct Me {
     pub permissions: Vec<String>,
     /// When the presented token expires (RFC 3339).
     pub token_expires_at: String,
+    /// The server's build version (what `mcp-server --version` prints), for every signed-in
+    /// user (the console's footer); unauthenticated callers do not learn it.
+    pub server_version: String,
 }
 
 /// Who am I: the caller, their roles and permissions.
@@ -235,5 +238,6 @@ pub async fn me(state: web::Data<AppState>, caller: Principal) -> Result<web::Js
         username: caller.username,
         roles: caller.roles,
         permissions,
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
     }))
 }

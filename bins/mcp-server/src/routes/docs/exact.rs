@@ -767,7 +767,8 @@ fn answer_example(method: &str, path: &str) -> Option<Value> {
         }
         ("get", "/api/v1/me") => {
             json!({"user_id": "6f1c2b9e-3d4a-4f5b-8c7d-1e2f3a4b5c6d", "username": "dana",
-            "roles": ["developer"], "permissions": ["tools:execute", "tools:read"], "token_expires_at": "2026-01-31T13:00:00+00:00"})
+            "roles": ["developer"], "permissions": ["tools:execute", "tools:read"], "token_expires_at": "2026-01-31T13:00:00+00:00",
+            "server_version": "0.1.0"})
         }
         ("get", "/api/v1/users") => json!([user]),
         ("get", "/api/v1/roles") => {
