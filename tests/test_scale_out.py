@@ -8,8 +8,10 @@ so each verifies the other's tokens. What the operations guide promises, and the
 - A role change made through one instance reaches the other within `auth.role_cache_ttl_ms`,
   and a disabled user is refused by the other within `auth.user_cache_ttl_ms` (both also when
   made with the CLI against the shared store).
-- Execution rate limits count per instance here (`limits.execute_per_minute` kept in each
-  process), which the operations guide states.
+- Limits hold across the instances (`limits.counters = "auto"`: the counts live in the users'
+  database): a user's execution budget is spent once across both, and the log-in lock-out of
+  a name and address counts the failures made through either, even for guesses sent to both
+  at once (at most the limit of them is ever checked).
 - Behind a plain round-robin balancer, MCP clients of the stateless revision (2026-07-28) work
   across both instances; clients of a session-based revision need affinity (a session lives in
   the instance that opened it), which a sticky balancer gives.
@@ -24,6 +26,7 @@ import os
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -239,17 +242,66 @@ def test_a_disabled_user_is_refused_by_the_other_instance_within_the_user_cache_
     within_bound(refused_on_both, USER_CACHE_TTL_MS)
 
 
-def test_execution_limits_count_per_instance(pair):
+def test_an_execution_budget_is_spent_once_across_both_instances(pair):
     a, b = pair.a, pair.b
     body = {"language": "bash", "code": "echo hi"}
-    statuses = [
-        a.request("POST", "/api/v1/execute", body, token=pair.admin_a).status
-        for _ in range(2)
-    ]
-    assert statuses == [200, 200], statuses
-    r = a.request("POST", "/api/v1/execute", body, token=pair.admin_a)
-    assert r.status == 429, r
+    # MCP_EXECUTE_PER_MINUTE=2: one run through each instance spends it.
+    assert a.request("POST", "/api/v1/execute", body, token=pair.admin_a).status == 200
     assert b.request("POST", "/api/v1/execute", body, token=pair.admin_b).status == 200
+    for s, token in ((a, pair.admin_a), (b, pair.admin_b)):
+        r = s.request("POST", "/api/v1/execute", body, token=token)
+        assert r.status == 429, (s.port, r)
+        assert r.json["error"]["code"] == "rate_limited", r
+        assert int(r.headers["Retry-After"]) >= 1, r.headers
+
+
+def login(server, name, password):
+    return server.request(
+        "POST", "/auth/token", {"username": name, "password": password}
+    )
+
+
+def test_log_in_failures_through_both_instances_lock_the_name_on_both(pair):
+    a, b = pair.a, pair.b
+    pair.add_user("lockout-dev", "developer")
+    # auth.max_failures_per_user = 5 (default) for one name from one address: five wrong
+    # passwords, through A and B in turn, lock it on both, the right password included.
+    for i in range(5):
+        r = login(a if i % 2 == 0 else b, "lockout-dev", "wrong-password")
+        assert r.status == 401, (i, r)
+    for s in (a, b):
+        r = login(s, "lockout-dev", DEV_PASSWORD)
+        assert r.status == 429, (s.port, r)
+        assert int(r.headers["Retry-After"]) >= 1, r.headers
+    # An admin unlock through A lifts it on A at once, and on B within the user cache TTL.
+    r = a.request("POST", "/api/v1/users/lockout-dev/unlock", token=pair.admin_a)
+    assert r.status == 200, r
+    assert login(a, "lockout-dev", DEV_PASSWORD).status == 200
+
+    def unlocked_on_b():
+        r = login(b, "lockout-dev", DEV_PASSWORD)
+        assert r.status == 200, r
+
+    within_bound(unlocked_on_b, USER_CACHE_TTL_MS)
+
+
+def test_guesses_sent_to_both_instances_at_once_are_checked_at_most_up_to_the_limit(pair):
+    a, b = pair.a, pair.b
+    pair.add_user("parallel-dev", "developer")
+    guesses = 16
+    with ThreadPoolExecutor(max_workers=guesses) as pool:
+        replies = list(
+            pool.map(
+                lambda i: login(a if i % 2 == 0 else b, "parallel-dev", f"guess-{i}"),
+                range(guesses),
+            )
+        )
+    statuses = sorted(r.status for r in replies)
+    # Each guess reserves its place in the shared count before its password is checked: five
+    # (auth.max_failures_per_user) are checked (401), every other one is refused (429). With
+    # the counts kept per instance, up to ten would be checked.
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == guesses - 5, statuses
 
 
 async def mcp_calls(url, token, mode, calls):

@@ -44,6 +44,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("MCP_LOG_LEVEL", "log.level"),
     ("MCP_EXECUTE_PER_MINUTE", "limits.execute_per_minute"),
     ("MCP_LINT_PER_MINUTE", "limits.lint_per_minute"),
+    ("MCP_LIMITS_COUNTERS", "limits.counters"),
     ("MCP_NEO4J_URI", "storage.neo4j.uri"),
     ("MCP_NEO4J_USER", "storage.neo4j.user"),
     ("MCP_NEO4J_PASSWORD", "storage.neo4j.password"),
@@ -698,6 +699,9 @@ pub struct LimitsConfig {
     /// Lints per user per minute (`lint`, which runs checkers over the code, never the code).
     /// Default 60.
     pub lint_per_minute: u32,
+    /// Where the per-user budgets above and the log-in lock-out (`[auth]`
+    /// `max_failures_per_*`) are counted. Default `auto`.
+    pub counters: CounterBackend,
 }
 
 impl Default for LimitsConfig {
@@ -705,6 +709,40 @@ impl Default for LimitsConfig {
         Self {
             execute_per_minute: 10,
             lint_per_minute: 60,
+            counters: CounterBackend::Auto,
+        }
+    }
+}
+
+/// Where rate-limit and lock-out counts are kept (`limits.counters`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CounterBackend {
+    /// `neo4j` when the user accounts are on Neo4j (the instances that share them share the
+    /// counts), `memory` otherwise.
+    #[default]
+    Auto,
+    /// In each process: with N instances a limit allows up to N times its count, and a restart
+    /// forgets the counts.
+    Memory,
+    /// `limits.sqlite3` in the data dir: shared by the processes of one host that use the same
+    /// data dir, and kept across restarts.
+    Sqlite,
+    /// The Neo4j database of the user accounts (`storage.neo4j.users_database`, default
+    /// `database`): shared by every instance on it, and kept across restarts.
+    Neo4j,
+}
+
+impl LimitsConfig {
+    /// The backend `counters` resolves to for `storage` (`auto` decided).
+    pub fn counter_backend(&self, storage: &StorageConfig) -> Backend {
+        match self.counters {
+            CounterBackend::Auto if storage.backend_of(StoreKind::Users) == Backend::Neo4j => {
+                Backend::Neo4j
+            }
+            CounterBackend::Auto | CounterBackend::Memory => Backend::Memory,
+            CounterBackend::Sqlite => Backend::Sqlite,
+            CounterBackend::Neo4j => Backend::Neo4j,
         }
     }
 }
@@ -855,6 +893,13 @@ impl Config {
         let uses_neo4j = StoreKind::ALL
             .iter()
             .any(|s| self.storage.backend_of(*s) == Backend::Neo4j);
+        let counters_on_neo4j = self.limits.counter_backend(&self.storage) == Backend::Neo4j;
+        if counters_on_neo4j && !uses_neo4j && self.storage.neo4j.is_none() {
+            out.push(Problem::new(
+                "limits.counters",
+                "limits.counters = \"neo4j\" but [storage.neo4j] (uri, user, password) is not set",
+            ));
+        }
         if uses_neo4j && self.storage.neo4j.is_none() {
             out.push(Problem::new(
                 "storage.backend",

@@ -127,7 +127,7 @@ fn bolt(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("append/bolt");
     group.sample_size(10);
-    for n in [1usize, 100] {
+    for n in [1usize, 100, 1000] {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("batch_{n}"), |b| {
             b.to_async(&rt).iter_batched(
@@ -140,6 +140,27 @@ fn bolt(c: &mut Criterion) {
             );
         });
     }
+    // The server's path: events logged one by one, batched by the logger's worker.
+    let logger = rt.block_on(async {
+        AuditLogger::new(Arc::new(sink), AuditLoggerConfig::default()).unwrap()
+    });
+    let n = 1000;
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("logger_1000_then_flush", |b| {
+        b.to_async(&rt).iter_batched(
+            || events(n),
+            |batch| {
+                let logger = &logger;
+                async move {
+                    for event in batch {
+                        logger.log(event).await;
+                    }
+                    logger.flush(Duration::from_secs(60)).await.unwrap();
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
     group.finish();
 }
 

@@ -96,3 +96,40 @@ async fn logger_loses_nothing_when_the_bolt_server_stops_mid_stream_and_comes_ba
     let stats = logger.stats();
     assert_eq!(stats.dropped, 0, "{stats:?}");
 }
+
+#[tokio::test]
+async fn a_large_batch_is_stored_whole_in_chain_order() {
+    let Some(sink) = fresh_sink("audit_packed_batch").await else {
+        return;
+    };
+    // Sizes from a few bytes to about 2 KiB, with quotes and backslashes (escaped on FalkorDB):
+    // packed several to a query there, one query on Neo4j.
+    let events: Vec<AuditEvent> = (0..150)
+        .map(|i| {
+            AuditEvent::new(EventType::DataWrite)
+                .with_user(format!("user-{i}"))
+                .with_detail("i", i)
+                .with_detail("text", "a'b\\c ".repeat((i * 7) % 300))
+        })
+        .collect();
+    let head = sink.append(&events).await.expect("append");
+    let stored = sink
+        .query(&AuditFilter::new().limit(1000))
+        .await
+        .expect("query");
+    assert_eq!(stored.len(), 150);
+    let mut by_seq: Vec<_> = stored.iter().map(|s| (s.seq, s.event.event_id)).collect();
+    by_seq.sort_unstable();
+    let first = by_seq[0].0;
+    assert_eq!(head.seq, first + 149);
+    for (k, (seq, id)) in by_seq.iter().enumerate() {
+        assert_eq!(*seq, first + u64::try_from(k).expect("small"));
+        assert_eq!(
+            *id, events[k].event_id,
+            "event {k} is stored at its place in the chain"
+        );
+    }
+    let report = sink.verify_chain().await.expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.checked, 150);
+}

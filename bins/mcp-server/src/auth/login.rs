@@ -41,11 +41,15 @@ pub async fn check_password(
         event.user_id.clone_from(&account_id);
         ctx.stamp(event)
     };
-    let attempt = match state.login_guard.begin(
-        username,
-        ctx.ip,
-        account.as_ref().and_then(|u| u.unlocked_at),
-    ) {
+    let attempt = match state
+        .login_guard
+        .begin(
+            username,
+            ctx.ip,
+            account.as_ref().and_then(|u| u.unlocked_at),
+        )
+        .await
+    {
         Ok(attempt) => attempt,
         Err(refusal) => {
             count_failure(state, "locked_out");
@@ -57,7 +61,7 @@ pub async fn check_password(
                     },
                 ),
                 Refusal::Full => (
-                    "too many names or addresses tracked by the lock-out".to_owned(),
+                    "the lock-out could not count the attempt".to_owned(),
                     ApiError::Busy {
                         retry_after_secs: BUSY_RETRY_SECS,
                     },
@@ -91,14 +95,14 @@ pub async fn check_password(
     };
     let reason = match account {
         Some(user) if matches && !user.disabled => {
-            let _ = attempt.finish(Outcome::Success);
+            let _ = attempt.finish(Outcome::Success).await;
             return Ok(user);
         }
         None => "unknown user",
         Some(u) if u.disabled => "user disabled",
         Some(_) => "wrong password",
     };
-    let locked = attempt.finish(Outcome::Failure);
+    let locked = attempt.finish(Outcome::Failure).await;
     count_failure(state, "invalid_credentials");
     state
         .audit_unauthenticated(kind::LOGIN_FAILURE, failure(reason))

@@ -255,7 +255,7 @@ async fn execute_unless_cancelled(
     input: ExecuteRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<ExecuteResponse>, ApiError> {
-    let run = match state.runners.admit_run(&who.user_id) {
+    let run = match state.runners.admit_run(&who.user_id).await? {
         Ok(run) => run,
         Err(over) => return Err(refused(state, who, ctx, "execute", over).await),
     };
@@ -426,7 +426,7 @@ async fn lint_unless_cancelled(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
-    let lint = match state.runners.admit_lint(&who.user_id) {
+    let lint = match state.runners.admit_lint(&who.user_id).await? {
         Ok(lint) => lint,
         Err(over) => return Err(refused(state, who, ctx, "lint", over).await),
     };
@@ -501,7 +501,7 @@ async fn test_unless_cancelled(
     input: TestRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<TestReport>, ApiError> {
-    let run = match state.runners.admit_run(&who.user_id) {
+    let run = match state.runners.admit_run(&who.user_id).await? {
         Ok(run) => run,
         Err(over) => return Err(refused(state, who, ctx, "test", over).await),
     };

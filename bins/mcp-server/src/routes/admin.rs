@@ -253,7 +253,7 @@ pub async fn unlock_user(
     let view = run_to_completion(async move {
         let user = find(&state, &username).await?;
         state.users.record_unlock(&user.id).await?;
-        state.login_guard.unlock(&user.username);
+        state.login_guard.unlock(&user.username).await;
         audit_admin(&state, &ctx, &caller, "unlock_user", &username).await;
         view(&state, user).await
     })

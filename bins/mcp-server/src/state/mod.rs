@@ -7,6 +7,8 @@ use anyhow::Context;
 use mcp_audit::{AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink};
 use mcp_graph::GraphStore;
 use mcp_jwt::store::RevocationStore;
+use mcp_limits::CounterStore;
+use mcp_limits::store::memory::MemoryCounterStore;
 use mcp_rbac::{Authorizer, CachedRoleStore, RoleStore};
 use mcp_sandbox::Sandbox;
 
@@ -14,7 +16,7 @@ use crate::config::{Backend, Config, StoreKind};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::resource_server::ResourceServer;
-use crate::users::lockout::{LockoutLimits, LoginGuard};
+use crate::users::lockout::{LockoutLimits, LoginGuard, MEMORY_KEYS};
 use crate::users::{CachedUserStore, MemoryUserStore, PasswordGate, SqliteUserStore, UserStore};
 use audit_budget::AuditBudget;
 
@@ -95,6 +97,8 @@ pub struct Backends {
     pub sandbox_tools: Option<Arc<mcp_sandbox::BwrapSandbox>>,
     /// The OAuth records, on the tokens store's backend (`oauth.sqlite3` in the data dir).
     pub oauth: Arc<dyn mcp_oauth::OAuthStore>,
+    /// The counts of the per-user budgets and the log-in lock-out (`limits.counters`).
+    pub counters: Arc<dyn CounterStore>,
 }
 
 impl Backends {
@@ -109,6 +113,7 @@ impl Backends {
             sandbox: Err("no sandbox configured".into()),
             sandbox_tools: None,
             oauth: Arc::new(mcp_oauth::store::memory::MemoryOAuthStore::new()),
+            counters: Arc::new(MemoryCounterStore::with_capacity(MEMORY_KEYS)),
         }
     }
 
@@ -193,6 +198,19 @@ impl Backends {
             ),
             Backend::Neo4j => neo4j::graph(config).await?,
         };
+        let counters: Arc<dyn CounterStore> = match config.limits.counter_backend(&config.storage) {
+            Backend::Memory => Arc::new(MemoryCounterStore::with_capacity(MEMORY_KEYS)),
+            Backend::Sqlite => {
+                create_data_dir(&storage.data_dir)?;
+                let path = storage.data_dir.join("limits.sqlite3");
+                Arc::new(
+                    mcp_limits::store::sqlite::SqliteCounterStore::open(&path)
+                        .await
+                        .with_context(|| format!("limit counters {}", path.display()))?,
+                )
+            }
+            Backend::Neo4j => neo4j::counters(config).await?,
+        };
         let mut sandbox_tools = None;
         let sandbox: Result<Arc<dyn Sandbox>, String> = if with_sandbox {
             match mcp_sandbox::BwrapSandbox::from_config(config.sandbox.clone()).await {
@@ -224,6 +242,7 @@ impl Backends {
             sandbox,
             sandbox_tools,
             oauth,
+            counters,
         })
     }
 }
@@ -298,6 +317,25 @@ pub async fn open_user_store(config: &Config) -> anyhow::Result<Arc<dyn UserStor
     }
 }
 
+/// How often an instance removes expired entries from a shared counter store.
+const COUNTER_PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Removes expired entries from a shared counter store every [`COUNTER_PURGE_EVERY`], so the
+/// store holds only live counts (the memory store prunes itself as it grows).
+fn purge_counters(counters: Arc<dyn CounterStore>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(COUNTER_PURGE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            match counters.purge_expired(chrono::Utc::now()).await {
+                Ok(n) => tracing::debug!(removed = n, "expired limit counters purged"),
+                Err(e) => tracing::warn!(error = %e, "purging expired limit counters failed"),
+            }
+        }
+    });
+}
+
 fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
@@ -313,6 +351,9 @@ impl AppState {
     /// Opens the configured backends and assembles the state (inside a tokio runtime).
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let backends = Backends::connect(&config, true).await?;
+        if config.limits.counter_backend(&config.storage) != Backend::Memory {
+            purge_counters(Arc::clone(&backends.counters));
+        }
         let mut state = Self::assemble(config, backends)?;
         if state.config.gateway.is_enabled() {
             let pins = gateway_pin_store(&state.config).await?;
@@ -375,23 +416,27 @@ impl AppState {
         }
         let audit = AuditLogger::new(backends.audit, audit_config).context("audit logger")?;
         Ok(Self {
-            runners: Arc::new(CodeRunners::new(
+            runners: Arc::new(CodeRunners::with_counters(
                 backends.sandbox,
                 backends.sandbox_tools,
                 &config.limits,
+                Arc::clone(&backends.counters),
             )),
-            login_guard: LoginGuard::new(LockoutLimits {
-                per_user_and_address: config.auth.max_failures_per_user,
-                per_address: config.auth.max_failures_per_ip,
-                per_user_from_new_addresses: config.auth.max_failures_per_account,
-                window: Duration::from_secs(config.auth.lockout_secs),
-                remember_addresses: Duration::from_secs(
-                    config
-                        .auth
-                        .remember_login_address_days
-                        .saturating_mul(24 * 3600),
-                ),
-            }),
+            login_guard: LoginGuard::with_counters(
+                Arc::clone(&backends.counters),
+                LockoutLimits {
+                    per_user_and_address: config.auth.max_failures_per_user,
+                    per_address: config.auth.max_failures_per_ip,
+                    per_user_from_new_addresses: config.auth.max_failures_per_account,
+                    window: Duration::from_secs(config.auth.lockout_secs),
+                    remember_addresses: Duration::from_secs(
+                        config
+                            .auth
+                            .remember_login_address_days
+                            .saturating_mul(24 * 3600),
+                    ),
+                },
+            ),
             passwords: PasswordGate::new(
                 match config.auth.max_concurrent_password_checks {
                     0 => {

@@ -36,6 +36,16 @@ pub async fn users(config: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
     Ok(Arc::new(store))
 }
 
+/// The rate-limit and lock-out counters on Neo4j, in the user accounts' database
+/// (`users_database`, default `database`), shared by every instance on it.
+pub async fn counters(config: &Config) -> anyhow::Result<Arc<dyn mcp_limits::CounterStore>> {
+    let bolt = bolt_config(config, StoreKind::Users)?;
+    let store = mcp_limits::store::neo4j::Neo4jCounterStore::connect(bolt)
+        .await
+        .context("limit counters on neo4j (limits.counters)")?;
+    Ok(Arc::new(store))
+}
+
 /// The role store on Neo4j, in `roles_database` (default: `database`).
 pub async fn roles(config: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
     let bolt = bolt_config(config, StoreKind::Roles)?;

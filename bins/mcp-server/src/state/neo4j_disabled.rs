@@ -15,6 +15,11 @@ pub async fn users(_: &Config) -> anyhow::Result<Arc<dyn UserStore>> {
 }
 
 /// Refuses: not compiled in.
+pub async fn counters(_: &Config) -> anyhow::Result<Arc<dyn mcp_limits::CounterStore>> {
+    not_compiled()
+}
+
+/// Refuses: not compiled in.
 pub async fn roles(_: &Config) -> anyhow::Result<Arc<dyn mcp_rbac::RoleStore>> {
     not_compiled()
 }

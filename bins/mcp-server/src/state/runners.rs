@@ -7,22 +7,26 @@
 //! per-user limit, `limits.execute_per_minute`, and the lint tool, which runs checkers over the
 //! code but never the code itself, has its own, `limits.lint_per_minute`. A lint admission
 //! can lint and nothing else.
+//!
+//! The budgets are counted in an [`mcp_limits::CounterStore`] (`limits.counters`): on Neo4j
+//! they hold across every instance on that database; in memory each instance counts alone.
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcp_limits::store::memory::MemoryCounterStore;
+use mcp_limits::{Admission, CounterStore, Quota, RateLimiter};
 use mcp_sandbox::tools::{LintReport, LintRequest};
 use mcp_sandbox::{BwrapSandbox, Layer, Probe, Sandbox, SandboxStats};
 
 use crate::config::LimitsConfig;
 use crate::error::{ApiError, SandboxOutage};
-use crate::limits::ExecuteLimiter;
 
 /// The sandbox behind the two per-user budgets (see the module docs).
 pub struct CodeRunners {
     sandbox: Result<Arc<dyn Sandbox>, String>,
     tools: Option<Arc<BwrapSandbox>>,
-    code_runs: ExecuteLimiter,
-    lints: ExecuteLimiter,
+    code_runs: RateLimiter,
+    lints: RateLimiter,
 }
 
 /// The budget a call was refused by, and how long until it has room again.
@@ -36,37 +40,54 @@ pub struct OverBudget {
 
 impl CodeRunners {
     /// The sandbox (or why there is none), the bubblewrap sandbox for lint and test when there
-    /// is one, and the budgets of `limits`.
+    /// is one, and the budgets of `limits`, counted in this process's memory.
     pub fn new(
         sandbox: Result<Arc<dyn Sandbox>, String>,
         tools: Option<Arc<BwrapSandbox>>,
         limits: &LimitsConfig,
     ) -> Self {
+        Self::with_counters(sandbox, tools, limits, Arc::new(MemoryCounterStore::new()))
+    }
+
+    /// As [`CodeRunners::new`], with the budgets counted in `counters` (shared by every
+    /// instance that uses the same store).
+    pub fn with_counters(
+        sandbox: Result<Arc<dyn Sandbox>, String>,
+        tools: Option<Arc<BwrapSandbox>>,
+        limits: &LimitsConfig,
+        counters: Arc<dyn CounterStore>,
+    ) -> Self {
         Self {
             sandbox,
             tools,
-            code_runs: ExecuteLimiter::per_minute(limits.execute_per_minute),
-            lints: ExecuteLimiter::per_minute(limits.lint_per_minute),
+            code_runs: RateLimiter::new(
+                Arc::clone(&counters),
+                "execute",
+                Quota::per_minute(limits.execute_per_minute),
+            ),
+            lints: RateLimiter::new(counters, "lint", Quota::per_minute(limits.lint_per_minute)),
         }
     }
 
     /// Takes one run of submitted code from `user`'s budget: the admission reaches the
-    /// sandbox. Every tool that runs submitted code must come through here.
-    pub fn admit_run(&self, user: &str) -> Result<RunAdmission<'_>, OverBudget> {
-        self.code_runs.check(user).map_err(|wait| OverBudget {
-            limit: "limits.execute_per_minute",
-            wait,
-        })?;
-        Ok(RunAdmission(self))
+    /// sandbox. Every tool that runs submitted code must come through here. The outer error
+    /// is the counter store's (503: refused rather than let through uncounted).
+    pub async fn admit_run(
+        &self,
+        user: &str,
+    ) -> Result<Result<RunAdmission<'_>, OverBudget>, ApiError> {
+        let admitted = admit(&self.code_runs, user, "limits.execute_per_minute").await?;
+        Ok(admitted.map(|()| RunAdmission(self)))
     }
 
-    /// Takes one lint from `user`'s lint budget: the admission can lint, nothing else.
-    pub fn admit_lint(&self, user: &str) -> Result<LintAdmission<'_>, OverBudget> {
-        self.lints.check(user).map_err(|wait| OverBudget {
-            limit: "limits.lint_per_minute",
-            wait,
-        })?;
-        Ok(LintAdmission(self))
+    /// Takes one lint from `user`'s lint budget: the admission can lint, nothing else. The
+    /// outer error is the counter store's (503).
+    pub async fn admit_lint(
+        &self,
+        user: &str,
+    ) -> Result<Result<LintAdmission<'_>, OverBudget>, ApiError> {
+        let admitted = admit(&self.lints, user, "limits.lint_per_minute").await?;
+        Ok(admitted.map(|()| LintAdmission(self)))
     }
 
     /// What the sandbox's start-up probe found, or why there is no sandbox (for `/ready`).
@@ -200,6 +221,22 @@ pub fn layer_fix(layer: Layer) -> &'static str {
     }
 }
 
+/// Takes one call from `user`'s allowance in `limiter`, named `limit` when refused.
+async fn admit(
+    limiter: &RateLimiter,
+    user: &str,
+    limit: &'static str,
+) -> Result<Result<(), OverBudget>, ApiError> {
+    match limiter.check(user).await {
+        Ok(Admission::Allowed) => Ok(Ok(())),
+        Ok(Admission::Wait(wait)) => Ok(Err(OverBudget { limit, wait })),
+        Err(e) => {
+            tracing::error!(error = %e, limit, "the rate-limit counter store failed: call refused");
+            Err(ApiError::from(e))
+        }
+    }
+}
+
 /// One run of submitted code, admitted by the caller's budget.
 #[must_use = "an admission has already taken one call from the budget"]
 pub struct RunAdmission<'a>(&'a CodeRunners);
@@ -243,54 +280,81 @@ mod tests {
         let limits = LimitsConfig {
             execute_per_minute: execute,
             lint_per_minute: lint,
+            ..LimitsConfig::default()
         };
         CodeRunners::new(Err("none".into()), None, &limits)
     }
 
-    #[test]
-    fn code_runs_share_one_budget_per_user() {
+    #[tokio::test]
+    async fn code_runs_share_one_budget_per_user() {
         let r = runners(2, 100);
-        assert!(r.admit_run("alice").is_ok());
-        assert!(r.admit_run("alice").is_ok());
+        assert!(r.admit_run("alice").await.unwrap().is_ok());
+        assert!(r.admit_run("alice").await.unwrap().is_ok());
         let over = r
             .admit_run("alice")
+            .await
+            .unwrap()
             .err()
             .expect("the third run is refused");
         assert_eq!(over.limit, "limits.execute_per_minute");
         assert!(over.wait > Duration::ZERO);
         assert!(
-            r.admit_run("bob").is_ok(),
+            r.admit_run("bob").await.unwrap().is_ok(),
             "another user has a budget of their own"
         );
     }
 
-    #[test]
-    fn lints_have_their_own_budget() {
+    #[tokio::test]
+    async fn lints_have_their_own_budget() {
         let r = runners(1, 2);
-        assert!(r.admit_run("alice").is_ok());
-        assert!(r.admit_run("alice").is_err());
+        assert!(r.admit_run("alice").await.unwrap().is_ok());
+        assert!(r.admit_run("alice").await.unwrap().is_err());
         assert!(
-            r.admit_lint("alice").is_ok(),
+            r.admit_lint("alice").await.unwrap().is_ok(),
             "lint is not charged to code runs"
         );
-        assert!(r.admit_lint("alice").is_ok());
+        assert!(r.admit_lint("alice").await.unwrap().is_ok());
         let over = r
             .admit_lint("alice")
+            .await
+            .unwrap()
             .err()
             .expect("the third lint is refused");
         assert_eq!(over.limit, "limits.lint_per_minute");
     }
 
-    #[test]
-    fn an_admission_without_a_sandbox_is_unavailable_not_a_panic() {
+    #[tokio::test]
+    async fn budgets_on_one_shared_store_hold_across_instances() {
+        let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounterStore::new());
+        let limits = LimitsConfig {
+            execute_per_minute: 3,
+            ..LimitsConfig::default()
+        };
+        let instances: Vec<CodeRunners> = (0..2)
+            .map(|_| {
+                CodeRunners::with_counters(Err("none".into()), None, &limits, Arc::clone(&counters))
+            })
+            .collect();
+        let mut admitted = 0;
+        for i in 0..8 {
+            admitted += usize::from(instances[i % 2].admit_run("alice").await.unwrap().is_ok());
+        }
+        assert_eq!(
+            admitted, 3,
+            "two instances on one store allow the budget once"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admission_without_a_sandbox_is_unavailable_not_a_panic() {
         let r = runners(5, 5);
-        let run = r.admit_run("alice").expect("admitted");
+        let run = r.admit_run("alice").await.unwrap().expect("admitted");
         assert!(matches!(
             run.sandbox(),
             Err(ApiError::SandboxUnavailable(_))
         ));
         assert!(matches!(run.tools(), Err(ApiError::SandboxUnavailable(_))));
-        let lint = r.admit_lint("alice").expect("admitted");
+        let lint = r.admit_lint("alice").await.unwrap().expect("admitted");
         let request = LintRequest::new(mcp_sandbox::Language::Bash, "echo");
         assert!(matches!(
             lint.lint(&request),

@@ -17,29 +17,32 @@
 //!   so an attacker behind the same NAT does not lock the owner out).
 //! - **Race-free:** an attempt reserves its place in every counter it is judged by before the
 //!   password is checked ([`LoginGuard::begin`]), and the reservation counts as a failure
-//!   until the check ends ([`Attempt::finish`]). However many guesses arrive at once, at most
-//!   the limit of them are ever evaluated per pair, address and name.
-//! - **Admin unlock:** [`LoginGuard::unlock`] forgets a name's counters and pairs at once;
-//!   the `unlocked_at` mark a user store keeps (for other instances and the CLI) is passed to
-//!   [`LoginGuard::begin`], which then drops counters older than it.
+//!   until the check ends ([`Attempt::finish`]). However many guesses arrive at once (on
+//!   however many instances share the counters), at most the limit of them are ever evaluated
+//!   per pair, address and name.
+//! - **Admin unlock:** the `unlocked_at` mark a user store keeps (set by the admin route and
+//!   the CLI) is passed to [`LoginGuard::begin`], which then forgets the name's counters older
+//!   than it, on every instance; [`LoginGuard::unlock`] also forgets the name's count from new
+//!   addresses at once.
 //!
-//! Memory is bounded: idle entries are pruned as the maps grow, and past
-//! [`MAX_TRACKED`] live entries new names or addresses are refused (503) rather than tracked.
-use std::collections::HashMap;
+//! The counts live in an [`mcp_limits::CounterStore`] (`limits.counters`): on Neo4j every
+//! instance on that database shares them, so N instances allow the limits once, not N times;
+//! in memory each instance counts alone, with a bounded number of keys (past it, attempts are
+//! refused with 503 rather than let through uncounted). A counter store that fails refuses the
+//! attempt (503) too.
+use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use mcp_limits::store::memory::MemoryCounterStore;
+use mcp_limits::{CounterStore, FailureLimit, Reservation, Reserved, StoreError};
 
-/// The most user names (and, separately, addresses) tracked at once.
-pub const MAX_TRACKED: usize = 100_000;
-
-/// Below this many entries a map is not pruned.
-const PRUNE_ABOVE: usize = 1_000;
-
-/// How long a refused attempt waits when the outcome that decides is still being checked.
-const PENDING_WAIT: Duration = Duration::from_secs(1);
+/// How many keys the guard of [`LoginGuard::new`] keeps in memory at most (a name or address
+/// takes one to three, a remembered address one).
+pub const MEMORY_KEYS: usize = 400_000;
 
 /// Why an attempt is refused before its password is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +54,8 @@ pub enum Refusal {
         /// How long until a retry can be judged.
         wait: Duration,
     },
-    /// Too many names or addresses are tracked; nothing new is tracked (503).
+    /// The counts could not be kept (the counter store failed, or in memory it is full):
+    /// nothing is checked uncounted (503).
     Full,
 }
 
@@ -77,81 +81,6 @@ impl LockScope {
     }
 }
 
-/// Failures and reservations in one window.
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    failures: u32,
-    pending: u32,
-    window_start: Instant,
-    locked_until: Option<Instant>,
-}
-
-impl Counter {
-    fn new(now: Instant) -> Self {
-        Self {
-            failures: 0,
-            pending: 0,
-            window_start: now,
-            locked_until: None,
-        }
-    }
-
-    /// Starts a new window when the old one is over and no lock holds.
-    fn roll(&mut self, now: Instant, window: Duration) {
-        let locked = self.locked_until.is_some_and(|u| u > now);
-        if !locked && now.duration_since(self.window_start) >= window {
-            self.failures = 0;
-            self.window_start = now;
-            self.locked_until = None;
-        }
-    }
-
-    /// `Some(wait)` when this counter refuses one more attempt under `max`.
-    fn refusal(&self, now: Instant, max: u32) -> Option<Duration> {
-        if let Some(until) = self.locked_until.filter(|u| *u > now) {
-            return Some(until - now);
-        }
-        (self.failures + self.pending >= max).then_some(PENDING_WAIT)
-    }
-
-    fn idle(&self, now: Instant, window: Duration) -> bool {
-        self.pending == 0
-            && self.locked_until.is_none_or(|u| u <= now)
-            && (self.failures == 0 || now.duration_since(self.window_start) >= window)
-    }
-}
-
-/// Everything kept about one user name.
-#[derive(Debug)]
-struct Account {
-    /// When this state began (wall clock), to compare with an admin unlock.
-    since: DateTime<Utc>,
-    from_new_addresses: Counter,
-    pairs: HashMap<Option<IpAddr>, Counter>,
-    /// Addresses that logged in as this name, with the last success.
-    known: HashMap<Option<IpAddr>, Instant>,
-}
-
-impl Account {
-    fn new(now: Instant) -> Self {
-        Self {
-            since: Utc::now(),
-            from_new_addresses: Counter::new(now),
-            pairs: HashMap::new(),
-            known: HashMap::new(),
-        }
-    }
-
-    fn idle(&mut self, now: Instant, limits: &Limits) -> bool {
-        self.pairs.retain(|_, c| !c.idle(now, limits.window));
-        self.known
-            .retain(|_, last| now.duration_since(*last) < limits.remember);
-        self.pairs.is_empty()
-            && self.known.is_empty()
-            && self.from_new_addresses.idle(now, limits.window)
-    }
-}
-
 /// The limits of the lock-out model (the server fills them from `[auth]`).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutLimits {
@@ -170,37 +99,58 @@ pub struct LockoutLimits {
 
 #[derive(Debug, Clone, Copy)]
 struct Limits {
-    per_pair: u32,
-    per_address: u32,
-    per_account: u32,
-    window: Duration,
+    per_pair: FailureLimit,
+    per_address: FailureLimit,
+    per_account: FailureLimit,
     remember: Duration,
 }
 
-#[derive(Debug)]
-struct State {
-    accounts: HashMap<String, Account>,
-    addresses: HashMap<Option<IpAddr>, Counter>,
-    prune_accounts_above: usize,
-    prune_addresses_above: usize,
-}
-
 /// Counts failed log-ins and refuses attempts the lock-out model forbids (module docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginGuard {
     limits: Limits,
-    state: Arc<Mutex<State>>,
+    counters: Arc<dyn CounterStore>,
+}
+
+impl std::fmt::Debug for LoginGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginGuard")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The counter keys of one attempt (a user name from an address).
+#[derive(Debug, Clone)]
+struct Keys {
+    pair: String,
+    address: String,
+    account: String,
+    known: String,
+}
+
+impl Keys {
+    fn new(username: &str, ip: Option<IpAddr>) -> Self {
+        let name = LoginGuard::key(username);
+        let ip = ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        Self {
+            pair: format!("login:pair:{ip}:{name}"),
+            address: format!("login:address:{ip}"),
+            account: format!("login:new-addresses:{name}"),
+            known: format!("login:known:{ip}:{name}"),
+        }
+    }
 }
 
 /// A reserved attempt: it counts as a failure until [`Attempt::finish`] says how it went. An
-/// attempt dropped without `finish` (its password was not checked) gives its place back.
+/// attempt dropped without `finish` (its password was not checked) gives its places back.
 #[must_use = "an attempt counts as a failure until it is finished"]
 #[derive(Debug)]
 pub struct Attempt {
     guard: LoginGuard,
-    account: String,
-    ip: Option<IpAddr>,
-    known: bool,
+    keys: Keys,
+    /// The places taken, with the scope each one counts for.
+    places: Vec<(LockScope, Reserved)>,
     done: bool,
 }
 
@@ -214,31 +164,31 @@ pub enum Outcome {
 }
 
 impl LoginGuard {
-    /// A guard with these limits (each count at least 1, the window at least 1 s).
+    /// A guard with these limits (each count at least 1, the window at least 1 s), counting
+    /// in this process's memory (at most [`MEMORY_KEYS`] keys).
     pub fn new(limits: LockoutLimits) -> Self {
+        Self::with_counters(
+            Arc::new(MemoryCounterStore::with_capacity(MEMORY_KEYS)),
+            limits,
+        )
+    }
+
+    /// A guard with these limits counting in `counters` (shared by every instance that uses
+    /// the same store).
+    pub fn with_counters(counters: Arc<dyn CounterStore>, limits: LockoutLimits) -> Self {
+        let window = limits.window.max(Duration::from_secs(1));
         Self {
             limits: Limits {
-                per_pair: limits.per_user_and_address.max(1),
-                per_address: limits.per_address.max(1),
-                per_account: limits.per_user_from_new_addresses.max(1),
-                window: limits.window.max(Duration::from_secs(1)),
+                per_pair: FailureLimit::new(limits.per_user_and_address, window),
+                per_address: FailureLimit::new(limits.per_address, window),
+                per_account: FailureLimit::new(limits.per_user_from_new_addresses, window),
                 remember: limits.remember_addresses,
             },
-            state: Arc::new(Mutex::new(State {
-                accounts: HashMap::new(),
-                addresses: HashMap::new(),
-                prune_accounts_above: PRUNE_ABOVE,
-                prune_addresses_above: PRUNE_ABOVE,
-            })),
+            counters,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update leaves the maps consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The key a user name is tracked under: bounded, so a huge name cannot grow the map
+    /// The key a user name is tracked under: bounded, so a huge name cannot grow the store
     /// (longer names than any account can have share their prefix's entry).
     fn key(username: &str) -> String {
         mcp_core::bounded::truncate(username, crate::users::MAX_USERNAME_LEN + 1).into_owned()
@@ -247,178 +197,226 @@ impl LoginGuard {
     /// Reserves an attempt to log in as `username` from `ip`, or says why not. `unlocked_at` is
     /// the account's admin-unlock mark (from the user store), if it has one: counters for the
     /// name older than it are forgotten first.
-    pub fn begin(
+    pub async fn begin(
         &self,
         username: &str,
         ip: Option<IpAddr>,
         unlocked_at: Option<DateTime<Utc>>,
     ) -> Result<Attempt, Refusal> {
-        let now = Instant::now();
-        let limits = self.limits;
-        let key = Self::key(username);
-        let mut state = self.lock();
-        state.prune(now, &limits);
-        if unlocked_at.is_some_and(|at| state.accounts.get(&key).is_some_and(|a| a.since < at)) {
-            state.accounts.remove(&key);
-        }
-        if !state.accounts.contains_key(&key) && state.accounts.len() >= MAX_TRACKED
-            || !state.addresses.contains_key(&ip) && state.addresses.len() >= MAX_TRACKED
-        {
-            return Err(Refusal::Full);
-        }
-        let State {
-            accounts,
-            addresses,
-            ..
-        } = &mut *state;
-        let account = accounts
-            .entry(key.clone())
-            .or_insert_with(|| Account::new(now));
-        let known = account
-            .known
-            .get(&ip)
-            .is_some_and(|last| now.duration_since(*last) < limits.remember);
-        let pair = account.pairs.entry(ip).or_insert_with(|| Counter::new(now));
-        pair.roll(now, limits.window);
-        let refuse = |scope, wait| Err(Refusal::Locked { scope, wait });
-        if let Some(wait) = pair.refusal(now, limits.per_pair) {
-            return refuse(LockScope::UserAndAddress, wait);
-        }
-        if !known {
-            let address = addresses.entry(ip).or_insert_with(|| Counter::new(now));
-            address.roll(now, limits.window);
-            if let Some(wait) = address.refusal(now, limits.per_address) {
-                return refuse(LockScope::Address, wait);
-            }
-            let all = &mut account.from_new_addresses;
-            all.roll(now, limits.window);
-            if let Some(wait) = all.refusal(now, limits.per_account) {
-                return refuse(LockScope::UserFromNewAddresses, wait);
-            }
-            address.pending += 1;
-            all.pending += 1;
-        }
-        if let Some(pair) = account.pairs.get_mut(&ip) {
-            pair.pending += 1;
-        }
-        Ok(Attempt {
+        let now = Utc::now();
+        let keys = Keys::new(username, ip);
+        let known = self
+            .counters
+            .remembered(&keys.known, now)
+            .await
+            .map_err(store_failed)?;
+        let mut attempt = Attempt {
             guard: self.clone(),
-            account: key,
-            ip,
-            known,
+            keys,
+            places: Vec::with_capacity(3),
             done: false,
-        })
-    }
-
-    /// Forgets every counter, lock and pending check of `username` (the admin unlock on this
-    /// instance). Checks under way for it finish without counting.
-    pub fn unlock(&self, username: &str) {
-        self.lock().accounts.remove(&Self::key(username));
-    }
-
-    /// Ends an attempt: releases its reservations and, for a failure, counts it; returns the
-    /// scopes this failure locked.
-    fn end(&self, attempt: &Attempt, outcome: Option<Outcome>) -> Vec<LockScope> {
-        let now = Instant::now();
-        let limits = self.limits;
-        let mut state = self.lock();
-        let mut locked = Vec::new();
-        let mut settle = |c: &mut Counter, max: u32, scope: LockScope| {
-            c.pending = c.pending.saturating_sub(1);
-            if outcome == Some(Outcome::Failure) {
-                c.roll(now, limits.window);
-                c.failures += 1;
-                if c.failures >= max && c.locked_until.is_none_or(|u| u <= now) {
-                    c.locked_until = Some(now + limits.window);
-                    locked.push(scope);
-                }
-            }
         };
-        let State {
-            accounts,
-            addresses,
-            ..
-        } = &mut *state;
-        // An unlock meanwhile removed the account: nothing of it counts any more.
-        if let Some(account) = accounts.get_mut(&attempt.account) {
-            if let Some(pair) = account.pairs.get_mut(&attempt.ip) {
-                settle(pair, limits.per_pair, LockScope::UserAndAddress);
-                if outcome == Some(Outcome::Success) {
-                    *pair = Counter::new(now);
+        let limits = self.limits;
+        let mut checks = vec![(
+            LockScope::UserAndAddress,
+            attempt.keys.pair.clone(),
+            limits.per_pair,
+            unlocked_at,
+        )];
+        if !known {
+            checks.push((
+                LockScope::Address,
+                attempt.keys.address.clone(),
+                limits.per_address,
+                None,
+            ));
+            checks.push((
+                LockScope::UserFromNewAddresses,
+                attempt.keys.account.clone(),
+                limits.per_account,
+                unlocked_at,
+            ));
+        }
+        // A refusal drops `attempt`, which gives back the places taken so far.
+        for (scope, key, limit, forget_before) in checks {
+            match self
+                .counters
+                .reserve(&key, limit, forget_before, now)
+                .await
+                .map_err(store_failed)?
+            {
+                Reservation::Reserved(place) => attempt.places.push((scope, place)),
+                Reservation::Locked { wait } | Reservation::Full { wait } => {
+                    return Err(Refusal::Locked { scope, wait });
                 }
-            }
-            if !attempt.known {
-                settle(
-                    &mut account.from_new_addresses,
-                    limits.per_account,
-                    LockScope::UserFromNewAddresses,
-                );
-            }
-            if outcome == Some(Outcome::Success) {
-                account.known.insert(attempt.ip, now);
             }
         }
-        if !attempt.known
-            && let Some(address) = addresses.get_mut(&attempt.ip)
+        Ok(attempt)
+    }
+
+    /// Forgets `username`'s count of failures from new addresses at once (the admin unlock;
+    /// its pairs are forgotten through the user store's unlock mark at their next attempt,
+    /// on every instance). A counter store that fails is logged: the mark still unlocks.
+    pub async fn unlock(&self, username: &str) {
+        let key = Keys::new(username, None).account;
+        if let Err(e) = self.counters.reset(&key).await {
+            tracing::error!(error = %e, "the lock-out counter store failed during an unlock");
+        }
+    }
+
+    fn key_of(keys: &Keys, scope: LockScope) -> &str {
+        match scope {
+            LockScope::UserAndAddress => &keys.pair,
+            LockScope::Address => &keys.address,
+            LockScope::UserFromNewAddresses => &keys.account,
+        }
+    }
+
+    fn limit_of(&self, scope: LockScope) -> FailureLimit {
+        match scope {
+            LockScope::UserAndAddress => self.limits.per_pair,
+            LockScope::Address => self.limits.per_address,
+            LockScope::UserFromNewAddresses => self.limits.per_account,
+        }
+    }
+
+    /// Settles the places of an attempt: a failure counts in each (returning the scopes it
+    /// locked), a success or an unchecked attempt gives them back; a success also starts the
+    /// pair afresh and remembers the address for the name.
+    async fn settle(
+        self,
+        keys: Keys,
+        places: Vec<(LockScope, Reserved)>,
+        outcome: Option<Outcome>,
+    ) -> Vec<LockScope> {
+        let now = Utc::now();
+        let mut locked = Vec::new();
+        for (scope, place) in places {
+            let key = Self::key_of(&keys, scope);
+            let result = match outcome {
+                Some(Outcome::Failure) => self
+                    .counters
+                    .fail(key, place, self.limit_of(scope), now)
+                    .await
+                    .map(|lock| {
+                        if lock {
+                            locked.push(scope);
+                        }
+                    }),
+                Some(Outcome::Success) if scope == LockScope::UserAndAddress => {
+                    self.counters.reset(key).await
+                }
+                _ => self.counters.release(key, place, now).await,
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, scope = scope.as_str(),
+                    "the lock-out counter store failed: a reserved place stays until its window ends");
+            }
+        }
+        if outcome == Some(Outcome::Success)
+            && let Err(e) = self
+                .counters
+                .remember(&keys.known, self.limits.remember, now)
+                .await
         {
-            settle(address, limits.per_address, LockScope::Address);
+            tracing::error!(error = %e, "the lock-out counter store failed to remember an address");
         }
         locked
     }
 }
 
-impl State {
-    /// Drops idle entries once a map has grown past its threshold, which then doubles from
-    /// what remains (so pruning costs O(1) per insert however many entries stay live).
-    fn prune(&mut self, now: Instant, limits: &Limits) {
-        if self.accounts.len() > self.prune_accounts_above {
-            self.accounts.retain(|_, a| !a.idle(now, limits));
-            self.prune_accounts_above = (self.accounts.len() * 2).max(PRUNE_ABOVE);
-        }
-        if self.addresses.len() > self.prune_addresses_above {
-            self.addresses.retain(|_, c| !c.idle(now, limits.window));
-            self.prune_addresses_above = (self.addresses.len() * 2).max(PRUNE_ABOVE);
-        }
+fn store_failed(e: StoreError) -> Refusal {
+    tracing::error!(error = %e, "the lock-out counter store failed: log-in refused");
+    Refusal::Full
+}
+
+/// Runs `settle` to its end even if the caller stops waiting: at once when it needs no I/O
+/// (the memory store), else as a task of the runtime.
+async fn run_detached<F>(settle: F) -> Vec<LockScope>
+where
+    F: Future<Output = Vec<LockScope>> + Send + 'static,
+{
+    let mut settle = Box::pin(settle);
+    if let Poll::Ready(locked) = settle
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        return locked;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime.spawn(settle).await.unwrap_or_default(),
+        Err(_) => settle.await,
     }
 }
 
 impl Attempt {
     /// Records how the checked attempt went; returns the scopes its failure locked (each one
-    /// once, when the lock begins).
-    pub fn finish(mut self, outcome: Outcome) -> Vec<LockScope> {
+    /// once, when the lock begins). The record is kept even if the caller's future is dropped
+    /// meanwhile.
+    pub async fn finish(mut self, outcome: Outcome) -> Vec<LockScope> {
         self.done = true;
-        self.guard.end(&self, Some(outcome))
+        let places = std::mem::take(&mut self.places);
+        let settle = self
+            .guard
+            .clone()
+            .settle(self.keys.clone(), places, Some(outcome));
+        run_detached(settle).await
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if !self.done {
-            self.guard.end(self, None);
+        if self.done || self.places.is_empty() {
+            return;
+        }
+        let places = std::mem::take(&mut self.places);
+        let mut settle = Box::pin(self.guard.clone().settle(self.keys.clone(), places, None));
+        if settle
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+        {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(settle)),
+                Err(_) => tracing::warn!(
+                    "an unchecked log-in attempt outside a runtime: its places stay until their window ends"
+                ),
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use async_trait::async_trait;
+    use mcp_limits::{Admission, Quota};
+
     use super::*;
 
-    fn guard(per_pair: u32, per_ip: u32, per_account: u32) -> LoginGuard {
-        LoginGuard::new(LockoutLimits {
+    fn limits(per_pair: u32, per_ip: u32, per_account: u32) -> LockoutLimits {
+        LockoutLimits {
             per_user_and_address: per_pair,
             per_address: per_ip,
             per_user_from_new_addresses: per_account,
             window: Duration::from_secs(300),
             remember_addresses: Duration::from_secs(30 * 24 * 3600),
-        })
+        }
+    }
+
+    fn guard(per_pair: u32, per_ip: u32, per_account: u32) -> LoginGuard {
+        LoginGuard::new(limits(per_pair, per_ip, per_account))
     }
 
     fn ip(last: u8) -> Option<IpAddr> {
         Some(IpAddr::from([10, 0, 0, last]))
     }
 
-    fn fail(g: &LoginGuard, name: &str, from: Option<IpAddr>) -> Vec<LockScope> {
-        g.begin(name, from, None).unwrap().finish(Outcome::Failure)
+    async fn fail(g: &LoginGuard, name: &str, from: Option<IpAddr>) -> Vec<LockScope> {
+        g.begin(name, from, None)
+            .await
+            .unwrap()
+            .finish(Outcome::Failure)
+            .await
     }
 
     fn scope_of(r: Result<Attempt, Refusal>) -> LockScope {
@@ -431,150 +429,261 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_pair_locks_after_its_failures_and_the_owner_elsewhere_still_gets_in() {
+    #[tokio::test]
+    async fn a_pair_locks_after_its_failures_and_the_owner_elsewhere_still_gets_in() {
         let g = guard(3, 100, 100);
-        assert_eq!(fail(&g, "alice", ip(1)), vec![]);
-        assert_eq!(fail(&g, "alice", ip(1)), vec![]);
-        assert_eq!(fail(&g, "alice", ip(1)), vec![LockScope::UserAndAddress]);
+        assert_eq!(fail(&g, "alice", ip(1)).await, vec![]);
+        assert_eq!(fail(&g, "alice", ip(1)).await, vec![]);
         assert_eq!(
-            scope_of(g.begin("alice", ip(1), None)),
+            fail(&g, "alice", ip(1)).await,
+            vec![LockScope::UserAndAddress]
+        );
+        assert_eq!(
+            scope_of(g.begin("alice", ip(1), None).await),
             LockScope::UserAndAddress
         );
         let owner = g
             .begin("alice", ip(2), None)
+            .await
             .expect("another address is not locked");
-        assert_eq!(owner.finish(Outcome::Success), vec![]);
+        assert_eq!(owner.finish(Outcome::Success).await, vec![]);
         drop(
             g.begin("bob", ip(1), None)
+                .await
                 .expect("another name is not locked"),
         );
     }
 
-    #[test]
-    fn parallel_guesses_are_evaluated_at_most_up_to_the_limit() {
+    #[tokio::test]
+    async fn parallel_guesses_are_evaluated_at_most_up_to_the_limit() {
         let g = guard(5, 100, 100);
         // Fifty guesses arrive before any is checked: only five get reserved.
-        let reserved: Vec<Attempt> = (0..50)
-            .filter_map(|_| g.begin("alice", ip(1), None).ok())
-            .collect();
+        let mut reserved = Vec::new();
+        for _ in 0..50 {
+            if let Ok(a) = g.begin("alice", ip(1), None).await {
+                reserved.push(a);
+            }
+        }
         assert_eq!(reserved.len(), 5);
         for a in reserved {
-            a.finish(Outcome::Failure);
+            a.finish(Outcome::Failure).await;
         }
-        assert!(g.begin("alice", ip(1), None).is_err());
+        assert!(g.begin("alice", ip(1), None).await.is_err());
     }
 
-    #[test]
-    fn parallel_guesses_from_many_threads_are_bounded_too() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_guesses_from_many_tasks_are_bounded_too() {
         let g = guard(5, 1000, 1000);
-        let evaluated = std::sync::atomic::AtomicU32::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..16 {
-                s.spawn(|| {
+        let evaluated = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (g, evaluated) = (g.clone(), Arc::clone(&evaluated));
+                tokio::spawn(async move {
                     for _ in 0..50 {
-                        if let Ok(a) = g.begin("alice", ip(1), None) {
+                        if let Ok(a) = g.begin("alice", ip(1), None).await {
                             evaluated.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            std::thread::yield_now();
-                            a.finish(Outcome::Failure);
+                            tokio::task::yield_now().await;
+                            a.finish(Outcome::Failure).await;
                         }
                     }
-                });
-            }
-        });
-        assert_eq!(evaluated.into_inner(), 5);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(evaluated.load(std::sync::atomic::Ordering::SeqCst), 5);
     }
 
-    #[test]
-    fn an_attempt_given_up_before_its_check_does_not_count() {
+    #[tokio::test]
+    async fn an_attempt_given_up_before_its_check_does_not_count() {
         let g = guard(1, 100, 100);
-        drop(g.begin("alice", ip(1), None).unwrap());
+        drop(g.begin("alice", ip(1), None).await.unwrap());
         let a = g
             .begin("alice", ip(1), None)
+            .await
             .expect("the dropped one did not count");
-        assert_eq!(a.finish(Outcome::Failure), vec![LockScope::UserAndAddress]);
+        assert_eq!(
+            a.finish(Outcome::Failure).await,
+            vec![LockScope::UserAndAddress]
+        );
     }
 
-    #[test]
-    fn an_address_spraying_names_is_locked() {
+    #[tokio::test]
+    async fn an_address_spraying_names_is_locked() {
         let g = guard(100, 4, 100);
         for name in ["a", "b", "c", "d"] {
-            fail(&g, name, ip(9));
-        }
-        assert_eq!(scope_of(g.begin("fresh", ip(9), None)), LockScope::Address);
-        drop(g.begin("fresh", ip(8), None).unwrap());
-    }
-
-    #[test]
-    fn many_new_addresses_slow_a_name_down_but_not_its_owner_from_a_known_address() {
-        let g = guard(100, 100, 10);
-        g.begin("alice", ip(200), None)
-            .unwrap()
-            .finish(Outcome::Success);
-        for i in 0..10 {
-            fail(&g, "alice", ip(i));
+            fail(&g, name, ip(9)).await;
         }
         assert_eq!(
-            scope_of(g.begin("alice", ip(50), None)),
+            scope_of(g.begin("fresh", ip(9), None).await),
+            LockScope::Address
+        );
+        drop(g.begin("fresh", ip(8), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn many_new_addresses_slow_a_name_down_but_not_its_owner_from_a_known_address() {
+        let g = guard(100, 100, 10);
+        g.begin("alice", ip(200), None)
+            .await
+            .unwrap()
+            .finish(Outcome::Success)
+            .await;
+        for i in 0..10 {
+            fail(&g, "alice", ip(i)).await;
+        }
+        assert_eq!(
+            scope_of(g.begin("alice", ip(50), None).await),
             LockScope::UserFromNewAddresses
         );
         g.begin("alice", ip(200), None)
+            .await
             .expect("the owner's address is remembered")
-            .finish(Outcome::Success);
+            .finish(Outcome::Success)
+            .await;
     }
 
-    #[test]
-    fn a_remembered_address_is_not_locked_by_its_neighbours_spraying() {
+    #[tokio::test]
+    async fn a_remembered_address_is_not_locked_by_its_neighbours_spraying() {
         let g = guard(100, 3, 100);
         g.begin("owner", ip(1), None)
+            .await
             .unwrap()
-            .finish(Outcome::Success);
+            .finish(Outcome::Success)
+            .await;
         for name in ["x", "y", "z"] {
-            fail(&g, name, ip(1));
+            fail(&g, name, ip(1)).await;
         }
-        assert!(g.begin("someone", ip(1), None).is_err());
+        assert!(g.begin("someone", ip(1), None).await.is_err());
         drop(
             g.begin("owner", ip(1), None)
+                .await
                 .expect("owner's pair is remembered"),
         );
     }
 
-    #[test]
-    fn unlock_forgets_the_names_locks_here_and_through_the_store_mark() {
-        let g = guard(1, 100, 100);
-        fail(&g, "alice", ip(1));
-        assert!(g.begin("alice", ip(1), None).is_err());
-        g.unlock("alice");
-        fail(&g, "alice", ip(1));
-        // An unlock recorded elsewhere (CLI, another instance) after the lock began.
-        let marked = Utc::now() + chrono::Duration::milliseconds(1);
-        assert!(
-            g.begin("alice", ip(1), Some(marked - chrono::Duration::hours(1)))
-                .is_err()
+    #[tokio::test]
+    async fn a_success_starts_the_pair_afresh() {
+        let g = guard(2, 100, 100);
+        fail(&g, "alice", ip(1)).await;
+        g.begin("alice", ip(1), None)
+            .await
+            .unwrap()
+            .finish(Outcome::Success)
+            .await;
+        assert_eq!(fail(&g, "alice", ip(1)).await, vec![]);
+        assert_eq!(
+            fail(&g, "alice", ip(1)).await,
+            vec![LockScope::UserAndAddress]
         );
-        std::thread::sleep(Duration::from_millis(2));
+    }
+
+    #[tokio::test]
+    async fn the_store_unlock_mark_forgets_the_names_locks() {
+        let g = guard(1, 100, 100);
+        fail(&g, "alice", ip(1)).await;
+        assert!(g.begin("alice", ip(1), None).await.is_err());
+        // An unlock recorded before the lock began changes nothing.
+        let before = Utc::now() - chrono::Duration::hours(1);
+        assert!(g.begin("alice", ip(1), Some(before)).await.is_err());
+        // One recorded after it (admin route, CLI, another instance) lifts it.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        g.unlock("alice").await;
+        let marked = Utc::now();
         drop(
             g.begin("alice", ip(1), Some(marked))
+                .await
                 .expect("the mark is newer than the lock"),
         );
     }
 
-    #[test]
-    fn huge_user_names_are_tracked_under_a_bounded_key() {
+    #[tokio::test]
+    async fn huge_user_names_are_tracked_under_a_bounded_key() {
         let g = guard(1, 100, 100);
         let huge = "x".repeat(100_000);
-        fail(&g, &huge, None);
-        assert!(g.begin(&huge, None, None).is_err());
-        let state = g.lock();
-        assert!(state.accounts.keys().all(|k| k.len() < 100));
+        // A key past the store's bound would be refused (Full), not counted.
+        assert_eq!(fail(&g, &huge, None).await, vec![LockScope::UserAndAddress]);
+        assert_eq!(
+            scope_of(g.begin(&huge, None, None).await),
+            LockScope::UserAndAddress
+        );
     }
 
-    #[test]
-    fn idle_entries_are_pruned_as_the_map_grows() {
-        let g = guard(5, 1_000_000, 5);
-        for i in 0..5 * PRUNE_ABOVE {
-            drop(g.begin(&format!("user{i}"), None, None).unwrap());
+    #[tokio::test]
+    async fn two_guards_on_one_store_share_the_limit() {
+        let store: Arc<dyn CounterStore> = Arc::new(MemoryCounterStore::new());
+        let a = LoginGuard::with_counters(Arc::clone(&store), limits(4, 100, 100));
+        let b = LoginGuard::with_counters(store, limits(4, 100, 100));
+        let mut locked = Vec::new();
+        for i in 0..4 {
+            let g = if i % 2 == 0 { &a } else { &b };
+            locked.extend(fail(g, "alice", ip(1)).await);
         }
-        assert!(g.lock().accounts.len() <= PRUNE_ABOVE + 1);
+        assert_eq!(locked, vec![LockScope::UserAndAddress]);
+        assert!(a.begin("alice", ip(1), None).await.is_err());
+        assert!(b.begin("alice", ip(1), None).await.is_err());
+    }
+
+    /// A counter store that does not answer.
+    struct Down;
+
+    #[async_trait]
+    impl CounterStore for Down {
+        async fn acquire(
+            &self,
+            _: &str,
+            _: Quota,
+            _: DateTime<Utc>,
+        ) -> Result<Admission, StoreError> {
+            Err(down())
+        }
+        async fn reserve(
+            &self,
+            _: &str,
+            _: FailureLimit,
+            _: Option<DateTime<Utc>>,
+            _: DateTime<Utc>,
+        ) -> Result<Reservation, StoreError> {
+            Err(down())
+        }
+        async fn fail(
+            &self,
+            _: &str,
+            _: Reserved,
+            _: FailureLimit,
+            _: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            Err(down())
+        }
+        async fn release(&self, _: &str, _: Reserved, _: DateTime<Utc>) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn reset(&self, _: &str) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn remember(&self, _: &str, _: Duration, _: DateTime<Utc>) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn remembered(&self, _: &str, _: DateTime<Utc>) -> Result<bool, StoreError> {
+            Err(down())
+        }
+        async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+            Err(down())
+        }
+    }
+
+    fn down() -> StoreError {
+        StoreError::unavailable("counter store down")
+    }
+
+    #[tokio::test]
+    async fn a_failing_counter_store_refuses_the_attempt_rather_than_letting_it_through() {
+        let g = LoginGuard::with_counters(Arc::new(Down), limits(5, 5, 5));
+        assert_eq!(
+            g.begin("alice", ip(1), None).await.err(),
+            Some(Refusal::Full)
+        );
+        g.unlock("alice").await;
     }
 }

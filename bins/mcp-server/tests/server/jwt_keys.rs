@@ -49,6 +49,7 @@ impl Fleet {
             sandbox: Ok(Arc::new(FakeSandbox::new())),
             sandbox_tools: None,
             oauth: Arc::clone(&b.oauth),
+            counters: Arc::clone(&b.counters),
         };
         AppState::assemble(config, backends)
     }

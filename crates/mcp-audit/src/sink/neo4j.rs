@@ -17,10 +17,11 @@
 //! After any failed append the cached head is dropped and re-read, so a partial write or a
 //! restarted server never leaves a gap.
 //!
-//! Atomicity: on Neo4j a batch is one auto-commit query (all or nothing). FalkorDB caps a
-//! query at about 4 KiB (see `mcp_core::bolt`), so there each event is its own query; a batch
-//! interrupted by an outage keeps its stored prefix (still a valid chain) and reports the error.
-//! An event whose query alone exceeds that size is refused on FalkorDB with
+//! Round trips and atomicity: on Neo4j a batch is one auto-commit query (one round trip, all
+//! or nothing). FalkorDB caps a query at about 4 KiB (see `mcp_core::bolt`), so there a batch
+//! is packed, in chain order, into as few queries as fit under that cap (a few events each);
+//! a batch interrupted by an outage keeps its stored prefix (still a valid chain) and reports
+//! the error. An event whose query alone exceeds that size is refused on FalkorDB with
 //! [`StoreError::Invalid`].
 
 use async_trait::async_trait;
@@ -37,6 +38,17 @@ use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 
 /// How often an append re-reads the head after losing a race for the next `seq` (Neo4j).
 const MAX_SEQ_RACES: u32 = 8;
+
+/// The append query: one node per row of `$rows`, in order.
+const APPEND: &str = "UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r";
+
+/// Bytes of rendered rows one FalkorDB append query may carry: its cap, less the query text,
+/// the parameter's name and brackets.
+const FALKORDB_ROWS_BUDGET: usize =
+    mcp_core::bolt::MAX_QUERY_TEXT - "CYPHER ".len() - APPEND.len() - "rows".len() - 8;
+
+// Room for several events of usual size (a few hundred bytes each) per query.
+const _: () = assert!(FALKORDB_ROWS_BUDGET > 3_000);
 
 /// How many events `verify_chain` reads per query.
 const VERIFY_PAGE: usize = 500;
@@ -122,16 +134,13 @@ impl Neo4jAuditSink {
             rows.push(row_map(event, seq, &current.hash, &hash, details));
             current = ChainHead { seq, hash };
         }
-        let chunk = match self.client.server() {
-            BoltServer::FalkorDb => 1,
-            _ => rows.len(),
+        let rows: Vec<BoltType> = rows.into_iter().map(BoltType::Map).collect();
+        let parts = match self.client.server() {
+            BoltServer::FalkorDb => pack(rows, FALKORDB_ROWS_BUDGET),
+            _ => vec![rows],
         };
-        for part in rows.chunks(chunk) {
-            let list: Vec<BoltType> = part.iter().cloned().map(BoltType::Map).collect();
-            let query = self
-                .client
-                .query("UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r")
-                .param("rows", list);
+        for part in parts {
+            let query = self.client.query(APPEND).param("rows", part);
             self.client.run(query).await?;
         }
         *head = Some(current.clone());
@@ -164,6 +173,27 @@ impl Neo4jAuditSink {
         }
         Ok(())
     }
+}
+
+/// Splits `rows` into consecutive parts, in order, each rendering to at most `budget` bytes
+/// on FalkorDB (a row larger than that alone goes in a part of its own, which the client
+/// then refuses as too large).
+fn pack(rows: Vec<BoltType>, budget: usize) -> Vec<Vec<BoltType>> {
+    let mut parts: Vec<Vec<BoltType>> = Vec::new();
+    let mut used = 0usize;
+    for row in rows {
+        // A list element renders as the row plus a separator.
+        let size = mcp_core::bolt::rendered_text_len(&row).saturating_add(2);
+        match parts.last_mut() {
+            Some(part) if used.saturating_add(size) <= budget => part.push(row),
+            _ => {
+                parts.push(vec![row]);
+                used = 0;
+            }
+        }
+        used = used.saturating_add(size);
+    }
+    parts
 }
 
 fn row_map(event: &AuditEvent, seq: u64, prev_hash: &str, hash: &str, details: String) -> BoltMap {
@@ -430,5 +460,71 @@ impl AuditSink for Neo4jAuditSink {
                 return Ok(verifier.finish());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: i64, text: &str) -> BoltType {
+        let mut map = BoltMap::new();
+        map.put("i".into(), BoltType::from(i));
+        map.put("t".into(), BoltType::from(text));
+        BoltType::Map(map)
+    }
+
+    fn index(row: &BoltType) -> i64 {
+        match row {
+            BoltType::Map(m) => match m.get::<i64>("i") {
+                Ok(i) => i,
+                Err(e) => panic!("{e:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn packing_keeps_the_order_and_fills_each_part_up_to_the_budget() {
+        let rows: Vec<BoltType> = (0..100)
+            .map(|i| row(i, &"x'\\".repeat(usize::try_from(i).unwrap_or(0) * 3)))
+            .collect();
+        let sizes: Vec<usize> = rows
+            .iter()
+            .map(|r| mcp_core::bolt::rendered_text_len(r) + 2)
+            .collect();
+        let parts = pack(rows, FALKORDB_ROWS_BUDGET);
+        let order: Vec<i64> = parts.iter().flatten().map(index).collect();
+        assert_eq!(order, (0..100).collect::<Vec<_>>(), "chain order kept");
+        let mut at = 0;
+        for (n, part) in parts.iter().enumerate() {
+            let used: usize = sizes[at..at + part.len()].iter().sum();
+            assert!(used <= FALKORDB_ROWS_BUDGET, "part {n} is {used} bytes");
+            // Full: the next row would not have fitted.
+            if let Some(next) = sizes.get(at + part.len()) {
+                assert!(
+                    used + next > FALKORDB_ROWS_BUDGET,
+                    "part {n} could take more"
+                );
+            }
+            at += part.len();
+        }
+        assert!(
+            parts.len() < 100 / 2,
+            "{} queries for 100 rows",
+            parts.len()
+        );
+    }
+
+    #[test]
+    fn a_row_over_the_budget_goes_alone() {
+        let big = "y".repeat(FALKORDB_ROWS_BUDGET);
+        let parts = pack(
+            vec![row(0, "a"), row(1, &big), row(2, "b")],
+            FALKORDB_ROWS_BUDGET,
+        );
+        let lens: Vec<usize> = parts.iter().map(Vec::len).collect();
+        assert_eq!(lens, vec![1, 1, 1]);
+        assert!(pack(Vec::new(), FALKORDB_ROWS_BUDGET).is_empty());
     }
 }

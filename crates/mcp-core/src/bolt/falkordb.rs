@@ -71,6 +71,13 @@ fn escape_str(s: &str) -> Result<String, StoreError> {
     Ok(s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// About how many bytes `value` takes once escaped and spliced into a FalkorDB query (an
+/// upper estimate; `usize::MAX` for a value that cannot be sent): what a caller packing
+/// several values into one query counts against [`MAX_QUERY_TEXT`].
+pub fn rendered_text_len(value: &BoltType) -> usize {
+    escape_value(value).map_or(usize::MAX, |v| rendered_len(&v))
+}
+
 /// About how many bytes FalkorDB's rendering of `value` takes (an upper estimate).
 fn rendered_len(value: &BoltType) -> usize {
     match value {
@@ -122,6 +129,15 @@ pub(crate) fn prepare(query: &Query, graph: Option<&str>) -> Result<Query, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rendered_length_counts_the_escapes() {
+        assert_eq!(rendered_text_len(&BoltType::from("ab")), 4);
+        assert_eq!(rendered_text_len(&BoltType::from(r"a'\")), 7);
+        assert_eq!(rendered_text_len(&BoltType::from("a\0b")), usize::MAX);
+        let list = BoltType::List(vec![BoltType::from("x"), BoltType::from(1i64)].into());
+        assert_eq!(rendered_text_len(&list), 2 + (3 + 2) + (20 + 2));
+    }
 
     #[test]
     fn quotes_and_backslashes_are_escaped() {
