@@ -326,7 +326,7 @@ mod tests {
         let store = SqliteUserStore::open(&dir.path().join("users.sqlite3"))
             .await
             .unwrap();
-        super::super::conformance::run(&store).await;
+        crate::conformance::run(&store).await;
     }
 
     #[tokio::test]

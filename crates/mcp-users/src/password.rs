@@ -260,7 +260,7 @@ mod tests {
                 .verify_password(b"correct horse", &parsed)
                 .is_ok()
         );
-        let theirs = crate::users::hash_password("battery staple").unwrap();
+        let theirs = crate::hash_password("battery staple").unwrap();
         assert!(verify_with("battery staple", &theirs, &mut blocks));
         assert!(!verify_with("battery stapler", &theirs, &mut blocks));
         assert!(!verify_with("battery staple", "not a hash", &mut blocks));
@@ -294,7 +294,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn beyond_the_running_and_queued_checks_the_gate_is_busy() {
         let gate = PasswordGate::new(1, 2);
-        let hash = crate::users::hash_password("pw-pw-pw-pw").unwrap();
+        let hash = crate::hash_password("pw-pw-pw-pw").unwrap();
         let checks: Vec<_> = (0..8)
             .map(|_| {
                 let (gate, hash) = (gate.clone(), hash.clone());
@@ -322,7 +322,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_pool_keeps_at_most_one_buffer_per_concurrent_check() {
         let gate = PasswordGate::new(2, 100);
-        let hash = crate::users::hash_password("pw-pw-pw-pw").unwrap();
+        let hash = crate::hash_password("pw-pw-pw-pw").unwrap();
         let checks: Vec<_> = (0..6)
             .map(|_| {
                 let (gate, hash) = (gate.clone(), hash.clone());
@@ -338,7 +338,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_goes_away_keeps_its_slot_until_the_work_ends() {
         let gate = PasswordGate::new(1, 0);
-        let hash = crate::users::hash_password("pw-pw-pw-pw").unwrap();
+        let hash = crate::hash_password("pw-pw-pw-pw").unwrap();
         let slow = gate.clone();
         let caller = tokio::spawn(async move { slow.verify("x".repeat(8), hash).await });
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

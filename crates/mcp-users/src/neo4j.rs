@@ -272,7 +272,7 @@ mod tests {
             return;
         };
         let store = Neo4jUserStore::connect(config).await.unwrap();
-        super::super::conformance::run(&store).await;
+        crate::conformance::run(&store).await;
     }
 
     #[tokio::test]
@@ -341,11 +341,11 @@ mod tests {
             return;
         };
         let store = Neo4jUserStore::connect(config).await.unwrap();
-        let hash = crate::users::hash_password("correct horse 'battery' \"staple\"").unwrap();
+        let hash = crate::hash_password("correct horse 'battery' \"staple\"").unwrap();
         let user = store.create("o'brien@x.y", &hash).await.unwrap();
         let back = store.by_username("o'brien@x.y").await.unwrap().unwrap();
         assert_eq!(back, user);
-        assert!(crate::users::verify_password(
+        assert!(crate::verify_password(
             "correct horse 'battery' \"staple\"",
             &back.password_hash
         ));

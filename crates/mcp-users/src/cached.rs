@@ -131,7 +131,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::users::MemoryUserStore;
+    use crate::MemoryUserStore;
 
     /// A memory store counting `by_id` reads; shared so a test can write behind the cache.
     #[derive(Default)]
@@ -183,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn the_cached_store_passes_the_user_store_conformance_cases() {
         let (_, store) = cached(Duration::from_secs(60));
-        crate::users::conformance::run(&store).await;
+        crate::conformance::run(&store).await;
     }
 
     #[tokio::test]

@@ -125,6 +125,6 @@ impl UserStore for MemoryUserStore {
 mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_user_store_conformance_cases() {
-        super::super::conformance::run(&super::MemoryUserStore::new()).await;
+        crate::conformance::run(&super::MemoryUserStore::new()).await;
     }
 }
