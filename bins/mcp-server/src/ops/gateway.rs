@@ -90,21 +90,31 @@ fn allowed(state: &AppState, who: &Principal, permission: &Permission) -> bool {
         .is_some_and(|a| a.policy().check(&who.roles, permission).is_allowed())
 }
 
-/// The upstream tools `who` may call, named `<namespace>__<tool>` (withheld tools are not
-/// listed). Empty without a gateway.
-pub fn visible_tools(state: &AppState, who: &Principal) -> Vec<Tool> {
+/// The items of one of the gateway's lists that `who` may see: `permission` names the one each
+/// item needs (`None`: not listed). Empty without a gateway.
+fn visible<T>(
+    state: &AppState,
+    who: &Principal,
+    list: impl FnOnce(&Gateway) -> Vec<T>,
+    permission: impl Fn(&Gateway, &T) -> Option<Permission>,
+) -> Vec<T> {
     let Some(u) = state.gateway.as_deref() else {
         return Vec::new();
     };
-    u.gateway()
-        .list_tools()
+    let gateway = u.gateway();
+    list(gateway)
         .into_iter()
-        .filter(|t| {
-            u.gateway()
-                .resolve_tool(&t.name)
-                .is_ok_and(|(ns, tool)| allowed(state, who, &tool_permission(ns, tool)))
-        })
+        .filter(|item| permission(gateway, item).is_some_and(|p| allowed(state, who, &p)))
         .collect()
+}
+
+/// The upstream tools `who` may call, named `<namespace>__<tool>` (withheld tools are not
+/// listed). Empty without a gateway.
+pub fn visible_tools(state: &AppState, who: &Principal) -> Vec<Tool> {
+    visible(state, who, Gateway::list_tools, |g, t| {
+        let (ns, tool) = g.resolve_tool(&t.name).ok()?;
+        Some(tool_permission(ns, tool))
+    })
 }
 
 fn namespace_of_uri(uri: &str) -> &str {
@@ -113,47 +123,24 @@ fn namespace_of_uri(uri: &str) -> &str {
 
 /// The upstream resources `who` may read (URIs `<namespace>+<uri>`).
 pub fn visible_resources(state: &AppState, who: &Principal) -> Vec<Resource> {
-    let Some(u) = state.gateway.as_deref() else {
-        return Vec::new();
-    };
-    u.gateway()
-        .list_resources()
-        .into_iter()
-        .filter(|r| allowed(state, who, &upstream_permission(namespace_of_uri(&r.uri))))
-        .collect()
+    visible(state, who, Gateway::list_resources, |_, r| {
+        Some(upstream_permission(namespace_of_uri(&r.uri)))
+    })
 }
 
 /// The upstream resource templates `who` may read.
 pub fn visible_resource_templates(state: &AppState, who: &Principal) -> Vec<ResourceTemplate> {
-    let Some(u) = state.gateway.as_deref() else {
-        return Vec::new();
-    };
-    u.gateway()
-        .list_resource_templates()
-        .into_iter()
-        .filter(|t| {
-            allowed(
-                state,
-                who,
-                &upstream_permission(namespace_of_uri(&t.uri_template)),
-            )
-        })
-        .collect()
+    visible(state, who, Gateway::list_resource_templates, |_, t| {
+        Some(upstream_permission(namespace_of_uri(&t.uri_template)))
+    })
 }
 
 /// The upstream prompts `who` may get (names `<namespace>__<prompt>`).
 pub fn visible_prompts(state: &AppState, who: &Principal) -> Vec<Prompt> {
-    let Some(u) = state.gateway.as_deref() else {
-        return Vec::new();
-    };
-    u.gateway()
-        .list_prompts()
-        .into_iter()
-        .filter(|p| {
-            mcp_gateway::names::split(&p.name)
-                .is_some_and(|(ns, _)| allowed(state, who, &upstream_permission(ns)))
-        })
-        .collect()
+    visible(state, who, Gateway::list_prompts, |_, p| {
+        let (ns, _) = mcp_gateway::names::split(&p.name)?;
+        Some(upstream_permission(ns))
+    })
 }
 
 /// Whether `name` is the name of an upstream tool (`<namespace>__<tool>` of a configured
