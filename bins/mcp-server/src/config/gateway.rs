@@ -23,8 +23,8 @@ pub struct GatewayConfig {
     /// the client. Default false.
     pub redact_tool_outputs: bool,
     /// Calls to upstreams (tools, resources, prompts) per user per minute, all upstreams
-    /// together, counted by each server instance on its own (N instances: up to N times this;
-    /// see docs/gateway.md, "Budgets and several instances"). Default 600.
+    /// together, counted in `limits.counters` (on a shared store the budget holds across every
+    /// instance; see docs/gateway.md, "Budgets and several instances"). Default 600.
     pub calls_per_minute: u32,
     /// Backend of the pinned tool definitions; default `storage.backend` (SQLite:
     /// `<data_dir>/gateway.sqlite3`).
@@ -77,7 +77,7 @@ pub struct UpstreamConfig {
     #[serde(default)]
     pub required: bool,
     /// Calls to this upstream per user per minute, on top of `gateway.calls_per_minute`
-    /// (per server instance, like it).
+    /// (counted in `limits.counters`, like it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls_per_minute: Option<u32>,
 }

@@ -3,7 +3,8 @@
 //!
 //! [`Upstreams`] owns the library's [`mcp_gateway::Gateway`] (connections, the namespaced
 //! catalog, pinned definitions, redaction) and what the server adds: the per-user rate limits
-//! of upstream calls and which upstreams `/ready` requires. The operations in
+//! of upstream calls ([`budgets`], counted in the shared counter store, so they hold across
+//! instances) and which upstreams `/ready` requires. The operations in
 //! [`crate::ops::gateway`] check
 //! the caller's `upstream:<namespace>:<tool>` permission, take one call from the caller's
 //! budget, call the upstream and audit the call; REST (`routes::gateway`) and MCP (`mcp`)
@@ -14,17 +15,18 @@
 //! supervisor tasks run on the runtime that calls [`Upstreams::start`], which must live as long
 //! as the server (the actix system's runtime): bubblewrap's `--die-with-parent` follows the
 //! thread that started the process.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_audit::AuditLogger;
 use mcp_gateway::{Gateway, PinStore, Redactor};
+use mcp_limits::{CounterStore, StoreError};
 use mcp_sandbox::BwrapSandbox;
 
 use crate::config::GatewayConfig;
-use crate::limits::ExecuteLimiter;
 
+pub mod budgets;
 pub mod decisions;
 pub mod events;
 pub mod launcher;
@@ -37,8 +39,7 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(2);
 /// The configured upstreams and the server's limits on them.
 pub struct Upstreams {
     gateway: Gateway,
-    calls: ExecuteLimiter,
-    per_upstream: BTreeMap<String, ExecuteLimiter>,
+    budgets: budgets::UpstreamBudgets,
     required: BTreeSet<String>,
     /// `upstream:<namespace>` of each required upstream: keys of `/ready`'s checks, made
     /// once (the set is fixed by the configuration).
@@ -49,12 +50,13 @@ pub struct Upstreams {
 impl Upstreams {
     /// Starts the upstreams of `gw` (none: `None`), connecting in the background; stdio
     /// upstreams run in `sandbox`, definitions are pinned in `pins`, gateway events are
-    /// audited through `audit`.
+    /// audited through `audit`, and the callers' budgets are counted in `counters`.
     pub fn start(
         gw: &GatewayConfig,
         pins: Arc<dyn PinStore>,
         audit: AuditLogger,
         sandbox: Result<Arc<BwrapSandbox>, String>,
+        counters: Arc<dyn CounterStore>,
     ) -> anyhow::Result<Option<Arc<Self>>> {
         if !gw.is_enabled() {
             return Ok(None);
@@ -77,15 +79,7 @@ impl Upstreams {
             .start()?;
         let upstreams = Arc::new(Self {
             gateway,
-            calls: ExecuteLimiter::per_minute(gw.calls_per_minute),
-            per_upstream: gw
-                .upstreams
-                .iter()
-                .filter_map(|u| {
-                    u.calls_per_minute
-                        .map(|n| (u.namespace.clone(), ExecuteLimiter::per_minute(n)))
-                })
-                .collect(),
+            budgets: budgets::UpstreamBudgets::new(gw, counters),
             required: gw
                 .upstreams
                 .iter()
@@ -125,13 +119,13 @@ impl Upstreams {
     }
 
     /// Takes one call from `user`'s budget for all upstreams and for `namespace`'s own, or
-    /// says how long to wait.
-    pub fn admit(&self, user: &str, namespace: &str) -> Result<(), Duration> {
-        self.calls.check(user)?;
-        match self.per_upstream.get(namespace) {
-            Some(limiter) => limiter.check(user),
-            None => Ok(()),
-        }
+    /// says which is spent and how long to wait; the outer error is the counter store's.
+    pub async fn admit(
+        &self,
+        user: &str,
+        namespace: &str,
+    ) -> Result<Result<(), budgets::OverBudget>, StoreError> {
+        self.budgets.admit(user, namespace).await
     }
 
     /// Whether `/ready` needs `namespace` up.

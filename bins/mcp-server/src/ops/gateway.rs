@@ -1,7 +1,8 @@
 //! Calls to upstreams, the same whichever transport they came by: the caller's
 //! `upstream:<namespace>:<tool>` permission is checked (a refusal audited as `authz_denied`),
 //! one call is taken from the caller's budget (`gateway.calls_per_minute`, and the upstream's
-//! own), the upstream is called with the transport's cancellation and progress, and the call is
+//! own, counted in the shared counter store; a failing store refuses the call with 503), the
+//! upstream is called with the transport's cancellation and progress, and the call is
 //! audited as `upstream_call`: caller, SHA-256 of the arguments, outcome, duration and what was
 //! redacted (counts, never the secret).
 //!
@@ -21,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{CallContext, Principal};
 use crate::error::ApiError;
-use crate::gateway::Upstreams;
 use crate::gateway::events::{counts_json, redact_details};
+use crate::gateway::{Upstreams, budgets};
 use crate::limits::retry_after_secs;
 use crate::state::AppState;
 
@@ -197,18 +198,41 @@ async fn admit(
     call: &Call<'_>,
 ) -> Result<(), ApiError> {
     crate::auth::authorize(state, who, &call.permission, ctx).await?;
-    if let Err(wait) = u.admit(&who.user_id, call.namespace) {
-        let event = AuditEvent::new(EventType::RateLimitExceeded)
-            .with_user(who.user_id.clone())
-            .with_action(call.method)
-            .with_resource(call.permission.to_string())
-            .with_detail("limit", "gateway.calls_per_minute");
-        state.audit(ctx.stamp(event)).await;
-        return Err(ApiError::RateLimited {
-            retry_after_secs: retry_after_secs(wait),
-        });
+    match u.admit(&who.user_id, call.namespace).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(over)) => {
+            let mut event = AuditEvent::new(EventType::RateLimitExceeded)
+                .with_user(who.user_id.clone())
+                .with_action(call.method)
+                .with_resource(call.permission.to_string())
+                .with_detail("limit", over.limit);
+            if over.limit == budgets::ONE_UPSTREAM {
+                event = event.with_detail("namespace", call.namespace);
+            }
+            state.audit(ctx.stamp(event)).await;
+            Err(ApiError::RateLimited {
+                retry_after_secs: retry_after_secs(over.wait),
+            })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, upstream = call.namespace,
+                "the rate-limit counter store failed: upstream call refused");
+            let event = AuditEvent::new(EventType::UpstreamCall)
+                .with_user(who.user_id.clone())
+                .with_action(call.method)
+                .with_resource(call.permission.to_string())
+                .with_success(false)
+                .with_detail("namespace", call.namespace)
+                .with_detail("name", call.name)
+                .with_detail("arguments_sha256", call.arguments_sha256.as_str())
+                .with_detail("outcome", "limits_unavailable")
+                .with_error_message(e.to_string());
+            state.audit(ctx.stamp(event)).await;
+            Err(ApiError::Unavailable(
+                "the rate-limit counters cannot be read; try again later".into(),
+            ))
+        }
     }
-    Ok(())
 }
 
 /// The outcome of a call, for its audit event.
