@@ -11,7 +11,8 @@ so each verifies the other's tokens. What the operations guide promises, and the
 - Limits hold across the instances (`limits.counters = "auto"`: the counts live in the users'
   database): a user's execution budget is spent once across both, and the log-in lock-out of
   a name and address counts the failures made through either, even for guesses sent to both
-  at once (at most the limit of them is ever checked).
+  at once (at most the limit of them is ever checked). The OAuth endpoints' per-address
+  allowances (`[oauth.rate_limits]`) are spent once across both as well.
 - Behind a plain round-robin balancer, MCP clients of the stateless revision (2026-07-28) work
   across both instances; clients of a session-based revision need affinity (a session lives in
   the instance that opened it), which a sticky balancer gives.
@@ -67,6 +68,7 @@ def bolt_env():
         "MCP_AUTH__ROLE_CACHE_TTL_MS": str(ROLE_CACHE_TTL_MS),
         "MCP_AUTH__USER_CACHE_TTL_MS": str(USER_CACHE_TTL_MS),
         "MCP_EXECUTE_PER_MINUTE": "2",
+        "MCP_OAUTH__RATE_LIMITS__REGISTER_PER_MINUTE": "3",
         "MCP_STORAGE__AUDIT": "neo4j",
     }
     for store in SHARED_STORES:
@@ -252,6 +254,23 @@ def test_an_execution_budget_is_spent_once_across_both_instances(pair):
         r = s.request("POST", "/api/v1/execute", body, token=token)
         assert r.status == 429, (s.port, r)
         assert r.json["error"]["code"] == "rate_limited", r
+        assert int(r.headers["Retry-After"]) >= 1, r.headers
+
+
+def test_an_oauth_address_allowance_is_spent_once_across_both_instances(pair):
+    a, b = pair.a, pair.b
+    client = {"redirect_uris": ["http://127.0.0.1:53682/callback"]}
+    client["token_endpoint_auth_method"] = "none"
+    # register_per_minute = 3 for this address (127.0.0.1, the peer of every request here):
+    # two registrations through A and one through B spend it; per instance, each would
+    # still allow more.
+    for s in (a, b, a):
+        r = s.request("POST", "/oauth/register", client)
+        assert r.status == 201, (s.port, r)
+    for s in (a, b):
+        r = s.request("POST", "/oauth/register", client)
+        assert r.status == 429, (s.port, r)
+        assert r.json["error"] == "temporarily_unavailable", r
         assert int(r.headers["Retry-After"]) >= 1, r.headers
 
 

@@ -699,8 +699,8 @@ pub struct LimitsConfig {
     /// Lints per user per minute (`lint`, which runs checkers over the code, never the code).
     /// Default 60.
     pub lint_per_minute: u32,
-    /// Where the per-user budgets above and the log-in lock-out (`[auth]`
-    /// `max_failures_per_*`) are counted. Default `auto`.
+    /// Where the per-user budgets above, the log-in lock-out (`[auth]` `max_failures_per_*`)
+    /// and the OAuth per-address limits (`[oauth.rate_limits]`) are counted. Default `auto`.
     pub counters: CounterBackend,
 }
 

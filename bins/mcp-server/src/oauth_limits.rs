@@ -1,13 +1,15 @@
 //! Per-address limits of the OAuth endpoints anyone can call (`[oauth.rate_limits]`): the
 //! registration, token and revocation endpoints and the log-in pages each cost work (a store
 //! write, a password check, a metadata document fetch), so each address gets an allowance per
-//! minute. Counted in process memory (`mcp_limits`), bounded by `tracked_addresses`.
+//! minute. Counted where `limits.counters` says: on a shared store (SQLite, Neo4j) every
+//! instance on it counts together, so N instances allow each address its allowance once; in
+//! memory each instance counts alone, bounded by `tracked_addresses`.
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_limits::store::memory::MemoryCounterStore;
-use mcp_limits::{Admission, Quota, RateLimiter};
+use mcp_limits::{Admission, CounterStore, Quota, RateLimiter};
 
 use crate::config::oauth::OAuthRateLimits;
 
@@ -22,8 +24,10 @@ pub enum OAuthBudget {
     Pages,
 }
 
-/// One limit: per address, and a shared allowance for addresses beyond the tracked ones.
+/// One limit: per address on the shared counter store (if there is one), and in this
+/// instance's memory per address plus one allowance for addresses beyond the tracked ones.
 struct Limit {
+    shared: Option<RateLimiter>,
     per_address: RateLimiter,
     overflow: RateLimiter,
 }
@@ -42,14 +46,24 @@ impl std::fmt::Debug for OAuthLimits {
 }
 
 impl OAuthLimits {
-    /// The limits of the configuration (a `0` limit is off).
-    pub fn from_config(config: &OAuthRateLimits) -> Self {
+    /// The limits of the configuration (a `0` limit is off), counted in `shared` (the counter
+    /// store of `limits.counters` when it is shared by instances: SQLite or Neo4j) or, without
+    /// one, in this instance's memory. Should the shared store fail, the instance counts in
+    /// its memory meanwhile: never more than one instance's allowance passes uncounted.
+    pub fn from_config(config: &OAuthRateLimits, shared: Option<Arc<dyn CounterStore>>) -> Self {
         let store = Arc::new(MemoryCounterStore::with_capacity(config.tracked_addresses));
         // The overflow allowances have a store of their own with one key per limit, so it
         // is never full.
         let overflow = Arc::new(MemoryCounterStore::with_capacity(8));
         let limit = |name: &str, per_minute: u32| {
             (per_minute > 0).then(|| Limit {
+                shared: shared.as_ref().map(|store| {
+                    RateLimiter::new(
+                        Arc::clone(store),
+                        format!("oauth-{name}"),
+                        Quota::per_minute(per_minute),
+                    )
+                }),
                 per_address: RateLimiter::new(
                     store.clone(),
                     format!("oauth-{name}"),
@@ -80,7 +94,18 @@ impl OAuthLimits {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let admission = match limit.per_address.check(&address_key(ip)).await {
+        let key = address_key(ip);
+        if let Some(shared) = &limit.shared {
+            match shared.check(&key).await {
+                Ok(Admission::Wait(wait)) => return Err(wait),
+                Ok(_) => return Ok(()),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "the shared counter store failed: OAuth request counted in this instance"
+                ),
+            }
+        }
+        let admission = match limit.per_address.check(&key).await {
             Ok(admission) => admission,
             // The memory store refuses a new key only when it is full.
             Err(_) => limit
@@ -113,13 +138,17 @@ pub fn address_key(ip: Option<IpAddr>) -> String {
 mod tests {
     use super::*;
 
-    fn limits(per_minute: u32, tracked: usize) -> OAuthLimits {
-        OAuthLimits::from_config(&OAuthRateLimits {
+    fn config(per_minute: u32, tracked: usize) -> OAuthRateLimits {
+        OAuthRateLimits {
             register_per_minute: per_minute,
             token_per_minute: per_minute,
             pages_per_minute: 0,
             tracked_addresses: tracked,
-        })
+        }
+    }
+
+    fn limits(per_minute: u32, tracked: usize) -> OAuthLimits {
+        OAuthLimits::from_config(&config(per_minute, tracked), None)
     }
 
     fn ip(s: &str) -> Option<IpAddr> {
@@ -194,6 +223,59 @@ mod tests {
                 .is_err()
         );
         // The tracked ones keep their own.
+        assert!(
+            l.admit(OAuthBudget::Register, ip("192.0.2.1"))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn instances_on_one_shared_store_spend_an_allowance_once() {
+        let store: Arc<dyn CounterStore> = Arc::new(MemoryCounterStore::new());
+        let a = OAuthLimits::from_config(&config(2, 100), Some(Arc::clone(&store)));
+        let b = OAuthLimits::from_config(&config(2, 100), Some(store));
+        a.admit(OAuthBudget::Register, ip("192.0.2.1"))
+            .await
+            .unwrap();
+        b.admit(OAuthBudget::Register, ip("192.0.2.1"))
+            .await
+            .unwrap();
+        // Each instance alone would allow this address one more.
+        assert!(
+            a.admit(OAuthBudget::Register, ip("192.0.2.1"))
+                .await
+                .is_err()
+        );
+        assert!(
+            b.admit(OAuthBudget::Register, ip("192.0.2.1"))
+                .await
+                .is_err()
+        );
+        a.admit(OAuthBudget::Register, ip("192.0.2.2"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failing_shared_store_leaves_the_instance_counting_alone() {
+        // A full memory store refuses new keys (StoreError::Unavailable), as a store that is
+        // down refuses every key.
+        let store = Arc::new(MemoryCounterStore::with_capacity(1));
+        let l = OAuthLimits::from_config(&config(1, 100), Some(store.clone()));
+        l.admit(OAuthBudget::Register, ip("192.0.2.1"))
+            .await
+            .unwrap();
+        assert_eq!(store.len(), 1);
+        l.admit(OAuthBudget::Register, ip("192.0.2.2"))
+            .await
+            .unwrap();
+        assert!(
+            l.admit(OAuthBudget::Register, ip("192.0.2.2"))
+                .await
+                .is_err(),
+            "counted in the instance's memory meanwhile"
+        );
         assert!(
             l.admit(OAuthBudget::Register, ip("192.0.2.1"))
                 .await

@@ -103,8 +103,9 @@ pub struct OAuthRateLimits {
     /// `POST /oauth/consent` together (default 120: a sign-in takes two or three). An
     /// authorization or token request fetches at most one client metadata document.
     pub pages_per_minute: u32,
-    /// How many addresses are counted at most (default 50,000; memory stays bounded): when
-    /// that many are being counted, further addresses share one allowance per limit.
+    /// How many addresses are counted at most when the counts are in memory
+    /// (`limits.counters`; default 50,000; memory stays bounded): when that many are being
+    /// counted, further addresses share one allowance per limit.
     pub tracked_addresses: usize,
 }
 

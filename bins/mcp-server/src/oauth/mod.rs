@@ -53,8 +53,13 @@ pub fn attach(mut state: AppState) -> anyhow::Result<AppState> {
         builder = builder.fetcher(fetcher);
     }
     state.oauth = Some(builder.build().context("[oauth]")?);
+    // A memory counter store counts this instance alone: the limits then keep their own,
+    // bounded by `tracked_addresses`, so addresses cannot crowd out the log-in lock-out's keys.
+    let shared = (config.limits.counter_backend(&config.storage) != crate::config::Backend::Memory)
+        .then(|| Arc::clone(&state.counters));
     state.oauth_limits = Some(Arc::new(crate::oauth_limits::OAuthLimits::from_config(
         &config.oauth.rate_limits,
+        shared,
     )));
     tracing::info!(
         issuer = rs.public_url(),

@@ -77,6 +77,9 @@ pub struct AppState {
     pub oauth_limits: Option<Arc<crate::oauth_limits::OAuthLimits>>,
     /// The OAuth records (clients, codes, grants, refresh tokens, consents).
     pub oauth_store: Arc<dyn mcp_oauth::OAuthStore>,
+    /// The counter store of `limits.counters` (budgets, lock-outs, OAuth per-address limits);
+    /// shared by the instances on it unless it is memory.
+    pub counters: Arc<dyn CounterStore>,
 }
 
 /// The backends of an [`AppState`], before it is assembled.
@@ -466,6 +469,7 @@ impl AppState {
             oauth: None,
             oauth_limits: None,
             oauth_store: backends.oauth,
+            counters: backends.counters,
         })
     }
 
