@@ -255,10 +255,15 @@ async fn execute_unless_cancelled(
     input: ExecuteRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<ExecuteResponse>, ApiError> {
-    let run = match state.runners.admit_run(&who.user_id).await? {
-        Ok(run) => run,
-        Err(over) => return Err(refused(state, who, ctx, "execute", over).await),
-    };
+    let admission = state.runners.admit_run(&who.user_id).await;
+    let run = admitted(
+        state,
+        who,
+        ctx,
+        (EventType::CodeExecution, "execute"),
+        admission,
+    )
+    .await?;
     let language: Language = input
         .language
         .parse()
@@ -354,6 +359,42 @@ async fn execute_unless_cancelled(
     }))
 }
 
+/// The admission of a sandbox call of kind `(event type, action)`, or its refusal, audited:
+/// over budget (see [`refused`]), or the sandbox or the counter store unavailable (the tool's
+/// event, failed, with outcome `refused` and the reason; 503). A refused call spends no budget.
+async fn admitted<A>(
+    state: &AppState,
+    who: &Principal,
+    ctx: &CallContext,
+    (kind, action): (EventType, &'static str),
+    admission: Result<Result<A, OverBudget>, ApiError>,
+) -> Result<A, ApiError> {
+    let err = match admission {
+        Ok(Ok(admitted)) => return Ok(admitted),
+        Ok(Err(over)) => return Err(refused(state, who, ctx, action, over).await),
+        Err(err) => err,
+    };
+    let (reason, message) = match &err {
+        ApiError::SandboxUnavailable(outage) => (
+            outage.cause.clone(),
+            format!(
+                "the sandbox cannot run code: {}. Fix: {}",
+                outage.cause, outage.fix
+            ),
+        ),
+        other => (other.to_string(), other.to_string()),
+    };
+    let event = AuditEvent::new(kind)
+        .with_user(who.user_id.clone())
+        .with_action(action)
+        .with_detail("outcome", "refused")
+        .with_detail("reason", reason)
+        .with_success(false)
+        .with_error_message(message);
+    state.audit(ctx.stamp(event)).await;
+    Err(err)
+}
+
 /// Audits a call refused by its budget (`rate_limit_exceeded`, with the tool as the action and
 /// the limit's config key) and makes its 429.
 async fn refused(
@@ -426,10 +467,8 @@ async fn lint_unless_cancelled(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
-    let lint = match state.runners.admit_lint(&who.user_id).await? {
-        Ok(lint) => lint,
-        Err(over) => return Err(refused(state, who, ctx, "lint", over).await),
-    };
+    let admission = state.runners.admit_lint(&who.user_id).await;
+    let lint = admitted(state, who, ctx, (EventType::CodeLint, "lint"), admission).await?;
     let linting = lint.lint(&input)?;
     let details = |started: Instant| {
         serde_json::json!({
@@ -501,10 +540,8 @@ async fn test_unless_cancelled(
     input: TestRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<TestReport>, ApiError> {
-    let run = match state.runners.admit_run(&who.user_id).await? {
-        Ok(run) => run,
-        Err(over) => return Err(refused(state, who, ctx, "test", over).await),
-    };
+    let admission = state.runners.admit_run(&who.user_id).await;
+    let run = admitted(state, who, ctx, (EventType::CodeTest, "test"), admission).await?;
     let sandbox = run.tools()?;
     let details = |started: Instant| {
         serde_json::json!({

@@ -71,21 +71,25 @@ impl CodeRunners {
 
     /// Takes one run of submitted code from `user`'s budget: the admission reaches the
     /// sandbox. Every tool that runs submitted code must come through here. The outer error
-    /// is the counter store's (503: refused rather than let through uncounted).
+    /// says why nothing was taken: the sandbox cannot run code (503 `sandbox_unavailable`,
+    /// checked first, so an outage spends no budget) or the counter store failed (503: refused
+    /// rather than let through uncounted).
     pub async fn admit_run(
         &self,
         user: &str,
     ) -> Result<Result<RunAdmission<'_>, OverBudget>, ApiError> {
+        self.available()?;
         let admitted = admit(&self.code_runs, user, "limits.execute_per_minute").await?;
         Ok(admitted.map(|()| RunAdmission(self)))
     }
 
     /// Takes one lint from `user`'s lint budget: the admission can lint, nothing else. The
-    /// outer error is the counter store's (503).
+    /// outer error as for [`CodeRunners::admit_run`].
     pub async fn admit_lint(
         &self,
         user: &str,
     ) -> Result<Result<LintAdmission<'_>, OverBudget>, ApiError> {
+        self.available()?;
         let admitted = admit(&self.lints, user, "limits.lint_per_minute").await?;
         Ok(admitted.map(|()| LintAdmission(self)))
     }
@@ -129,19 +133,23 @@ impl CodeRunners {
         }
     }
 
-    fn sandbox(&self) -> Result<&Arc<dyn Sandbox>, ApiError> {
-        if let Some(outage) = self.outage() {
-            return Err(ApiError::SandboxUnavailable(Box::new(outage)));
+    /// 503 `sandbox_unavailable` with the [`CodeRunners::outage`], if there is one.
+    fn available(&self) -> Result<(), ApiError> {
+        match self.outage() {
+            Some(outage) => Err(ApiError::SandboxUnavailable(Box::new(outage))),
+            None => Ok(()),
         }
+    }
+
+    fn sandbox(&self) -> Result<&Arc<dyn Sandbox>, ApiError> {
+        self.available()?;
         self.sandbox
             .as_ref()
             .map_err(|why| ApiError::Unavailable(format!("sandbox: {why}")))
     }
 
     fn tools(&self) -> Result<&Arc<BwrapSandbox>, ApiError> {
-        if let Some(outage) = self.outage() {
-            return Err(ApiError::SandboxUnavailable(Box::new(outage)));
-        }
+        self.available()?;
         self.tools.as_ref().ok_or_else(|| {
             ApiError::Unavailable("lint and test need the bubblewrap sandbox".into())
         })
@@ -282,7 +290,35 @@ mod tests {
             lint_per_minute: lint,
             ..LimitsConfig::default()
         };
-        CodeRunners::new(Err("none".into()), None, &limits)
+        CodeRunners::new(Ok(Arc::new(Ready::new())), None, &limits)
+    }
+
+    /// A sandbox whose probe found every layer (it never runs anything here).
+    struct Ready(Probe);
+
+    impl Ready {
+        fn new() -> Self {
+            Self(
+                serde_json::from_value(serde_json::json!({
+                    "layers": [], "languages": [], "weaker_isolation_allowed": false, "ready": true
+                }))
+                .expect("probe shape"),
+            )
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Sandbox for Ready {
+        async fn run(
+            &self,
+            _: mcp_sandbox::ExecRequest,
+        ) -> Result<mcp_sandbox::ExecResult, mcp_sandbox::Error> {
+            unreachable!("the budget tests run nothing")
+        }
+
+        fn probe(&self) -> &Probe {
+            &self.0
+        }
     }
 
     #[tokio::test]
@@ -332,7 +368,12 @@ mod tests {
         };
         let instances: Vec<CodeRunners> = (0..2)
             .map(|_| {
-                CodeRunners::with_counters(Err("none".into()), None, &limits, Arc::clone(&counters))
+                CodeRunners::with_counters(
+                    Ok(Arc::new(Ready::new())),
+                    None,
+                    &limits,
+                    Arc::clone(&counters),
+                )
             })
             .collect();
         let mut admitted = 0;
@@ -346,22 +387,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_admission_without_a_sandbox_is_unavailable_not_a_panic() {
-        let r = runners(5, 5);
-        let run = r.admit_run("alice").await.unwrap().expect("admitted");
-        assert!(matches!(
-            run.sandbox(),
-            Err(ApiError::SandboxUnavailable(_))
-        ));
-        assert!(matches!(run.tools(), Err(ApiError::SandboxUnavailable(_))));
-        let lint = r.admit_lint("alice").await.unwrap().expect("admitted");
-        let request = LintRequest::new(mcp_sandbox::Language::Bash, "echo");
-        assert!(matches!(
-            lint.lint(&request),
-            Err(ApiError::SandboxUnavailable(_))
-        ));
-        let outage = r.outage().expect("no sandbox is an outage");
+    async fn without_a_sandbox_nothing_is_admitted_and_no_budget_is_spent() {
+        let limits = LimitsConfig {
+            execute_per_minute: 1,
+            lint_per_minute: 1,
+            ..LimitsConfig::default()
+        };
+        let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounterStore::new());
+        let down =
+            CodeRunners::with_counters(Err("none".into()), None, &limits, Arc::clone(&counters));
+        for _ in 0..3 {
+            assert!(matches!(
+                down.admit_run("alice").await,
+                Err(ApiError::SandboxUnavailable(_))
+            ));
+            assert!(matches!(
+                down.admit_lint("alice").await,
+                Err(ApiError::SandboxUnavailable(_))
+            ));
+        }
+        let outage = down.outage().expect("no sandbox is an outage");
         assert!(outage.cause.contains("none"), "{outage:?}");
         assert!(outage.fix.contains("bubblewrap"), "{outage:?}");
+        // The budgets of one call each are whole: an instance with a sandbox on the same
+        // store admits one run and one lint.
+        let up = CodeRunners::with_counters(Ok(Arc::new(Ready::new())), None, &limits, counters);
+        assert!(up.admit_run("alice").await.unwrap().is_ok());
+        assert!(up.admit_lint("alice").await.unwrap().is_ok());
+        assert!(up.admit_run("alice").await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn an_admission_without_bubblewrap_is_unavailable_not_a_panic() {
+        let r = runners(5, 5);
+        let run = r.admit_run("alice").await.unwrap().expect("admitted");
+        assert!(run.sandbox().is_ok());
+        assert!(matches!(run.tools(), Err(ApiError::Unavailable(_))));
+        let lint = r.admit_lint("alice").await.unwrap().expect("admitted");
+        let request = LintRequest::new(mcp_sandbox::Language::Bash, "echo");
+        assert!(matches!(lint.lint(&request), Err(ApiError::Unavailable(_))));
     }
 }
