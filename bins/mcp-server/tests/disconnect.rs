@@ -130,6 +130,58 @@ impl Server {
         body: &Value,
         pause: Duration,
     ) {
+        self.send_and_hang_up_when(
+            token,
+            method,
+            path,
+            headers,
+            body,
+            tokio::time::sleep(pause),
+        )
+        .await;
+    }
+
+    /// Sends a `graph_upsert_node` call of the node `label`/`key` (a REST or MCP request, with
+    /// `headers`) and hangs up as soon as the node is stored, before reading the answer: on a
+    /// machine however loaded, at least this write of a client that hung up is stored.
+    async fn upsert_and_hang_up_once_stored(
+        &self,
+        token: &str,
+        path: &str,
+        headers: &str,
+        body: &Value,
+        (label, key): (&str, &str),
+    ) {
+        let stored = async {
+            let deadline = tokio::time::Instant::now() + STEP;
+            while !self
+                .stored_keys(token, label)
+                .await
+                .iter()
+                .any(|k| k == key)
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{label} {key} was not stored within {STEP:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        self.send_and_hang_up_when(token, "POST", path, headers, body, stored)
+            .await;
+    }
+
+    /// Sends `method path` on a fresh connection and closes it once `hang_up` completes,
+    /// without reading the answer.
+    async fn send_and_hang_up_when(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &Value,
+        hang_up: impl std::future::Future<Output = ()>,
+    ) {
         let body = body.to_string();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
@@ -144,9 +196,7 @@ impl Server {
             .write_all(request.as_bytes())
             .await
             .expect("request sent");
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
+        hang_up.await;
         drop(stream);
     }
 
@@ -182,9 +232,8 @@ impl Server {
 }
 
 impl Server {
-    /// Checks that every node of `label` has its `upsert_node` audit event, and that there
-    /// are some.
-    async fn every_stored_node_is_audited(&self, token: &str, label: &str) {
+    /// The keys of the stored nodes of `label`.
+    async fn stored_keys(&self, token: &str, label: &str) -> Vec<String> {
         let found = self
             .json(
                 token,
@@ -193,36 +242,56 @@ impl Server {
                 &json!({"cypher": format!("MATCH (n:{label}) RETURN n"), "limit": 10000}),
             )
             .await;
-        let stored: Vec<String> = found["rows"]
+        found["rows"]
             .as_array()
             .expect("rows")
             .iter()
             .map(|row| row[0]["node"]["key"].as_str().expect("node key").to_owned())
-            .collect();
-        let audited: std::collections::BTreeSet<String> = self
-            .audit_events(token, "graph_upsert")
-            .await
-            .iter()
-            .filter(|e| e["action"] == "upsert_node")
-            .filter(|e| e["details"]["target"]["label"] == label)
-            .filter_map(|e| e["details"]["target"]["key"].as_str().map(str::to_owned))
-            .collect();
-        let unaudited: Vec<&String> = stored.iter().filter(|k| !audited.contains(*k)).collect();
-        eprintln!(
-            "{label}: {} stored, {} audited",
-            stored.len(),
-            audited.len()
-        );
-        assert!(
-            !stored.is_empty(),
-            "no write was stored: the test cannot show anything"
-        );
-        assert!(
-            unaudited.is_empty(),
-            "{} of {} stored nodes have no audit event: {unaudited:?}",
-            unaudited.len(),
-            stored.len()
-        );
+            .collect()
+    }
+
+    /// Checks that every node of `label` has its `upsert_node` audit event, and that there
+    /// are some. Work that outlives its connection may still be under way: the stored nodes
+    /// are looked at until the same ones are seen twice in a row, each with its event, or
+    /// until [`STEP`] has passed (then the check fails on what was seen last).
+    async fn every_stored_node_is_audited(&self, token: &str, label: &str) {
+        let deadline = tokio::time::Instant::now() + STEP;
+        let mut previous: Option<Vec<String>> = None;
+        loop {
+            let mut stored = self.stored_keys(token, label).await;
+            stored.sort_unstable();
+            let audited: std::collections::BTreeSet<String> = self
+                .audit_events(token, "graph_upsert")
+                .await
+                .iter()
+                .filter(|e| e["action"] == "upsert_node")
+                .filter(|e| e["details"]["target"]["label"] == label)
+                .filter_map(|e| e["details"]["target"]["key"].as_str().map(str::to_owned))
+                .collect();
+            let unaudited: Vec<&String> = stored.iter().filter(|k| !audited.contains(*k)).collect();
+            let settled =
+                !stored.is_empty() && unaudited.is_empty() && previous.as_ref() == Some(&stored);
+            if settled || tokio::time::Instant::now() >= deadline {
+                eprintln!(
+                    "{label}: {} stored, {} audited",
+                    stored.len(),
+                    audited.len()
+                );
+                assert!(
+                    !stored.is_empty(),
+                    "no write was stored: the test cannot show anything"
+                );
+                assert!(
+                    unaudited.is_empty(),
+                    "{} of {} stored nodes have no audit event: {unaudited:?}",
+                    unaudited.len(),
+                    stored.len()
+                );
+                return;
+            }
+            previous = Some(stored);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
 }
 
@@ -255,8 +324,10 @@ async fn a_graph_upsert_whose_client_hangs_up_is_stored_only_with_its_audit_even
             )
             .await;
     }
-    // Let work that outlives its connection finish before looking.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let body = json!({"label": "Probe", "key": "last"});
+    server
+        .upsert_and_hang_up_once_stored(&token, "/api/v1/graph/nodes", "", &body, ("Probe", "last"))
+        .await;
     server.every_stored_node_is_audited(&token, "Probe").await;
 }
 
@@ -284,52 +355,65 @@ async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_e
         )
     }))
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let users = server
-        .json(&token, reqwest::Method::GET, "/api/v1/users", &json!({}))
-        .await;
-    let user = users
-        .as_array()
-        .expect("users")
-        .iter()
-        .find(|u| u["username"] == "user0")
-        .expect("user0 listed");
-    let stored: Vec<String> = user["roles"]
-        .as_array()
-        .expect("roles")
-        .iter()
-        .filter_map(Value::as_str)
-        .filter(|r| r.starts_with('r'))
-        .map(str::to_owned)
-        .collect();
-    let audited: std::collections::BTreeSet<String> = server
-        .audit_events(&token, "data_write")
-        .await
-        .iter()
-        .filter(|e| e["details"]["target_user"] == "user0")
-        .filter_map(|e| {
-            e["action"]
-                .as_str()?
-                .strip_prefix("assign_role:")
-                .map(str::to_owned)
-        })
-        .collect();
-    let unaudited: Vec<&String> = stored.iter().filter(|r| !audited.contains(*r)).collect();
-    eprintln!(
-        "{ROUNDS} role assignments sent and hung up on: {} stored, {} audited",
-        stored.len(),
-        audited.len()
-    );
-    assert!(
-        !stored.is_empty(),
-        "no assignment was stored: the test cannot show anything"
-    );
-    assert!(
-        unaudited.is_empty(),
-        "{} of {} stored role assignments have no audit event: {unaudited:?}",
-        unaudited.len(),
-        stored.len()
-    );
+    // Work that outlives its connection may still be under way: look until the same
+    // assignments are seen twice in a row, each with its event, or until STEP has passed.
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut previous: Option<Vec<String>> = None;
+    loop {
+        let users = server
+            .json(&token, reqwest::Method::GET, "/api/v1/users", &json!({}))
+            .await;
+        let user = users
+            .as_array()
+            .expect("users")
+            .iter()
+            .find(|u| u["username"] == "user0")
+            .expect("user0 listed");
+        let mut stored: Vec<String> = user["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| r.starts_with('r'))
+            .map(str::to_owned)
+            .collect();
+        stored.sort_unstable();
+        let audited: std::collections::BTreeSet<String> = server
+            .audit_events(&token, "data_write")
+            .await
+            .iter()
+            .filter(|e| e["details"]["target_user"] == "user0")
+            .filter_map(|e| {
+                e["action"]
+                    .as_str()?
+                    .strip_prefix("assign_role:")
+                    .map(str::to_owned)
+            })
+            .collect();
+        let unaudited: Vec<&String> = stored.iter().filter(|r| !audited.contains(*r)).collect();
+        let settled =
+            !stored.is_empty() && unaudited.is_empty() && previous.as_ref() == Some(&stored);
+        if settled || tokio::time::Instant::now() >= deadline {
+            eprintln!(
+                "{ROUNDS} role assignments sent and hung up on: {} stored, {} audited",
+                stored.len(),
+                audited.len()
+            );
+            assert!(
+                !stored.is_empty(),
+                "no assignment was stored: the test cannot show anything"
+            );
+            assert!(
+                unaudited.is_empty(),
+                "{} of {} stored role assignments have no audit event: {unaudited:?}",
+                unaudited.len(),
+                stored.len()
+            );
+            return;
+        }
+        previous = Some(stored);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,7 +534,11 @@ async fn graph_upserts_of_an_mcp_http_client_that_hangs_up_are_stored_only_with_
         )
     }))
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let last = json!({"jsonrpc": "2.0", "id": ROUNDS + 1, "method": "tools/call", "params": {
+        "name": "graph_upsert_node", "arguments": {"label": "HttpProbe", "key": "last"}}});
+    server
+        .upsert_and_hang_up_once_stored(&token, "/mcp", &headers, &last, ("HttpProbe", "last"))
+        .await;
     server
         .every_stored_node_is_audited(&token, "HttpProbe")
         .await;
