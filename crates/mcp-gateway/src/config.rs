@@ -51,6 +51,14 @@ pub struct UpstreamConfig {
     /// Apply redaction to this upstream's results (default true).
     #[serde(default = "yes")]
     pub redact: bool,
+    /// How long a connected upstream may go without answering anything before the gateway
+    /// pings it (default 30 s; 0: never). One that does not answer the ping within
+    /// `ping_timeout_ms` is marked down and reconnected, without waiting for a call to time out.
+    #[serde(default = "default_ping_interval_ms")]
+    pub ping_interval_ms: u64,
+    /// Longest wait for the answer to a ping (default 10 s).
+    #[serde(default = "default_ping_timeout_ms")]
+    pub ping_timeout_ms: u64,
 }
 
 fn default_call_timeout_ms() -> u64 {
@@ -64,6 +72,12 @@ fn default_restart_initial_ms() -> u64 {
 }
 fn default_restart_max_ms() -> u64 {
     30_000
+}
+fn default_ping_interval_ms() -> u64 {
+    30_000
+}
+fn default_ping_timeout_ms() -> u64 {
+    10_000
 }
 fn yes() -> bool {
     true
@@ -94,6 +108,8 @@ impl UpstreamConfig {
             restart_initial_ms: default_restart_initial_ms(),
             restart_max_ms: default_restart_max_ms(),
             redact: true,
+            ping_interval_ms: default_ping_interval_ms(),
+            ping_timeout_ms: default_ping_timeout_ms(),
         }
     }
 
@@ -107,6 +123,16 @@ impl UpstreamConfig {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// [`UpstreamConfig::ping_interval_ms`] as a duration; `None` when pings are off.
+    pub fn ping_interval(&self) -> Option<Duration> {
+        (self.ping_interval_ms > 0).then(|| Duration::from_millis(self.ping_interval_ms))
+    }
+
+    /// [`UpstreamConfig::ping_timeout_ms`] as a duration.
+    pub fn ping_timeout(&self) -> Duration {
+        Duration::from_millis(self.ping_timeout_ms)
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate_namespace(&self.namespace).map_err(|e| Error::Config(e.to_string()))?;
         let ns = &self.namespace;
@@ -115,12 +141,18 @@ impl UpstreamConfig {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("restart_initial_ms", self.restart_initial_ms),
             ("restart_max_ms", self.restart_max_ms),
+            ("ping_timeout_ms", self.ping_timeout_ms),
         ] {
             if v == 0 || v > 24 * 3600 * 1000 {
                 return Err(Error::Config(format!(
                     "upstream `{ns}`: {name} must be between 1 ms and 24 h"
                 )));
             }
+        }
+        if self.ping_interval_ms > 24 * 3600 * 1000 {
+            return Err(Error::Config(format!(
+                "upstream `{ns}`: ping_interval_ms must be at most 24 h (0: no pings)"
+            )));
         }
         if self.restart_initial_ms > self.restart_max_ms {
             return Err(Error::Config(format!(

@@ -425,3 +425,57 @@ async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
     );
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_upstream_that_stops_answering_is_marked_down_by_a_ping_and_comes_back() {
+    let server = PyHttp::start(&[]);
+    let mut upstream = UpstreamConfig::http("py", HttpConfig::new(server.url()));
+    upstream.ping_interval_ms = 200;
+    upstream.ping_timeout_ms = 3_000;
+    upstream.connect_timeout_ms = 2_000;
+    upstream.restart_initial_ms = 100;
+    upstream.restart_max_ms = 500;
+    let (gw, mut events) = gateway(upstream).await;
+
+    // Idle and answering its pings: it stays on its first connection, and pings are not calls.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let h = gw.health().remove(0);
+    assert_eq!(
+        (h.state, h.connects, h.failures, h.calls),
+        (UpstreamState::Up, 1, 0, 0),
+        "{h:?}"
+    );
+
+    // Stopped (SIGSTOP): connected but silent. No call is made; the ping notices.
+    server.signal("STOP");
+    let down = expect_event(&mut events, |e| {
+        matches!(e, GatewayEvent::UpstreamDisconnected { .. })
+    })
+    .await;
+    let GatewayEvent::UpstreamDisconnected { reason, .. } = down else {
+        unreachable!()
+    };
+    assert!(reason.contains("no answer to a ping"), "{reason}");
+    assert_eq!(gw.health()[0].state, UpstreamState::Down);
+    assert!(
+        gw.list_tools().is_empty(),
+        "a down upstream's tools are not listed"
+    );
+
+    server.signal("CONT");
+    eventually("the upstream is reconnected once it answers again", || {
+        let h = &gw.health()[0];
+        h.state == UpstreamState::Up && h.connects >= 2
+    })
+    .await;
+    let answer = gw
+        .call_tool(
+            "py__add",
+            args(json!({"a": 2, "b": 2})),
+            CallOptions::default(),
+        )
+        .await
+        .expect("calls work again");
+    assert_eq!(text_of(&answer.value), "4");
+    gw.shutdown().await;
+}

@@ -72,6 +72,13 @@ pub struct UpstreamConfig {
     /// Redact this upstream's results (default true).
     #[serde(default = "yes")]
     pub redact: bool,
+    /// How long a connected upstream may go without answering before it is pinged (default
+    /// 30 000; 0: never). No answer within `ping_timeout_ms`: marked down and reconnected.
+    #[serde(default = "default_ping_interval_ms")]
+    pub ping_interval_ms: u64,
+    /// Longest wait for the answer to a ping (default 10 000).
+    #[serde(default = "default_ping_timeout_ms")]
+    pub ping_timeout_ms: u64,
     /// Whether `/ready` fails while this upstream is down (default false: the platform serves
     /// without it and `/ready` reports it).
     #[serde(default)]
@@ -93,6 +100,12 @@ fn default_restart_initial_ms() -> u64 {
 }
 fn default_restart_max_ms() -> u64 {
     30_000
+}
+fn default_ping_interval_ms() -> u64 {
+    30_000
+}
+fn default_ping_timeout_ms() -> u64 {
+    10_000
 }
 fn yes() -> bool {
     true
@@ -306,6 +319,8 @@ impl UpstreamConfig {
         out.restart_initial_ms = self.restart_initial_ms;
         out.restart_max_ms = self.restart_max_ms;
         out.redact = self.redact;
+        out.ping_interval_ms = self.ping_interval_ms;
+        out.ping_timeout_ms = self.ping_timeout_ms;
         Ok(out)
     }
 }

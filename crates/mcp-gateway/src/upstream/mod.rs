@@ -6,7 +6,7 @@ mod connect;
 
 pub(crate) use self::connect::read_ca_file;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,8 +15,9 @@ use futures::future::BoxFuture;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
     CancelledNotificationParam, ClientNotification, ClientRequest, GetPromptRequestParams,
-    GetPromptResult, JsonObject, ProgressNotificationParam, Prompt, ReadResourceRequestParams,
-    ReadResourceResult, RequestId, Resource, ResourceTemplate, ServerResult, Tool,
+    GetPromptResult, JsonObject, PingRequest, ProgressNotificationParam, Prompt,
+    ReadResourceRequestParams, ReadResourceResult, RequestId, Resource, ResourceTemplate,
+    ServerResult, Tool,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use serde::Serialize;
@@ -40,6 +41,8 @@ pub const MAX_CATALOG_ITEMS: usize = 1024;
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// How long an old connection replaced for a new token keeps serving its calls.
 const DRAIN: Duration = Duration::from_secs(60);
+/// How long a connection that failed a ping is given to close before it is left behind.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// The connection state of an upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -182,6 +185,21 @@ pub(crate) struct Upstream {
     /// Woken when a request failed at the transport level: the connection is replaced (an
     /// HTTP upstream that restarted lost our session, and its catalog must be read again).
     broken: Notify,
+    /// When the upstream last answered a request (a result or a JSON-RPC error): it is pinged
+    /// after `ping_interval_ms` of silence.
+    last_answer: Mutex<Instant>,
+    /// Requests under way: an upstream busy with them is not pinged (a single-threaded server
+    /// may not answer a ping while it works on a long call).
+    in_flight: AtomicUsize,
+}
+
+/// Counts one request under way until dropped (also when the caller gives up).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What the supervisor needs besides the upstream itself.
@@ -285,6 +303,8 @@ impl Upstream {
             settled: watch::channel(false).0,
             changed: Arc::new(Notify::new()),
             broken: Notify::new(),
+            last_answer: Mutex::new(Instant::now()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -552,12 +572,21 @@ impl Upstream {
             peer: peer.clone(),
             progress,
         }));
+        self.answered();
         self.set_state(UpstreamState::Up, None);
         self.settled.send_replace(true);
         tracing::info!(upstream = %self.config.namespace, "upstream up");
         let (mut ended, mut stop) = run(service);
         let mut token_expires = token_expires;
         let reason = loop {
+            let ping_due = async {
+                match self.config.ping_interval() {
+                    Some(every) => {
+                        tokio::time::sleep_until((self.last_answered() + every).into()).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             let renew = async {
                 match token_expires {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -577,6 +606,34 @@ impl Upstream {
                     stop.cancel();
                     let _ = (&mut ended).await;
                     break "a request failed at the transport level".to_owned();
+                }
+                () = ping_due => {
+                    if self.in_flight.load(Ordering::Relaxed) > 0 {
+                        // Busy: its calls show whether it answers; look again an interval later.
+                        self.answered();
+                        continue;
+                    }
+                    let timeout = self.config.ping_timeout();
+                    let ping = ClientRequest::PingRequest(PingRequest::default());
+                    let failed = tokio::select! {
+                        () = ctx.shutdown.cancelled() => Some("shut down".to_owned()),
+                        answer = tokio::time::timeout(timeout, peer.send_request(ping)) => match answer {
+                            // An error answer is an answer: the upstream is alive.
+                            Ok(Ok(_) | Err(ServiceError::McpError(_))) => None,
+                            Ok(Err(e)) => Some(format!("the ping failed: {e}")),
+                            Err(_) => Some(format!("no answer to a ping within {timeout:?}")),
+                        },
+                    };
+                    match failed {
+                        None => self.answered(),
+                        Some(reason) => {
+                            // Closing may wait on the stuck upstream (rmcp deletes an HTTP
+                            // session, up to 5 s): mark it down without waiting for that.
+                            stop.cancel();
+                            let _ = tokio::time::timeout(CLOSE_WAIT, &mut ended).await;
+                            break reason;
+                        }
+                    }
                 }
                 () = self.changed.notified() => {
                     if let Err(e) = self.load(&peer, ctx).await {
@@ -634,10 +691,36 @@ impl Upstream {
             })
     }
 
-    fn record(&self, started: Instant, ok: bool) {
+    /// Notes that the upstream answered just now.
+    fn answered(&self) {
+        *self
+            .last_answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    fn busy(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    fn last_answered(&self) -> Instant {
+        *self
+            .last_answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record<T>(&self, started: Instant, result: &Result<T, Error>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        if !ok {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(_) => self.answered(),
+            Err(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                if matches!(e, Error::Upstream { .. }) {
+                    self.answered();
+                }
+            }
         }
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.latency_us.fetch_add(us, Ordering::Relaxed);
@@ -682,11 +765,12 @@ impl Upstream {
         options: &CallOptions,
         redactor: &Redactor,
     ) -> Result<CallToolResult, Error> {
+        let _busy = self.busy();
         let started = Instant::now();
         let result = self
             .call_tool_inner(tool, arguments, options, redactor)
             .await;
-        self.record(started, result.is_ok());
+        self.record(started, &result);
         result
     }
 
@@ -772,13 +856,14 @@ impl Upstream {
         options: &CallOptions,
         redactor: &Redactor,
     ) -> Result<ReadResourceResult, Error> {
+        let _busy = self.busy();
         let started = Instant::now();
         let session = self.session()?;
         let request = session
             .peer
             .read_resource(ReadResourceRequestParams::new(uri.to_owned()));
         let result = self.bounded(request, options, redactor).await;
-        self.record(started, result.is_ok());
+        self.record(started, &result);
         result
     }
 
@@ -790,13 +875,14 @@ impl Upstream {
         options: &CallOptions,
         redactor: &Redactor,
     ) -> Result<GetPromptResult, Error> {
+        let _busy = self.busy();
         let started = Instant::now();
         let session = self.session()?;
         let mut params = GetPromptRequestParams::new(name.to_owned());
         params.arguments = arguments;
         let request = session.peer.get_prompt(params);
         let result = self.bounded(request, options, redactor).await;
-        self.record(started, result.is_ok());
+        self.record(started, &result);
         result
     }
 
