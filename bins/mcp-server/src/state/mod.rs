@@ -357,7 +357,6 @@ impl AppState {
         if config.limits.counter_backend(&config.storage) != Backend::Memory {
             purge_counters(Arc::clone(&backends.counters));
         }
-        let counters = Arc::clone(&backends.counters);
         let mut state = Self::assemble(config, backends)?;
         if state.config.gateway.is_enabled() {
             let pins = gateway_pin_store(&state.config).await?;
@@ -366,7 +365,7 @@ impl AppState {
                 pins,
                 state.audit.clone(),
                 state.runners.bwrap(),
-                counters,
+                Arc::clone(&state.counters),
             )
             .context("gateway")?;
         }
