@@ -427,7 +427,8 @@ impl StorageConfig {
     }
 }
 
-/// Longest accepted `auth.role_cache_ttl_ms` / `auth.user_cache_ttl_ms`: one minute.
+/// Longest accepted `auth.role_cache_ttl_ms` / `auth.user_cache_ttl_ms` /
+/// `auth.revocation_cache_ttl_ms`: one minute.
 pub const MAX_CACHE_TTL_MS: u64 = 60_000;
 
 /// The `kid` of the HS256 key made from `auth.jwt_secret` (or the generated secret), and the
@@ -488,6 +489,11 @@ pub struct AuthConfig {
     /// again (0: every request reads it). Disabling a user through this instance applies at
     /// once; through another instance or the `users disable` command, within this time.
     pub user_cache_ttl_ms: u64,
+    /// How long the answer "this token is (not) revoked" is reused before the revocation store
+    /// is read again (0: every request reads it). A revocation made through this instance
+    /// applies at once; one made on another instance or with the `tokens revoke` command
+    /// applies here within this time.
+    pub revocation_cache_ttl_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -508,6 +514,7 @@ impl Default for AuthConfig {
             password_check_queue: 32,
             role_cache_ttl_ms: 2000,
             user_cache_ttl_ms: 2000,
+            revocation_cache_ttl_ms: 2000,
         }
     }
 }
@@ -930,14 +937,19 @@ impl Config {
         for (key, value) in [
             ("auth.role_cache_ttl_ms", self.auth.role_cache_ttl_ms),
             ("auth.user_cache_ttl_ms", self.auth.user_cache_ttl_ms),
+            (
+                "auth.revocation_cache_ttl_ms",
+                self.auth.revocation_cache_ttl_ms,
+            ),
         ] {
             if value > MAX_CACHE_TTL_MS {
                 out.push(Problem::new(
                     key,
                     format!(
-                        "{key} must be at most {MAX_CACHE_TTL_MS} (auth.role_cache_ttl_ms and \
-                         auth.user_cache_ttl_ms bound how long a role change or a disabled user \
-                         takes to apply on other instances)"
+                        "{key} must be at most {MAX_CACHE_TTL_MS} (auth.role_cache_ttl_ms, \
+                         auth.user_cache_ttl_ms and auth.revocation_cache_ttl_ms bound how long \
+                         a role change, a disabled user or a revoked token takes to apply on \
+                         other instances)"
                     ),
                 ));
             }
@@ -1367,23 +1379,28 @@ mod tests {
 
     #[test]
     fn auth_caches_default_to_two_seconds_can_be_turned_off_and_are_bounded() {
+        let ttls = |c: &Config| {
+            (
+                c.auth.role_cache_ttl_ms,
+                c.auth.user_cache_ttl_ms,
+                c.auth.revocation_cache_ttl_ms,
+            )
+        };
         let c = Config::load_from(None, &[], &Overrides::default()).unwrap();
-        assert_eq!(
-            (c.auth.role_cache_ttl_ms, c.auth.user_cache_ttl_ms),
-            (2000, 2000)
-        );
+        assert_eq!(ttls(&c), (2000, 2000, 2000));
         let e = env(&[
             ("MCP_AUTH__ROLE_CACHE_TTL_MS", "0"),
             ("MCP_AUTH__USER_CACHE_TTL_MS", "500"),
+            ("MCP_AUTH__REVOCATION_CACHE_TTL_MS", "0"),
         ]);
         let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
-        assert_eq!(
-            (c.auth.role_cache_ttl_ms, c.auth.user_cache_ttl_ms),
-            (0, 500)
-        );
-        let e = env(&[("MCP_AUTH__ROLE_CACHE_TTL_MS", "3600000")]);
-        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
-        assert!(err.to_string().contains("role_cache_ttl_ms"), "{err}");
+        assert_eq!(ttls(&c), (0, 500, 0));
+        for key in ["ROLE", "REVOCATION"] {
+            let e = env(&[(format!("MCP_AUTH__{key}_CACHE_TTL_MS").as_str(), "3600000")]);
+            let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+            let name = format!("{}_cache_ttl_ms", key.to_lowercase());
+            assert!(err.to_string().contains(&name), "{err}");
+        }
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
             data_dir::require_store(&config, false)?;
             // Logs go to stderr; stdout carries the protocol.
             telemetry::init(&config.log);
+            // One client, whose token is revoked elsewhere (the server, `tokens revoke`): read
+            // the revocation store for each request, so a revocation ends the session at once.
+            let mut config = config;
+            config.auth.revocation_cache_ttl_ms = 0;
             actix_web::rt::System::new().block_on(mcp::stdio::main(config, args.token))
         }
         command => {

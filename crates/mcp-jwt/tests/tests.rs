@@ -3,6 +3,8 @@
 //! features they need; `support` holds what several modules share.
 
 mod audience;
+#[cfg(feature = "testing")]
+mod cached;
 mod config;
 mod fuzz_tokens;
 #[cfg(feature = "testing")]

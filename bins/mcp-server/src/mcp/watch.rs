@@ -25,6 +25,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use mcp_jwt::RevocationStore as _;
 use rmcp::RoleServer;
 use rmcp::service::{Peer, SubscriptionSink};
 

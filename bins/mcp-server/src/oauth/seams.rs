@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mcp_audit::{AuditEvent, EventType};
 use mcp_core::BoxError;
-use mcp_jwt::TokenOptions;
+use mcp_jwt::{RevocationStore as _, TokenOptions};
 use mcp_oauth::event::{EventSink, OAuthEvent};
 use mcp_oauth::store::AccessTokenRef;
 use mcp_oauth::{

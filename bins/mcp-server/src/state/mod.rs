@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use mcp_audit::{AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink};
 use mcp_graph::GraphStore;
-use mcp_jwt::store::RevocationStore;
+use mcp_jwt::store::{CachedRevocationStore, RevocationStore};
 use mcp_limits::CounterStore;
 use mcp_limits::store::memory::MemoryCounterStore;
 use mcp_rbac::{Authorizer, CachedRoleStore, RoleStore};
@@ -48,8 +48,10 @@ pub struct AppState {
     pub verifier: Arc<mcp_jwt::JwtVerifier>,
     /// The audit log (non-blocking queue in front of the sink).
     pub audit: AuditLogger,
-    /// Revoked tokens (the verifier holds it too; kept here for `/ready`).
-    pub revocations: Arc<dyn RevocationStore>,
+    /// Revoked tokens, behind the cache of `auth.revocation_cache_ttl_ms` (the verifier holds
+    /// the same cache, so a revocation through either counts at once here); `/ready` reads the
+    /// backend itself through [`CachedRevocationStore::inner`].
+    pub revocations: Arc<CachedRevocationStore<Arc<dyn RevocationStore>>>,
     /// The knowledge graph.
     pub graph: Arc<dyn GraphStore>,
     /// The code sandbox, reachable only through the per-user budgets of code runs and lints
@@ -384,9 +386,18 @@ impl AppState {
     pub fn assemble_with(config: Config, backends: Backends, spill: bool) -> anyhow::Result<Self> {
         let jwt_config = jwt_keys::jwt_config(&config, &|name| std::env::var(name).ok())?;
         let issuer = mcp_jwt::JwtIssuer::from_config(&jwt_config).context("JWT configuration")?;
-        let verifier =
-            mcp_jwt::JwtVerifier::from_config(&jwt_config, Arc::clone(&backends.revocations))
-                .context("JWT configuration")?;
+        // Each verified token is looked up in the revocation store: a short-lived cache keeps
+        // that off the database too (a zero TTL reads it every time). Local revocations
+        // invalidate at once; see the config key's docs.
+        let revocations = Arc::new(CachedRevocationStore::new(
+            backends.revocations,
+            Duration::from_millis(config.auth.revocation_cache_ttl_ms),
+        ));
+        let verifier = mcp_jwt::JwtVerifier::from_config(
+            &jwt_config,
+            Arc::clone(&revocations) as Arc<dyn RevocationStore>,
+        )
+        .context("JWT configuration")?;
         let mut kids: Vec<&str> = verifier.kids().collect();
         kids.sort_unstable();
         tracing::info!(signing_kid = issuer.signing_kid(), verifying_kids = ?kids,
@@ -459,7 +470,7 @@ impl AppState {
             issuer: Arc::new(issuer),
             verifier: Arc::new(verifier),
             audit,
-            revocations: backends.revocations,
+            revocations,
             graph: backends.graph,
             generator: Arc::new(mcp_sandbox::tools::Generator::builtin()),
             metrics,
@@ -571,7 +582,14 @@ pub async fn readiness(state: &AppState) -> std::collections::BTreeMap<&'static 
     checks.insert("roles", roles);
     checks.insert(
         "tokens",
-        show(state.revocations.is_revoked("readiness-probe").await),
+        // The backend itself: a cached answer would hide a store that went down.
+        show(
+            state
+                .revocations
+                .inner()
+                .is_revoked("readiness-probe")
+                .await,
+        ),
     );
     let filter = mcp_audit::AuditFilter::new().limit(1);
     checks.insert("audit", show(state.audit.query(&filter).await));

@@ -7,11 +7,14 @@ use chrono::{DateTime, Utc};
 
 pub use mcp_core::StoreError;
 
+mod cached;
 pub mod memory;
 #[cfg(feature = "neo4j")]
 pub mod neo4j;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use cached::CachedRevocationStore;
 
 /// Remembers revoked token ids until the tokens would have expired anyway.
 ///
