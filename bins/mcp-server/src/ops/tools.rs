@@ -15,7 +15,7 @@
 //! any added later) shares `limits.execute_per_minute`, `lint` has `limits.lint_per_minute`.
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mcp_audit::{AuditEvent, EventType};
 use mcp_graph::{GraphStats, Node, NodeRef, QueryResult, ReadQuery, RelType, Relationship};
@@ -220,6 +220,72 @@ impl Drop for Unfinished {
     }
 }
 
+/// A sandbox tool, as its calls are audited: the event type and the action.
+type Tool = (EventType, &'static str);
+const EXECUTE: Tool = (EventType::CodeExecution, "execute");
+const LINT: Tool = (EventType::CodeLint, "lint");
+const TEST: Tool = (EventType::CodeTest, "test");
+
+/// The answer of a call made with a `cancelled` future that never completes.
+async fn never_cancelled<T>(
+    call: impl Future<Output = Result<Option<T>, ApiError>>,
+) -> Result<T, ApiError> {
+    call.await?
+        .ok_or_else(|| ApiError::internal("a call that cannot be cancelled was cancelled"))
+}
+
+/// `call`'s error as `who` may see it (the cause of a sandbox outage: administrators only).
+async fn shown_to_caller<T>(
+    state: &AppState,
+    who: &Principal,
+    call: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    call.await.map_err(|e| e.shown_to(is_admin(state, who)))
+}
+
+/// Runs `work` (a sandbox call) and audits it. If the call's future is dropped first (a client
+/// that hung up), the event is recorded as `abandoned`; if `cancelled` completes first, `work`
+/// is dropped (its processes are killed), the event is recorded as `cancelled` and the answer
+/// is `Ok(None)`. Otherwise the event is made durable before the outcome is returned, as the
+/// answer acknowledges the call (`done`: what to say if it cannot be, for a success and for a
+/// failure). `event` makes the call's event from its outcome (`None`: not finished) and its
+/// duration; a failure's message is added to it. `finished` sees the outcome first.
+async fn audited_run<T, E: std::fmt::Display>(
+    state: &AppState,
+    ctx: &CallContext,
+    event: impl Fn(Option<&Result<T, E>>, Duration) -> AuditEvent,
+    work: impl Future<Output = Result<T, E>>,
+    cancelled: impl Future<Output = ()>,
+    finished: impl FnOnce(Option<&Result<T, E>>),
+    done: [&str; 2],
+) -> Result<Option<Result<T, E>>, ApiError> {
+    let unfinished = Unfinished::arm(state, ctx.stamp(event(None, Duration::ZERO)));
+    let started = Instant::now();
+    let outcome = unless_cancelled(work, cancelled).await;
+    unfinished.finished();
+    let elapsed = started.elapsed();
+    finished(outcome.as_ref());
+    let Some(outcome) = outcome else {
+        // Nothing is acknowledged (the client gets no answer), so no need to wait for it.
+        let event = cancelled_event(event(None, elapsed));
+        state.audit(ctx.stamp(event)).await;
+        return Ok(None);
+    };
+    let mut event = event(Some(&outcome), elapsed);
+    if let Err(e) = &outcome {
+        event = event.with_success(false).with_error_message(e.to_string());
+    }
+    let done = if outcome.is_ok() { done[0] } else { done[1] };
+    state.audit_durable(ctx.stamp(event), done).await?;
+    Ok(Some(outcome))
+}
+
+/// `work`, counted in `mcp_sandbox_queue` while it lives.
+async fn queued<T>(state: &AppState, work: impl Future<Output = T>) -> T {
+    let _queued = Queued::enter(state);
+    work.await
+}
+
 /// Runs code in the sandbox for `who`: rate-limited per user (the code-run budget), counted in
 /// metrics, audited with the code's SHA-256, language, duration and outcome.
 pub async fn execute(
@@ -228,9 +294,8 @@ pub async fn execute(
     ctx: &CallContext,
     input: ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
-    execute_or_cancel(state, who, ctx, input, std::future::pending())
-        .await?
-        .ok_or_else(|| ApiError::internal("a run that cannot be cancelled was cancelled"))
+    let never = std::future::pending();
+    never_cancelled(execute_or_cancel(state, who, ctx, input, never)).await
 }
 
 /// [`execute`], stopped when `cancelled` completes first: the sandbox run is dropped (its
@@ -243,130 +308,95 @@ pub async fn execute_or_cancel(
     input: ExecuteRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<ExecuteResponse>, ApiError> {
-    execute_unless_cancelled(state, who, ctx, input, cancelled)
-        .await
-        .map_err(|e| e.shown_to(is_admin(state, who)))
-}
-
-async fn execute_unless_cancelled(
-    state: &AppState,
-    who: &Principal,
-    ctx: &CallContext,
-    input: ExecuteRequest,
-    cancelled: impl Future<Output = ()>,
-) -> Result<Option<ExecuteResponse>, ApiError> {
-    let admission = state.runners.admit_run(&who.user_id).await;
-    let run = admitted(
-        state,
-        who,
-        ctx,
-        (EventType::CodeExecution, "execute"),
-        admission,
-    )
-    .await?;
-    let language: Language = input
-        .language
-        .parse()
-        .map_err(|e: mcp_sandbox::Error| ApiError::Unprocessable(e.to_string()))?;
-    let sandbox = run.sandbox()?;
-    let code_sha256 = sha256_hex(&input.code);
-    // The answer's stdout and stderr fit this as JSON text, whatever the sandbox returns.
-    let sandbox_config = &state.config.sandbox;
-    let max_output = input
-        .limits
-        .resolve(&sandbox_config.default_limits, &sandbox_config.max_limits)
-        .map_or(sandbox_config.max_limits.max_output_bytes, |l| {
-            l.max_output_bytes
-        });
-    let mut request = ExecRequest::new(language, input.code.clone())
-        .with_stdin(input.stdin)
-        .with_limits(input.limits);
-    for (name, content) in input.files {
-        request = request.with_file(name, content);
-    }
-    // What ran, for the audit log: a digest of the code, stdin and every file.
-    let (input_sha256, files, stdin_bytes) = (
-        request.input_sha256(),
-        request.files.len(),
-        request.stdin.len(),
-    );
-    let ran = |event: AuditEvent| {
-        event
+    shown_to_caller(state, who, async move {
+        let admission = state.runners.admit_run(&who.user_id).await;
+        let run = admitted(state, who, ctx, EXECUTE, admission).await?;
+        let language: Language = input
+            .language
+            .parse()
+            .map_err(|e: mcp_sandbox::Error| ApiError::Unprocessable(e.to_string()))?;
+        let sandbox = run.sandbox()?;
+        let code_sha256 = sha256_hex(&input.code);
+        // The answer's stdout and stderr fit this as JSON text, whatever the sandbox returns.
+        let sandbox_config = &state.config.sandbox;
+        let max_output = input
+            .limits
+            .resolve(&sandbox_config.default_limits, &sandbox_config.max_limits)
+            .map_or(sandbox_config.max_limits.max_output_bytes, |l| {
+                l.max_output_bytes
+            });
+        let mut request = ExecRequest::new(language, input.code.clone())
+            .with_stdin(input.stdin)
+            .with_limits(input.limits);
+        for (name, content) in input.files {
+            request = request.with_file(name, content);
+        }
+        // What ran, for the audit log: a digest of the code, stdin and every file.
+        let (input_sha256, files, stdin_bytes) = (
+            request.input_sha256(),
+            request.files.len(),
+            request.stdin.len(),
+        );
+        let label = |outcome: Option<&Result<ExecResult, mcp_sandbox::Error>>| match outcome {
+            Some(Ok(r)) if r.success() => ("success", r.exit_code),
+            Some(Ok(r)) if r.timed_out => ("timeout", r.exit_code),
+            Some(Ok(r)) => ("failure", r.exit_code),
+            Some(Err(_)) => ("error", None),
+            None => ("cancelled", None),
+        };
+        let event = |outcome: Option<&Result<ExecResult, mcp_sandbox::Error>>, elapsed| {
+            let event = AuditEvent::code_execution(
+                who.user_id.clone(),
+                language.as_str(),
+                &input.code,
+                label(outcome).1,
+                elapsed,
+            )
             .with_detail("input_sha256", input_sha256.clone())
             .with_detail("files", files)
-            .with_detail("stdin_bytes", stdin_bytes)
-    };
-    let unfinished = Unfinished::arm(
-        state,
-        ctx.stamp(ran(AuditEvent::code_execution(
-            who.user_id.clone(),
-            language.as_str(),
-            &input.code,
-            None,
-            std::time::Duration::ZERO,
-        ))),
-    );
-    let queued = Queued::enter(state);
-    let started = Instant::now();
-    let outcome = unless_cancelled(sandbox.run(request), cancelled).await;
-    drop(queued);
-    unfinished.finished();
-    let elapsed = started.elapsed();
-    let (label, exit_code) = match &outcome {
-        Some(Ok(r)) if r.success() => ("success", r.exit_code),
-        Some(Ok(r)) if r.timed_out => ("timeout", r.exit_code),
-        Some(Ok(r)) => ("failure", r.exit_code),
-        Some(Err(_)) => ("error", None),
-        None => ("cancelled", None),
-    };
-    state
-        .metrics
-        .executions
-        .with_label_values(&[language.as_str(), label])
-        .inc();
-    let mut event = ran(AuditEvent::code_execution(
-        who.user_id.clone(),
-        language.as_str(),
-        &input.code,
-        exit_code,
-        elapsed,
-    ))
-    .with_detail("outcome", label);
-    let Some(outcome) = outcome else {
-        // Nothing is acknowledged (the client gets no answer), so no need to wait for it.
-        state.audit(ctx.stamp(cancelled_event(event))).await;
-        return Ok(None);
-    };
-    if let Err(e) = &outcome {
-        event = event.with_success(false).with_error_message(e.to_string());
-    }
-    // The answer acknowledges the run, so its audit event must be durable first.
-    let done = if outcome.is_ok() {
-        "the code was executed"
-    } else {
-        "the execution failed"
-    };
-    state.audit_durable(ctx.stamp(event), done).await?;
-    let mut result = outcome.map_err(sandbox_error)?;
-    let limit = crate::auth::violations::limit_kill(&result);
-    crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "execute", limit).await;
-    result.fit_json(max_output);
-    Ok(Some(ExecuteResponse {
-        success: result.success(),
-        language: language.as_str().to_owned(),
-        code_sha256,
-        result,
-    }))
+            .with_detail("stdin_bytes", stdin_bytes);
+            match outcome {
+                // Not finished: the outcome (abandoned or cancelled) is set when it is known.
+                None => event,
+                Some(_) => event.with_detail("outcome", label(outcome).0),
+            }
+        };
+        let count = |outcome: Option<&Result<ExecResult, mcp_sandbox::Error>>| {
+            state
+                .metrics
+                .executions
+                .with_label_values(&[language.as_str(), label(outcome).0])
+                .inc();
+        };
+        let run = queued(state, sandbox.run(request));
+        let done = ["the code was executed", "the execution failed"];
+        let Some(outcome) = audited_run(state, ctx, event, run, cancelled, count, done).await?
+        else {
+            return Ok(None);
+        };
+        let mut result = outcome.map_err(sandbox_error)?;
+        let limit = crate::auth::violations::limit_kill(&result);
+        crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "execute", limit)
+            .await;
+        result.fit_json(max_output);
+        Ok(Some(ExecuteResponse {
+            success: result.success(),
+            language: language.as_str().to_owned(),
+            code_sha256,
+            result,
+        }))
+    })
+    .await
 }
 
-/// The admission of a sandbox call of kind `(event type, action)`, or its refusal, audited:
-/// over budget (see [`refused`]), or the sandbox or the counter store unavailable (the tool's
-/// event, failed, with outcome `refused` and the reason; 503). A refused call spends no budget.
+/// The admission of a sandbox call of `tool`, or its refusal, audited: over budget (see
+/// [`refused`]), or the sandbox or the counter store unavailable (the tool's event, failed,
+/// with outcome `refused` and the reason; 503). A refused call spends no budget.
 async fn admitted<A>(
     state: &AppState,
     who: &Principal,
     ctx: &CallContext,
-    (kind, action): (EventType, &'static str),
+    (kind, action): Tool,
     admission: Result<Result<A, OverBudget>, ApiError>,
 ) -> Result<A, ApiError> {
     let err = match admission {
@@ -414,25 +444,23 @@ async fn refused(
     }
 }
 
-/// The audit event of a lint, test or generate call.
-fn code_event(
-    who: &Principal,
-    ctx: &CallContext,
-    kind: EventType,
-    action: &str,
-    details: serde_json::Value,
-    failure: Option<String>,
-) -> AuditEvent {
+/// The audit event of a lint, test or generate call (`kind`, `action`), with `details`.
+fn code_event(who: &Principal, (kind, action): Tool, details: serde_json::Value) -> AuditEvent {
     let mut event = AuditEvent::new(kind)
         .with_user(who.user_id.clone())
         .with_action(action.to_owned());
     if let serde_json::Value::Object(map) = details {
         event = event.with_details(map);
     }
-    if let Some(message) = failure {
-        event = event.with_success(false).with_error_message(message);
-    }
-    ctx.stamp(event)
+    event
+}
+
+/// `details` with the call's duration (`duration_ms`) added.
+fn timed(mut details: serde_json::Value, elapsed: Duration) -> serde_json::Value {
+    details["duration_ms"] = u64::try_from(elapsed.as_millis())
+        .unwrap_or(u64::MAX)
+        .into();
+    details
 }
 
 /// Lints code (ruff for Python, node --check for JavaScript, shellcheck for Bash).
@@ -442,9 +470,8 @@ pub async fn lint(
     ctx: &CallContext,
     input: LintRequest,
 ) -> Result<LintReport, ApiError> {
-    lint_or_cancel(state, who, ctx, input, std::future::pending())
-        .await?
-        .ok_or_else(|| ApiError::internal("a lint that cannot be cancelled was cancelled"))
+    let never = std::future::pending();
+    never_cancelled(lint_or_cancel(state, who, ctx, input, never)).await
 }
 
 /// [`lint`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
@@ -455,57 +482,20 @@ pub async fn lint_or_cancel(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
-    lint_unless_cancelled(state, who, ctx, input, cancelled)
-        .await
-        .map_err(|e| e.shown_to(is_admin(state, who)))
-}
-
-async fn lint_unless_cancelled(
-    state: &AppState,
-    who: &Principal,
-    ctx: &CallContext,
-    input: LintRequest,
-    cancelled: impl Future<Output = ()>,
-) -> Result<Option<LintReport>, ApiError> {
-    let admission = state.runners.admit_lint(&who.user_id).await;
-    let lint = admitted(state, who, ctx, (EventType::CodeLint, "lint"), admission).await?;
-    let linting = lint.lint(&input)?;
-    let details = |started: Instant| {
-        serde_json::json!({
+    shown_to_caller(state, who, async move {
+        let admission = state.runners.admit_lint(&who.user_id).await;
+        let lint = admitted(state, who, ctx, LINT, admission).await?;
+        let linting = lint.lint(&input)?;
+        let details = serde_json::json!({
             "language": input.language.as_str(),
             "code_sha256": sha256_hex(&input.code),
-            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        })
-    };
-    let started = Instant::now();
-    let unfinished = Unfinished::arm(
-        state,
-        code_event(
-            who,
-            ctx,
-            EventType::CodeLint,
-            "lint",
-            details(started),
-            None,
-        ),
-    );
-    let report = unless_cancelled(linting, cancelled).await;
-    unfinished.finished();
-    let details = details(started);
-    let Some(report) = report else {
-        let event = code_event(who, ctx, EventType::CodeLint, "lint", details, None);
-        state.audit(cancelled_event(event)).await;
-        return Ok(None);
-    };
-    let failure = report.as_ref().err().map(ToString::to_string);
-    // The answer acknowledges the call, so its audit event must be durable first.
-    state
-        .audit_durable(
-            code_event(who, ctx, EventType::CodeLint, "lint", details, failure),
-            "the code was linted",
-        )
-        .await?;
-    report.map(Some).map_err(sandbox_error)
+        });
+        let event = |_: Option<&_>, elapsed| code_event(who, LINT, timed(details.clone(), elapsed));
+        let done = ["the code was linted"; 2];
+        let report = audited_run(state, ctx, event, linting, cancelled, |_| (), done).await?;
+        report.transpose().map_err(sandbox_error)
+    })
+    .await
 }
 
 /// Runs pytest tests against code in the sandbox.
@@ -515,9 +505,8 @@ pub async fn test(
     ctx: &CallContext,
     input: TestRequest,
 ) -> Result<TestReport, ApiError> {
-    test_or_cancel(state, who, ctx, input, std::future::pending())
-        .await?
-        .ok_or_else(|| ApiError::internal("a test run that cannot be cancelled was cancelled"))
+    let never = std::future::pending();
+    never_cancelled(test_or_cancel(state, who, ctx, input, never)).await
 }
 
 /// [`test`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
@@ -528,66 +517,29 @@ pub async fn test_or_cancel(
     input: TestRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<TestReport>, ApiError> {
-    test_unless_cancelled(state, who, ctx, input, cancelled)
-        .await
-        .map_err(|e| e.shown_to(is_admin(state, who)))
-}
-
-async fn test_unless_cancelled(
-    state: &AppState,
-    who: &Principal,
-    ctx: &CallContext,
-    input: TestRequest,
-    cancelled: impl Future<Output = ()>,
-) -> Result<Option<TestReport>, ApiError> {
-    let admission = state.runners.admit_run(&who.user_id).await;
-    let run = admitted(state, who, ctx, (EventType::CodeTest, "test"), admission).await?;
-    let sandbox = run.tools()?;
-    let details = |started: Instant| {
-        serde_json::json!({
+    shown_to_caller(state, who, async move {
+        let admission = state.runners.admit_run(&who.user_id).await;
+        let run = admitted(state, who, ctx, TEST, admission).await?;
+        let sandbox = run.tools()?;
+        let details = serde_json::json!({
             "language": "python",
             "code_sha256": sha256_hex(&input.code),
             "tests_sha256": sha256_hex(&input.tests),
             "input_sha256": input.input_sha256(),
             "files": input.files.len(),
-            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        })
-    };
-    let started = Instant::now();
-    let unfinished = Unfinished::arm(
-        state,
-        code_event(
-            who,
-            ctx,
-            EventType::CodeTest,
-            "test",
-            details(started),
-            None,
-        ),
-    );
-    let queued = Queued::enter(state);
-    let report = unless_cancelled(sandbox.test(&input), cancelled).await;
-    drop(queued);
-    unfinished.finished();
-    let details = details(started);
-    let Some(report) = report else {
-        let event = code_event(who, ctx, EventType::CodeTest, "test", details, None);
-        state.audit(cancelled_event(event)).await;
-        return Ok(None);
-    };
-    let failure = report.as_ref().err().map(ToString::to_string);
-    // The answer acknowledges the call, so its audit event must be durable first.
-    state
-        .audit_durable(
-            code_event(who, ctx, EventType::CodeTest, "test", details, failure),
-            "the tests were run",
-        )
-        .await?;
-    if let Ok(r) = &report {
-        let limit = r.timed_out.then_some("wall_time");
-        crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "test", limit).await;
-    }
-    report.map(Some).map_err(sandbox_error)
+        });
+        let event = |_: Option<&_>, elapsed| code_event(who, TEST, timed(details.clone(), elapsed));
+        let testing = queued(state, sandbox.test(&input));
+        let done = ["the tests were run"; 2];
+        let report = audited_run(state, ctx, event, testing, cancelled, |_| (), done).await?;
+        if let Some(Ok(r)) = &report {
+            let limit = r.timed_out.then_some("wall_time");
+            crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "test", limit)
+                .await;
+        }
+        report.transpose().map_err(sandbox_error)
+    })
+    .await
 }
 
 /// `event` marked as a call the client cancelled: failed, outcome `cancelled`.
@@ -607,17 +559,11 @@ pub async fn generate(
 ) -> Result<Generated, ApiError> {
     let generated = state.generator.generate(&input);
     let details = serde_json::json!({ "template": input.template });
-    let failure = generated.as_ref().err().map(ToString::to_string);
-    state
-        .audit(code_event(
-            who,
-            ctx,
-            EventType::CodeGeneration,
-            "generate",
-            details,
-            failure,
-        ))
-        .await;
+    let mut event = code_event(who, (EventType::CodeGeneration, "generate"), details);
+    if let Err(e) = &generated {
+        event = event.with_success(false).with_error_message(e.to_string());
+    }
+    state.audit(ctx.stamp(event)).await;
     generated.map_err(sandbox_error)
 }
 
