@@ -226,21 +226,16 @@ const EXECUTE: Tool = (EventType::CodeExecution, "execute");
 const LINT: Tool = (EventType::CodeLint, "lint");
 const TEST: Tool = (EventType::CodeTest, "test");
 
-/// The answer of a call made with a `cancelled` future that never completes.
-async fn never_cancelled<T>(
-    call: impl Future<Output = Result<Option<T>, ApiError>>,
-) -> Result<T, ApiError> {
-    call.await?
-        .ok_or_else(|| ApiError::internal("a call that cannot be cancelled was cancelled"))
+/// The error of a call made with a `cancelled` future that never completes, had it been
+/// cancelled all the same.
+fn not_cancellable() -> ApiError {
+    ApiError::internal("a call that cannot be cancelled was cancelled")
 }
 
-/// `call`'s error as `who` may see it (the cause of a sandbox outage: administrators only).
-async fn shown_to_caller<T>(
-    state: &AppState,
-    who: &Principal,
-    call: impl Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
-    call.await.map_err(|e| e.shown_to(is_admin(state, who)))
+/// Makes an error what `who` may see of it (the cause of a sandbox outage: administrators
+/// only).
+fn shown_to<'a>(state: &'a AppState, who: &'a Principal) -> impl Fn(ApiError) -> ApiError + 'a {
+    move |e| e.shown_to(is_admin(state, who))
 }
 
 /// Runs `work` (a sandbox call) and audits it. If the call's future is dropped first (a client
@@ -295,7 +290,9 @@ pub async fn execute(
     input: ExecuteRequest,
 ) -> Result<ExecuteResponse, ApiError> {
     let never = std::future::pending();
-    never_cancelled(execute_or_cancel(state, who, ctx, input, never)).await
+    execute_or_cancel(state, who, ctx, input, never)
+        .await?
+        .ok_or_else(not_cancellable)
 }
 
 /// [`execute`], stopped when `cancelled` completes first: the sandbox run is dropped (its
@@ -308,7 +305,9 @@ pub async fn execute_or_cancel(
     input: ExecuteRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<ExecuteResponse>, ApiError> {
-    shown_to_caller(state, who, async move {
+    // Awaited in place: a future passed to a function is stored twice (it is the call
+    // future's largest part: the MCP tool call holds the largest of these).
+    async move {
         let admission = state.runners.admit_run(&who.user_id).await;
         let run = admitted(state, who, ctx, EXECUTE, admission).await?;
         let language: Language = input
@@ -368,7 +367,8 @@ pub async fn execute_or_cancel(
                 .with_label_values(&[language.as_str(), label(outcome).0])
                 .inc();
         };
-        let run = queued(state, sandbox.run(request));
+        // Boxed: the run future is large, and `audited_run` would hold it twice.
+        let run = Box::pin(queued(state, sandbox.run(request)));
         let done = ["the code was executed", "the execution failed"];
         let Some(outcome) = audited_run(state, ctx, event, run, cancelled, count, done).await?
         else {
@@ -385,8 +385,9 @@ pub async fn execute_or_cancel(
             code_sha256,
             result,
         }))
-    })
+    }
     .await
+    .map_err(shown_to(state, who))
 }
 
 /// The admission of a sandbox call of `tool`, or its refusal, audited: over budget (see
@@ -471,7 +472,9 @@ pub async fn lint(
     input: LintRequest,
 ) -> Result<LintReport, ApiError> {
     let never = std::future::pending();
-    never_cancelled(lint_or_cancel(state, who, ctx, input, never)).await
+    lint_or_cancel(state, who, ctx, input, never)
+        .await?
+        .ok_or_else(not_cancellable)
 }
 
 /// [`lint`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
@@ -482,7 +485,9 @@ pub async fn lint_or_cancel(
     input: LintRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<LintReport>, ApiError> {
-    shown_to_caller(state, who, async move {
+    // Awaited in place: a future passed to a function is stored twice (it is the call
+    // future's largest part: the MCP tool call holds the largest of these).
+    async move {
         let admission = state.runners.admit_lint(&who.user_id).await;
         let lint = admitted(state, who, ctx, LINT, admission).await?;
         let linting = lint.lint(&input)?;
@@ -492,10 +497,12 @@ pub async fn lint_or_cancel(
         });
         let event = |_: Option<&_>, elapsed| code_event(who, LINT, timed(details.clone(), elapsed));
         let done = ["the code was linted"; 2];
+        let linting = Box::pin(linting);
         let report = audited_run(state, ctx, event, linting, cancelled, |_| (), done).await?;
         report.transpose().map_err(sandbox_error)
-    })
+    }
     .await
+    .map_err(shown_to(state, who))
 }
 
 /// Runs pytest tests against code in the sandbox.
@@ -506,7 +513,9 @@ pub async fn test(
     input: TestRequest,
 ) -> Result<TestReport, ApiError> {
     let never = std::future::pending();
-    never_cancelled(test_or_cancel(state, who, ctx, input, never)).await
+    test_or_cancel(state, who, ctx, input, never)
+        .await?
+        .ok_or_else(not_cancellable)
 }
 
 /// [`test`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
@@ -517,7 +526,9 @@ pub async fn test_or_cancel(
     input: TestRequest,
     cancelled: impl Future<Output = ()>,
 ) -> Result<Option<TestReport>, ApiError> {
-    shown_to_caller(state, who, async move {
+    // Awaited in place: a future passed to a function is stored twice (it is the call
+    // future's largest part: the MCP tool call holds the largest of these).
+    async move {
         let admission = state.runners.admit_run(&who.user_id).await;
         let run = admitted(state, who, ctx, TEST, admission).await?;
         let sandbox = run.tools()?;
@@ -529,7 +540,7 @@ pub async fn test_or_cancel(
             "files": input.files.len(),
         });
         let event = |_: Option<&_>, elapsed| code_event(who, TEST, timed(details.clone(), elapsed));
-        let testing = queued(state, sandbox.test(&input));
+        let testing = Box::pin(queued(state, sandbox.test(&input)));
         let done = ["the tests were run"; 2];
         let report = audited_run(state, ctx, event, testing, cancelled, |_| (), done).await?;
         if let Some(Ok(r)) = &report {
@@ -538,8 +549,9 @@ pub async fn test_or_cancel(
                 .await;
         }
         report.transpose().map_err(sandbox_error)
-    })
+    }
     .await
+    .map_err(shown_to(state, who))
 }
 
 /// `event` marked as a call the client cancelled: failed, outcome `cancelled`.
