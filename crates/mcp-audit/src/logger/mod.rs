@@ -386,12 +386,16 @@ impl AuditLogger {
 }
 
 /// Writes `event` to `tracing` (target `audit`) as one JSON line, the whole message with no
-/// extra fields: INFO for successes, WARN for failures.
+/// extra fields: INFO for successes, WARN for failures. Nothing is serialized when no
+/// subscriber takes that target at that level.
 fn emit(event: &AuditEvent) {
-    let line = serde_json::to_string(event).unwrap_or_default();
     if event.success {
-        tracing::info!(target: "audit", "{line}");
-    } else {
+        if tracing::enabled!(target: "audit", tracing::Level::INFO) {
+            let line = serde_json::to_string(event).unwrap_or_default();
+            tracing::info!(target: "audit", "{line}");
+        }
+    } else if tracing::enabled!(target: "audit", tracing::Level::WARN) {
+        let line = serde_json::to_string(event).unwrap_or_default();
         tracing::warn!(target: "audit", "{line}");
     }
 }
