@@ -260,6 +260,13 @@ pub struct HttpConfig {
     /// upstream's and its token endpoint's TLS certificates (an internal CA).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// A PEM file of the certificate chain the gateway presents to the upstream (and its token
+    /// endpoint) when asked for one (mutual TLS); needs `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM file of the private key of `client_cert` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 impl HttpConfig {
@@ -271,6 +278,8 @@ impl HttpConfig {
             headers: BTreeMap::new(),
             oauth: None,
             ca_file: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 
@@ -284,6 +293,13 @@ impl HttpConfig {
         if let Some(path) = &self.ca_file {
             crate::upstream::read_ca_file(path)
                 .map_err(|e| Error::Config(format!("upstream `{ns}`: http.ca_file: {e}")))?;
+        }
+        if self.client_cert.is_some() || self.client_key.is_some() {
+            crate::upstream::tls_config(self).map_err(|e| {
+                Error::Config(format!(
+                    "upstream `{ns}`: http.client_cert / http.client_key: {e}"
+                ))
+            })?;
         }
         if self.bearer_token.is_some() && self.oauth.is_some() {
             return Err(Error::Config(format!(
@@ -366,6 +382,8 @@ impl std::fmt::Debug for HttpConfig {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("oauth", &self.oauth)
             .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
             .finish()
     }
 }

@@ -13,7 +13,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    PyHttp, base_env, eventually, expect_event, gateway, python, tls_certificates, upstreams_dir,
+    PyHttp, base_env, client_certificate, eventually, expect_event, gateway, python,
+    tls_certificates, upstreams_dir,
 };
 
 fn args(v: serde_json::Value) -> Option<JsonObject> {
@@ -478,4 +479,56 @@ async fn an_idle_upstream_that_stops_answering_is_marked_down_by_a_ping_and_come
         .expect("calls work again");
     assert_eq!(text_of(&answer.value), "4");
     gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_requires_a_client_certificate_is_reached_with_the_configured_one() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_certificates(certs.path());
+    let (client_cert, client_key) = client_certificate(certs.path());
+    let server = PyHttp::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--tls-client-ca",
+        ca.to_str().unwrap(),
+    ]);
+    let mtls = |identity: Option<(&std::path::Path, &std::path::Path)>| {
+        let mut http = HttpConfig::new(server.https_url());
+        http.ca_file = Some(ca.clone());
+        http.client_cert = identity.map(|(c, _)| c.to_path_buf());
+        http.client_key = identity.map(|(_, k)| k.to_path_buf());
+        let mut upstream = UpstreamConfig::http("py", http);
+        upstream.connect_timeout_ms = 5_000;
+        upstream.restart_initial_ms = 200;
+        upstream
+    };
+
+    let (gw, _events) = gateway(mtls(Some((&client_cert, &client_key)))).await;
+    let sum = gw
+        .call_tool(
+            "py__add",
+            args(json!({"a": 40, "b": 2})),
+            CallOptions::default(),
+        )
+        .await
+        .expect("add over mutual TLS");
+    assert_eq!(text_of(&sum.value), "42");
+    gw.shutdown().await;
+
+    // Without a client certificate the upstream refuses the handshake.
+    let health = failing(mtls(None)).await;
+    assert_eq!(health.state, UpstreamState::Down, "{health:?}");
+
+    // A certificate without its key (or a key that is not one) is a configuration error.
+    let mut config = GatewayConfig::default();
+    let mut half = mtls(None);
+    half.http.as_mut().unwrap().client_cert = Some(client_cert.clone());
+    config.upstreams.push(half);
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("client_cert"), "{err}");
+    config.upstreams[0].http.as_mut().unwrap().client_key = Some(ca.clone());
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("client key"), "{err}");
 }

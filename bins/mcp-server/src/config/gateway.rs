@@ -168,6 +168,13 @@ pub struct HttpConfig {
     /// its token endpoint's) certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain presented to the upstream (and its token endpoint) when it asks
+    /// for one (mutual TLS); needs `client_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`; keep it readable by the server's user only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
 }
 
 /// OAuth 2.0 client credentials (RFC 6749 §4.4) at a configured token endpoint.
@@ -333,6 +340,8 @@ impl HttpConfig {
     ) -> Result<mcp_gateway::HttpConfig, ConfigError> {
         let mut out = mcp_gateway::HttpConfig::new(self.url.clone());
         out.ca_file.clone_from(&self.ca_file);
+        out.client_cert.clone_from(&self.client_cert);
+        out.client_key.clone_from(&self.client_key);
         out.bearer_token = secret(
             ns,
             "http.bearer_token",

@@ -11,8 +11,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransportConfig, StreamableHttpError,
 };
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -91,47 +91,64 @@ async fn drain_stderr(namespace: String, stderr: ProcessOutput) {
 /// uses no proxy from the environment, and speaks TLS with [`tls_config`].
 pub(crate) fn http_client(
     connect_timeout: Duration,
-    ca_file: Option<&Path>,
+    config: &HttpConfig,
 ) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(connect_timeout)
-        .tls_backend_preconfigured(tls_config(ca_file)?)
+        .tls_backend_preconfigured(tls_config(config)?)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// TLS towards https upstreams and token endpoints: rustls on ring (TLS 1.2 and 1.3), servers
-/// verified against the platform's trust store plus the CA certificates of `ca_file`.
-pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+/// verified against the platform's trust store plus the CA certificates of `ca_file`; with
+/// `client_cert` and `client_key`, that certificate is presented when the server asks.
+pub(crate) fn tls_config(http: &HttpConfig) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let extra = match ca_file {
+    let extra = match http.ca_file.as_deref() {
         Some(path) => read_ca_file(path)?,
         None => Vec::new(),
     };
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
             .map_err(|e| format!("TLS trust store: {e}"))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS configuration: {e}"))?
         .dangerous()
         // The platform verifier is the safe default of rustls-platform-verifier, not a bypass.
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let mut config = match (http.client_cert.as_deref(), http.client_key.as_deref()) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => {
+            let chain = read_pem_certificates(cert, "client certificate")?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("client key {}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate and key: {e}"))?
+        }
+        _ => return Err("set both client_cert and client_key, or neither".into()),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
-/// The certificates of a PEM file (at least one).
+/// The certificates of a CA file (at least one).
 pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    read_pem_certificates(path, "CA file")
+}
+
+/// The certificates of a PEM file (at least one); `what` names the file in errors.
+fn read_pem_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
     if certs.is_empty() {
         return Err(format!(
-            "CA file {} holds no PEM certificate",
+            "{what} {} holds no PEM certificate",
             path.display()
         ));
     }
@@ -249,7 +266,7 @@ pub(crate) async fn http(
     connect_timeout: Duration,
     handler: GatewayClient,
 ) -> Result<Connection, String> {
-    let client = http_client(connect_timeout, config.ca_file.as_deref())?;
+    let client = http_client(connect_timeout, config)?;
     let mut transport = StreamableHttpClientTransportConfig::with_uri(config.url.as_str());
     let mut token_expires = None;
     if let Some(token) = &config.bearer_token {

@@ -4,7 +4,7 @@
 mod client;
 mod connect;
 
-pub(crate) use self::connect::read_ca_file;
+pub(crate) use self::connect::{read_ca_file, tls_config};
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};

@@ -1,14 +1,16 @@
 """An MCP server built with the official Python SDK (PyPI `mcp`), the gateway tests' HTTP upstream.
 
 Usage: python3 py_upstream.py --state DIR [--port N] [--variant NAME | --variant-file F]
-                              [--require-token] [--stdio] [--tls-cert PEM --tls-key PEM]
+                              [--require-token] [--stdio] [--tls-cert PEM --tls-key PEM
+                              [--tls-client-ca PEM]]
 
 Binds 127.0.0.1 (port 0 picks one), prints `PORT <n>` on stdout, then serves streamable HTTP at
 /mcp; with --stdio it speaks MCP over stdin/stdout instead. Tools: `add`, `slow` (progress; writes DIR/cancelled when cancelled), `leak` (planted
 secrets), `weather` (its description depends on --variant: the "rug pull"), `crash` (exits the
 process); resource `note://deploy` and prompt `review` (planted secrets). With --require-token, /mcp needs `Authorization: Bearer <t>` where t came from
 POST /token (client credentials `gw-client` / `gw-secret`). GET /moved redirects to /mcp on
-another origin (localhost instead of 127.0.0.1). With --tls-cert/--tls-key it serves HTTPS.
+another origin (localhost instead of 127.0.0.1). With --tls-cert/--tls-key it serves HTTPS; with
+--tls-client-ca too, only to clients presenting a certificate that CA signed (mutual TLS).
 """
 
 import argparse
@@ -16,6 +18,7 @@ import asyncio
 import os
 import secrets
 import socket
+import ssl
 import sys
 from typing import TypedDict
 
@@ -34,6 +37,7 @@ parser.add_argument("--require-token", action="store_true")
 parser.add_argument("--stdio", action="store_true")
 parser.add_argument("--tls-cert")
 parser.add_argument("--tls-key")
+parser.add_argument("--tls-client-ca")
 args = parser.parse_args()
 if args.variant_file:
     with open(args.variant_file) as f:
@@ -164,6 +168,9 @@ config = uvicorn.Config(
     lifespan="on",
     ssl_certfile=args.tls_cert,
     ssl_keyfile=args.tls_key,
+    # With --tls-client-ca: mutual TLS, a client certificate signed by that CA is required.
+    ssl_ca_certs=args.tls_client_ca,
+    ssl_cert_reqs=ssl.CERT_REQUIRED if args.tls_client_ca else ssl.CERT_NONE,
 )
 asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 sys.exit(0)
