@@ -54,13 +54,6 @@ fn header(req: &HttpRequest, name: actix_web::http::header::HeaderName) -> Optio
         .map(str::to_owned)
 }
 
-fn bounded(body: &web::Bytes, limit: usize) -> Result<(), ApiError> {
-    if body.len() > limit {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    Ok(())
-}
-
 /// The answer for a request over its address's allowance (`[oauth.rate_limits]`), if it is:
 /// 429 with `Retry-After`, before any work.
 async fn throttled(
@@ -136,17 +129,18 @@ pub async fn authorize(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let server = server(&state)?;
-    if let Some(answer) = throttled(&req, &state, Endpoint::Authorize).await {
-        return Ok(answer);
-    }
     let query = req.query_string().to_owned();
-    let cookie = header(&req, COOKIE);
-    let answer = within(CallContext::of(&req), async move {
-        server.authorize(&query, cookie.as_deref()).await
-    })
-    .await;
-    Ok(to_actix(&answer.to_http()))
+    let how = Served::new(Endpoint::Authorize, None);
+    serve(
+        &req,
+        &state,
+        how,
+        query,
+        |server, query, cookie| async move {
+            server.authorize(&query, cookie.as_deref()).await.to_http()
+        },
+    )
+    .await
 }
 
 /// The log-in form (user name and password; lock-out and audit as for `/auth/token`).
@@ -160,19 +154,12 @@ pub async fn login(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    bounded(&body, MAX_FORM_BYTES)?;
-    let server = server(&state)?;
-    if let Some(answer) = throttled(&req, &state, Endpoint::Login).await {
-        return Ok(answer);
-    }
-    let cookie = header(&req, COOKIE);
     // The password check, its lock-out bookkeeping and audit happen even if the client hangs up.
-    let answer = crate::completion::run_to_completion(within(CallContext::of(&req), async move {
-        Ok(server.log_in(&body, cookie.as_deref()).await)
-    }))
-    .await?;
-    Ok(to_actix(&answer.to_http()))
+    let how = Served::new(Endpoint::Login, Some(MAX_FORM_BYTES)).to_completion();
+    serve(&req, &state, how, body.0, |server, body, cookie| async move {
+        server.log_in(&body, cookie.as_deref()).await.to_http()
+    })
+    .await
 }
 
 /// The consent form (allow or deny, optionally remembered).
@@ -185,18 +172,11 @@ pub async fn consent(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    bounded(&body, MAX_FORM_BYTES)?;
-    let server = server(&state)?;
-    if let Some(answer) = throttled(&req, &state, Endpoint::Consent).await {
-        return Ok(answer);
-    }
-    let cookie = header(&req, COOKIE);
-    let answer = within(CallContext::of(&req), async move {
-        server.consent(&body, cookie.as_deref()).await
+    let how = Served::new(Endpoint::Consent, Some(MAX_FORM_BYTES));
+    serve(&req, &state, how, body.0, |server, body, cookie| async move {
+        server.consent(&body, cookie.as_deref()).await.to_http()
     })
-    .await;
-    Ok(to_actix(&answer.to_http()))
+    .await
 }
 
 /// The token endpoint: `authorization_code` (with the PKCE verifier) and `refresh_token`.
@@ -209,18 +189,13 @@ pub async fn token(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    grant_form(
-        &req,
-        &state,
-        Endpoint::Token,
-        body.0,
-        |server, body, authorization| async move {
-            match server.token(&body, authorization.as_deref()).await {
-                Ok(tokens) => tokens.to_http(),
-                Err(error) => error.to_http(),
-            }
-        },
-    )
+    let how = Served::new(Endpoint::Token, Some(MAX_FORM_BYTES)).to_completion();
+    serve(&req, &state, how, body.0, |server, body, auth| async move {
+        match server.token(&body, auth.as_deref()).await {
+            Ok(tokens) => tokens.to_http(),
+            Err(error) => error.to_http(),
+        }
+    })
     .await
 }
 
@@ -234,47 +209,101 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    grant_form(
-        &req,
-        &state,
-        Endpoint::Revoke,
-        body.0,
-        |server, body, authorization| async move {
-            match server.revoke(&body, authorization.as_deref()).await {
-                Ok(()) => AuthorizationServer::revocation_response(),
-                Err(error) => error.to_http(),
-            }
-        },
-    )
+    let how = Served::new(Endpoint::Revoke, Some(MAX_FORM_BYTES)).to_completion();
+    serve(&req, &state, how, body.0, |server, body, auth| async move {
+        match server.revoke(&body, auth.as_deref()).await {
+            Ok(()) => AuthorizationServer::revocation_response(),
+            Err(error) => error.to_http(),
+        }
+    })
     .await
 }
 
-/// A form POST of the token or revocation endpoint: bounded to [`MAX_FORM_BYTES`], answered
-/// by `answer` run to completion (it writes grants and audit events even when the client hangs
-/// up), with CORS headers.
-async fn grant_form<F, Fut>(
+/// How an endpoint of the authorization server is served by [`serve`].
+#[derive(Clone, Copy)]
+struct Served {
+    endpoint: Endpoint,
+    /// The longest body (`None`: the query string, bounded by the request head's limit).
+    limit: Option<usize>,
+    /// Whether the answer is worked out even when the client hangs up (password checks,
+    /// grants, audit events).
+    to_completion: bool,
+}
+
+impl Served {
+    fn new(endpoint: Endpoint, limit: Option<usize>) -> Self {
+        Self {
+            endpoint,
+            limit,
+            to_completion: false,
+        }
+    }
+
+    fn to_completion(self) -> Self {
+        Self {
+            to_completion: true,
+            ..self
+        }
+    }
+
+    /// The token, revocation and registration endpoints, called by MCP clients (with the
+    /// `Authorization` header, from any origin); the others are browser pages (with cookies).
+    fn for_clients(self) -> bool {
+        !matches!(
+            self.endpoint,
+            Endpoint::Authorize | Endpoint::Login | Endpoint::Consent
+        )
+    }
+}
+
+/// Serves an endpoint of the authorization server: a body over its limit is 413, an off
+/// server 404, an address over its allowance 429 (before any work); otherwise `answer` gets
+/// the server, the input and the request's credentials (the `Authorization` header for the
+/// client endpoints, which answer any origin; the cookie for the pages) and runs in the
+/// request's context.
+async fn serve<I, F, Fut>(
     req: &HttpRequest,
     state: &AppState,
-    endpoint: Endpoint,
-    body: web::Bytes,
+    how: Served,
+    input: I,
     answer: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(AuthorizationServer, web::Bytes, Option<String>) -> Fut,
+    I: AsRef<[u8]>,
+    F: FnOnce(AuthorizationServer, I, Option<String>) -> Fut,
     Fut: std::future::Future<Output = mcp_oauth::HttpResponse> + Send + 'static,
 {
-    bounded(&body, MAX_FORM_BYTES)?;
-    let server = server(state)?;
-    if let Some(answer) = throttled(req, state, endpoint).await {
-        return Ok(cross_origin(answer));
+    if let Some(limit) = how.limit
+        && input.as_ref().len() > limit
+    {
+        return Err(ApiError::PayloadTooLarge { limit });
     }
-    let authorization = header(req, AUTHORIZATION);
-    let work = answer(server, body, authorization);
-    let answer = crate::completion::run_to_completion(within(CallContext::of(req), async move {
-        Ok(work.await)
-    }))
-    .await?;
-    Ok(cross_origin(to_actix(&answer)))
+    let server = server(state)?;
+    let finish = |response| {
+        if how.for_clients() {
+            cross_origin(response)
+        } else {
+            response
+        }
+    };
+    if let Some(answer) = throttled(req, state, how.endpoint).await {
+        return Ok(finish(answer));
+    }
+    let credentials = header(
+        req,
+        if how.for_clients() {
+            AUTHORIZATION
+        } else {
+            COOKIE
+        },
+    );
+    let work = within(CallContext::of(req), answer(server, input, credentials));
+    let answer = if how.to_completion {
+        crate::completion::run_to_completion(async move { Ok(work.await) }).await?
+    } else {
+        work.await
+    };
+    Ok(finish(to_actix(&answer)))
 }
 
 /// Dynamic Client Registration (RFC 7591).
@@ -287,21 +316,14 @@ pub async fn register(
     state: web::Data<AppState>,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    bounded(&body, MAX_REGISTRATION_BYTES)?;
-    let server = server(&state)?;
-    if let Some(answer) = throttled(&req, &state, Endpoint::Register).await {
-        return Ok(cross_origin(answer));
-    }
-    let authorization = header(&req, AUTHORIZATION);
-    let answer = within(CallContext::of(&req), async move {
-        match server.register(&body, authorization.as_deref()).await {
+    let how = Served::new(Endpoint::Register, Some(MAX_REGISTRATION_BYTES));
+    serve(&req, &state, how, body.0, |server, body, auth| async move {
+        match server.register(&body, auth.as_deref()).await {
             Ok(client) => client.to_http(),
             Err(error) => error.to_http(),
         }
     })
-    .await;
-    Ok(cross_origin(to_actix(&answer)))
+    .await
 }
 
 /// CORS preflight of the token endpoint.
