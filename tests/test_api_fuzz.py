@@ -64,6 +64,12 @@ def test_schemathesis_finds_no_failure_with_its_default_checks():
                     str(SEED),
                     "--workers",
                     "1",
+                    # A code run may use the sandbox's whole maximum wall time (60 s) and then
+                    # answer `timed_out`, as documented: schemathesis's default of 10 s, the
+                    # default wall time itself, made such a run a network error (pytest under
+                    # a 16 MiB memory limit runs until its wall time).
+                    "--request-timeout",
+                    "75",
                     "--no-color",
                 ],
                 cwd=d,
