@@ -17,6 +17,55 @@ use crate::store::{
     Admission, CounterStore, FailureLimit, MAX_KEY_BYTES, Quota, Reservation, Reserved, StoreError,
 };
 
+/// A counter store that is down: every call fails with [`StoreError::Unavailable`]. For
+/// testing that callers refuse rather than admit when their counters cannot be read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnavailableCounterStore;
+
+fn unavailable() -> StoreError {
+    StoreError::unavailable("counter store down")
+}
+
+#[async_trait]
+impl CounterStore for UnavailableCounterStore {
+    async fn acquire(&self, _: &str, _: Quota, _: DateTime<Utc>) -> Result<Admission, StoreError> {
+        Err(unavailable())
+    }
+    async fn reserve(
+        &self,
+        _: &str,
+        _: FailureLimit,
+        _: Option<DateTime<Utc>>,
+        _: DateTime<Utc>,
+    ) -> Result<Reservation, StoreError> {
+        Err(unavailable())
+    }
+    async fn fail(
+        &self,
+        _: &str,
+        _: Reserved,
+        _: FailureLimit,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Err(unavailable())
+    }
+    async fn release(&self, _: &str, _: Reserved, _: DateTime<Utc>) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn reset(&self, _: &str) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn remember(&self, _: &str, _: Duration, _: DateTime<Utc>) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn remembered(&self, _: &str, _: DateTime<Utc>) -> Result<bool, StoreError> {
+        Err(unavailable())
+    }
+    async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        Err(unavailable())
+    }
+}
+
 /// A store together with something that must outlive it (see [`with_guard`]).
 #[derive(Debug)]
 pub struct Guarded<S, G> {

@@ -87,10 +87,8 @@ impl UpstreamBudgets {
 
 #[cfg(test)]
 mod tests {
-    use async_trait::async_trait;
-    use chrono::{DateTime, Utc};
+    use mcp_limits::conformance::UnavailableCounterStore;
     use mcp_limits::store::memory::MemoryCounterStore;
-    use mcp_limits::{FailureLimit, Reservation, Reserved};
 
     use super::*;
     use crate::config::gateway::UpstreamConfig;
@@ -156,61 +154,9 @@ mod tests {
         assert_eq!(admitted(&b, "alice", "web").await, None);
     }
 
-    /// A counter store that does not answer.
-    struct Down;
-
-    fn down() -> StoreError {
-        StoreError::unavailable("counters down")
-    }
-
-    #[async_trait]
-    impl CounterStore for Down {
-        async fn acquire(
-            &self,
-            _: &str,
-            _: Quota,
-            _: DateTime<Utc>,
-        ) -> Result<Admission, StoreError> {
-            Err(down())
-        }
-        async fn reserve(
-            &self,
-            _: &str,
-            _: FailureLimit,
-            _: Option<DateTime<Utc>>,
-            _: DateTime<Utc>,
-        ) -> Result<Reservation, StoreError> {
-            Err(down())
-        }
-        async fn fail(
-            &self,
-            _: &str,
-            _: Reserved,
-            _: FailureLimit,
-            _: DateTime<Utc>,
-        ) -> Result<bool, StoreError> {
-            Err(down())
-        }
-        async fn release(&self, _: &str, _: Reserved, _: DateTime<Utc>) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn reset(&self, _: &str) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn remember(&self, _: &str, _: Duration, _: DateTime<Utc>) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn remembered(&self, _: &str, _: DateTime<Utc>) -> Result<bool, StoreError> {
-            Err(down())
-        }
-        async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
-            Err(down())
-        }
-    }
-
     #[tokio::test]
     async fn a_failing_counter_store_is_an_error_not_an_admission() {
-        let b = UpstreamBudgets::new(&config(5, None), Arc::new(Down));
+        let b = UpstreamBudgets::new(&config(5, None), Arc::new(UnavailableCounterStore));
         assert!(b.admit("alice", "web").await.is_err());
     }
 }

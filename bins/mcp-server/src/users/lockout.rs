@@ -388,8 +388,7 @@ impl Drop for Attempt {
 
 #[cfg(test)]
 mod tests {
-    use async_trait::async_trait;
-    use mcp_limits::{Admission, Quota};
+    use mcp_limits::conformance::UnavailableCounterStore;
 
     use super::*;
 
@@ -625,61 +624,9 @@ mod tests {
         assert!(b.begin("alice", ip(1), None).await.is_err());
     }
 
-    /// A counter store that does not answer.
-    struct Down;
-
-    #[async_trait]
-    impl CounterStore for Down {
-        async fn acquire(
-            &self,
-            _: &str,
-            _: Quota,
-            _: DateTime<Utc>,
-        ) -> Result<Admission, StoreError> {
-            Err(down())
-        }
-        async fn reserve(
-            &self,
-            _: &str,
-            _: FailureLimit,
-            _: Option<DateTime<Utc>>,
-            _: DateTime<Utc>,
-        ) -> Result<Reservation, StoreError> {
-            Err(down())
-        }
-        async fn fail(
-            &self,
-            _: &str,
-            _: Reserved,
-            _: FailureLimit,
-            _: DateTime<Utc>,
-        ) -> Result<bool, StoreError> {
-            Err(down())
-        }
-        async fn release(&self, _: &str, _: Reserved, _: DateTime<Utc>) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn reset(&self, _: &str) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn remember(&self, _: &str, _: Duration, _: DateTime<Utc>) -> Result<(), StoreError> {
-            Err(down())
-        }
-        async fn remembered(&self, _: &str, _: DateTime<Utc>) -> Result<bool, StoreError> {
-            Err(down())
-        }
-        async fn purge_expired(&self, _: DateTime<Utc>) -> Result<u64, StoreError> {
-            Err(down())
-        }
-    }
-
-    fn down() -> StoreError {
-        StoreError::unavailable("counter store down")
-    }
-
     #[tokio::test]
     async fn a_failing_counter_store_refuses_the_attempt_rather_than_letting_it_through() {
-        let g = LoginGuard::with_counters(Arc::new(Down), limits(5, 5, 5));
+        let g = LoginGuard::with_counters(Arc::new(UnavailableCounterStore), limits(5, 5, 5));
         assert_eq!(
             g.begin("alice", ip(1), None).await.err(),
             Some(Refusal::Full)
