@@ -11,6 +11,8 @@
 //! on, and an `mcp-stdio` client that sends calls and closes stdin) passed before too, as rmcp
 //! runs session calls on tasks of its own; they guard those paths.
 
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -251,16 +253,11 @@ impl Server {
     }
 
     /// Checks that every node of `label` has its `upsert_node` audit event, and that there
-    /// are some. Work that outlives its connection may still be under way: the stored nodes
-    /// are looked at until the same ones are seen twice in a row, each with its event, or
-    /// until [`STEP`] has passed (then the check fails on what was seen last).
+    /// are some (see [`every_stored_write_is_audited`]).
     async fn every_stored_node_is_audited(&self, token: &str, label: &str) {
-        let deadline = tokio::time::Instant::now() + STEP;
-        let mut previous: Option<Vec<String>> = None;
-        loop {
-            let mut stored = self.stored_keys(token, label).await;
-            stored.sort_unstable();
-            let audited: std::collections::BTreeSet<String> = self
+        every_stored_write_is_audited(&format!("{label} nodes"), || async {
+            let stored = self.stored_keys(token, label).await;
+            let audited = self
                 .audit_events(token, "graph_upsert")
                 .await
                 .iter()
@@ -268,30 +265,45 @@ impl Server {
                 .filter(|e| e["details"]["target"]["label"] == label)
                 .filter_map(|e| e["details"]["target"]["key"].as_str().map(str::to_owned))
                 .collect();
-            let unaudited: Vec<&String> = stored.iter().filter(|k| !audited.contains(*k)).collect();
-            let settled =
-                !stored.is_empty() && unaudited.is_empty() && previous.as_ref() == Some(&stored);
-            if settled || tokio::time::Instant::now() >= deadline {
-                eprintln!(
-                    "{label}: {} stored, {} audited",
-                    stored.len(),
-                    audited.len()
-                );
-                assert!(
-                    !stored.is_empty(),
-                    "no write was stored: the test cannot show anything"
-                );
-                assert!(
-                    unaudited.is_empty(),
-                    "{} of {} stored nodes have no audit event: {unaudited:?}",
-                    unaudited.len(),
-                    stored.len()
-                );
-                return;
-            }
-            previous = Some(stored);
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            (stored, audited)
+        })
+        .await;
+    }
+}
+
+/// Checks that some writes were stored and that each has its audit event; `look` returns the
+/// stored writes and the audited ones. Work that outlives its connection may still be under
+/// way: it looks again every 300 ms until the same writes are seen twice in a row, each with
+/// its event, or until [`STEP`] has passed (then the check fails on what was seen last).
+async fn every_stored_write_is_audited<F, Fut>(what: &str, mut look: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = (Vec<String>, BTreeSet<String>)>,
+{
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut previous: Option<Vec<String>> = None;
+    loop {
+        let (mut stored, audited) = look().await;
+        stored.sort_unstable();
+        let unaudited: Vec<&String> = stored.iter().filter(|k| !audited.contains(*k)).collect();
+        let settled =
+            !stored.is_empty() && unaudited.is_empty() && previous.as_ref() == Some(&stored);
+        if settled || tokio::time::Instant::now() >= deadline {
+            eprintln!("{what}: {} stored, {} audited", stored.len(), audited.len());
+            assert!(
+                !stored.is_empty(),
+                "no {what} stored: the test cannot show anything"
+            );
+            assert!(
+                unaudited.is_empty(),
+                "{} of {} stored {what} have no audit event: {unaudited:?}",
+                unaudited.len(),
+                stored.len()
+            );
+            return;
         }
+        previous = Some(stored);
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
@@ -355,11 +367,7 @@ async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_e
         )
     }))
     .await;
-    // Work that outlives its connection may still be under way: look until the same
-    // assignments are seen twice in a row, each with its event, or until STEP has passed.
-    let deadline = tokio::time::Instant::now() + STEP;
-    let mut previous: Option<Vec<String>> = None;
-    loop {
+    every_stored_write_is_audited("role assignments to user0", || async {
         let users = server
             .json(&token, reqwest::Method::GET, "/api/v1/users", &json!({}))
             .await;
@@ -369,7 +377,7 @@ async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_e
             .iter()
             .find(|u| u["username"] == "user0")
             .expect("user0 listed");
-        let mut stored: Vec<String> = user["roles"]
+        let stored = user["roles"]
             .as_array()
             .expect("roles")
             .iter()
@@ -377,8 +385,7 @@ async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_e
             .filter(|r| r.starts_with('r'))
             .map(str::to_owned)
             .collect();
-        stored.sort_unstable();
-        let audited: std::collections::BTreeSet<String> = server
+        let audited = server
             .audit_events(&token, "data_write")
             .await
             .iter()
@@ -390,30 +397,9 @@ async fn a_role_assignment_whose_client_hangs_up_is_stored_only_with_its_audit_e
                     .map(str::to_owned)
             })
             .collect();
-        let unaudited: Vec<&String> = stored.iter().filter(|r| !audited.contains(*r)).collect();
-        let settled =
-            !stored.is_empty() && unaudited.is_empty() && previous.as_ref() == Some(&stored);
-        if settled || tokio::time::Instant::now() >= deadline {
-            eprintln!(
-                "{ROUNDS} role assignments sent and hung up on: {} stored, {} audited",
-                stored.len(),
-                audited.len()
-            );
-            assert!(
-                !stored.is_empty(),
-                "no assignment was stored: the test cannot show anything"
-            );
-            assert!(
-                unaudited.is_empty(),
-                "{} of {} stored role assignments have no audit event: {unaudited:?}",
-                unaudited.len(),
-                stored.len()
-            );
-            return;
-        }
-        previous = Some(stored);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        (stored, audited)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
