@@ -203,80 +203,82 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 /// A client certificate (`CN=gateway`, clientAuth) signed by the CA that [`tls_certificates`]
 /// made in `dir`: `(client.pem, client.key)`.
 pub fn client_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-new",
-        "-subj",
+    signed_certificate(
+        dir,
+        "client",
         "/CN=gateway",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.csr",
-    ]);
-    std::fs::write(
-        dir.join("client.ext"),
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
     )
-    .expect("extensions file");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "client.ext",
-        "-out",
-        "client.pem",
-    ]);
-    (dir.join("client.pem"), dir.join("client.key"))
+}
+
+/// Runs the `openssl` command with `args` in `dir`, failing the test with its error output.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (scripts/install-test-deps installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The arguments that make a new P-256 key without a passphrase.
+const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// A certificate for `subject` with the X.509v3 `extensions`, on a new key, signed by the CA
+/// that [`tls_certificates`] made in `dir`: `(<name>.pem, <name>.key)`.
+fn signed_certificate(
+    dir: &Path,
+    name: &str,
+    subject: &str,
+    extensions: &str,
+) -> (PathBuf, PathBuf) {
+    let (key, csr, ext, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.ext"),
+        format!("{name}.pem"),
+    );
+    let mut request = vec!["req", "-new", "-subj", subject];
+    request.extend(NEW_EC_KEY);
+    request.extend(["-keyout", &key, "-out", &csr]);
+    openssl(dir, &request);
+    std::fs::write(dir.join(&ext), extensions).expect("extensions file");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    );
+    (dir.join(pem), dir.join(key))
 }
 
 /// A test CA and a server certificate it signed for `127.0.0.1` and `localhost`, made with the
 /// `openssl` command in `dir`: `(ca.pem, server.pem, server.key)`.
 pub fn tls_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command (scripts/install-test-deps installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
     let mut ca = vec![
         "req",
         "-x509",
@@ -286,7 +288,7 @@ pub fn tls_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         "-subj",
         "/CN=gateway test CA",
     ];
-    ca.extend(ec);
+    ca.extend(NEW_EC_KEY);
     ca.extend([
         "-keyout",
         "ca.key",
@@ -297,37 +299,13 @@ pub fn tls_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         "-addext",
         "keyUsage=critical,keyCertSign",
     ]);
-    run(&ca);
-    let mut csr = vec!["req", "-new", "-subj", "/CN=localhost"];
-    csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
-    run(&csr);
-    std::fs::write(
-        dir.join("server.ext"),
+    openssl(dir, &ca);
+    let (server_pem, server_key) = signed_certificate(
+        dir,
+        "server",
+        "/CN=localhost",
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
          keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("extensions file");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
+    );
+    (dir.join("ca.pem"), server_pem, server_key)
 }
