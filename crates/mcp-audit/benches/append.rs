@@ -8,11 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+};
 use mcp_audit::{
     AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink, EventType, MemoryAuditSink,
     SqliteAuditSink,
 };
+use tokio::runtime::Runtime;
 
 fn events(n: usize) -> Vec<AuditEvent> {
     (0..n)
@@ -29,7 +33,7 @@ fn events(n: usize) -> Vec<AuditEvent> {
         .collect()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,20 +70,46 @@ fn sqlite(c: &mut Criterion) {
     let mut group = c.benchmark_group("append/sqlite");
     // Every iteration grows the database: few samples keep it near a realistic size.
     group.sample_size(10);
+    batches(&mut group, &rt, &sink);
+    group.finish();
+}
+
+/// `batch_1`, `batch_100`, `batch_1000`: one `append` of that many events to `sink`.
+fn batches(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, sink: &impl AuditSink) {
     for n in [1usize, 100, 1000] {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("batch_{n}"), |b| {
-            b.to_async(&rt).iter_batched(
+            b.to_async(rt).iter_batched(
                 || events(n),
-                |batch| {
-                    let sink = &sink;
-                    async move { sink.append(&batch).await.unwrap() }
-                },
+                |batch| async move { sink.append(&batch).await.unwrap() },
                 BatchSize::SmallInput,
             );
         });
     }
-    group.finish();
+}
+
+/// `name`: 1000 events logged one by one through `logger` (its worker batches them), then a
+/// flush.
+fn log_then_flush(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    logger: &AuditLogger,
+    name: &str,
+) {
+    let n = 1000;
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter_batched(
+            || events(n),
+            |batch| async move {
+                for event in batch {
+                    logger.log(event).await;
+                }
+                logger.flush(Duration::from_secs(60)).await.unwrap();
+            },
+            BatchSize::SmallInput,
+        );
+    });
 }
 
 fn logger(c: &mut Criterion) {
@@ -93,25 +123,9 @@ fn logger(c: &mut Criterion) {
         let _enter = rt.enter();
         AuditLogger::new(Arc::clone(&sink), AuditLoggerConfig::default()).unwrap()
     };
-    let n = 1000;
     let mut group = c.benchmark_group("logger/sqlite");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(n as u64));
-    group.bench_function("log_1000_then_flush", |b| {
-        b.to_async(&rt).iter_batched(
-            || events(n),
-            |batch| {
-                let logger = &logger;
-                async move {
-                    for event in batch {
-                        logger.log(event).await;
-                    }
-                    logger.flush(Duration::from_secs(60)).await.unwrap();
-                }
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    log_then_flush(&mut group, &rt, &logger, "log_1000_then_flush");
     group.finish();
 }
 
@@ -127,40 +141,12 @@ fn bolt(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("append/bolt");
     group.sample_size(10);
-    for n in [1usize, 100, 1000] {
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(format!("batch_{n}"), |b| {
-            b.to_async(&rt).iter_batched(
-                || events(n),
-                |batch| {
-                    let sink = &sink;
-                    async move { sink.append(&batch).await.unwrap() }
-                },
-                BatchSize::SmallInput,
-            );
-        });
-    }
+    batches(&mut group, &rt, &sink);
     // The server's path: events logged one by one, batched by the logger's worker.
     let logger = rt.block_on(async {
         AuditLogger::new(Arc::new(sink), AuditLoggerConfig::default()).unwrap()
     });
-    let n = 1000;
-    group.throughput(Throughput::Elements(n as u64));
-    group.bench_function("logger_1000_then_flush", |b| {
-        b.to_async(&rt).iter_batched(
-            || events(n),
-            |batch| {
-                let logger = &logger;
-                async move {
-                    for event in batch {
-                        logger.log(event).await;
-                    }
-                    logger.flush(Duration::from_secs(60)).await.unwrap();
-                }
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    log_then_flush(&mut group, &rt, &logger, "logger_1000_then_flush");
     group.finish();
 }
 
