@@ -8,15 +8,17 @@ One provider and one server for the module."""
 import asyncio
 import base64
 import json
+import hashlib
+import secrets
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx2
 import pytest
-from conftest import Server
+from conftest import ADMIN_PASSWORD, Server
 from mcp import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -26,6 +28,8 @@ from oauth_support import MemoryStorage, hidden_fields, redirect_params
 HERE = Path(__file__).resolve().parent
 OIDC = HERE / "oidc"
 REDIRECT = "http://127.0.0.1:53683/callback"
+# A resource the provider also issues tokens for (tests/oauth/oidc/provider.mjs).
+OTHER_RESOURCE = "https://other.example/mcp"
 # The server's scopes (its permissions), which its resource metadata lists: the provider must
 # know them all, since the client registers and asks for what that metadata lists.
 SCOPES = [
@@ -95,6 +99,8 @@ class Provider:
 def setup():
     with tempfile.TemporaryDirectory(prefix="mcp-oauth-idp-") as d:
         server = Server(Path(d))
+        # A local administrator (password sign-in) reads the audit log.
+        server.add_user("admin", ADMIN_PASSWORD, "admin")
         provider = Provider(server.url + "/mcp", Path(d) / "oidc-provider.log")
         config = Path(d) / "config.toml"
         config.write_text(
@@ -221,9 +227,101 @@ def test_the_sdk_signs_in_at_the_external_provider_and_survives_a_key_rotation(s
 def test_tokens_of_the_provider_for_another_audience_or_unmapped_users_are_limited(
     setup,
 ):
-    server, _ = setup
+    server, provider = setup
     # A made-up token claiming the provider as issuer: refused with the resource's challenge.
     forged = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln"
     r = server.request("GET", "/api/v1/me", token=forged)
     assert r.status == 401
     assert "resource_metadata=" in r.headers["WWW-Authenticate"]
+
+    # A real token of the provider, signed with its real key, but for another server: refused
+    # and audited.
+    elsewhere = provider_token(provider, "dev", OTHER_RESOURCE, "tools:lint")
+    claims = json.loads(base64url(elsewhere.split(".")[1]))
+    assert claims["aud"] == OTHER_RESOURCE and claims["groups"] == ["mcp-dev"], claims
+    r = server.request("GET", "/api/v1/me", token=elsewhere)
+    assert r.status == 401 and r.json["error"]["code"] == "invalid_token", r
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"], r.headers
+    admin = server.token("admin", ADMIN_PASSWORD)
+    audit = server.request(
+        "GET", "/api/v1/audit?event_type=token_validation&limit=200", token=admin
+    )
+    refused = [
+        rec["event"]
+        for rec in audit.json
+        if rec["event"]["action"] == "verify_external_token"
+        and "audience" in (rec["event"]["error_message"] or "")
+    ]
+    assert refused and refused[0]["success"] is False, audit.json
+    assert refused[0]["details"]["issuer"] == provider.issuer, refused[0]
+
+    # A user of the provider whose groups map to no local role gets the default role
+    # (viewer): lint yes, execute no, whatever scopes the token carries.
+    token = provider_token(provider, "carol", server.url + "/mcp", "tools:lint tools:execute")
+    me = server.request("GET", "/api/v1/me", token=token)
+    assert me.status == 200 and me.json["roles"] == ["viewer"], me
+    assert me.json["user_id"] == f"external:{provider.issuer}#carol", me
+    r = server.request(
+        "POST", "/api/v1/lint", {"language": "python", "code": "x = 1\n"}, token=token
+    )
+    assert r.status == 200, r
+    r = server.request(
+        "POST", "/api/v1/execute", {"language": "python", "code": "print(1)"}, token=token
+    )
+    assert r.status == 403 and r.json["error"]["code"] == "permission_denied", r
+
+
+def provider_token(provider, username, resource, scope):
+    """An access token of the provider for `resource`, obtained by hand: registration, PKCE,
+    the provider's pages (as `username`) and the code exchange."""
+    with httpx2.Client(timeout=30.0) as http:
+        meta = http.get(provider.issuer + "/.well-known/openid-configuration").json()
+        reg = http.post(
+            meta["registration_endpoint"],
+            json={
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+            },
+        )
+        assert reg.status_code == 201, reg.text
+        client_id = reg.json()["client_id"]
+        verifier = secrets.token_urlsafe(48)
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
+        user = ProviderBrowser(username)
+        asyncio.run(
+            user.redirect(
+                meta["authorization_endpoint"]
+                + "?"
+                + urlencode(
+                    {
+                        "response_type": "code",
+                        "client_id": client_id,
+                        "redirect_uri": REDIRECT,
+                        "code_challenge": challenge,
+                        "code_challenge_method": "S256",
+                        "scope": scope,
+                        "resource": resource,
+                        "state": "s-x",
+                    }
+                )
+            )
+        )
+        r = http.post(
+            meta["token_endpoint"],
+            data={
+                "grant_type": "authorization_code",
+                "code": user.result.code,
+                "redirect_uri": REDIRECT,
+                "client_id": client_id,
+                "code_verifier": verifier,
+                "resource": resource,
+            },
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]

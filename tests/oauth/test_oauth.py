@@ -10,6 +10,7 @@ import json
 import secrets
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -257,7 +258,10 @@ def exchange(server, client_id, code, verifier, **extra):
         "code_verifier": verifier,
     }
     fields.update(extra)
-    return form(server, "/oauth/token", fields)
+    # None leaves a field out (a missing verifier).
+    return form(
+        server, "/oauth/token", {k: v for k, v in fields.items() if v is not None}
+    )
 
 
 def refresh(server, client_id, refresh_token):
@@ -272,7 +276,29 @@ def refresh(server, client_id, refresh_token):
     )
 
 
+def refusals(server):
+    """How many `oauth.request_refused` events the audit log holds, by (endpoint, error)."""
+    admin = server.token("admin", ADMIN_PASSWORD)
+    r = server.request(
+        "GET", "/api/v1/audit?event_type=auth_failure&limit=1000", token=admin
+    )
+    assert r.status == 200, r
+    counts = Counter()
+    for e in (record["event"] for record in r.json):
+        if e["action"] != "oauth.request_refused":
+            continue
+        assert e["success"] is False, e
+        counts[(e["details"]["endpoint"], e["details"]["error"])] += 1
+    return counts
+
+
+def new_refusals(server, before):
+    """The refusals audited since `before` (a `refusals` count)."""
+    return refusals(server) - before
+
+
 def test_pkce_is_required_s256_only_and_checked(server, client_id):
+    before = refusals(server)
     verifier, challenge = pkce()
     for extra in [
         {"code_challenge": None},
@@ -294,7 +320,12 @@ def test_pkce_is_required_s256_only_and_checked(server, client_id):
     # So is a missing one.
     code = code_for(server, client_id, challenge)
     r = exchange(server, client_id, code, None)
-    assert r.status == 400, r
+    assert r.status == 400 and r.json["error"] == "invalid_request", r
+    # Each refusal is in the audit log.
+    audited = new_refusals(server, before)
+    assert audited[("authorize", "invalid_request")] == 3, audited
+    assert audited[("token", "invalid_grant")] == 2, audited
+    assert audited[("token", "invalid_request")] == 1, audited
 
 
 def test_a_replayed_code_is_refused_and_revokes_the_tokens_it_gave(server, client_id):
@@ -311,6 +342,7 @@ def test_a_replayed_code_is_refused_and_revokes_the_tokens_it_gave(server, clien
 
 
 def test_a_redirect_uri_not_registered_is_never_redirected_to(server, client_id):
+    before = refusals(server)
     _, challenge = pkce()
     for uri in [
         "https://evil.example/cb",
@@ -325,6 +357,8 @@ def test_a_redirect_uri_not_registered_is_never_redirected_to(server, client_id)
         assert r.status_code == 400, (uri, r.status_code)
         assert "location" not in r.headers
         assert "evil.example" not in r.headers.get("content-security-policy", "")
+    audited = new_refusals(server, before)
+    assert audited[("authorize", "invalid_request")] == 3, audited
     # Loopback redirect URIs match on any port (RFC 8252).
     browser = Browser()
     r = browser.open(
@@ -337,6 +371,7 @@ def test_a_redirect_uri_not_registered_is_never_redirected_to(server, client_id)
 
 
 def test_a_token_for_another_resource_cannot_be_had_or_used(server, client_id):
+    before = refusals(server)
     _, challenge = pkce()
     browser = Browser()
     r = browser.open(
@@ -354,6 +389,9 @@ def test_a_token_for_another_resource_cannot_be_had_or_used(server, client_id):
         server, client_id, code, verifier, resource="https://other.example/mcp"
     )
     assert r.status == 400 and r.json["error"] == "invalid_target", r
+    audited = new_refusals(server, before)
+    assert audited[("authorize", "invalid_target")] == 1, audited
+    assert audited[("token", "invalid_target")] == 1, audited
 
 
 def test_a_reused_refresh_token_revokes_the_whole_family(server, client_id):
@@ -382,6 +420,7 @@ def test_a_reused_refresh_token_revokes_the_whole_family(server, client_id):
 
 
 def test_the_forms_need_the_csrf_token_of_the_browsers_own_cookie(server, client_id):
+    before = refusals(server)
     _, challenge = pkce()
     browser = Browser()
     login = browser.open(authorization_url(server, client_id, challenge))
@@ -403,6 +442,8 @@ def test_the_forms_need_the_csrf_token_of_the_browsers_own_cookie(server, client
         assert r.status_code in (400, 403), (r.status_code, r.text[:300])
         assert "location" not in r.headers
     browser.close()
+    audited = new_refusals(server, before)
+    assert sum(n for (at, _), n in audited.items() if at == "consent") == 3, audited
     # The pages cannot be framed and run no script.
     csp = login.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp and "script-src" not in csp.replace(

@@ -115,6 +115,7 @@ macro_rules! __oauth_store_cases {
             store_works_behind_a_shared_trait_object,
             a_replayed_code_revokes_the_tokens_it_issued,
             a_reused_refresh_token_revokes_its_family,
+            codes_refresh_tokens_and_client_secrets_are_kept_only_as_hashes,
         );
     };
     ($mode:ident $make:expr; $($case:ident),+ $(,)?) => {
@@ -760,6 +761,79 @@ pub async fn a_reused_refresh_token_revokes_its_family<S: OAuthStore + 'static>(
     assert!(flow.tokens.is_revoked(&second.access_token));
     let err = flow.refresh(&newest).await.expect_err("family revoked");
     assert_eq!(err.error, crate::ErrorCode::InvalidGrant);
+}
+
+/// End to end: what the server stores of a code, a refresh token and a client secret is
+/// their hex SHA-256, never their text: every record read back from the backend is free of
+/// the values handed out, the records are found by hash, and a look-up by the clear value
+/// finds nothing.
+pub async fn codes_refresh_tokens_and_client_secrets_are_kept_only_as_hashes<
+    S: OAuthStore + 'static,
+>(
+    store: S,
+) {
+    use crate::secret::hash_token;
+
+    let store: Arc<dyn OAuthStore> = Arc::new(store);
+    let flow = e2e::Flow::new(Arc::clone(&store)).await;
+    let (code, verifier) = flow.code().await;
+    let first = flow.exchange(&code, &verifier).await.expect("exchange");
+    let refresh = first.refresh_token.expect("refresh token");
+    let rotated = flow.refresh(&refresh).await.expect("rotation");
+    let newest = rotated.refresh_token.expect("rotated refresh token");
+    let registered = flow
+        .server
+        .register(
+            br#"{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}"#,
+            None,
+        )
+        .await
+        .expect("registration");
+    let secret = registered
+        .client_secret
+        .expect("a confidential client gets a secret");
+
+    // Found by hash, and only by hash.
+    let stored_code = match store.redeem_code(&hash_token(&code)).await.expect("redeem") {
+        Redemption::Replayed(record) => record,
+        other => panic!("the exchanged code is stored by its hash: {other:?}"),
+    };
+    assert!(matches!(
+        store.redeem_code(&code).await.expect("redeem by text"),
+        Redemption::Unknown
+    ));
+    let mut records = vec![serde_json::to_string(&stored_code).expect("json")];
+    for token in [&refresh, &newest] {
+        let record = store
+            .refresh_token(&hash_token(token))
+            .await
+            .expect("read")
+            .expect("a refresh token is stored by its hash");
+        records.push(serde_json::to_string(&record).expect("json"));
+        assert!(store.refresh_token(token).await.expect("read").is_none());
+    }
+    let client = store
+        .client(&registered.client_id)
+        .await
+        .expect("read")
+        .expect("registered client");
+    assert_eq!(
+        client.secret_hash.as_deref(),
+        Some(hash_token(&secret).as_str())
+    );
+    records.push(serde_json::to_string(&client).expect("json"));
+    for grant in store.grants_of("id-alice").await.expect("grants") {
+        records.push(serde_json::to_string(&grant).expect("json"));
+    }
+    for consent in store.consents_of("id-alice").await.expect("consents") {
+        records.push(serde_json::to_string(&consent).expect("json"));
+    }
+    for value in [&code, &verifier, &refresh, &newest, &secret] {
+        assert!(
+            records.iter().all(|r| !r.contains(value.as_str())),
+            "a code, verifier, refresh token or secret is stored in clear"
+        );
+    }
 }
 
 mod e2e {

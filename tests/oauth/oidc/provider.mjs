@@ -6,6 +6,8 @@
 //   user name and password (the account id is the user name).
 // - Access tokens for RESOURCE (RFC 8707) are JWTs (RS256) with `aud` = RESOURCE, the granted
 //   SCOPEs and a `groups` claim: "dev" → ["mcp-dev"], "boss" → ["mcp-admin"], others → [].
+// - Access tokens for OTHER_RESOURCE (another server) can be had too, with `aud` =
+//   OTHER_RESOURCE: the tests show that the server refuses them.
 // - A line "rotate" on stdin rotates the signing key (a new key signs; the old one stays
 //   published); the provider answers {"rotated": "<new kid>"}. Clients and grants survive
 //   (the memory adapter's storage is shared between provider instances).
@@ -21,6 +23,7 @@ if (!resource || resourceScopes.length === 0) {
   process.exit(2);
 }
 const GROUPS = { dev: ['mcp-dev'], boss: ['mcp-admin'] };
+const OTHER_RESOURCE = 'https://other.example/mcp';
 
 function newKey() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -43,12 +46,12 @@ function build(issuer) {
         defaultResource: () => resource,
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, indicator) => {
-          if (indicator !== resource) {
+          if (indicator !== resource && indicator !== OTHER_RESOURCE) {
             throw new Provider.errors.InvalidTarget();
           }
           return {
             scope: resourceScopes.join(' '),
-            audience: resource,
+            audience: indicator,
             accessTokenTTL: 300,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },

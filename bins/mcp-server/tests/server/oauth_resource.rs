@@ -190,6 +190,14 @@ async fn a_token_for_another_resource_is_refused_and_ours_and_legacy_ones_are_ac
     );
     assert_eq!(r.status, 401, "{}", r.text);
     assert!(www_authenticate(&r).starts_with("Bearer error=\"invalid_token\""));
+    // Refused and audited, with the reason.
+    let refused = audit_reasons(&state, mcp_audit::EventType::TokenValidation).await;
+    assert!(
+        refused
+            .iter()
+            .any(|d| d["reason"] == json!("wrong_audience")),
+        "{refused:?}"
+    );
     for (name, options) in [
         ("ann", TokenOptions::new().audience(format!("{PUBLIC}/mcp"))),
         ("api", TokenOptions::new().audience(PUBLIC)),
