@@ -5,9 +5,12 @@ Every page is checked with axe-core (no serious or critical violation), saved as
 (under target/console-screenshots, or MCP_CONSOLE_SCREENSHOTS), and the page must have had no
 Content-Security-Policy violation, no dialog and no script error by the end of each test."""
 
+import base64
+import hashlib
 import http.client
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -355,7 +358,10 @@ def test_admin_signs_in_and_sees_every_page(browser, server):
         a.get_attribute("data-page")
         for a in browser.find_elements(By.CSS_SELECTOR, "#nav a")
     ]
-    assert pages == ["tools", "graph", "audit", "users", "status"]
+    expected = ["tools", "graph", "audit", "users", "status"]
+    if oauth_metadata(server) is not None:
+        expected.append("apps")
+    assert pages == expected
     assert "admin" in browser.find_element(By.ID, "who-name").text
     assert browser.execute_script("return localStorage.length") == 0
     assert server.url.replace("http://", "") not in (token_of(browser) or "x")
@@ -1139,4 +1145,286 @@ def test_every_action_works_with_the_keyboard(browser, server):
     browser.execute_script("document.activeElement.blur(); document.body.focus()")
     tab_to(lambda e: e.get_attribute("id") == "sign-out").send_keys(Keys.ENTER)
     visible(browser, "#sign-in")
+    assert_clean(browser)
+
+
+# ------------------------------------------------ connected apps (OAuth clients of an account)
+
+APP_REDIRECT = "http://127.0.0.1:53684/callback"
+
+
+def form_post(server, path, fields):
+    """A form POST without following redirects: (status, JSON answer or {})."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=urllib.parse.urlencode(fields),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        res = conn.getresponse()
+        raw = res.read()
+        return res.status, json.loads(raw) if raw else {}
+    finally:
+        conn.close()
+
+
+def connect_app(driver, server, client_id, username, password, pages=False):
+    """Connects the app `client_id` to the account in the browser, through the server's
+    log-in and consent pages ("remember" ticked), then redeems the code as the app would.
+    With `pages`, both pages are checked with axe and saved as screenshots. Returns the
+    app's tokens."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        .decode()
+        .rstrip("=")
+    )
+    driver.get(
+        server.url
+        + "/oauth/authorize?"
+        + urllib.parse.urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": APP_REDIRECT,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": "app-state",
+                "scope": "tools:read tools:lint",
+            }
+        )
+    )
+    visible(driver, "#username").send_keys(username)
+    if pages:
+        check_page(driver, "oauth-log-in")
+    driver.find_element(By.ID, "password").send_keys(password, Keys.ENTER)
+    text_in(driver, "h1", "access?")
+    consent = driver.find_element(By.TAG_NAME, "main").text
+    # The consent page names the app (its self-chosen name, as text), where it returns you
+    # to, and what it may do.
+    assert HOSTILE[0] in consent and "not verified" in consent, consent
+    assert "127.0.0.1:53684" in consent and "tools:lint" in consent, consent
+    if pages:
+        check_page(driver, "oauth-consent")
+    driver.find_element(By.CSS_SELECTOR, "input[name=remember]").click()
+    driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+    # The app's redirect URI has no server behind it here: the browser shows an error page
+    # with the code in its address, as a real app's listener would receive it.
+    wait(driver, lambda d: d.current_url.startswith(APP_REDIRECT))
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(driver.current_url).query)
+    assert params["state"] == ["app-state"] and params["iss"] == [server.url], params
+    status, tokens = form_post(
+        server,
+        "/oauth/token",
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"][0],
+            "redirect_uri": APP_REDIRECT,
+            "client_id": client_id,
+            "code_verifier": verifier,
+        },
+    )
+    assert status == 200, tokens
+    return tokens
+
+
+def app_is_cut_off(server, client_id, tokens):
+    status, answer = form_post(
+        server,
+        "/oauth/token",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": client_id,
+        },
+    )
+    assert status == 400 and answer["error"] == "invalid_grant", answer
+    assert api(server, "GET", "/api/v1/me", tokens["access_token"]).status == 401
+
+
+def app_row(driver, client_id):
+    return driver.find_element(
+        By.XPATH, f"//span[@data-client-id='{client_id}']/ancestor::tr"
+    )
+
+
+def disconnect(driver, client_id):
+    """Clicks the Disconnect button of the app's row (scrolled into view first)."""
+
+    def attempt(d):
+        button = app_row(d, client_id).find_element(By.TAG_NAME, "button")
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+        return True
+
+    wait(driver, attempt)
+
+
+def test_connected_apps_are_listed_and_disconnected_by_the_user_and_by_an_admin(
+    browser, server
+):
+    if oauth_metadata(server) is None:
+        pytest.skip("this server runs no authorization server: no connected apps")
+    admin = api(
+        server, "POST", "/auth/token", None, {"username": ADMIN[0], "password": ADMIN[1]}
+    ).json["access_token"]
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        admin,
+        {"username": "hana", "password": "hana-password-1", "roles": ["viewer"]},
+    )
+    assert r.status in (200, 201), r
+    # An MCP client registers itself with a name of its choosing (markup included).
+    r = api(
+        server,
+        "POST",
+        "/oauth/register",
+        None,
+        {
+            "client_name": f"Editor {HOSTILE[0]}",
+            "redirect_uris": [APP_REDIRECT],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+        },
+    )
+    assert r.status == 201, r
+    client_id = r.json["client_id"]
+
+    # hana connects it, then finds it in the console and disconnects it.
+    signed_out_page(browser, server)
+    tokens = connect_app(browser, server, client_id, "hana", "hana-password-1", True)
+    sign_in(browser, server, "hana", "hana-password-1")
+    go(browser, "apps")
+    row = wait(browser, lambda d: app_row(d, client_id)).text
+    assert f"Editor {HOSTILE[0]}" in row and "self-registered" in row, row
+    assert "127.0.0.1:53684" in row and "tools:lint" in row and "1 (until" in row, row
+    assert "this console" in browser.find_element(By.ID, "page").text
+    check_page(browser, "apps")
+    disconnect(browser, client_id)
+    dialog = visible(browser, "dialog[open]")
+    assert "loses access to your account" in dialog.text
+    click(browser, "dialog[open] [data-action=dialog-confirm]")
+    text_in(browser, "#page .ok", "disconnected")
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, f"[data-client-id='{client_id}']"))
+    app_is_cut_off(server, client_id, tokens)
+    assert_clean(browser)
+
+    # Connected again; this time an administrator disconnects it from the users page.
+    signed_out_page(browser, server)
+    tokens = connect_app(browser, server, client_id, "hana", "hana-password-1")
+    sign_in(browser, server, *ADMIN)
+    go(browser, "users")
+    click(browser, "button[aria-label='Connected apps of hana']")
+    text_in(browser, "#apps-title", "Connected apps of hana")
+    wait(browser, lambda d: app_row(d, client_id))
+    disconnect(browser, client_id)
+    dialog = visible(browser, "dialog[open]")
+    assert "loses access to hana's account" in dialog.text
+    click(browser, "dialog[open] [data-action=dialog-confirm]")
+    text_in(browser, "#page .ok", "disconnected")
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, f"[data-client-id='{client_id}']"))
+    app_is_cut_off(server, client_id, tokens)
+    assert_clean(browser)
+    # Both disconnections are audited, with who did it.
+    events = [
+        e["event"]
+        for e in api(server, "GET", "/api/v1/audit?limit=500", admin).json
+        if e["event"]["action"] == "oauth.consent_revoked"
+        and e["event"]["details"]["client_id"] == client_id
+    ]
+    by = {e["details"]["revoked_by"] for e in events}
+    hana_id = api(
+        server,
+        "GET",
+        "/api/v1/me",
+        api(
+            server,
+            "POST",
+            "/auth/token",
+            None,
+            {"username": "hana", "password": "hana-password-1"},
+        ).json["access_token"],
+    ).json["user_id"]
+    admin_id = api(server, "GET", "/api/v1/me", admin).json["user_id"]
+    assert by == {hana_id, admin_id}, events
+
+
+def test_graph_audit_and_users_actions_work_with_the_keyboard(browser, server):
+    """Beyond the tools page (test_every_action_works_with_the_keyboard): a graph query and a
+    node saved, an audit filter, the chain verification and an event's details, a user created
+    and given a role, all with Tab, typing and Enter only."""
+    active = lambda: browser.switch_to.active_element
+    sign_in(browser, server, *ADMIN)
+
+    def tab_to(predicate, limit=120):
+        for _ in range(limit):
+            active().send_keys(Keys.TAB)
+            if predicate(active()):
+                return active()
+        raise AssertionError("not reachable with Tab")
+
+    def open_page(page, title):
+        browser.execute_script("document.activeElement.blur(); document.body.focus()")
+        tab_to(lambda e: e.get_attribute("data-page") == page).send_keys(Keys.ENTER)
+        text_in(browser, "#page h1", title)
+
+    action = lambda name: lambda e: e.get_attribute("data-action") == name
+
+    # Graph: save a node through the form, then find it with a query.
+    open_page("graph", "Graph")
+    save = browser.find_element(By.CSS_SELECTOR, "[data-action=upsert-node]")
+    node_form = save.find_element(By.XPATH, "ancestor::form")
+    first = node_form.find_elements(By.CSS_SELECTOR, "input, textarea")[0]
+    tab_to(lambda e: e == first).send_keys("Keyed")
+    active().send_keys(Keys.TAB, "k1", Keys.TAB, '{"by": "keyboard"}')
+    tab_to(action("upsert-node"), limit=5).send_keys(Keys.ENTER)
+    text_in(browser, "#page .ok", "Done.")
+    query = browser.find_element(By.CSS_SELECTOR, "textarea.code")
+    browser.execute_script("arguments[0].focus()", query)
+    active().send_keys(Keys.CONTROL, "a")
+    active().send_keys("MATCH (n:Keyed) RETURN n")
+    tab_to(action("query"), limit=10).send_keys(Keys.ENTER)
+    text_in(browser, "[data-result=query] + table", "keyboard")
+
+    # Audit: filter by event type, open an event's details, verify the chain.
+    open_page("audit", "Audit")
+    tab_to(lambda e: e.get_attribute("name") == "event_type").send_keys(
+        "graph_upsert", Keys.ENTER
+    )
+    wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-event-type]")
+        and all(
+            r.get_attribute("data-event-type") == "graph_upsert"
+            for r in d.find_elements(By.CSS_SELECTOR, "tr[data-event-type]")
+        ),
+    )
+    tab_to(
+        lambda e: e.tag_name == "button"
+        and e.find_elements(By.XPATH, "ancestor::tr[@data-event-type]")
+    ).send_keys(Keys.ENTER)
+    text_in(browser, "pre[data-detail=details]", "Keyed")
+    tab_to(action("verify")).send_keys(Keys.ENTER)
+    text_in(browser, "[data-result=chain]", "Chain verified")
+
+    # Users: create one with the form, give a role from the row's list.
+    open_page("users", "Users and roles")
+    visible(browser, "[data-result=roles]")
+    form = browser.find_element(By.CSS_SELECTOR, "form[aria-labelledby=create-title]")
+    name_box = form.find_elements(By.TAG_NAME, "input")[0]
+    tab_to(lambda e: e == name_box).send_keys("kim", Keys.TAB, "kim-password-1", Keys.ENTER)
+    visible(browser, "[data-username=kim]")
+    role_list = tab_to(
+        lambda e: e.get_attribute("aria-label") == "Role to give kim", limit=200
+    )
+    role_list.send_keys("developer")
+    assert Select(role_list).first_selected_option.get_attribute("value") == "developer"
+    tab_to(
+        lambda e: e.get_attribute("aria-label") == "Give the chosen role to kim", limit=3
+    ).send_keys(Keys.ENTER)
+    text_in(browser, "#page .ok", "developer given to kim")
     assert_clean(browser)

@@ -634,3 +634,64 @@ def test_an_admin_lists_and_revokes_any_users_connected_clients(server, client_i
         if e["details"]["revoked_by"] == admin_id
     ]
     assert len(events) == 1 and events[0]["details"]["client_id"] == client_id, events
+
+
+# --------------------------------------------- the log-in page uses the accounts' lock-out
+# (last in the module: its failed passwords count against 127.0.0.1 too)
+
+
+def test_the_log_in_page_shares_the_accounts_lock_out_and_audits_each_failure(
+    server, client_id
+):
+    admin = server.token("admin", ADMIN_PASSWORD)
+    r = server.request(
+        "POST",
+        "/api/v1/users",
+        {"username": "locky", "password": PASSWORD, "roles": ["viewer"]},
+        token=admin,
+    )
+    assert r.status in (200, 201), r
+    _, challenge = pkce()
+    browser = Browser()
+    try:
+        # Five wrong passwords on the page (the default allowance per name and address).
+        for _ in range(5):
+            page = browser.open(authorization_url(server, client_id, challenge))
+            r = browser.submit(
+                page.url,
+                page.text,
+                {"username": "locky", "password": "wrong-password", "action": "login"},
+            )
+            assert r.status_code == 401 and "Invalid user name or password" in r.text
+            assert "location" not in r.headers
+        # Now even the right password is refused, on the page and at /auth/token alike.
+        page = browser.open(authorization_url(server, client_id, challenge))
+        r = browser.submit(
+            page.url,
+            page.text,
+            {"username": "locky", "password": PASSWORD, "action": "login"},
+        )
+        assert r.status_code == 429 and "Too many failed attempts" in r.text, r.text
+        assert "location" not in r.headers
+    finally:
+        browser.close()
+    r = server.request(
+        "POST", "/auth/token", {"username": "locky", "password": PASSWORD}
+    )
+    assert r.status == 429 and int(r.headers["Retry-After"]) >= 1, r
+    # Each failure is audited once (by the password check), with the name tried; the lock
+    # itself is a security violation.
+    events = audit_events(server, "authenticate")
+    tried = [
+        e
+        for e in events
+        if e["details"].get("username") == "locky" and e["success"] is False
+    ]
+    assert len(tried) >= 6, tried
+    locks = [
+        e
+        for e in audit_events(server, "lockout_triggered")
+        if e["event_type"] == "security_violation"
+        and e["details"].get("username") == "locky"
+    ]
+    assert locks, "no lockout_triggered event"

@@ -9,6 +9,7 @@ import * as audit from './page-audit.js';
 import * as users from './page-users.js';
 import * as status from './page-status.js';
 import * as gateway from './page-gateway.js';
+import * as connections from './page-connections.js';
 
 const anyOf = (...perms) => (me) => perms.some((p) => me.permissions.includes(p));
 
@@ -21,6 +22,8 @@ const PAGES = [
   { id: 'users', title: 'Users and roles', page: users, allowed: anyOf('system:admin') },
   { id: 'gateway', title: 'Gateway', page: gateway, allowed: () => gateway.allowed() },
   { id: 'status', title: 'Status', page: status, allowed: () => true },
+  // Only with the server's own authorization server: the apps connected through it.
+  { id: 'apps', title: 'Connected apps', page: connections, allowed: () => Boolean(oauth) },
 ];
 
 const $ = (id) => document.getElementById(id);
@@ -99,7 +102,7 @@ function route() {
       'Your roles do not offer this page; the server decides on each call below.'));
   }
   document.title = `${entry.title} · MCP console`;
-  const ctx = { me, can: (perm) => me.permissions.includes(perm) };
+  const ctx = { me, can: (perm) => me.permissions.includes(perm), oauth: Boolean(oauth) };
   try {
     cleanup = entry.page.render(container, ctx) || null;
   } catch (err) {

@@ -1,8 +1,9 @@
 // Users and roles (system:admin): create, disable, enable, delete, reset a password, assign and
-// remove roles, effective permissions, and the role hierarchy with each role's own and
-// inherited permissions. Delete and password reset appear when the server's OpenAPI document
+// remove roles, effective permissions, each user's connected apps (with the server's own
+// authorization server), and the role hierarchy with each role's own and inherited permissions. Delete and password reset appear when the server's OpenAPI document
 // has those routes.
 import { api } from './api.js';
+import { connectionsPanel } from './connections.js';
 import { announce, append, button, clear, errorBox, field, h, openDialog, table, when } from './dom.js';
 import { offers } from './features.js';
 
@@ -36,12 +37,14 @@ function hierarchy(roles) {
   return h('ul', { class: 'tree', 'data-result': 'roles' }, roots.map((r) => node(r, new Set())));
 }
 
-export function render(root) {
+export function render(root, { oauth } = {}) {
   const out = h('div', { 'aria-live': 'polite' });
   const listing = h('div', {});
   const rolesBox = h('div', {});
   const permsBox = h('section', { class: 'card', 'aria-labelledby': 'perm-title' },
     h('h2', { id: 'perm-title' }, 'Effective permissions'), h('p', { class: 'hint' }, 'Choose “Permissions” on a user.'));
+  const appsBox = h('section', { class: 'card', 'aria-labelledby': 'apps-title', hidden: !oauth },
+    h('h2', { id: 'apps-title' }, 'Connected apps'), h('p', { class: 'hint' }, 'Choose “Connected apps” on a user.'));
   let roles = [];
   let extra = { remove: false, resetPassword: false };
 
@@ -65,6 +68,12 @@ export function render(root) {
   };
 
   const path = (u) => `/api/v1/users/${encodeURIComponent(u.username)}`;
+
+  const showConnections = (u) => {
+    clear(appsBox).append(h('h2', { id: 'apps-title', tabindex: '-1' }, `Connected apps of ${u.username}`),
+      ...connectionsPanel(root, `${path(u)}/oauth/consents`, `${u.username}'s`));
+    appsBox.querySelector('h2').focus();
+  };
 
   const done = async (message) => {
     clear(out).append(h('p', { class: 'ok' }, message));
@@ -106,6 +115,7 @@ export function render(root) {
         : button('Disable', () => act(() => api('POST', `${path(u)}/disable`), `${u.username} disabled`), { 'aria-label': `Disable ${u.username}` }),
       add.options.length ? [add, button('Give role', () => act(() => api('POST', `${path(u)}/roles`, { body: { role: add.value } }), `${add.value} given to ${u.username}`), { 'aria-label': `Give the chosen role to ${u.username}` })] : null,
       button('Permissions', () => showPermissions(u), { 'aria-label': `Permissions of ${u.username}` }),
+      oauth ? button('Connected apps', () => showConnections(u), { 'aria-label': `Connected apps of ${u.username}` }) : null,
       extra.resetPassword ? button('Reset password', () => resetPassword(u), { 'aria-label': `Reset the password of ${u.username}` }) : null,
       extra.remove ? button('Delete', () => removeUser(u), { class: 'danger', 'aria-label': `Delete ${u.username}` }) : null);
     const chips = h('span', {}, u.roles.map((r) => h('span', { class: 'chip' }, r,
@@ -151,6 +161,7 @@ export function render(root) {
 
   root.append(out, listing,
     h('div', { class: 'two' }, h('section', { class: 'card' }, create), permsBox),
+    appsBox,
     h('section', { class: 'card', 'aria-labelledby': 'roles-title' }, h('h2', { id: 'roles-title' }, 'Role hierarchy'),
       h('p', { class: 'hint' }, 'Each role has its own permissions and those of the roles it inherits.'), rolesBox));
   optionalRoutes().then((found) => { extra = found; load(); });

@@ -58,6 +58,8 @@ const ASSETS: &[Asset] = &[
     asset!("page-users.js", "page-users.js", JS),
     asset!("page-status.js", "page-status.js", JS),
     asset!("page-gateway.js", "page-gateway.js", JS),
+    asset!("page-connections.js", "page-connections.js", JS),
+    asset!("connections.js", "connections.js", JS),
     asset!("codemirror.js", "vendor/codemirror/codemirror.js", JS),
     asset!("codemirror.css", "vendor/codemirror/codemirror.css", CSS),
     asset!("cm-python.js", "vendor/codemirror/mode/python.js", JS),
