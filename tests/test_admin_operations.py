@@ -226,7 +226,27 @@ def test_wrong_current_passwords_lock_the_name_out_like_log_ins(srv, admin):
     )
     assert r.status == 429, r
     assert int(r.headers["Retry-After"]) > 0
-    srv.cli("users", "unlock", "erin")
+
+
+def test_an_unlock_lifts_the_lock_out_and_is_audited_over_rest_and_the_cli(srv, admin):
+    # Continues from the lock-out above: erin is locked out.
+    me = srv.request("GET", "/api/v1/me", token=admin).json
+    r = srv.request("POST", "/api/v1/users/erin/unlock", token=admin)
+    assert r.status == 200 and r.json["username"] == "erin", r
+    assert log_in(srv, "erin", "erin-password-1").status == 200
+    [event] = audit_events(srv, admin, "unlock_user")
+    assert event["user_id"] == me["user_id"] and event["success"] is True, event
+    assert event["details"]["target_user"] == "erin", event
+    for _ in range(3):
+        assert log_in(srv, "erin", "guess-guess").status == 401
+    assert log_in(srv, "erin", "erin-password-1").status == 429
+    out = srv.cli("users", "unlock", "erin")
+    assert "unlocked erin" in out.stdout, out.stdout
+    assert log_in(srv, "erin", "erin-password-1").status == 200
+    [by_cli] = [e for e in audit_events(srv, admin, "unlock_user") if e["user_id"] == "cli"]
+    assert by_cli["details"]["target"] == "erin", by_cli
+    r = srv.request("POST", "/api/v1/users/nobody-here/unlock", token=admin)
+    assert r.status == 404, r
 
 
 def test_the_cli_deletes_a_user_only_when_confirmed(srv, admin):

@@ -120,3 +120,89 @@ def test_users_list_json_lists_admin(server):
     listed = json.loads(server.cli("users", "list", "--json").stdout)
     assert [u["username"] for u in listed] == ["admin"]
     assert ADMIN_PASSWORD not in json.dumps(listed)
+
+
+def test_a_run_short_of_memory_says_memory_not_time_ended_it(server, admin_token):
+    # At its memory limit pytest is seldom OOM-killed: the kernel reclaims its code pages and
+    # it crawls until the wall time (measured: 16 and 20 MiB). Either way the report says that
+    # memory ended the run and which limit to raise.
+    mib = 1024 * 1024
+    body = {
+        "code": "def add(a, b):\n    return a + b\n",
+        "tests": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "limits": {"memory_bytes": 16 * mib, "wall_time_ms": 4000},
+    }
+    r = server.request("POST", "/api/v1/test", body, token=admin_token, timeout=60)
+    assert r.status == 200, r
+    report = r.json
+    assert report["timed_out"] or report["oom_killed"], report
+    assert report["memory_limit_reached"] is True, report
+    assert report["peak_memory_bytes"] >= 15 * mib, report
+    [note] = report["notes"]
+    assert note.startswith("memory:"), note
+    assert "limits.memory_bytes = 16 MiB" in note and "raise limits.memory_bytes" in note, note
+    # A process killed at the limit says so too.
+    hog = {
+        "language": "python",
+        "code": "data = b'x' * (96 << 20)\nprint(len(data))\n",
+        "limits": {"memory_bytes": 32 * mib},
+    }
+    r = server.request("POST", "/api/v1/execute", hog, token=admin_token, timeout=60)
+    assert r.status == 200, r
+    result = r.json
+    assert result["success"] is False and result["memory_limit_reached"] is True, result
+    assert any(n.startswith("memory:") and "32 MiB" in n for n in result["notes"]), result
+    # A run with memory to spare is not blamed on memory, even when it times out.
+    sleeper = {
+        "language": "python",
+        "code": "import time\ntime.sleep(30)\n",
+        "limits": {"wall_time_ms": 1000},
+    }
+    r = server.request("POST", "/api/v1/execute", sleeper, token=admin_token, timeout=60)
+    assert r.status == 200 and r.json["timed_out"] is True, r
+    assert r.json["memory_limit_reached"] is False and r.json["notes"] == [], r
+
+
+def test_neighborhood_query_errors_name_the_parameter(server, admin_token):
+    for query, expected in [
+        ("label=Person&key=a&limit=lots", "`limit`"),
+        ("label=Person&key=a&limit=0", "from 1 to 500"),
+        ("label=Person&key=a&limit=501", "from 1 to 500"),
+        ("key=a", "`label`"),
+        ("label=Person&key=a&depth=2", "depth"),
+    ]:
+        r = server.request(
+            "GET", f"/api/v1/graph/neighborhood?{query}", token=admin_token
+        )
+        assert r.status == 400, (query, r)
+        message = error(r)["message"]
+        assert expected in message, (query, message)
+
+
+def test_the_cli_audit_filters_are_those_of_the_rest_route(server, admin_token):
+    # A failed log-in is audited (auth_failure) with its request's id.
+    failed = server.request(
+        "POST", "/auth/token", {"username": "admin", "password": "wrong-password"}
+    )
+    assert failed.status == 401, failed
+    request_id = failed.headers["X-Request-Id"]
+    rest = server.request(
+        "GET", f"/api/v1/audit?request_id={request_id}", token=admin_token
+    ).json
+    assert rest, "the request left an event"
+    out = server.cli("audit", "list", "--request-id", request_id)
+    listed = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["seq"] for e in listed] == [e["seq"] for e in rest], (listed, rest)
+    # seq cursors: export what came after a given event, oldest first; list before one.
+    newest = json.loads(server.cli("audit", "list", "--limit", "1").stdout)["seq"]
+    after = server.cli("audit", "export", "--after-seq", str(newest - 3)).stdout
+    # (The server may have written more since: they follow.)
+    seqs = [json.loads(line)["seq"] for line in after.splitlines()]
+    assert seqs[:3] == [newest - 2, newest - 1, newest], seqs
+    before = server.cli(
+        "audit", "list", "--before-seq", str(newest), "--limit", "2", "--format", "csv"
+    ).stdout
+    rows = list(csv.DictReader(io.StringIO(before)))
+    assert [int(r["seq"]) for r in rows] == [newest - 1, newest - 2], rows
+    bad = server.cli("audit", "list", "--request-id", "no spaces", check=False)
+    assert bad.returncode != 0 and "X-Request-Id" in bad.stderr, bad.stderr

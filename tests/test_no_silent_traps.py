@@ -182,6 +182,31 @@ def test_config_check_names_every_problem_serve_would_meet(tmp_path):
     assert "memory_bytes" in served.stderr and "password is unset" in served.stderr
 
 
+def test_config_check_probes_the_sandbox_as_serve_does(tmp_path):
+    env = {"MCP_DATA_DIR": str(tmp_path)}
+    ok = run("config", "check", env=env)
+    assert ok.returncode == 0, ok.stderr
+    # No prlimit and no shell rlimits: serve would start and refuse every code run (503,
+    # /ready says why); config check fails, naming the layer, the reason and the fix.
+    no_rlimits = dict(
+        env,
+        MCP_SANDBOX__PRLIMIT="/nonexistent/prlimit",
+        MCP_SANDBOX__SHELL_RLIMITS="false",
+    )
+    out = run("config", "check", env=no_rlimits)
+    assert out.returncode != 0, out.stderr
+    err = out.stderr
+    assert "sandbox layer rlimits: /nonexistent/prlimit not found" in err, err
+    assert "sandbox.prlimit" in err and "code runs are refused" in err, err
+    assert "1 problem" in err, err
+    # Weaker isolation allowed: runs would go without the layer, so it is a warning.
+    weaker = dict(no_rlimits, MCP_SANDBOX__ALLOW_WEAKER_ISOLATION="true")
+    out = run("config", "check", env=weaker)
+    assert out.returncode == 0, out.stderr
+    assert "allow_weaker_isolation allows" in out.stderr, out.stderr
+    assert listing(tmp_path) == [], "config check creates nothing in the data directory"
+
+
 def test_config_check_shows_unset_secrets_as_unset(tmp_path):
     env = {"MCP_NEO4J_URI": "bolt://db:7687", "MCP_DATA_DIR": str(tmp_path)}
     out = run("config", "check", env=env)

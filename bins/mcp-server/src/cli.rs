@@ -288,6 +288,15 @@ pub struct AuditFilterArgs {
     /// Only successful (true) or failed (false) events.
     #[arg(long, value_name = "BOOL")]
     pub success: Option<bool>,
+    /// Only events of this request (the X-Request-Id of its answer).
+    #[arg(long, value_parser = parse_request_id, value_name = "ID")]
+    pub request_id: Option<String>,
+    /// Only events older than this seq (the next older page of `audit list`).
+    #[arg(long, value_name = "SEQ", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
+    pub before_seq: Option<u64>,
+    /// Only events newer than this seq (e.g. what came since the last event exported).
+    #[arg(long, value_name = "SEQ", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
+    pub after_seq: Option<u64>,
 }
 
 /// How `audit list` / `audit export` print events.
@@ -306,6 +315,13 @@ fn parse_event_type(text: &str) -> Result<mcp_audit::EventType, String> {
             .map(|t| t.as_str())
             .collect();
         format!("unknown event type; valid: {}", valid.join(", "))
+    })
+}
+
+fn parse_request_id(text: &str) -> Result<String, String> {
+    crate::ops::audit::parse_request_id(text.to_owned()).map_err(|_| {
+        "expected 1 to 128 characters of A-Z a-z 0-9 . _ : - (the X-Request-Id of an answer)"
+            .to_owned()
     })
 }
 

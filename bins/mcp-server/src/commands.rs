@@ -468,6 +468,15 @@ async fn audit_filter(config: &Config, args: &AuditFilterArgs) -> anyhow::Result
     if let Some(s) = args.success {
         filter = filter.success(s);
     }
+    if let Some(id) = &args.request_id {
+        filter = filter.request_id(id.clone());
+    }
+    if let Some(seq) = args.before_seq {
+        filter = filter.before_seq(seq);
+    }
+    if let Some(seq) = args.after_seq {
+        filter = filter.after_seq(seq);
+    }
     Ok(filter)
 }
 

@@ -97,9 +97,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
 }
 
 /// `config check`: the effective configuration (secrets masked) on stdout, then every problem
-/// `serve` would meet on stderr; fails when there is one.
+/// `serve` would meet on stderr (its start-up probe of the sandbox included); fails when there
+/// is one.
 fn config_check(config: &Config, sources: &config::Sources) -> anyhow::Result<()> {
-    let report = preflight::check(config, sources);
+    let mut report = preflight::check(config, sources);
+    actix_web::rt::System::new().block_on(preflight::probe_sandbox(config, &mut report));
     print!("{}", config.to_masked_toml());
     eprint!("{}", report.text(true));
     let problems = report.problems.len() + report.host_problems.len();

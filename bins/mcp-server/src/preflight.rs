@@ -32,7 +32,7 @@ pub fn check(config: &Config, sources: &Sources) -> Report {
             .collect(),
         ..Report::default()
     };
-    storage(config, sources, &mut r);
+    storage(config, sources, &mut r, cfg!(feature = "neo4j"));
     if let Err(e) = state::check_token_keys(config) {
         r.problems.push(format!("token keys: {e:#}"));
     }
@@ -82,12 +82,13 @@ fn oauth(config: &Config, policy: &mcp_rbac::Policy, r: &mut Report) {
     }
 }
 
-fn storage(config: &Config, sources: &Sources, r: &mut Report) {
+/// The storage checks; `neo4j_compiled` says whether this build has the Neo4j backends.
+fn storage(config: &Config, sources: &Sources, r: &mut Report, neo4j_compiled: bool) {
     let on_neo4j: Vec<StoreKind> = StoreKind::ALL
         .into_iter()
         .filter(|s| config.storage.backend_of(*s) == Backend::Neo4j)
         .collect();
-    if !on_neo4j.is_empty() && !cfg!(feature = "neo4j") {
+    if !on_neo4j.is_empty() && !neo4j_compiled {
         let key = on_neo4j
             .iter()
             .map(|s| format!("storage.{}", s.name()))
@@ -192,6 +193,48 @@ fn sandbox(config: &Config, sources: &Sources, r: &mut Report) {
     }
 }
 
+/// What `serve`'s start-up probe of the sandbox finds on this host (`config check` only; `serve`
+/// probes when it starts): starts one sandbox as `serve` does, in a runtime dir and cgroups
+/// that are removed again. A missing required isolation layer is a host problem (code runs
+/// would be refused, `/ready` would say why), named with its fix; a missing optional layer, or
+/// a required one that `sandbox.allow_weaker_isolation` lets runs go without, is a warning.
+/// Nothing is probed when the settings or the programs are already reported missing.
+pub async fn probe_sandbox(config: &Config, r: &mut Report) {
+    let sb = &config.sandbox;
+    if sb.validate().is_err() || !sb.bwrap.is_file() || !sb.shell.is_file() {
+        return;
+    }
+    let sandbox = match mcp_sandbox::BwrapSandbox::from_config(sb.clone()).await {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            r.host_problems.push(format!(
+                "sandbox: it does not start on this host ({e}): code runs are refused"
+            ));
+            return;
+        }
+    };
+    let probe = mcp_sandbox::Sandbox::probe(&sandbox);
+    for layer in probe.layers.iter().filter(|l| !l.available) {
+        let line = format!(
+            "sandbox layer {}: {} (fix: {})",
+            layer.layer.name(),
+            layer.detail,
+            crate::state::runners::layer_fix(layer.layer)
+        );
+        if layer.required && !probe.ready {
+            r.host_problems
+                .push(format!("{line}: code runs are refused (503)"));
+        } else if layer.required {
+            r.warnings.push(format!(
+                "{line}: runs go without it, as sandbox.allow_weaker_isolation allows"
+            ));
+        } else {
+            r.warnings
+                .push(format!("{line}: optional, runs go without it"));
+        }
+    }
+}
+
 impl Report {
     /// The report for people, one line per finding.
     pub fn text(&self, host_is_problem: bool) -> String {
@@ -211,5 +254,45 @@ impl Report {
             out.push_str(&format!("warning: {w}\n"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(env: &[(&str, &str)]) -> crate::config::Loaded {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load_unvalidated(None, &env, &crate::config::Overrides::default()).unwrap()
+    }
+
+    /// The default build has no Neo4j backends (`--features neo4j` adds them): a configuration
+    /// that asks for them is a problem naming the setting and the feature, not a start-up
+    /// failure further on. (The tests' binary has every feature, so this runs here.)
+    #[test]
+    fn a_backend_this_build_lacks_is_a_problem_naming_the_setting_and_the_feature() {
+        let l = loaded(&[
+            ("MCP_STORAGE_BACKEND", "neo4j"),
+            ("MCP_NEO4J_URI", "bolt://db.example:7687"),
+            ("MCP_NEO4J_PASSWORD", "secret-secret"),
+            ("MCP_NEO4J_GRAPH_DATABASE", "graph"),
+        ]);
+        let mut without = Report::default();
+        storage(&l.config, &l.sources, &mut without, false);
+        let [problem] = &without.problems[..] else {
+            panic!("{:?}", without.problems)
+        };
+        assert!(
+            problem.contains("not compiled into this build"),
+            "{problem}"
+        );
+        assert!(problem.contains("--features neo4j"), "{problem}");
+        assert!(problem.contains("MCP_STORAGE_BACKEND"), "{problem}");
+        let mut with = Report::default();
+        storage(&l.config, &l.sources, &mut with, true);
+        assert!(with.problems.is_empty(), "{:?}", with.problems);
     }
 }

@@ -195,12 +195,54 @@ pub struct ExecResult {
     pub duration_ms: u64,
     /// Peak memory of the run (memory cgroup), when measured.
     pub peak_memory_bytes: Option<u64>,
+    /// The run's memory reached its limit (its peak in the memory cgroup was at the limit): the
+    /// kernel reclaimed memory to keep it under the limit. Reclaiming drops the interpreter's
+    /// own code from memory, which is then read back again and again, so a run short of memory
+    /// slows down instead of failing and often reaches its wall time rather than an OOM kill.
+    #[serde(default)]
+    pub memory_limit_reached: bool,
+    /// What the limits the run hit most likely mean, in words, e.g. that memory rather than
+    /// time ended a run that timed out; empty when there is nothing to say.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl ExecResult {
     /// The program exited with code 0 and no limit was hit.
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out && !self.truncated && !self.oom_killed
+    }
+
+    /// Says in `notes` when memory ended the run: a process killed at the memory limit, or a
+    /// run that timed out (or used up its CPU time) while its memory was at the limit.
+    /// `memory_bytes` is the run's limit, `max_memory_bytes` the most a request may ask for.
+    pub(crate) fn explain_memory(&mut self, memory_bytes: u64, max_memory_bytes: u64) {
+        let raise = if memory_bytes < max_memory_bytes {
+            format!(
+                "raise limits.memory_bytes (at most {} here)",
+                mib(max_memory_bytes)
+            )
+        } else {
+            "this is the most limits.memory_bytes allows here: make the code use less memory"
+                .to_owned()
+        };
+        const SIGXCPU: i32 = 24;
+        let note = if self.oom_killed {
+            format!(
+                "memory: a process of the run was killed at the memory limit \
+                 (limits.memory_bytes = {}); {raise}",
+                mib(memory_bytes)
+            )
+        } else if self.memory_limit_reached && (self.timed_out || self.signal == Some(SIGXCPU)) {
+            format!(
+                "memory: the run was at its memory limit (limits.memory_bytes = {}) and spent \
+                 its time reclaiming memory, so memory, not time, most likely ended it; {raise}",
+                mib(memory_bytes)
+            )
+        } else {
+            return;
+        };
+        self.notes.push(note);
     }
 
     /// Cuts `stdout` and `stderr` so that, written as JSON strings, together they take at most
@@ -225,6 +267,16 @@ impl ExecResult {
         cut_to_json_len(&mut self.stdout, out_budget);
         cut_to_json_len(&mut self.stderr, err_budget);
         self.truncated = true;
+    }
+}
+
+/// `bytes` in MiB when it is a whole number of them, else in bytes.
+fn mib(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -562,6 +614,57 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_at_the_memory_limit_is_explained_as_memory() {
+        const MIB: u64 = 1024 * 1024;
+        let mut thrashed = ExecResult {
+            timed_out: true,
+            memory_limit_reached: true,
+            ..Default::default()
+        };
+        thrashed.explain_memory(20 * MIB, 1024 * MIB);
+        let [note] = &thrashed.notes[..] else {
+            panic!("{:?}", thrashed.notes)
+        };
+        assert!(note.contains("memory, not time"), "{note}");
+        assert!(note.contains("limits.memory_bytes = 20 MiB"), "{note}");
+        assert!(note.contains("at most 1024 MiB"), "{note}");
+
+        let mut killed = ExecResult {
+            oom_killed: true,
+            memory_limit_reached: true,
+            ..Default::default()
+        };
+        killed.explain_memory(1024 * MIB, 1024 * MIB);
+        assert!(
+            killed.notes[0].contains("killed at the memory limit"),
+            "{:?}",
+            killed.notes
+        );
+        assert!(
+            killed.notes[0].contains("use less memory"),
+            "{:?}",
+            killed.notes
+        );
+
+        // A timeout with memory to spare, or memory at the limit in a run that finished, is
+        // not blamed on memory.
+        for mut quiet in [
+            ExecResult {
+                timed_out: true,
+                ..Default::default()
+            },
+            ExecResult {
+                memory_limit_reached: true,
+                exit_code: Some(0),
+                ..Default::default()
+            },
+        ] {
+            quiet.explain_memory(20 * MIB, 1024 * MIB);
+            assert!(quiet.notes.is_empty(), "{:?}", quiet.notes);
+        }
+    }
+
+    #[test]
     fn exec_result_fields_have_stable_names() {
         let v = serde_json::to_value(ExecResult::default()).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
@@ -571,6 +674,8 @@ mod tests {
             [
                 "duration_ms",
                 "exit_code",
+                "memory_limit_reached",
+                "notes",
                 "oom_killed",
                 "peak_memory_bytes",
                 "signal",

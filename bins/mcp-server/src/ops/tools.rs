@@ -544,7 +544,11 @@ pub async fn test_or_cancel(
         let done = ["the tests were run"; 2];
         let report = audited_run(state, ctx, event, testing, cancelled, |_| (), done).await?;
         if let Some(Ok(r)) = &report {
-            let limit = r.timed_out.then_some("wall_time");
+            let limit = if r.timed_out {
+                Some("wall_time")
+            } else {
+                r.oom_killed.then_some("memory")
+            };
             crate::auth::violations::sandbox_limit_kill(state, ctx, &who.user_id, "test", limit)
                 .await;
         }

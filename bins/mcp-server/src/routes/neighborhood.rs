@@ -10,6 +10,7 @@ use crate::auth::perm::GraphQuery;
 use crate::auth::{Allowed, CallContext};
 use crate::error::{ApiError, ErrorBody};
 use crate::ops::tools::{NodeId, graph_error};
+use crate::query::{self, Query};
 use crate::state::AppState;
 
 /// The most relationship types looked at (types past it are reported as `truncated`).
@@ -29,7 +30,13 @@ pub struct NeighborhoodQuery {
     /// The node's key.
     pub key: String,
     /// At most this many neighbours per relationship type and direction (default 50, at most 500).
+    #[serde(default, deserialize_with = "neighbor_limit")]
     pub limit: Option<usize>,
+}
+
+/// An optional integer from 1 to [`MAX_LIMIT`], with an error that names the range.
+fn neighbor_limit<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<usize>, D::Error> {
+    query::bounded(de, 1, MAX_LIMIT)
 }
 
 /// One relationship of the neighbourhood (its properties are not included).
@@ -118,16 +125,11 @@ pub async fn neighborhood(
     auth: Allowed<GraphQuery>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    params: web::Query<NeighborhoodQuery>,
+    params: Query<NeighborhoodQuery>,
 ) -> Result<web::Json<Neighborhood>, ApiError> {
     let params = params.into_inner();
     let at = NodeRef::parse(&params.label, &params.key).map_err(graph_error)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "query parameter `limit`: expected an integer from 1 to {MAX_LIMIT}"
-        )));
-    }
     let graph = state.graph()?;
     let result = match graph.get_node(&at).await.map_err(graph_error)? {
         Some(center) => collect(graph.as_ref(), &center, limit)

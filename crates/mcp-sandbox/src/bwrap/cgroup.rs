@@ -146,6 +146,10 @@ pub(crate) struct SlotCgroup {
     dirty: bool,
 }
 
+/// How close to its memory limit a run's peak counts as having reached it: the kernel charges
+/// memory in batches of pages, so a peak at the limit may read a little below it.
+const LIMIT_SLACK: u64 = 256 * 1024;
+
 fn write(path: &Path, value: impl ToString) -> std::io::Result<()> {
     fs::write(path, value.to_string())
 }
@@ -364,6 +368,18 @@ impl SlotCgroup {
             s.lines()
                 .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
         })
+    }
+
+    /// Whether the run's memory reached the group's limit (its peak is within
+    /// [`LIMIT_SLACK`] of it): the kernel then reclaims memory to stay under the limit,
+    /// dropping the interpreter's own code and libraries from memory and reading them back
+    /// again and again. (`memory.failcnt` would say so directly, but stays 0 on the kernels
+    /// measured while the run thrashes at the limit.)
+    pub(crate) fn memory_limit_reached(&self) -> bool {
+        match (self.peak_memory(), self.written) {
+            (Some(peak), Some((limit, _))) => peak.saturating_add(LIMIT_SLACK) >= limit,
+            _ => false,
+        }
     }
 
     /// Whether the memory cgroup OOM-killed a process during the run.

@@ -403,6 +403,11 @@ impl BwrapSandbox {
         if let (Some(group), Ok(r)) = (group, &mut result) {
             r.peak_memory_bytes = group.peak_memory();
             r.oom_killed = group.oom_killed();
+            r.memory_limit_reached = group.memory_limit_reached();
+            r.explain_memory(
+                job.limits.memory_bytes,
+                self.inner.config.max_limits.memory_bytes,
+            );
         }
         result
     }

@@ -347,6 +347,8 @@ impl BwrapSandbox {
             oom_killed: false,
             duration_ms,
             peak_memory_bytes: None,
+            memory_limit_reached: false,
+            notes: Vec::new(),
         })
     }
 }

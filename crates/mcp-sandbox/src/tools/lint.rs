@@ -236,14 +236,16 @@ impl BwrapSandbox {
             ..Job::default()
         };
         let r = self.execute(job).await?;
-        if r.timed_out || r.signal == Some(nix::libc::SIGXCPU) {
-            return Err(Error::ToolTimedOut { tool, limit_ms });
-        }
-        if r.oom_killed {
+        let out_of_time = r.timed_out || r.signal == Some(nix::libc::SIGXCPU);
+        // A checker at its memory limit slows down until it times out: memory ended it.
+        if r.oom_killed || (out_of_time && r.memory_limit_reached) {
             return Err(refused(
                 tool,
                 "it ran out of memory on it (the code is too large or too deeply nested)",
             ));
+        }
+        if out_of_time {
+            return Err(Error::ToolTimedOut { tool, limit_ms });
         }
         if let (Some(signal), false) = (r.signal, r.truncated) {
             let why = if r.stderr.contains("overflowed its stack") {

@@ -114,6 +114,24 @@ pub struct TestReport {
     pub exit_code: Option<i32>,
     /// The wall-time limit ran out.
     pub timed_out: bool,
+    /// The signal that ended pytest, when one did (SIGKILL after a timeout or an OOM kill).
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// The memory cgroup killed a process of the run at the memory limit.
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// The run's memory reached its limit (see
+    /// [`ExecResult::memory_limit_reached`](crate::ExecResult::memory_limit_reached)): a run
+    /// that also timed out was most likely short of memory, not of time.
+    #[serde(default)]
+    pub memory_limit_reached: bool,
+    /// Peak memory of the run (memory cgroup), when measured.
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+    /// What the limits the run hit most likely mean, in words (see
+    /// [`ExecResult::notes`](crate::ExecResult::notes)).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Wall time of the whole run, in milliseconds.
     pub duration_ms: u64,
     /// pytest's console output (stdout then stderr), without the machine-readable report.
@@ -288,6 +306,11 @@ impl BwrapSandbox {
             tests: cases,
             exit_code: r.exit_code,
             timed_out: r.timed_out,
+            signal: r.signal,
+            oom_killed: r.oom_killed,
+            memory_limit_reached: r.memory_limit_reached,
+            peak_memory_bytes: r.peak_memory_bytes,
+            notes: r.notes,
             duration_ms: r.duration_ms,
             output,
             truncated: r.truncated || cut,
@@ -326,6 +349,11 @@ mod schema_tests {
             tests: vec![case.clone()],
             exit_code: Some(1),
             timed_out: false,
+            signal: None,
+            oom_killed: false,
+            memory_limit_reached: false,
+            peak_memory_bytes: Some(24 << 20),
+            notes: Vec::new(),
             duration_ms: 812,
             output: "1 failed".into(),
             truncated: false,
