@@ -85,24 +85,33 @@ def test_completions_script_loads_in_bash(tmp_path):
     assert out.returncode == 0 and "mcp-server" in out.stdout, out
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        [],
-        ["serve"],
-        ["users"],
-        ["users", "add"],
-        ["users", "list"],
-        ["audit", "verify"],
-        ["config", "check"],
-        ["completions"],
-        ["mcp-stdio"],
-    ],
-)
-def test_version_works_on_every_subcommand(args):
-    out = run(*args, "--version")
-    assert out.returncode == 0, out.stderr
-    assert re.search(r"\d+\.\d+\.\d+", out.stdout), out.stdout
+def every_command(path=()):
+    """Every command and subcommand, read from `--help` (`Commands:` sections), as argv."""
+    found = [list(path)]
+    text = run(*path, "--help").stdout
+    if "\nCommands:\n" not in text:
+        return found
+    section = text.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]
+    for line in section.splitlines():
+        name = line.split()[0]
+        if name != "help":
+            found += every_command((*path, name))
+    return found
+
+
+def test_version_works_on_every_subcommand():
+    commands = every_command()
+    # The tree as it is: a command that vanished from the help would shrink it.
+    assert len(commands) >= 30, commands
+    for args in [["mcp-stdio"], ["users", "add"], ["gateway", "approve"], ["audit", "export"]]:
+        assert args in commands, (args, commands)
+    version = run("--version").stdout.split()
+    assert version[0] == "mcp-server" and re.fullmatch(r"\d+\.\d+\.\d+\S*", version[1])
+    for args in commands:
+        out = run(*args, "--version")
+        assert out.returncode == 0, (args, out.stderr)
+        # "mcp-server-users-add 0.1.0": the command, then the same version.
+        assert out.stdout.split()[-1] == version[1], (args, out.stdout)
 
 
 def test_help_names_the_environment_variable_of_each_flag():

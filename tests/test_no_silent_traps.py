@@ -99,8 +99,12 @@ def test_every_admin_command_says_which_data_directory_it_uses(server):
         ["roles", "list"],
         ["audit", "verify"],
         ["tokens", "issue", "admin"],
+        ["audit", "list", "--limit", "1"],
+        ["config", "check"],
+        # stdin at its end: the session ends at once (exit 1, no initialize request).
+        ["mcp-stdio", "--token", server.cli("tokens", "issue", "admin").stdout.strip()],
     ):
-        out = server.cli(*args)
+        out = server.cli(*args, stdin="", check=args[0] != "mcp-stdio")
         assert f"data directory {server.data_dir} (set by environment variable MCP_DATA_DIR)" in out.stderr, (
             args,
             out.stderr,

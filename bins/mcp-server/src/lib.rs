@@ -76,6 +76,10 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::McpStdio(args) => {
             config.validate_with(&sources)?;
+            // On stderr: stdout carries the protocol.
+            if data_dir::is_used(&config) {
+                eprintln!("mcp-server: {}", data_dir::describe(&config, &sources));
+            }
             data_dir::require_store(&config, false)?;
             // Logs go to stderr; stdout carries the protocol.
             telemetry::init(&config.log);
@@ -100,6 +104,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
 /// `serve` would meet on stderr (its start-up probe of the sandbox included); fails when there
 /// is one.
 fn config_check(config: &Config, sources: &config::Sources) -> anyhow::Result<()> {
+    if data_dir::is_used(config) {
+        eprintln!("mcp-server: {}", data_dir::describe(config, sources));
+    }
     let mut report = preflight::check(config, sources);
     actix_web::rt::System::new().block_on(preflight::probe_sandbox(config, &mut report));
     print!("{}", config.to_masked_toml());
