@@ -1428,3 +1428,190 @@ def test_graph_audit_and_users_actions_work_with_the_keyboard(browser, server):
     ).send_keys(Keys.ENTER)
     text_in(browser, "#page .ok", "developer given to kim")
     assert_clean(browser)
+
+
+# ------------------------------------------------ the rest of each page's actions
+
+
+def test_audit_filters_by_user_outcome_and_time_range(browser, server):
+    admin = sign_in(browser, server, *ADMIN)
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        admin,
+        {"username": "uma", "password": "uma-password-1", "roles": ["viewer"]},
+    )
+    assert r.status in (200, 201), r
+    assert not can_sign_in(server, "uma", "not-her-password")
+    assert can_sign_in(server, "uma", "uma-password-1")
+    go(browser, "audit")
+    visible(browser, "input[name=user]").send_keys("uma")
+    outcome = Select(browser.find_element(By.CSS_SELECTOR, "select[name=success]"))
+
+    def shown(d):
+        rows = d.find_elements(By.CSS_SELECTOR, "tr[data-event-type]")
+        return [r.text for r in rows]
+
+    for choice, word, other in [("false", "failure", "success"), ("true", "success", "failure")]:
+        outcome.select_by_value(choice)
+        click(browser, "[data-action=filter]")
+        rows = wait(
+            browser,
+            lambda d: (rows := shown(d))
+            and all(word in r and other not in r for r in rows)
+            and rows,
+        )
+        assert all("uma" in r for r in rows), rows
+        assert any("auth_failure" in r for r in rows) == (word == "failure"), rows
+
+    # A time range after now shows nothing; one that covers now shows uma's events again.
+    def set_range(since, until):
+        browser.execute_script(
+            "const f = document.querySelector('form.filters');"
+            "f.querySelector('[name=since]').value = arguments[0];"
+            "f.querySelector('[name=until]').value = arguments[1];",
+            since,
+            until,
+        )
+        click(browser, "[data-action=filter]")
+
+    set_range("2999-01-01T00:00:00", "")
+    text_in(browser, "td.empty", "No rows.")
+    set_range("2000-01-01T00:00:00", "2999-01-01T00:00:00")
+    wait(browser, lambda d: shown(d) and all("uma" in r for r in shown(d)))
+    set_range("2000-01-01T00:00:00", "2000-01-02T00:00:00")
+    text_in(browser, "td.empty", "No rows.")
+    assert_clean(browser)
+
+
+def test_admin_disables_and_enables_a_user_and_takes_a_role(browser, server):
+    admin = sign_in(browser, server, *ADMIN)
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        admin,
+        {"username": "otto", "password": "otto-password-1", "roles": ["developer"]},
+    )
+    assert r.status in (200, 201), r
+    go(browser, "users")
+    visible(browser, "[data-username=otto]")
+    otto = lambda: browser.find_element(
+        By.XPATH, "//span[@data-username='otto']/ancestor::tr"
+    )
+    cell = lambda i: otto().find_elements(By.TAG_NAME, "td")[i].text
+
+    click(browser, "button[aria-label='Disable otto']")
+    text_in(browser, "#page .ok", "otto disabled")
+    wait(browser, lambda d: cell(1) == "disabled")
+    assert not can_sign_in(server, "otto", "otto-password-1")
+    click(browser, "button[aria-label='Enable otto']")
+    text_in(browser, "#page .ok", "otto enabled")
+    wait(browser, lambda d: cell(1) == "active")
+    assert can_sign_in(server, "otto", "otto-password-1")
+
+    assert "developer" in cell(2)
+    click(browser, "button[aria-label='Remove role developer from otto']")
+    text_in(browser, "#page .ok", "developer removed from otto")
+    wait(browser, lambda d: "developer" not in cell(2))
+    [stored] = [
+        u for u in api(server, "GET", "/api/v1/users", admin).json if u["username"] == "otto"
+    ]
+    assert "developer" not in stored["roles"], stored
+    # The hierarchy: developer inherits viewer's permissions, and says so.
+    developer = browser.find_element(By.CSS_SELECTOR, "[data-result=roles] li[data-role=developer]")
+    assert "inherited" in developer.text and "viewer" in developer.text, developer.text
+    assert_clean(browser)
+
+
+def test_files_limits_and_each_language_in_the_tools_page(browser, server):
+    sign_in(browser, server, *ADMIN)
+    go(browser, "tools")
+    visible(browser, ".CodeMirror")
+    language = Select(
+        browser.find_element(By.XPATH, "//label[text()='Language']/following-sibling::select")
+    )
+    mode = lambda: browser.execute_script(
+        "return document.querySelector('.CodeMirror').CodeMirror.getOption('mode')"
+    )
+
+    # JavaScript: highlighted as such, and run.
+    language.select_by_value("javascript")
+    assert mode() == "javascript"
+    set_code(browser, 'const x = 6 * 7;\nconsole.log(`js says ${x}`);\n')
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".CodeMirror .cm-keyword"))
+    click(browser, "[data-action=execute]")
+    text_in(browser, "pre[data-stream=stdout]", "js says 42")
+
+    # Bash with a file given to the run.
+    language.select_by_value("bash")
+    assert mode() == "shell"
+    set_code(browser, "cat notes.txt\n")
+    click(browser, "details summary")  # Files
+    click(browser, "details[open] button")  # Add file
+    fieldset = visible(browser, "fieldset.file")
+    name, content = fieldset.find_elements(By.CSS_SELECTOR, "input, textarea")
+    name.send_keys("notes.txt")
+    content.send_keys("read from a file")
+    click(browser, "[data-action=execute]")
+    text_in(browser, "pre[data-stream=stdout]", "read from a file")
+    click(browser, "fieldset.file button")  # Remove file
+
+    # Python past a wall-time limit set on the page: timed out.
+    language.select_by_value("python")
+    assert mode() == "python"
+    set_code(browser, "while True:\n    pass\n")
+    summaries = browser.find_elements(By.CSS_SELECTOR, "details summary")
+    limits = next(s for s in summaries if s.text == "Limits")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", limits)
+    limits.click()
+    wall = browser.find_element(
+        By.XPATH, "//label[text()='Wall time (ms)']/following-sibling::input"
+    )
+    wall.send_keys("1000")
+    click(browser, "[data-action=execute]")
+    facts = text_in(browser, "[data-result=execute]", "timed out: yes").text
+    assert "succeeded" not in facts, facts
+    assert_clean(browser)
+
+
+def test_graph_forms_save_and_delete_relationships_and_nodes(browser, server):
+    token = sign_in(browser, server, *ADMIN)
+    for key in ["f1", "f2"]:
+        r = api(server, "POST", "/api/v1/graph/nodes", token, {"label": "Form", "key": key})
+        assert r.status == 200, r
+    go(browser, "graph")
+    visible(browser, "textarea.code")
+
+    def fill(form_label, values):
+        form = browser.find_element(By.CSS_SELECTOR, f"form[aria-label='{form_label}']")
+        boxes = form.find_elements(By.CSS_SELECTOR, "input, textarea")
+        for box, value in zip(boxes, values):
+            box.clear()
+            box.send_keys(value)
+        button = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+        text_in(browser, "#page .ok", "Done.")
+        browser.execute_script(
+            "for (const p of document.querySelectorAll('#page .ok')) p.remove()"
+        )
+
+    def rows_of(cypher):
+        query = browser.find_element(By.CSS_SELECTOR, "textarea.code")
+        query.clear()
+        query.send_keys(cypher)
+        click(browser, "[data-action=query]")
+        return text_in(browser, "[data-result=query]", "row(s)").text
+
+    fill(
+        "Create or update a relationship",
+        ["Form", "f1", "PAIRS", "Form", "f2", '{"since": 2026}'],
+    )
+    wait(browser, lambda d: "1 row(s)" in rows_of("MATCH ()-[r:PAIRS]->() RETURN r"))
+    fill("Delete a relationship", ["Form", "f1", "PAIRS", "Form", "f2"])
+    wait(browser, lambda d: "0 row(s)" in rows_of("MATCH ()-[r:PAIRS]->() RETURN r"))
+    fill("Delete a node", ["Form", "f1"])
+    wait(browser, lambda d: "1 row(s)" in rows_of("MATCH (n:Form) RETURN n"))
+    assert_clean(browser)

@@ -434,3 +434,31 @@ async fn an_http_issuer_needs_the_loopback_opt_in() {
     let twice = vec![idp.config(), idp.config()];
     assert!(ExternalVerifier::new(twice, Arc::new(GuardedFetcher::new().unwrap())).is_err());
 }
+
+#[tokio::test]
+async fn several_issuers_are_trusted_each_with_its_own_keys() {
+    let (a_key, b_key) = (rsa(), ec());
+    let a = Provider::start(&[&a_key]).await;
+    let b = Provider::start(&[&b_key]).await;
+    assert_ne!(a.issuer, b.issuer);
+    let verifier = ExternalVerifier::new(
+        vec![a.config(), b.config()],
+        Arc::new(GuardedFetcher::new().unwrap()),
+    )
+    .expect("verifier");
+    for (idp, key) in [(&a, &a_key), (&b, &b_key)] {
+        let token = key.sign(&idp.claims(serde_json::json!({})));
+        assert_eq!(verifier.claimed_issuer(&token), Some(idp.issuer.as_str()));
+        let id = verifier.verify(&token).await.expect("verified");
+        assert_eq!(id.issuer, idp.issuer);
+        assert_eq!(id.roles, ["developer"]);
+    }
+    // Claims of the first issuer signed with the second one's key: not the first one's key.
+    let crossed = b_key.sign(&a.claims(serde_json::json!({})));
+    assert!(verifier.verify(&crossed).await.is_err());
+    assert_eq!(
+        b.http.hits("/realms/test/certs"),
+        1,
+        "B's keys were not asked"
+    );
+}
