@@ -81,6 +81,52 @@ fn limited(responses: &mut serde_json::Map<String, Value>, html: bool) {
     responses.entry("429").or_insert(answer);
 }
 
+/// The 429 of an endpoint's per-address allowance, if it has one.
+#[derive(Clone, Copy)]
+enum Allowance {
+    /// Not limited per address (or limited elsewhere).
+    None,
+    /// A browser endpoint: an error page.
+    Page,
+    /// A client endpoint: the OAuth error `temporarily_unavailable`.
+    OAuthError,
+}
+
+/// Sets the responses of `op`: its own `answers` (status, answer) in order, then those every
+/// protocol endpoint shares ([`common`]) and its allowance's 429 ([`limited`]).
+fn respond<const N: usize>(
+    op: &mut Value,
+    answers: [(&str, Value); N],
+    with_body: bool,
+    allowance: Allowance,
+) {
+    let mut responses = serde_json::Map::new();
+    for (status, answer) in answers {
+        responses.insert(status.into(), answer);
+    }
+    common(&mut responses, with_body);
+    match allowance {
+        Allowance::None => {}
+        Allowance::Page => limited(&mut responses, true),
+        Allowance::OAuthError => limited(&mut responses, false),
+    }
+    op["responses"] = Value::Object(responses);
+}
+
+/// A `POST` endpoint with a form body: its body (`schema`, `example`), answers and allowance.
+fn form_endpoint<const N: usize>(
+    doc: &mut Value,
+    path: &str,
+    body: (Value, Value),
+    answers: [(&str, Value); N],
+    allowance: Allowance,
+) {
+    if let Some(op) = operation(doc, "post", path) {
+        op["requestBody"] = form(body.0, body.1);
+        respond(op, answers, true, allowance);
+    }
+}
+
 /// Replaces what the handlers' attributes say about the protocol endpoints by what they answer.
 pub(super) fn describe(doc: &mut Value) {
     doc["components"]["schemas"]["OAuthError"] = json!({
@@ -117,7 +163,6 @@ pub(super) fn describe(doc: &mut Value) {
         ),
     ] {
         if let Some(op) = operation(doc, "get", path) {
-            let mut responses = serde_json::Map::new();
             let mut content = json_content(metadata.clone());
             content["application/json"]["example"] = if path.contains("protected-resource") {
                 json!({ "resource": "https://mcp.example.com", "authorization_servers": ["https://mcp.example.com"],
@@ -127,12 +172,8 @@ pub(super) fn describe(doc: &mut Value) {
                         "token_endpoint": "https://mcp.example.com/oauth/token", "response_types_supported": ["code"],
                         "code_challenge_methods_supported": ["S256"] })
             };
-            responses.insert(
-                "200".into(),
-                json!({ "description": rfc, "content": content }),
-            );
-            common(&mut responses, false);
-            op["responses"] = Value::Object(responses);
+            let metadata = json!({ "description": rfc, "content": content });
+            respond(op, [("200", metadata)], false, Allowance::None);
         }
     }
 
@@ -175,20 +216,28 @@ pub(super) fn describe(doc: &mut Value) {
             ),
         ]);
         op["parameters"][1]["example"] = json!("b5f0c8e2-6d3a-4f9e-9c1b-2a7d4e8f0a13");
-        let mut responses = serde_json::Map::new();
-        responses.insert("200".into(), page("the log-in page"));
-        responses.insert(
-            "302".into(),
-            redirect("to the client's redirect URI with `error`, `state` and `iss`"),
+        respond(
+            op,
+            [
+                ("200", page("the log-in page")),
+                (
+                    "302",
+                    redirect("to the client's redirect URI with `error`, `state` and `iss`"),
+                ),
+                (
+                    "400",
+                    page(
+                        "an error page: the client or its redirect URI is not known good, so the browser is not redirected",
+                    ),
+                ),
+                (
+                    "403",
+                    page("an error page: the client may not use this server"),
+                ),
+            ],
+            false,
+            Allowance::Page,
         );
-        responses.insert("400".into(), page("an error page: the client or its redirect URI is not known good, so the browser is not redirected"));
-        responses.insert(
-            "403".into(),
-            page("an error page: the client may not use this server"),
-        );
-        common(&mut responses, false);
-        limited(&mut responses, true);
-        op["responses"] = Value::Object(responses);
     }
 
     let login = json!({
@@ -202,40 +251,41 @@ pub(super) fn describe(doc: &mut Value) {
         },
         "required": ["csrf_token", "request"],
     });
-    if let Some(op) = operation(doc, "post", "/oauth/login") {
-        op["requestBody"] = form(
+    form_endpoint(
+        doc,
+        "/oauth/login",
+        (
             login,
             json!({"username": "dana", "password": "a long password", "action": "login", "csrf_token": "…", "request": "…"}),
-        );
-        let mut responses = serde_json::Map::new();
-        responses.insert("200".into(), page("the consent page"));
-        responses.insert(
-            "303".into(),
-            redirect("to the client's redirect URI (a remembered consent, or cancelled)"),
-        );
-        responses.insert(
-            "400".into(),
-            page("the log-in page again (fields missing) or an error page (expired form)"),
-        );
-        responses.insert(
-            "401".into(),
-            page("the log-in page again: wrong user name or password"),
-        );
-        responses.insert(
-            "403".into(),
-            page("an error page: missing or wrong CSRF token, or a forged request state"),
-        );
-        responses.insert(
-            "429".into(),
-            page(
-                "the log-in page again: locked out after failed attempts; or an error page: \
-                  too many requests from this address (`Retry-After`, `[oauth.rate_limits]`)",
+        ),
+        [
+            ("200", page("the consent page")),
+            (
+                "303",
+                redirect("to the client's redirect URI (a remembered consent, or cancelled)"),
             ),
-        );
-        common(&mut responses, true);
-        limited(&mut responses, true);
-        op["responses"] = Value::Object(responses);
-    }
+            (
+                "400",
+                page("the log-in page again (fields missing) or an error page (expired form)"),
+            ),
+            (
+                "401",
+                page("the log-in page again: wrong user name or password"),
+            ),
+            (
+                "403",
+                page("an error page: missing or wrong CSRF token, or a forged request state"),
+            ),
+            (
+                "429",
+                page(
+                    "the log-in page again: locked out after failed attempts; or an error page: \
+                  too many requests from this address (`Retry-After`, `[oauth.rate_limits]`)",
+                ),
+            ),
+        ],
+        Allowance::Page,
+    );
 
     let consent = json!({
         "type": "object",
@@ -247,28 +297,29 @@ pub(super) fn describe(doc: &mut Value) {
         },
         "required": ["csrf_token", "request"],
     });
-    if let Some(op) = operation(doc, "post", "/oauth/consent") {
-        op["requestBody"] = form(
+    form_endpoint(
+        doc,
+        "/oauth/consent",
+        (
             consent,
             json!({"decision": "allow", "csrf_token": "…", "request": "…"}),
-        );
-        let mut responses = serde_json::Map::new();
-        responses.insert(
-            "303".into(),
-            redirect("to the client's redirect URI with a code or `access_denied`"),
-        );
-        responses.insert(
-            "400".into(),
-            page("an error page: the form expired or is incomplete"),
-        );
-        responses.insert(
-            "403".into(),
-            page("an error page: missing or wrong CSRF token, or a forged request state"),
-        );
-        common(&mut responses, true);
-        limited(&mut responses, true);
-        op["responses"] = Value::Object(responses);
-    }
+        ),
+        [
+            (
+                "303",
+                redirect("to the client's redirect URI with a code or `access_denied`"),
+            ),
+            (
+                "400",
+                page("an error page: the form expired or is incomplete"),
+            ),
+            (
+                "403",
+                page("an error page: missing or wrong CSRF token, or a forged request state"),
+            ),
+        ],
+        Allowance::Page,
+    );
 
     let client_auth = [
         (
@@ -305,16 +356,18 @@ pub(super) fn describe(doc: &mut Value) {
         token["properties"][name] = schema.clone();
         revoke["properties"][name] = schema.clone();
     }
-    if let Some(op) = operation(doc, "post", "/oauth/token") {
-        op["requestBody"] = form(
+    form_endpoint(
+        doc,
+        "/oauth/token",
+        (
             token,
             json!({"grant_type": "authorization_code", "code": "…", "redirect_uri": "http://127.0.0.1:33418/callback",
                    "code_verifier": "…", "client_id": "b5f0c8e2-6d3a-4f9e-9c1b-2a7d4e8f0a13"}),
-        );
-        let mut responses = serde_json::Map::new();
-        responses.insert(
-            "200".into(),
-            json!({ "description": "the tokens (RFC 6749 §5.1)", "content": json_content(json!({
+        ),
+        [
+            (
+                "200",
+                json!({ "description": "the tokens (RFC 6749 §5.1)", "content": json_content(json!({
                 "type": "object",
                 "properties": {
                     "access_token": { "type": "string" },
@@ -325,38 +378,38 @@ pub(super) fn describe(doc: &mut Value) {
                 },
                 "required": ["access_token", "token_type"],
             })) }),
-        );
-        responses.insert(
-            "400".into(),
-            oauth_error("a missing or wrong parameter, an invalid grant (RFC 6749 §5.2)"),
-        );
-        responses.insert(
-            "401".into(),
-            oauth_error("client authentication failed (`invalid_client`)"),
-        );
-        common(&mut responses, true);
-        limited(&mut responses, false);
-        op["responses"] = Value::Object(responses);
-    }
-    if let Some(op) = operation(doc, "post", "/oauth/revoke") {
-        op["requestBody"] = form(
+            ),
+            (
+                "400",
+                oauth_error("a missing or wrong parameter, an invalid grant (RFC 6749 §5.2)"),
+            ),
+            (
+                "401",
+                oauth_error("client authentication failed (`invalid_client`)"),
+            ),
+        ],
+        Allowance::OAuthError,
+    );
+    form_endpoint(
+        doc,
+        "/oauth/revoke",
+        (
             revoke,
             json!({"token": "…", "token_type_hint": "refresh_token", "client_id": "b5f0c8e2-6d3a-4f9e-9c1b-2a7d4e8f0a13"}),
-        );
-        let mut responses = serde_json::Map::new();
-        responses.insert(
-            "200".into(),
-            json!({ "description": "revoked (also for an unknown token, RFC 7009 §2.2)" }),
-        );
-        responses.insert("400".into(), oauth_error("a missing or wrong parameter"));
-        responses.insert(
-            "401".into(),
-            oauth_error("client authentication failed (`invalid_client`)"),
-        );
-        common(&mut responses, true);
-        limited(&mut responses, false);
-        op["responses"] = Value::Object(responses);
-    }
+        ),
+        [
+            (
+                "200",
+                json!({ "description": "revoked (also for an unknown token, RFC 7009 §2.2)" }),
+            ),
+            ("400", oauth_error("a missing or wrong parameter")),
+            (
+                "401",
+                oauth_error("client authentication failed (`invalid_client`)"),
+            ),
+        ],
+        Allowance::OAuthError,
+    );
     if let Some(op) = operation(doc, "post", "/oauth/register") {
         let uris = json!({ "type": "array", "items": { "type": "string" } });
         op["requestBody"] = json!({
@@ -384,10 +437,12 @@ pub(super) fn describe(doc: &mut Value) {
                              "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"] },
             } },
         });
-        let mut responses = serde_json::Map::new();
-        responses.insert(
-            "201".into(),
-            json!({ "description": "the registered client (RFC 7591 §3.2.1)", "content": json_content(json!({
+        respond(
+            op,
+            [
+                (
+                    "201",
+                    json!({ "description": "the registered client (RFC 7591 §3.2.1)", "content": json_content(json!({
                 "type": "object",
                 "properties": {
                     "client_id": { "type": "string" },
@@ -397,34 +452,39 @@ pub(super) fn describe(doc: &mut Value) {
                 },
                 "required": ["client_id", "redirect_uris"],
             })) }),
+                ),
+                (
+                    "400",
+                    oauth_error(
+                        "`invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2)",
+                    ),
+                ),
+                (
+                    "401",
+                    oauth_error(
+                        "an initial access token is configured and the request lacks it (`invalid_token`)",
+                    ),
+                ),
+                (
+                    "403",
+                    oauth_error("dynamic client registration is disabled (`access_denied`)"),
+                ),
+            ],
+            true,
+            Allowance::OAuthError,
         );
-        responses.insert(
-            "400".into(),
-            oauth_error("`invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2)"),
-        );
-        responses.insert(
-            "401".into(),
-            oauth_error(
-                "an initial access token is configured and the request lacks it (`invalid_token`)",
-            ),
-        );
-        responses.insert(
-            "403".into(),
-            oauth_error("dynamic client registration is disabled (`access_denied`)"),
-        );
-        common(&mut responses, true);
-        limited(&mut responses, false);
-        op["responses"] = Value::Object(responses);
     }
     for path in ["/oauth/token", "/oauth/revoke", "/oauth/register"] {
         if let Some(op) = operation(doc, "options", path) {
-            let mut responses = serde_json::Map::new();
-            responses.insert(
-                "204".into(),
-                json!({ "description": "CORS preflight: any origin may call this endpoint (it uses no cookies)" }),
+            respond(
+                op,
+                [(
+                    "204",
+                    json!({ "description": "CORS preflight: any origin may call this endpoint (it uses no cookies)" }),
+                )],
+                false,
+                Allowance::None,
             );
-            common(&mut responses, false);
-            op["responses"] = Value::Object(responses);
         }
     }
 }
