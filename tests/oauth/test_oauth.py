@@ -452,6 +452,28 @@ def test_the_forms_need_the_csrf_token_of_the_browsers_own_cookie(server, client
     assert login.headers["x-frame-options"] == "DENY"
 
 
+def test_a_denied_consent_returns_access_denied_and_is_audited(server, client_id):
+    _, challenge = pkce()
+    browser = Browser()
+    try:
+        final = browser.sign_in(
+            authorization_url(server, client_id, challenge), "viewer", PASSWORD, "deny"
+        )
+    finally:
+        browser.close()
+    params, location = redirect_params(final)
+    assert location.startswith(REDIRECT + "?"), location
+    assert params["error"] == "access_denied" and "code" not in params, params
+    assert params["state"] == "s-1" and params["iss"] == server.url, params
+    denied = [
+        e
+        for e in audit_events(server, "oauth.consent_denied")
+        if e["details"].get("client_id") == client_id
+    ]
+    assert denied and denied[0]["success"] is False, denied
+    assert denied[0]["event_type"] == "auth_failure", denied[0]
+
+
 def test_the_console_signs_in_as_a_first_party_public_client(server):
     meta = server.request("GET", "/.well-known/oauth-authorization-server").json
     assert meta["issuer"] == server.url
