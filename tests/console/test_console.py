@@ -3,7 +3,8 @@ against the real binary. One server and one browser for the whole module.
 
 Every page is checked with axe-core (no serious or critical violation), saved as a screenshot
 (under target/console-screenshots, or MCP_CONSOLE_SCREENSHOTS), and the page must have had no
-Content-Security-Policy violation, no dialog and no script error by the end of each test."""
+Content-Security-Policy violation, no dialog and no script error by the end of each test. Each
+browser test also leaves a screenshot of where it ended (`test-<name>.png`)."""
 
 import base64
 import hashlib
@@ -112,6 +113,19 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def last_screen(request):
+    """Every browser test leaves a screenshot of where it ended (passed or failed) beside the
+    pages' ones: `test-<test name>.png`."""
+    yield
+    if "browser" in request.fixturenames:
+        driver = request.getfixturevalue("browser")
+        try:
+            driver.save_screenshot(str(SHOTS / f"test-{request.node.name}.png"))
+        except Exception as e:  # noqa: BLE001 - a lost screenshot must not fail the test
+            print(f"no final screenshot for {request.node.name}: {e}")
 
 
 # ------------------------------------------------------------------ helpers
