@@ -900,6 +900,17 @@ def test_every_signed_in_user_sees_the_build_version_and_the_api_reference_link(
     link = visible(browser, "footer a#api-reference")
     assert link.get_attribute("href") == server.url + "/api-docs/"
     check_page(browser, "footer-viewer")
+    # Role-aware: a viewer (tools:read, tools:lint, graph:query) gets the Lint tab only and
+    # the graph page without its write forms.
+    go(browser, "tools")
+    visible(browser, ".CodeMirror")
+    tabs = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "[role=tab]")]
+    assert tabs == ["Lint"], tabs
+    go(browser, "graph")
+    visible(browser, "textarea.code")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-action=upsert-node]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-action=delete-node]")
+    link = visible(browser, "footer a#api-reference")
     link.click()
     wait(browser, lambda d: d.current_url == server.url + "/api-docs/")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".info .title"))
