@@ -116,6 +116,13 @@ pub fn run_finished(tool: &str, value: &Value) -> (LoggingLevel, Value) {
         Some(limit) => {
             data["event"] = json!("run_killed");
             data["limit"] = json!(limit);
+            // What the limit most likely means (e.g. a timeout at the memory limit: memory).
+            if let Some(notes) = run
+                .get("notes")
+                .filter(|n| n.as_array().is_some_and(|n| !n.is_empty()))
+            {
+                data["notes"] = notes.clone();
+            }
             (LoggingLevel::Warning, data)
         }
         None => (LoggingLevel::Info, data),
@@ -134,6 +141,15 @@ mod tests {
         assert_eq!(level, LoggingLevel::Warning);
         assert_eq!(data["event"], "run_killed");
         assert_eq!(data["limit"], "wall_time");
+        assert!(data.get("notes").is_none(), "{data}");
+        let thrashed = json!({"exit_code": null, "signal": 9, "timed_out": true,
+            "memory_limit_reached": true, "notes": ["memory: the run was at its memory limit …"]});
+        let (_, data) = run_finished("run_tests", &thrashed);
+        assert_eq!(data["limit"], "wall_time");
+        assert_eq!(
+            data["notes"][0],
+            "memory: the run was at its memory limit …"
+        );
         let fine = json!({"success": true, "exit_code": 0, "duration_ms": 12});
         let (level, data) = run_finished("execute_code", &fine);
         assert_eq!(level, LoggingLevel::Info);
