@@ -1598,6 +1598,17 @@ def test_files_limits_and_each_language_in_the_tools_page(browser, server):
     click(browser, "[data-action=execute]")
     facts = text_in(browser, "[data-result=execute]", "timed out: yes").text
     assert "succeeded" not in facts, facts
+
+    # Past a memory limit set on the page: the note says memory ended it and what to raise.
+    set_code(browser, "data = b'x' * (96 << 20)\nprint(len(data))\n")
+    wall.clear()
+    memory = browser.find_element(
+        By.XPATH, "//label[text()='Memory (bytes)']/following-sibling::input"
+    )
+    memory.send_keys(str(32 << 20))
+    click(browser, "[data-action=execute]")
+    note = text_in(browser, "p[data-note=run]", "memory:").text
+    assert "limits.memory_bytes = 32 MiB" in note, note
     assert_clean(browser)
 
 

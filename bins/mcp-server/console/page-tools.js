@@ -31,7 +31,9 @@ function runResult(r) {
     flag('out of memory', r.oom_killed),
     flag('output truncated', r.truncated, 'warn'),
     r.peak_memory_bytes != null ? h('span', { class: 'badge' }, `peak memory: ${(r.peak_memory_bytes / 1048576).toFixed(1)} MiB`) : null);
-  return [facts,
+  // What the limits hit most likely mean (e.g. memory, not time, ended a run that timed out).
+  const notes = (r.notes || []).map((n) => h('p', { class: 'note', 'data-note': 'run' }, n));
+  return [facts, ...notes,
     h('h3', {}, 'stdout'), h('pre', { class: 'output', 'data-stream': 'stdout', tabindex: '0' }, r.stdout),
     h('h3', {}, 'stderr'), h('pre', { class: 'output', 'data-stream': 'stderr', tabindex: '0' }, r.stderr)];
 }
@@ -141,7 +143,9 @@ export function render(root, { can }) {
             h('span', { class: 'badge' }, `skipped: ${r.skipped}`),
             h('span', { class: 'badge' }, `exit code: ${r.exit_code ?? '–'}`),
             h('span', { class: 'badge' }, `duration: ${r.duration_ms} ms`),
-            flag('timed out', r.timed_out)),
+            flag('timed out', r.timed_out),
+            flag('out of memory', r.oom_killed)),
+          ...(r.notes || []).map((n) => h('p', { class: 'note', 'data-note': 'test' }, n)),
           table('Tests', ['Test', 'Outcome', 'Duration (ms)', 'Message'], r.tests.map((t) => [
             t.name, h('span', { class: `outcome ${t.outcome}` }, t.outcome),
             t.duration_ms == null ? '' : Number(t.duration_ms).toFixed(2),
