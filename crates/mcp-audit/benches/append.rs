@@ -2,19 +2,25 @@
 //! feature and a Bolt server in `MCP_TEST_NEO4J_URI`) Bolt sinks, plus the logger end to end
 //! (log then flush) into SQLite. Goal: at least 50 000 events/s to SQLite with batching.
 //!
+//! `logger/enqueue` is the cost a request pays per audit event: building the server's
+//! `authz_granted` event and handing it to [`AuditLogger::try_log`], with the logger's writer
+//! draining the queue on another thread (into a sink that discards, so only the logger's
+//! own work is measured).
+//!
 //! Run: `cargo bench -p mcp-audit --all-features --bench append -- --warm-up-time 1 --measurement-time 3`
 //! (start a Bolt server first with `./scripts/bolt-server start DIR && source DIR/env`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
 };
 use mcp_audit::{
-    AuditEvent, AuditLogger, AuditLoggerConfig, AuditSink, EventType, MemoryAuditSink,
-    SqliteAuditSink,
+    AuditEvent, AuditFilter, AuditLogger, AuditLoggerConfig, AuditSink, ChainHead, ChainReport,
+    EventType, MemoryAuditSink, SqliteAuditSink, StoreError, StoredEvent,
 };
 use tokio::runtime::Runtime;
 
@@ -129,6 +135,61 @@ fn logger(c: &mut Criterion) {
     group.finish();
 }
 
+/// A sink that takes every batch and keeps nothing: the logger's own cost, without a store's.
+struct Discard;
+
+#[async_trait]
+impl AuditSink for Discard {
+    async fn append(&self, _: &[AuditEvent]) -> Result<ChainHead, StoreError> {
+        Ok(ChainHead::genesis())
+    }
+
+    async fn query(&self, _: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        Ok(ChainReport {
+            checked: 0,
+            head: ChainHead::genesis(),
+            broken: None,
+        })
+    }
+}
+
+/// The event the server records for every guarded request (`Allowed<P>`): an `authz_granted`
+/// with the request's context and the decision's reason.
+fn guarded_read_event() -> AuditEvent {
+    AuditEvent::authorization(
+        "0198e7b2-52c1-7a3e-9d4f-1c2b3a4d5e6f",
+        "/api/v1/tools",
+        "tools:read",
+        true,
+    )
+    .with_detail("username", "bench-user")
+    .with_detail("reason", "granted by role developer")
+    .with_ip("127.0.0.1".parse().ok())
+    .with_request_id("0198e7b2-52c1-7a3e-9d4f-1c2b3a4d5e70")
+    .with_user_agent("wrk")
+}
+
+fn enqueue(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("logger/enqueue");
+    group.throughput(Throughput::Elements(1));
+    let logger = {
+        let _enter = rt.enter();
+        // Room for every event of a run, so `try_log` never finds the queue full.
+        let config = AuditLoggerConfig::default().queue_capacity(50_000_000);
+        AuditLogger::new(Discard, config).unwrap()
+    };
+    group.bench_function("try_log", |b| {
+        b.iter(|| logger.try_log(guarded_read_event()).unwrap());
+    });
+    rt.block_on(logger.flush(Duration::from_secs(60))).unwrap();
+    group.finish();
+}
+
 /// Appends over real Bolt. Skipped, with the harness's printed reason, without a Bolt server.
 #[cfg(feature = "neo4j")]
 fn bolt(c: &mut Criterion) {
@@ -155,5 +216,5 @@ fn bolt(_: &mut Criterion) {
     println!("append/bolt: SKIPPED (built without the neo4j feature)");
 }
 
-criterion_group!(benches, memory, sqlite, logger, bolt);
+criterion_group!(benches, enqueue, memory, sqlite, logger, bolt);
 criterion_main!(benches);

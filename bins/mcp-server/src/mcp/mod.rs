@@ -238,7 +238,7 @@ impl McpServer {
                 let (state, token) = &**identity;
                 let ctx = CallContext {
                     route,
-                    request_id: uuid::Uuid::new_v4().to_string(),
+                    request_id: crate::request_id::new(),
                     user_agent: Some("mcp-stdio".into()),
                     ip: None,
                 };

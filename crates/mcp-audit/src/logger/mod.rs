@@ -87,6 +87,9 @@ impl std::fmt::Debug for Shared {
 #[derive(Debug)]
 struct QueueState {
     queue: VecDeque<AuditEvent>,
+    /// Events the worker has taken from the queue and is storing (they still count against
+    /// the capacity and as pending until stored).
+    in_flight: usize,
     spill: Option<SpillFile>,
     /// Set when the last logger handle is dropped: the worker stops once the queue is empty.
     shutdown: bool,
@@ -111,11 +114,16 @@ impl QueueState {
     /// Whether an event may join the queue now: there is room, and nothing waits in the spill
     /// file (which keeps the order of events).
     fn has_room(&self, capacity: usize) -> bool {
-        !self.spilling() && self.queue.len() < capacity
+        !self.spilling() && self.queued() < capacity
+    }
+
+    /// Events in memory: queued, or taken by the worker and not yet stored.
+    fn queued(&self) -> usize {
+        self.queue.len() + self.in_flight
     }
 
     fn pending(&self) -> usize {
-        self.queue.len() + self.spill.as_ref().map_or(0, SpillFile::pending)
+        self.queued() + self.spill.as_ref().map_or(0, SpillFile::pending)
     }
 }
 
@@ -159,6 +167,7 @@ impl AuditLogger {
             sink: Arc::new(sink),
             state: Mutex::new(QueueState {
                 queue: VecDeque::with_capacity(config.queue_capacity.min(4096)),
+                in_flight: 0,
                 spill,
                 shutdown: false,
                 waiters: HashMap::new(),
@@ -377,7 +386,7 @@ impl AuditLogger {
         };
         let state = shared.lock();
         LoggerStats {
-            queued: state.queue.len(),
+            queued: state.queued(),
             spilled: state.spill.as_ref().map_or(0, SpillFile::pending),
             dropped: shared.dropped.load(Ordering::Relaxed),
             rejected: shared.rejected.load(Ordering::Relaxed),

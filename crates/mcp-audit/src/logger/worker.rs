@@ -13,7 +13,7 @@ use super::{Outcome, Shared, is_permanent};
 use crate::event::AuditEvent;
 
 enum Next {
-    /// The oldest `n` queued events (still in the queue until stored).
+    /// The oldest queued events, taken out of the queue (counted in `in_flight` until stored).
     Queue(Vec<AuditEvent>),
     /// Events read back from the spill file.
     Spill(SpilledBatch),
@@ -31,7 +31,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             Next::Queue(events) => {
                 let mut rejected = deliver(&shared, &events, &mut outage).await;
                 let mut state = shared.lock();
-                state.queue.drain(..events.len());
+                state.in_flight = 0;
                 if !state.waiters.is_empty() {
                     for event in &events {
                         if let Some(done) = state.waiters.remove(&event.event_id) {
@@ -70,10 +70,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
 async fn next_batch(shared: &Shared) -> Next {
     let spill_range = {
-        let state = shared.lock();
+        let mut state = shared.lock();
         if !state.queue.is_empty() {
             let n = state.queue.len().min(shared.config.batch_size);
-            return Next::Queue(state.queue.iter().take(n).cloned().collect());
+            state.in_flight = n;
+            return Next::Queue(state.queue.drain(..n).collect());
         }
         match state.spill.as_ref() {
             Some(spill) if spill.pending() > 0 => {

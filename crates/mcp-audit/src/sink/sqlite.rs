@@ -226,19 +226,17 @@ fn prepare(event: &AuditEvent) -> PreparedRow {
 }
 
 fn read_head(conn: &Connection) -> Result<ChainHead, StoreError> {
-    conn.query_row(
-        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-        [],
-        |r| {
+    conn.prepare_cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .map_err(map_err("prepare chain head"))?
+        .query_row([], |r| {
             Ok(ChainHead {
                 seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
                 hash: r.get(1)?,
             })
-        },
-    )
-    .optional()
-    .map_err(map_err("read chain head"))
-    .map(|head| head.unwrap_or_else(ChainHead::genesis))
+        })
+        .optional()
+        .map_err(map_err("read chain head"))
+        .map(|head| head.unwrap_or_else(ChainHead::genesis))
 }
 
 fn append_rows(
