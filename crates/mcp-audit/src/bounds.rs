@@ -63,7 +63,34 @@ fn needs_bounding(details: &Map<String, Value>) -> bool {
     details
         .iter()
         .any(|(k, v)| k.len() > bounded::MAX_TEXT_BYTES || long_strings(v))
-        || canonical::map(details).len() > MAX_DETAILS_BYTES
+        // The canonical text is written only when the cheap bound cannot rule out a cut (the
+        // sink writes it again anyway, once per event).
+        || (map_size_bound(details) > MAX_DETAILS_BYTES
+            && canonical::map(details).len() > MAX_DETAILS_BYTES)
+}
+
+/// At least the length of `map`'s canonical JSON: every byte of a string counted as the
+/// longest escape (`\u00XX`, six bytes), every number as 32 bytes (`serde_json` writes at most
+/// 20 for an integer and 24 for a float).
+fn map_size_bound(map: &Map<String, Value>) -> usize {
+    2 + map
+        .iter()
+        .map(|(k, v)| str_size_bound(k) + 1 + value_size_bound(v) + 1)
+        .sum::<usize>()
+}
+
+fn str_size_bound(s: &str) -> usize {
+    2 + 6 * s.len()
+}
+
+fn value_size_bound(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 32,
+        Value::String(s) => str_size_bound(s),
+        Value::Array(items) => 2 + items.iter().map(|v| value_size_bound(v) + 1).sum::<usize>(),
+        Value::Object(m) => map_size_bound(m),
+    }
 }
 
 fn bound_value(v: Value) -> Value {
@@ -168,6 +195,54 @@ mod tests {
         );
         // Bounding again changes nothing.
         assert_eq!(bounded.clone().bounded(), bounded);
+    }
+
+    #[test]
+    fn the_size_bound_is_never_below_the_canonical_size() {
+        let details: Map<String, Value> = serde_json::from_value(json!({
+            "plain": "text",
+            "controls": "\u{1}\u{1f}\"\\\n",
+            "unicode": "żółw 🐢",
+            "numbers": [0, -1, u64::MAX, i64::MIN, 1.5e300, -2.2250738585072014e-308, 0.1],
+            "nested": {"b": [true, false, null, {"x": "\u{7f}"}], "a": {}},
+            "": [],
+        }))
+        .unwrap();
+        assert!(map_size_bound(&details) >= canonical::map(&details).len());
+        for (key, value) in &details {
+            let one = Map::from_iter([(key.clone(), value.clone())]);
+            assert!(map_size_bound(&one) >= canonical::map(&one).len(), "{key}");
+        }
+        assert!(map_size_bound(&Map::new()) >= 2);
+    }
+
+    /// Details whose canonical JSON is exactly `size` bytes of plain text (no escapes, so the
+    /// cheap bound is far above the real size and the exact size has to decide).
+    fn details_of_size(size: usize) -> Map<String, Value> {
+        let mut details = Map::new();
+        let mut i = 0;
+        loop {
+            let mut with_last = details.clone();
+            with_last.insert("z".to_owned(), json!(""));
+            let room = size - canonical::map(&with_last).len();
+            if room <= bounded::MAX_TEXT_BYTES {
+                details.insert("z".to_owned(), json!("a".repeat(room)));
+                return details;
+            }
+            details.insert(format!("k{i:03}"), json!("a".repeat(400)));
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn details_just_over_the_limit_are_cut_and_just_under_are_kept() {
+        let fits = details_of_size(MAX_DETAILS_BYTES);
+        assert_eq!(canonical::map(&fits).len(), MAX_DETAILS_BYTES);
+        let mut event = AuditEvent::new(EventType::DataRead);
+        event.details = fits;
+        assert_eq!(event.clone().bounded(), event);
+        event.details = details_of_size(MAX_DETAILS_BYTES + 1);
+        assert!(event.bounded().details.contains_key("details_cut"));
     }
 
     #[test]
