@@ -1,8 +1,8 @@
 //! The binary's modules form layers with no import back up (docs/architecture.md, "Layers").
 //!
-//! [`LAYERS`] lists the top-level modules from the bottom up; a module may use (`crate::x`)
-//! only modules of lower layers, never one of its own layer or above, and nothing uses the crate
-//! root (`lib.rs`, which wires everything). The test reads the sources, so a new import that
+//! [`LAYERS`] lists the top-level modules from the bottom up; a module may use (`crate::x`, or
+//! `super::…::x` climbing to the crate root) only modules of lower layers, never one of its own
+//! layer or above, and nothing uses the crate root (`lib.rs`, which wires everything). The test reads the sources, so a new import that
 //! breaks the order fails here and a new module must be placed in the table. Unit-test modules
 //! (`#[cfg(test)] mod tests`) are exempt: they may build the whole application.
 
@@ -75,28 +75,57 @@ fn crate_paths(code: &str) -> Vec<String> {
         if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
             continue;
         }
-        let rest = &code[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0usize;
-            let mut item_start = true;
-            for (i, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => item_start = true,
-                    c if item_start && !c.is_whitespace() => {
-                        item_start = false;
-                        found.push(ident(&group[i..]).to_owned());
-                    }
-                    _ => {}
-                }
-            }
-        } else {
-            found.push(ident(rest).to_owned());
+        first_segments(&code[at + "crate::".len()..], &mut found);
+    }
+    found
+}
+
+/// The first path segment after the crate root of every `super::…` path in `code` that climbs
+/// to the root, in a file whose module is `depth` levels below it (`super::super::x` in
+/// `a/b.rs` names the top-level module `x`); paths that stay inside the file's own top-level
+/// module are left out.
+fn super_paths(code: &str, depth: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("super::") {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let mut rest = &code[at..];
+        let mut climbs = 0;
+        while let Some(after) = rest.strip_prefix("super::") {
+            rest = after;
+            climbs += 1;
+        }
+        if climbs >= depth {
+            first_segments(rest, &mut found);
         }
     }
     found
+}
+
+/// Pushes the first segment of the path that `rest` starts with, or of each item when it
+/// starts with a `{…}` group.
+fn first_segments(rest: &str, found: &mut Vec<String>) {
+    if let Some(group) = rest.strip_prefix('{') {
+        let mut depth = 0usize;
+        let mut item_start = true;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => item_start = true,
+                c if item_start && !c.is_whitespace() => {
+                    item_start = false;
+                    found.push(ident(&group[i..]).to_owned());
+                }
+                _ => {}
+            }
+        }
+    } else {
+        found.push(ident(rest).to_owned());
+    }
 }
 
 /// Every `.rs` file under `dir`.
@@ -129,8 +158,13 @@ fn no_module_uses_a_module_of_its_own_layer_or_above() {
             violations.push(format!("{module} is in no layer of LAYERS"));
             continue;
         };
+        // How deep the file's module sits: `a.rs` and `a/mod.rs` are 1, `a/b.rs` is 2.
+        let depth = relative.iter().count()
+            - usize::from(relative.file_name().is_some_and(|name| name == "mod.rs"));
         let code = production_code(&std::fs::read_to_string(file).unwrap());
-        for used in crate_paths(&code) {
+        let mut used_paths = crate_paths(&code);
+        used_paths.extend(super_paths(&code, depth));
+        for used in used_paths {
             checked += 1;
             if used == module {
                 continue;
@@ -138,12 +172,12 @@ fn no_module_uses_a_module_of_its_own_layer_or_above() {
             match layer_of(&used) {
                 Some(theirs) if theirs < own => {}
                 Some(_) => violations.push(format!(
-                    "{}: {module} uses crate::{used}, which is not in a lower layer",
+                    "{}: {module} uses {used} (through crate:: or super::), which is not in a lower layer",
                     relative.display()
                 )),
                 // Only a crate-root item (a re-export or `run`) or a typo is in no layer.
                 None => violations.push(format!(
-                    "{}: {module} uses crate::{used}, which is the crate root or unknown",
+                    "{}: {module} uses {used:?} (through crate:: or super::), which is the crate root or unknown",
                     relative.display()
                 )),
             }
@@ -164,6 +198,24 @@ fn the_scan_sees_grouped_and_inline_paths_and_skips_comments_and_tests() {
          mod tests { use crate::tested; }\n",
     );
     assert_eq!(crate_paths(&code), ["a", "b", "e", "g"]);
+}
+
+#[test]
+fn the_scan_follows_super_paths_that_climb_to_the_crate_root() {
+    let code = production_code(
+        "use super::super::{routes, config::Config};\n\
+         use super::sibling;\n\
+         let x = super::super::super::ops::run();\n",
+    );
+    // In `a/b.rs` (depth 2) two `super`s reach the root; one stays inside `a`.
+    assert_eq!(super_paths(&code, 2), ["routes", "config", "ops"]);
+    // In `a/b/c.rs` (depth 3) only the three-`super` path leaves `a`.
+    assert_eq!(super_paths(&code, 3), ["ops"]);
+    // In `a.rs` (depth 1) every `super` path names a top-level module.
+    assert_eq!(
+        super_paths(&code, 1),
+        ["routes", "config", "sibling", "ops"]
+    );
 }
 
 #[test]
