@@ -314,6 +314,18 @@ def api(server, method, path, token=None, body=None):
     return server.request(method, path, body, token=token)
 
 
+def add_user(server, token, name, role):
+    """Creates `name` with the password `<name>-password-1` and one role, through the API."""
+    r = api(
+        server,
+        "POST",
+        "/api/v1/users",
+        token,
+        {"username": name, "password": f"{name}-password-1", "roles": [role]},
+    )
+    assert r.status in (200, 201), r
+
+
 # ------------------------------------------------------------------ server side
 
 
@@ -780,14 +792,7 @@ def test_admin_resets_a_password_and_deletes_a_user_through_dialogs(browser, ser
     assert server_offers(server, "post", "/api/v1/users/{username}/password")
     token = sign_in(browser, server, *ADMIN)
     for name in ["erin", "gus"]:
-        r = api(
-            server,
-            "POST",
-            "/api/v1/users",
-            token,
-            {"username": name, "password": f"{name}-password-1", "roles": ["viewer"]},
-        )
-        assert r.status in (200, 201), r
+        add_user(server, token, name, "viewer")
     go(browser, "users")
     visible(browser, "[data-username=erin]")
 
@@ -837,14 +842,7 @@ def test_a_user_changes_their_own_password(browser, server):
         None,
         {"username": ADMIN[0], "password": ADMIN[1]},
     )
-    r = api(
-        server,
-        "POST",
-        "/api/v1/users",
-        admin.json["access_token"],
-        {"username": "finn", "password": "finn-password-1", "roles": ["viewer"]},
-    )
-    assert r.status in (200, 201), r
+    add_user(server, admin.json["access_token"], "finn", "viewer")
     old = sign_in(browser, server, "finn", "finn-password-1")
     click(browser, "#change-password")
     visible(browser, "dialog[open]")
@@ -882,14 +880,7 @@ def test_every_signed_in_user_sees_the_build_version_and_the_api_reference_link(
     admin = api(
         server, "POST", "/auth/token", None, {"username": ADMIN[0], "password": ADMIN[1]}
     )
-    r = api(
-        server,
-        "POST",
-        "/api/v1/users",
-        admin.json["access_token"],
-        {"username": "vera", "password": "vera-password-1", "roles": ["viewer"]},
-    )
-    assert r.status in (200, 201), r
+    add_user(server, admin.json["access_token"], "vera", "viewer")
     version = server.cli("--version").stdout.split()[-1]
     # Not to anonymous callers: /api/v1/me needs a token.
     assert api(server, "GET", "/api/v1/me").status == 401
@@ -1295,14 +1286,7 @@ def test_connected_apps_are_listed_and_disconnected_by_the_user_and_by_an_admin(
     admin = api(
         server, "POST", "/auth/token", None, {"username": ADMIN[0], "password": ADMIN[1]}
     ).json["access_token"]
-    r = api(
-        server,
-        "POST",
-        "/api/v1/users",
-        admin,
-        {"username": "hana", "password": "hana-password-1", "roles": ["viewer"]},
-    )
-    assert r.status in (200, 201), r
+    add_user(server, admin, "hana", "viewer")
     # An MCP client registers itself with a name of its choosing (markup included).
     r = api(
         server,
@@ -1460,14 +1444,7 @@ def test_graph_audit_and_users_actions_work_with_the_keyboard(browser, server):
 
 def test_audit_filters_by_user_outcome_and_time_range(browser, server):
     admin = sign_in(browser, server, *ADMIN)
-    r = api(
-        server,
-        "POST",
-        "/api/v1/users",
-        admin,
-        {"username": "uma", "password": "uma-password-1", "roles": ["viewer"]},
-    )
-    assert r.status in (200, 201), r
+    add_user(server, admin, "uma", "viewer")
     assert not can_sign_in(server, "uma", "not-her-password")
     assert can_sign_in(server, "uma", "uma-password-1")
     go(browser, "audit")
@@ -1512,14 +1489,7 @@ def test_audit_filters_by_user_outcome_and_time_range(browser, server):
 
 def test_admin_disables_and_enables_a_user_and_takes_a_role(browser, server):
     admin = sign_in(browser, server, *ADMIN)
-    r = api(
-        server,
-        "POST",
-        "/api/v1/users",
-        admin,
-        {"username": "otto", "password": "otto-password-1", "roles": ["developer"]},
-    )
-    assert r.status in (200, 201), r
+    add_user(server, admin, "otto", "developer")
     go(browser, "users")
     visible(browser, "[data-username=otto]")
     otto = lambda: browser.find_element(
