@@ -17,16 +17,23 @@
 //! After any failed append the cached head is dropped and re-read, so a partial write or a
 //! restarted server never leaves a gap.
 //!
-//! Round trips and atomicity: on Neo4j a batch is one auto-commit query (one round trip, all
-//! or nothing). FalkorDB caps a query at about 4 KiB (see `mcp_core::bolt`), so there a batch
-//! is packed, in chain order, into as few queries as fit under that cap (a few events each);
-//! a batch interrupted by an outage keeps its stored prefix (still a valid chain) and reports
-//! the error. An event whose query alone exceeds that size is refused on FalkorDB with
-//! [`StoreError::Invalid`].
+//! Round trips and atomicity: an append sends its events as positional lists (a list of
+//! values per event, in the order of [`row_list`]) in the query [`APPEND`], which stores the
+//! same properties as the key-value rows written before (readers see one layout). `seq` and
+//! `prev_hash` are not sent: the query derives them from the part's first `seq` and the
+//! previous event's hash, and it writes nothing unless the event before its first one is
+//! stored with that hash (a missing link makes the append fail with
+//! [`StoreError::Conflict`] and re-read the head). On Neo4j a batch is one such query (one
+//! round trip, all or nothing). FalkorDB caps a query at about 4 KiB (see
+//! `mcp_core::bolt`), so there a batch is packed, in chain order, into as few queries as fit
+//! under that cap (about a dozen events of usual size each); a batch interrupted by an outage
+//! keeps its stored prefix (still a valid chain) and reports the error, and a part whose
+//! predecessor is missing stores nothing. An event whose query alone exceeds that size is
+//! refused on FalkorDB with [`StoreError::Invalid`].
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
-use mcp_core::bolt::neo4rs::{BoltMap, BoltType, Row};
+use mcp_core::bolt::neo4rs::{BoltList, BoltNull, BoltType, Row};
 use mcp_core::bolt::{BoltClient, BoltConfig, BoltServer};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -39,15 +46,30 @@ use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 /// How often an append re-reads the head after losing a race for the next `seq` (Neo4j).
 const MAX_SEQ_RACES: u32 = 8;
 
-/// The append query: one node per row of `$rows`, in order.
-const APPEND: &str = "UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r";
+/// The append query. `$r` holds one positional list per event ([`row_list`]), `$s` the first
+/// event's `seq` and `$p` its `prev_hash`. It stores nothing unless `$s` is 1 or the event
+/// `$s - 1` is stored with hash `$p`, and returns how many events it stored (`n`). `MERGE` on
+/// `event_id` makes a retried query (after a lost reply) store each event once.
+const APPEND: &str = "OPTIONAL MATCH (p:AuditEvent {seq: $s - 1}) WHERE p.hash = $p \
+    WITH count(p) AS linked WHERE $s = 1 OR linked > 0 \
+    UNWIND range(0, size($r) - 1) AS i WITH i, $r[i] AS r \
+    MERGE (e:AuditEvent {event_id: r[0]}) \
+    SET e += {seq: $s + i, prev_hash: CASE i WHEN 0 THEN $p ELSE $r[i - 1][1] END, \
+    hash: r[1], event_type: r[2], timestamp: r[3], success: r[4], details: r[5], \
+    user_id: r[6], ip_address: r[7], user_agent: r[8], resource: r[9], action: r[10], \
+    request_id: r[11], session_id: r[12], duration_ms: r[13], error_message: r[14]} \
+    RETURN count(e) AS n";
 
-/// Bytes of rendered rows one FalkorDB append query may carry: its cap, less the query text,
-/// the parameter's name and brackets.
-const FALKORDB_ROWS_BUDGET: usize =
-    mcp_core::bolt::MAX_QUERY_TEXT - "CYPHER ".len() - APPEND.len() - "rows".len() - 8;
+/// Bytes of rendered rows one FalkorDB append query may carry: its cap, less `CYPHER `, the
+/// query text, the parameters `s` (an integer) and `p` (a hash), and the list's brackets.
+const FALKORDB_ROWS_BUDGET: usize = mcp_core::bolt::MAX_QUERY_TEXT
+    - "CYPHER ".len()
+    - APPEND.len()
+    - ("s".len() + 2 + 20)
+    - ("p".len() + 2 + 64 + 2)
+    - ("r".len() + 2 + 2);
 
-// Room for several events of usual size (a few hundred bytes each) per query.
+// Room for several events of usual size (about 280 rendered bytes each) per query.
 const _: () = assert!(FALKORDB_ROWS_BUDGET > 3_000);
 
 /// How many events `verify_chain` reads per query.
@@ -123,6 +145,7 @@ impl Neo4jAuditSink {
             *head = Some(current.clone());
             return Ok(current);
         }
+        let first = current.clone();
         let mut rows = Vec::with_capacity(events.len());
         for event in events {
             let details = canonical::map(&event.details);
@@ -130,18 +153,45 @@ impl Neo4jAuditSink {
                 &current.hash,
                 &canonical::event_with_details(event, &details),
             );
-            let seq = current.seq + 1;
-            rows.push(row_map(event, seq, &current.hash, &hash, details));
-            current = ChainHead { seq, hash };
+            rows.push(row_list(event, &hash, details));
+            current = ChainHead {
+                seq: current.seq + 1,
+                hash,
+            };
         }
-        let rows: Vec<BoltType> = rows.into_iter().map(BoltType::Map).collect();
         let parts = match self.client.server() {
             BoltServer::FalkorDb => pack(rows, FALKORDB_ROWS_BUDGET),
             _ => vec![rows],
         };
+        // The head each part continues: the batch's, then the last event of the part before.
+        let mut after = first;
         for part in parts {
-            let query = self.client.query(APPEND).param("rows", part);
-            self.client.run(query).await?;
+            let len = part.len();
+            let last_hash = last_hash(&part);
+            let query = self
+                .client
+                .query(APPEND)
+                .param("r", part)
+                .param("s", i64::try_from(after.seq + 1).unwrap_or(i64::MAX))
+                .param("p", after.hash.as_str());
+            let stored = self
+                .client
+                .write(query)
+                .await?
+                .first()
+                .and_then(|row| row.get::<i64>("n").ok())
+                .unwrap_or(0);
+            if usize::try_from(stored).ok() != Some(len) {
+                return Err(StoreError::Conflict(format!(
+                    "audit chain head moved: event {} is no longer the stored head \
+                     ({stored} of {len} events stored)",
+                    after.seq
+                )));
+            }
+            after = ChainHead {
+                seq: after.seq + u64::try_from(len).unwrap_or(u64::MAX),
+                hash: last_hash,
+            };
         }
         *head = Some(current.clone());
         Ok(current)
@@ -196,46 +246,45 @@ fn pack(rows: Vec<BoltType>, budget: usize) -> Vec<Vec<BoltType>> {
     parts
 }
 
-fn row_map(event: &AuditEvent, seq: u64, prev_hash: &str, hash: &str, details: String) -> BoltMap {
-    let mut map = BoltMap::new();
-    let mut put = |key: &str, value: BoltType| map.put(key.into(), value);
-    put(
-        "seq",
-        BoltType::from(i64::try_from(seq).unwrap_or(i64::MAX)),
-    );
-    put("prev_hash", BoltType::from(prev_hash));
-    put("hash", BoltType::from(hash));
-    put("event_id", BoltType::from(event.event_id.to_string()));
-    put("event_type", BoltType::from(event.event_type.as_str()));
-    put(
-        "timestamp",
+/// The hash of the last row of a part (`rows` is never empty).
+fn last_hash(rows: &[BoltType]) -> String {
+    match rows.last() {
+        Some(BoltType::List(list)) => match list.value.get(1) {
+            Some(BoltType::String(hash)) => hash.value.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// One event as the positional list [`APPEND`] reads: `event_id`, `hash`, `event_type`,
+/// `timestamp`, `success`, `details`, `user_id`, `ip_address`, `user_agent`, `resource`,
+/// `action`, `request_id`, `session_id`, `duration_ms`, `error_message` (absent options are
+/// nulls, which leave the property unset).
+fn row_list(event: &AuditEvent, hash: &str, details: String) -> BoltType {
+    let text = |value: Option<String>| value.map_or(BoltType::Null(BoltNull), BoltType::from);
+    // `validate` has refused durations above i64::MAX.
+    let duration = event.duration_ms.map_or(BoltType::Null(BoltNull), |d| {
+        BoltType::from(i64::try_from(d).unwrap_or(i64::MAX))
+    });
+    let values = vec![
+        BoltType::from(event.event_id.to_string()),
+        BoltType::from(hash),
+        BoltType::from(event.event_type.as_str()),
         BoltType::from(timestamp_format::format(&event.timestamp)),
-    );
-    put("success", BoltType::from(event.success));
-    put("details", BoltType::from(details));
-    let optional = [
-        ("user_id", event.user_id.clone()),
-        ("ip_address", event.ip_address.map(|ip| ip.to_string())),
-        ("user_agent", event.user_agent.clone()),
-        ("resource", event.resource.clone()),
-        ("action", event.action.clone()),
-        ("request_id", event.request_id.clone()),
-        ("session_id", event.session_id.clone()),
-        ("error_message", event.error_message.clone()),
+        BoltType::from(event.success),
+        BoltType::from(details),
+        text(event.user_id.clone()),
+        text(event.ip_address.map(|ip| ip.to_string())),
+        text(event.user_agent.clone()),
+        text(event.resource.clone()),
+        text(event.action.clone()),
+        text(event.request_id.clone()),
+        text(event.session_id.clone()),
+        duration,
+        text(event.error_message.clone()),
     ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            put(key, BoltType::from(value));
-        }
-    }
-    if let Some(d) = event.duration_ms {
-        // `validate` has refused durations above i64::MAX.
-        put(
-            "duration_ms",
-            BoltType::from(i64::try_from(d).unwrap_or(i64::MAX)),
-        );
-    }
-    map
+    BoltType::List(BoltList::from(values))
 }
 
 /// Decodes one returned row; `Err` carries a message for an unreadable stored event.
@@ -466,6 +515,7 @@ impl AuditSink for Neo4jAuditSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_core::bolt::neo4rs::BoltMap;
 
     fn row(i: i64, text: &str) -> BoltType {
         let mut map = BoltMap::new();
@@ -482,6 +532,184 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The append query and row layout of 8d183ad and before: one key-value map per event.
+    const LEGACY_APPEND: &str =
+        "UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r";
+
+    fn legacy_row(
+        event: &AuditEvent,
+        seq: u64,
+        prev_hash: &str,
+        hash: &str,
+        details: String,
+    ) -> BoltType {
+        let mut map = BoltMap::new();
+        let mut put = |key: &str, value: BoltType| map.put(key.into(), value);
+        put("seq", BoltType::from(i64::try_from(seq).unwrap()));
+        put("prev_hash", BoltType::from(prev_hash));
+        put("hash", BoltType::from(hash));
+        put("event_id", BoltType::from(event.event_id.to_string()));
+        put("event_type", BoltType::from(event.event_type.as_str()));
+        put(
+            "timestamp",
+            BoltType::from(timestamp_format::format(&event.timestamp)),
+        );
+        put("success", BoltType::from(event.success));
+        put("details", BoltType::from(details));
+        let optional = [
+            ("user_id", event.user_id.clone()),
+            ("ip_address", event.ip_address.map(|ip| ip.to_string())),
+            ("user_agent", event.user_agent.clone()),
+            ("resource", event.resource.clone()),
+            ("action", event.action.clone()),
+            ("request_id", event.request_id.clone()),
+            ("session_id", event.session_id.clone()),
+            ("error_message", event.error_message.clone()),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                put(key, BoltType::from(value));
+            }
+        }
+        if let Some(d) = event.duration_ms {
+            put("duration_ms", BoltType::from(i64::try_from(d).unwrap()));
+        }
+        BoltType::Map(map)
+    }
+
+    fn sample(i: usize) -> AuditEvent {
+        let event = AuditEvent::new(crate::EventType::DataRead)
+            .with_user(format!("user-{}", i % 2))
+            .with_resource("graph:node/7")
+            .with_detail("i", i)
+            .with_detail("quote", "it's \\ fine");
+        if i.is_multiple_of(3) {
+            event
+                .with_ip("10.1.2.3".parse().ok())
+                .with_user_agent("agent/1")
+                .with_action("read")
+                .with_request_id(format!("req-{i}"))
+                .with_session_id("s-1")
+                .with_duration_ms(12)
+                .with_error_message("none")
+        } else {
+            event
+        }
+    }
+
+    async fn bolt_sink(name: &str) -> Option<Neo4jAuditSink> {
+        let config = mcp_core::bolt::testing::bolt_test_config(name)?;
+        Some(Neo4jAuditSink::connect(config).await.expect("connect"))
+    }
+
+    #[tokio::test]
+    async fn events_stored_in_the_key_value_layout_stay_readable_and_the_chain_continues() {
+        let Some(sink) = bolt_sink("audit_legacy_layout").await else {
+            return;
+        };
+        // Five events written the way 8d183ad wrote them.
+        let legacy: Vec<AuditEvent> = (0..5).map(sample).collect();
+        let mut head = ChainHead::genesis();
+        let mut rows = Vec::new();
+        for event in &legacy {
+            let details = canonical::map(&event.details);
+            let hash = hash_canonical(&head.hash, &canonical::event_with_details(event, &details));
+            rows.push(legacy_row(event, head.seq + 1, &head.hash, &hash, details));
+            head = ChainHead {
+                seq: head.seq + 1,
+                hash,
+            };
+        }
+        let query = sink.client.query(LEGACY_APPEND).param("rows", rows);
+        sink.client.run(query).await.expect("legacy append");
+
+        // A new sink on the same graph reads them, continues the chain and verifies it.
+        let sink = Neo4jAuditSink::from_client(sink.client.clone())
+            .await
+            .unwrap();
+        let newer: Vec<AuditEvent> = (5..8).map(sample).collect();
+        let appended = sink.append(&newer).await.expect("append after legacy rows");
+        assert_eq!(appended.seq, 8);
+        let report = sink.verify_chain().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 8);
+        let mut stored = sink.query(&AuditFilter::new().limit(100)).await.unwrap();
+        stored.reverse();
+        let expected: Vec<AuditEvent> = legacy.into_iter().chain(newer).collect();
+        assert_eq!(stored.len(), expected.len());
+        for (n, (got, want)) in stored.iter().zip(&expected).enumerate() {
+            assert_eq!(got.seq, n as u64 + 1);
+            assert_eq!(&got.event, want, "event {}", n + 1);
+        }
+        let user0 = sink
+            .query(&AuditFilter::new().user("user-0"))
+            .await
+            .unwrap();
+        assert_eq!(user0.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_part_whose_predecessor_is_missing_stores_nothing() {
+        let Some(sink) = bolt_sink("audit_missing_link").await else {
+            return;
+        };
+        sink.append(&(0..3).map(sample).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        // Remove the head behind the sink's back: its cached head (3) no longer exists.
+        let delete = sink.client.query("MATCH (e:AuditEvent {seq: 3}) DELETE e");
+        sink.client.run(delete).await.unwrap();
+        let batch: Vec<AuditEvent> = (3..6).map(sample).collect();
+        match sink.append(&batch).await {
+            // FalkorDB: the part is refused and nothing of the batch is stored.
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains("head moved"), "{message}");
+                assert_eq!(sink.query(&AuditFilter::new()).await.unwrap().len(), 2);
+                // The head was dropped and is read again: the retry links after event 2.
+                assert_eq!(sink.append(&batch).await.unwrap().seq, 5);
+            }
+            // Neo4j re-reads the head after a conflict and links after event 2.
+            Ok(head) => assert_eq!(head.seq, 5),
+            Err(other) => panic!("{other:?}"),
+        }
+        let report = sink.verify_chain().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 5);
+    }
+
+    #[tokio::test]
+    async fn the_append_query_refuses_a_first_seq_that_does_not_follow_the_stored_head() {
+        let Some(sink) = bolt_sink("audit_guard").await else {
+            return;
+        };
+        let head = sink.append(&[sample(0)]).await.unwrap();
+        let event = sample(1);
+        let details = canonical::map(&event.details);
+        let hash = hash_canonical(&head.hash, &canonical::event_with_details(&event, &details));
+        let run = |s: i64, p: &str| {
+            let row = row_list(&event, &hash, details.clone());
+            sink.client
+                .query(APPEND)
+                .param("r", vec![row])
+                .param("s", s)
+                .param("p", p)
+        };
+        // Only the event right after the stored head, with the head's hash, is written.
+        let cases = [
+            (3, head.hash.as_str(), 0),
+            (2, crate::chain::GENESIS_HASH, 0),
+            (2, head.hash.as_str(), 1),
+        ];
+        for (s, p, expected) in cases {
+            let rows = sink.client.write(run(s, p)).await.unwrap();
+            let n: i64 = rows[0].get("n").unwrap();
+            assert_eq!(n, expected, "s = {s}, p = {p}");
+        }
+        let report = sink.verify_chain().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 2);
     }
 
     #[test]
