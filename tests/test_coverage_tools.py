@@ -1,9 +1,12 @@
-"""scripts/coverage-llvm-cov: the repair of the coverage maps that crash llvm-cov 22
-(docs/coverage.md, "Branch coverage"), on hand-encoded function records."""
+"""The tools of `scripts/coverage branches` (docs/coverage.md, "Branch coverage"):
+scripts/coverage-llvm-cov's repair of the coverage maps that crash llvm-cov 22, on
+hand-encoded function records, and scripts/coverage-rustc's choice of the crates it unlocks."""
 
 import importlib.machinery
 import importlib.util
+import os
 import struct
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +130,28 @@ def test_a_section_keeps_every_record_and_only_the_branch_only_ones_change():
     last = len(covfun(good))  # the third record, as long as the first
     assert fixed[-last:] == section[-last:] and len(fixed) % 8 == 0
     assert tool.patch_covfun(covfun(good, good)) == (covfun(good, good), 0)
+
+
+def test_the_rustc_wrapper_unlocks_unstable_options_for_the_workspace_crates_only(tmp_path):
+    """scripts/coverage-rustc sets RUSTC_BOOTSTRAP=1 for the crates cargo-llvm-cov instruments
+    and for no other crate (a dependency built with it would differ from the plain build)."""
+    inner = tmp_path / "inner"
+    inner.write_text('#!/bin/sh\necho "bootstrap=${RUSTC_BOOTSTRAP:-unset} args=$*"\n')
+    inner.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "RUSTC_BOOTSTRAP"} | {
+        "MCP_COVERAGE_INNER_WRAPPER": str(inner),
+        "__CARGO_LLVM_COV_RUSTC_WRAPPER_CRATE_NAMES": "mcp_core,mcp_core_tests,integration",
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [ROOT / "scripts" / "coverage-rustc", "rustc", *args],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+
+    assert run("--crate-name", "mcp_core", "--edition=2021") == (
+        "bootstrap=1 args=rustc --crate-name mcp_core --edition=2021"
+    )
+    assert run("--crate-name", "anyhow").startswith("bootstrap=unset ")
+    assert run("--crate-name", "mcp_core_extra").startswith("bootstrap=unset ")
+    assert run("-vV").startswith("bootstrap=unset ")
