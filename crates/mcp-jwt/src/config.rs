@@ -18,6 +18,10 @@ pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 pub const MAX_LEEWAY_SECS: u64 = 24 * 60 * 60;
 /// The longest lifetime accepted: one year.
 pub const MAX_TTL_SECS: u64 = 366 * 24 * 60 * 60;
+/// Default [`JwtConfig::verified_cache_entries`].
+pub const DEFAULT_VERIFIED_CACHE_ENTRIES: usize = 10_000;
+/// Largest accepted [`JwtConfig::verified_cache_entries`].
+pub const MAX_VERIFIED_CACHE_ENTRIES: usize = 1_000_000;
 
 /// A signature algorithm this crate supports. Each key is pinned to exactly one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
@@ -256,6 +260,16 @@ pub struct JwtConfig {
     pub accepted_audiences: Vec<String>,
     /// Every key tokens may be verified with, including the signing key.
     pub keys: Vec<KeyConfig>,
+    /// How many verified tokens the verifier remembers (default 10,000; 0: none), so a token
+    /// presented again is not decoded and its signature not checked again. Expiry, `nbf` and
+    /// revocation are still checked on every use; see
+    /// [`JwtVerifier`](crate::JwtVerifier#verified-token-cache).
+    #[serde(default = "default_verified_cache_entries")]
+    pub verified_cache_entries: usize,
+}
+
+fn default_verified_cache_entries() -> usize {
+    DEFAULT_VERIFIED_CACHE_ENTRIES
 }
 
 fn default_ttl() -> u64 {
@@ -288,6 +302,7 @@ impl JwtConfig {
             audience: None,
             accepted_audiences: Vec::new(),
             keys,
+            verified_cache_entries: DEFAULT_VERIFIED_CACHE_ENTRIES,
         }
     }
 
@@ -341,6 +356,13 @@ impl JwtConfig {
         self.max_token_bytes = max_token_bytes;
         self
     }
+
+    /// Sets how many verified tokens the verifier remembers (0: none).
+    #[must_use]
+    pub fn with_verified_cache_entries(mut self, entries: usize) -> Self {
+        self.verified_cache_entries = entries;
+        self
+    }
 }
 
 impl fmt::Debug for JwtConfig {
@@ -355,6 +377,7 @@ impl fmt::Debug for JwtConfig {
             .field("audience", &self.audience)
             .field("accepted_audiences", &self.accepted_audiences)
             .field("keys", &self.keys)
+            .field("verified_cache_entries", &self.verified_cache_entries)
             .finish()
     }
 }

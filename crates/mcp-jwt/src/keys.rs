@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, Validation};
 
 use crate::config::{
-    Algorithm, JwtConfig, KeyConfig, MAX_LEEWAY_SECS, MAX_TTL_SECS, MIN_HMAC_SECRET_BYTES,
+    Algorithm, JwtConfig, KeyConfig, MAX_LEEWAY_SECS, MAX_TTL_SECS, MAX_VERIFIED_CACHE_ENTRIES,
+    MIN_HMAC_SECRET_BYTES,
 };
 use crate::error::Error;
 
@@ -60,6 +61,11 @@ pub(crate) fn check_config(config: &JwtConfig) -> Result<(), Error> {
     if !(MIN_MAX_TOKEN_BYTES..=MAX_MAX_TOKEN_BYTES).contains(&config.max_token_bytes) {
         return Err(Error::config(format!(
             "max_token_bytes must be between {MIN_MAX_TOKEN_BYTES} and {MAX_MAX_TOKEN_BYTES}"
+        )));
+    }
+    if config.verified_cache_entries > MAX_VERIFIED_CACHE_ENTRIES {
+        return Err(Error::config(format!(
+            "verified_cache_entries must be at most {MAX_VERIFIED_CACHE_ENTRIES}"
         )));
     }
     if config

@@ -16,8 +16,9 @@ pub mod conformance;
 
 pub use claims::{Claims, DEFAULT_ROLE, RESERVED_CLAIMS};
 pub use config::{
-    Algorithm, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TTL_SECS, JwtConfig,
-    KeyConfig, MAX_LEEWAY_SECS, MAX_TTL_SECS, MIN_HMAC_SECRET_BYTES, Secret,
+    Algorithm, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_TTL_SECS,
+    DEFAULT_VERIFIED_CACHE_ENTRIES, JwtConfig, KeyConfig, MAX_LEEWAY_SECS, MAX_TTL_SECS,
+    MAX_VERIFIED_CACHE_ENTRIES, MIN_HMAC_SECRET_BYTES, Secret,
 };
 pub use error::Error;
 pub use issuer::{IssuedToken, JwtIssuer};
