@@ -26,32 +26,40 @@ pub async fn challenge(
     let Some(rs) = resource_server else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let path = req.path().to_owned();
-    let presented = bearer_token(req.request()).is_some();
-    let needed = req
-        .match_pattern()
-        .and_then(|pattern| access::rule(req.method(), &pattern))
-        .and_then(|rule| match &rule.access {
-            Access::Permission(p) => Some(p.to_string()),
-            _ => None,
-        });
     let mut res = next.call(req).await?.map_into_boxed_body();
+    // Only refusals are rewritten; the request is looked at for them alone (after routing,
+    // its route is known without matching the path again).
+    if !matches!(
+        res.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) {
+        return Ok(res);
+    }
     let current = res
         .headers()
         .get(WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let req = res.request();
     let replacement = match res.status() {
         StatusCode::UNAUTHORIZED if current.trim() == "Bearer" => {
-            Some(rs.unauthorized_challenge(&path, presented, needed.as_deref()))
+            let presented = bearer_token(req).is_some();
+            let needed = req
+                .match_pattern()
+                .and_then(|pattern| access::rule(req.method(), &pattern))
+                .and_then(|rule| match &rule.access {
+                    Access::Permission(p) => Some(p.to_string()),
+                    _ => None,
+                });
+            Some(rs.unauthorized_challenge(req.path(), presented, needed.as_deref()))
         }
         StatusCode::FORBIDDEN
             if current.starts_with("Bearer error=\"insufficient_scope\"")
                 && !current.contains("resource_metadata=") =>
         {
             let scope = param(&current, "scope").unwrap_or_default();
-            Some(rs.insufficient_scope_challenge(&path, &scope))
+            Some(rs.insufficient_scope_challenge(req.path(), &scope))
         }
         _ => None,
     };

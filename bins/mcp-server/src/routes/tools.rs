@@ -1,5 +1,9 @@
 //! Code tools: execute, lint, test, generate, templates, the tool list.
-use actix_web::{HttpRequest, web};
+use std::sync::OnceLock;
+
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -110,9 +114,12 @@ pub struct ToolInfo {
 /// List the tools (named as over MCP) and the permission each requires.
 #[utoipa::path(get, path = "/api/v1/tools", tag = "tools",
     security(("bearer" = [])), responses((status = 200, body = [ToolInfo]), (status = 403, body = ErrorBody)))]
-pub async fn list(_: Allowed<ToolsRead>) -> web::Json<Vec<ToolInfo>> {
-    web::Json(
-        catalog::TOOLS
+pub async fn list(_: Allowed<ToolsRead>) -> HttpResponse {
+    // The list is the same for every caller and never changes while the server runs: it is
+    // written once (the guard still authenticates, authorizes and audits every request).
+    static BODY: OnceLock<Bytes> = OnceLock::new();
+    let body = BODY.get_or_init(|| {
+        let tools: Vec<ToolInfo> = catalog::TOOLS
             .iter()
             .filter_map(|t| match &t.rule.access {
                 Access::Permission(p) => Some(ToolInfo {
@@ -121,6 +128,11 @@ pub async fn list(_: Allowed<ToolsRead>) -> web::Json<Vec<ToolInfo>> {
                 }),
                 _ => None,
             })
-            .collect(),
-    )
+            .collect();
+        // A list of plain strings always serialises.
+        Bytes::from(serde_json::to_vec(&tools).unwrap_or_default())
+    });
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body.clone())
 }

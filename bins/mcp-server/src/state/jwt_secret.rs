@@ -34,11 +34,12 @@ pub fn resolve(config: &Config) -> anyhow::Result<String> {
             config.storage.data_dir.display()
         )
     })?;
-    // Three v4 UUIDs: 366 random bits from the OS generator, as 96 hex digits.
-    let secret: String = (0..3)
-        .map(|_| uuid::Uuid::new_v4().simple().to_string())
-        .collect::<Vec<_>>()
-        .concat();
+    // 384 random bits straight from the OS generator (not a user-space generator seeded from
+    // it, which the UUIDs of this build use), as 96 hex digits.
+    let mut bytes = [0_u8; 48];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    let secret = hex::encode(bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -68,6 +69,16 @@ mod tests {
         config.storage.data_dir = dir.path().join("data");
         let first = resolve(&config).unwrap();
         assert_eq!(resolve(&config).unwrap(), first);
+        // 384 random bits as 96 lowercase hex digits; another data dir gets another secret.
+        assert_eq!(first.len(), 96);
+        assert!(
+            first
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        let mut other = Config::default();
+        other.storage.data_dir = dir.path().join("other");
+        assert_ne!(resolve(&other).unwrap(), first);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
