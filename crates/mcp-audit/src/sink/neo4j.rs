@@ -57,7 +57,8 @@ const APPEND: &str = "OPTIONAL MATCH (p:AuditEvent {seq: $s - 1}) WHERE p.hash =
     SET e += {seq: $s + i, prev_hash: CASE i WHEN 0 THEN $p ELSE $r[i - 1][1] END, \
     hash: r[1], event_type: r[2], timestamp: r[3], success: r[4], details: r[5], \
     user_id: r[6], ip_address: r[7], user_agent: r[8], resource: r[9], action: r[10], \
-    request_id: r[11], session_id: r[12], duration_ms: r[13], error_message: r[14]} \
+    request_id: r[11], session_id: r[12], duration_ms: toInteger(r[13]), \
+    error_message: r[14]} \
     RETURN count(e) AS n";
 
 /// Bytes of rendered rows one FalkorDB append query may carry: its cap, less `CYPHER `, the
@@ -69,7 +70,7 @@ const FALKORDB_ROWS_BUDGET: usize = mcp_core::bolt::MAX_QUERY_TEXT
     - ("p".len() + 2 + 64 + 2)
     - ("r".len() + 2 + 2);
 
-// Room for several events of usual size (about 280 rendered bytes each) per query.
+// Room for several events of usual size (about 265 rendered bytes each) per query.
 const _: () = assert!(FALKORDB_ROWS_BUDGET > 3_000);
 
 /// How many events `verify_chain` reads per query.
@@ -259,13 +260,15 @@ fn last_hash(rows: &[BoltType]) -> String {
 
 /// One event as the positional list [`APPEND`] reads: `event_id`, `hash`, `event_type`,
 /// `timestamp`, `success`, `details`, `user_id`, `ip_address`, `user_agent`, `resource`,
-/// `action`, `request_id`, `session_id`, `duration_ms`, `error_message` (absent options are
-/// nulls, which leave the property unset).
+/// `action`, `request_id`, `session_id`, `duration_ms` (as decimal text), `error_message`
+/// (absent options are nulls, which leave the property unset).
 fn row_list(event: &AuditEvent, hash: &str, details: String) -> BoltType {
     let text = |value: Option<String>| value.map_or(BoltType::Null(BoltNull), BoltType::from);
-    // `validate` has refused durations above i64::MAX.
+    // As decimal text (the query converts it back with `toInteger`): FalkorDB's size guard
+    // counts an integer as 20 bytes, its text as its digits. `validate` has refused durations
+    // above i64::MAX.
     let duration = event.duration_ms.map_or(BoltType::Null(BoltNull), |d| {
-        BoltType::from(i64::try_from(d).unwrap_or(i64::MAX))
+        BoltType::from(i64::try_from(d).unwrap_or(i64::MAX).to_string())
     });
     let values = vec![
         BoltType::from(event.event_id.to_string()),
@@ -648,6 +651,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(user0.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn durations_sent_as_text_are_stored_as_exact_integers() {
+        let Some(sink) = bolt_sink("audit_durations").await else {
+            return;
+        };
+        let max = u64::try_from(i64::MAX).unwrap();
+        let durations = [0, 3, (1 << 53) + 1, max];
+        let events: Vec<AuditEvent> = durations
+            .iter()
+            .map(|d| sample(1).with_duration_ms(*d))
+            .collect();
+        sink.append(&events).await.unwrap();
+        let mut stored = sink.query(&AuditFilter::new()).await.unwrap();
+        stored.reverse();
+        let got: Vec<Option<u64>> = stored.iter().map(|s| s.event.duration_ms).collect();
+        assert_eq!(got, durations.map(Some).to_vec());
+        // An integer property, as the key-value layout stored it.
+        let query = sink
+            .client
+            .query("MATCH (e:AuditEvent) WHERE e.duration_ms = $d RETURN count(e) AS n")
+            .param("d", i64::MAX);
+        let n: i64 = sink.client.read(query).await.unwrap()[0].get("n").unwrap();
+        assert_eq!(n, 1);
+        assert!(sink.verify_chain().await.unwrap().is_intact());
     }
 
     #[tokio::test]
