@@ -73,6 +73,19 @@ const FALKORDB_ROWS_BUDGET: usize = mcp_core::bolt::MAX_QUERY_TEXT
 // Room for several events of usual size (about 265 rendered bytes each) per query.
 const _: () = assert!(FALKORDB_ROWS_BUDGET > 3_000);
 
+/// Finds a stored event among the ids in `$ids`.
+const DUPLICATE_CHECK: &str =
+    "MATCH (e:AuditEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id LIMIT 1";
+
+/// Event ids per duplicate check: as many as fit FalkorDB's cap (an id renders as 36
+/// characters, quotes and a separator).
+const DUPLICATE_CHECK_IDS: usize = 90;
+
+const _: () = assert!(
+    "CYPHER ".len() + DUPLICATE_CHECK.len() + "ids".len() + 2 + 2 + DUPLICATE_CHECK_IDS * (36 + 4)
+        <= mcp_core::bolt::MAX_QUERY_TEXT
+);
+
 /// How many events `verify_chain` reads per query.
 const VERIFY_PAGE: usize = 500;
 
@@ -207,13 +220,11 @@ impl Neo4jAuditSink {
                 pair[0]
             )));
         }
-        // Checked in small groups: FalkorDB takes only short queries.
-        for group in ids.chunks(50) {
+        // Checked in groups that fit FalkorDB's query size cap.
+        for group in ids.chunks(DUPLICATE_CHECK_IDS) {
             let query = self
                 .client
-                .query(
-                    "MATCH (e:AuditEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id LIMIT 1",
-                )
+                .query(DUPLICATE_CHECK)
                 .param("ids", group.to_vec());
             if let Some(row) = self.client.read(query).await?.first() {
                 let id: String = row.get("id").unwrap_or_default();
@@ -677,6 +688,25 @@ mod tests {
         let n: i64 = sink.client.read(query).await.unwrap()[0].get("n").unwrap();
         assert_eq!(n, 1);
         assert!(sink.verify_chain().await.unwrap().is_intact());
+    }
+
+    #[tokio::test]
+    async fn a_stored_id_in_the_last_group_of_a_large_batch_is_a_conflict_and_stores_nothing() {
+        let Some(sink) = bolt_sink("audit_duplicate_groups").await else {
+            return;
+        };
+        let mut batch: Vec<AuditEvent> = (1..=2 * DUPLICATE_CHECK_IDS + 10).map(sample).collect();
+        // Ids are UUID v7 (time-ordered) and checked in sorted order: a later id sorts last.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let stored = sample(0);
+        assert!(batch.iter().all(|e| e.event_id < stored.event_id));
+        sink.append(std::slice::from_ref(&stored)).await.unwrap();
+        batch.push(stored);
+        let err = sink.append(&batch).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let report = sink.verify_chain().await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 1);
     }
 
     #[tokio::test]
