@@ -204,6 +204,9 @@ def sign_in(driver, server, username, password):
     visible(driver, "#username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password, Keys.ENTER)
     visible(driver, "#nav a")
+    # The first page is rendered, so no render still pending from the sign-in replaces
+    # the page the test opens next.
+    visible(driver, "#page h1")
     return token_of(driver)
 
 

@@ -47,10 +47,15 @@ function showSignIn(message) {
   (oauth ? $('oauth-start') : $('username')).focus();
 }
 
+// Everything it waits for comes first: once the navigation shows, the caller's route() runs
+// before any click on it, so a page opened from the navigation is not rendered a second time
+// (with a fresh editor) by the sign-in that was still finishing.
 async function loadMe() {
-  me = await api('GET', '/api/v1/me');
+  const who = await api('GET', '/api/v1/me');
+  await gateway.probe(who);
+  const canChangePassword = await offers('POST', '/api/v1/me/password');
+  me = who;
   $('who-name').textContent = `${me.username} (${me.roles.join(', ') || 'no role'})`;
-  await gateway.probe(me);
   // Every signed-in user sees the build version (from /api/v1/me, not the admin status).
   $('server-version').textContent = me.server_version ? `mcp-server ${me.server_version}` : '';
   const nav = clear($('nav'));
@@ -60,7 +65,7 @@ async function loadMe() {
   $('sign-in').hidden = true;
   $('nav').hidden = false;
   $('who').hidden = false;
-  $('change-password').hidden = !(await offers('POST', '/api/v1/me/password'));
+  $('change-password').hidden = !canChangePassword;
 }
 
 // One's own password: the current one is checked like a sign-in; on success every session of
