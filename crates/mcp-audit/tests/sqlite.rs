@@ -344,3 +344,22 @@ async fn time_filters_compare_instants_even_for_a_row_stored_with_an_offset() {
         "an event an hour before `since` was returned: {rows:?}"
     );
 }
+
+#[tokio::test]
+async fn the_wal_is_checkpointed_every_4000_pages_not_every_1000() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sink = SqliteAuditSink::open(&path).await.unwrap();
+    let wal = dir.path().join("audit.db-wal");
+    // One transaction per append; each dirties the last page of the table and of its indexes,
+    // so 300 appends write well over 1,000 WAL frames but fewer than 4,000.
+    for i in 0..300 {
+        let event = AuditEvent::new(EventType::DataRead).with_user(format!("u{i}"));
+        sink.append(&[event]).await.unwrap();
+    }
+    let frames = (std::fs::metadata(&wal).unwrap().len() - 32) / (4096 + 24);
+    // SQLite's default (1,000) would have checkpointed and rewound the WAL by now.
+    assert!(frames > 1_100, "{frames} WAL frames");
+    assert!(frames < 4_000, "{frames} WAL frames");
+    assert!(sink.verify_chain().await.unwrap().is_intact());
+}

@@ -67,6 +67,9 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, event_type, times
     duration_ms, error_message, prev_hash, hash) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
+/// WAL pages between automatic checkpoints of the writer connection.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
 /// How long a connection waits for another writer before reporting `Unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -109,6 +112,14 @@ impl SqliteAuditSink {
             writer
                 .pragma_update(None, "synchronous", "NORMAL")
                 .map_err(map_err("set synchronous"))?;
+            // Checkpoint every 4,000 WAL pages (16 MiB) instead of SQLite's 1,000: appends
+            // rewrite the same last pages of the table and its indexes, so a longer interval
+            // copies each of them into the database once instead of four times, and the
+            // writer stalls on a checkpoint's fsync a quarter as often. Durability is the same
+            // (a commit is in the WAL either way).
+            writer
+                .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+                .map_err(map_err("set wal_autocheckpoint"))?;
             migrate(&mut writer)?;
             let reader = open_connection(&path)?;
             Ok(Inner {
