@@ -151,7 +151,7 @@ impl Neo4jAuditSink {
         head: &mut Option<ChainHead>,
         events: &[AuditEvent],
     ) -> Result<ChainHead, StoreError> {
-        let mut current = match head.take() {
+        let current = match head.take() {
             Some(h) => h,
             None => self.read_head().await?,
         };
@@ -159,29 +159,30 @@ impl Neo4jAuditSink {
             *head = Some(current.clone());
             return Ok(current);
         }
-        let first = current.clone();
+        // heads[i] is the chain head after the batch's first i events.
+        let mut heads = Vec::with_capacity(events.len() + 1);
+        heads.push(current);
         let mut rows = Vec::with_capacity(events.len());
         for event in events {
+            let before = &heads[heads.len() - 1];
             let details = canonical::map(&event.details);
             let hash = hash_canonical(
-                &current.hash,
+                &before.hash,
                 &canonical::event_with_details(event, &details),
             );
             rows.push(row_list(event, &hash, details));
-            current = ChainHead {
-                seq: current.seq + 1,
-                hash,
-            };
+            let seq = before.seq + 1;
+            heads.push(ChainHead { seq, hash });
         }
         let parts = match self.client.server() {
             BoltServer::FalkorDb => pack(rows, FALKORDB_ROWS_BUDGET),
             _ => vec![rows],
         };
-        // The head each part continues: the batch's, then the last event of the part before.
-        let mut after = first;
+        let mut done = 0;
         for part in parts {
             let len = part.len();
-            let last_hash = last_hash(&part);
+            // The head this part continues: the batch's, then the last event of the part before.
+            let after = &heads[done];
             let query = self
                 .client
                 .query(APPEND)
@@ -202,11 +203,9 @@ impl Neo4jAuditSink {
                     after.seq
                 )));
             }
-            after = ChainHead {
-                seq: after.seq + u64::try_from(len).unwrap_or(u64::MAX),
-                hash: last_hash,
-            };
+            done += len;
         }
+        let current = heads.swap_remove(heads.len() - 1);
         *head = Some(current.clone());
         Ok(current)
     }
@@ -256,17 +255,6 @@ fn pack(rows: Vec<BoltType>, budget: usize) -> Vec<Vec<BoltType>> {
         used = used.saturating_add(size);
     }
     parts
-}
-
-/// The hash of the last row of a part (`rows` is never empty).
-fn last_hash(rows: &[BoltType]) -> String {
-    match rows.last() {
-        Some(BoltType::List(list)) => match list.value.get(1) {
-            Some(BoltType::String(hash)) => hash.value.clone(),
-            _ => String::new(),
-        },
-        _ => String::new(),
-    }
 }
 
 /// One event as the positional list [`APPEND`] reads: `event_id`, `hash`, `event_type`,
