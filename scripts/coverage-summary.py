@@ -236,23 +236,29 @@ def main():
                 "meets_target": ok,
             }
         )
-    header = f"{'package':<22} {'lines':>15} {'line %':>7} {'branches':>13} {'branch %':>8}  target"
-    text = [header, "-" * len(header)]
-    for pkg, cov, lines, lpct, taken, branches, bpct, target, ok in rows:
-        bcell = f"{bpct:7.1f}" if bpct is not None else "      -"
-        tcell = "-" if target is None else f"{target:.0f} % {'ok' if ok else 'BELOW'}"
-        text.append(
-            f"{pkg:<22} {cov:>7}/{lines:<7} {lpct:6.1f} {taken:>6}/{branches:<6} {bcell}   {tcell}"
-        )
     all_lines = sum(r[2] for r in rows)
     all_cov = sum(r[1] for r in rows)
     all_br = sum(r[5] for r in rows)
     all_taken = sum(r[4] for r in rows)
+    # Branch columns only when the profiles recorded branches (`scripts/coverage branches`).
+    with_branches = all_br > 0
+    header = f"{'package':<22} {'lines':>15} {'line %':>7}"
+    if with_branches:
+        header += f" {'branches':>13} {'branch %':>8}"
+    header += "  target"
+    text = [header, "-" * len(header)]
+    for pkg, cov, lines, lpct, taken, branches, bpct, target, ok in rows:
+        row = f"{pkg:<22} {cov:>7}/{lines:<7} {lpct:6.1f}"
+        if with_branches:
+            bcell = f"{bpct:7.1f}" if bpct is not None else "      -"
+            row += f" {taken:>6}/{branches:<6} {bcell}"
+        tcell = "-" if target is None else f"{target:.0f} % {'ok' if ok else 'BELOW'}"
+        text.append(f"{row}   {tcell}")
     text.append("-" * len(header))
-    text.append(
-        f"{'all':<22} {all_cov:>7}/{all_lines:<7} {100.0 * all_cov / max(all_lines, 1):6.1f} "
-        f"{all_taken:>6}/{all_br:<6} {100.0 * all_taken / max(all_br, 1):7.1f}"
-    )
+    total = f"{'all':<22} {all_cov:>7}/{all_lines:<7} {100.0 * all_cov / max(all_lines, 1):6.1f}"
+    if with_branches:
+        total += f" {all_taken:>6}/{all_br:<6} {100.0 * all_taken / all_br:7.1f}"
+    text.append(total)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.txt").write_text("\n".join(text) + "\n")
     (out_dir / "summary.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,6 +1,7 @@
-"""The tools of `scripts/coverage branches` (docs/coverage.md, "Branch coverage"):
-scripts/coverage-llvm-cov's repair of the coverage maps that crash llvm-cov 22, on
-hand-encoded function records, and scripts/coverage-rustc's choice of the crates it unlocks."""
+"""The tools of `scripts/coverage` (docs/coverage.md): scripts/coverage-llvm-cov's repair of
+the coverage maps that crash llvm-cov 22, on hand-encoded function records,
+scripts/coverage-rustc's choice of the crates it unlocks, and the table
+scripts/coverage-summary.py prints with and without branch records."""
 
 import importlib.machinery
 import importlib.util
@@ -155,3 +156,31 @@ def test_the_rustc_wrapper_unlocks_unstable_options_for_the_workspace_crates_onl
     assert run("--crate-name", "anyhow").startswith("bootstrap=unset ")
     assert run("--crate-name", "mcp_core_extra").startswith("bootstrap=unset ")
     assert run("-vV").startswith("bootstrap=unset ")
+
+
+def summary(tmp_path, records):
+    """The table scripts/coverage-summary.py prints for an lcov file of `records` (lines of
+    mcp-rbac's lib.rs), as a list of lines."""
+    source = ROOT / "crates" / "mcp-rbac" / "src" / "lib.rs"
+    lcov = tmp_path / "lcov.info"
+    lcov.write_text(f"SF:{source}\n" + "".join(f"{r}\n" for r in records) + "end_of_record\n")
+    out = subprocess.run(
+        ["python3", ROOT / "scripts" / "coverage-summary.py", lcov, tmp_path / "out", "0"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return out.splitlines()
+
+
+def test_the_table_has_branch_columns_only_when_branches_were_recorded(tmp_path):
+    lines_only = summary(tmp_path, ["DA:1,3", "DA:2,0"])
+    assert "branch" not in lines_only[0]
+    rows = [line.split() for line in lines_only if line.startswith(("crates/", "bins/", "all "))]
+    assert len(rows) > 10 and all(sum("/" in f for f in row[1:]) == 1 for row in rows)
+    rbac = next(line for line in lines_only if line.startswith("crates/mcp-rbac "))
+    assert rbac.split()[1:3] == ["1/2", "50.0"]
+
+    with_branches = summary(tmp_path, ["DA:1,3", "DA:2,0", "BRDA:1,0,0,4", "BRDA:1,0,1,-"])
+    assert "branches" in with_branches[0] and "branch %" in with_branches[0]
+    rbac = next(line for line in with_branches if line.startswith("crates/mcp-rbac "))
+    assert rbac.split()[1:5] == ["1/2", "50.0", "1/2", "50.0"]
+    assert with_branches[-2].split() == ["all", "1/2", "50.0", "1/2", "50.0"]
