@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mcp_gateway::{
     CallOptions, ClientCredentials, Error, Gateway, GatewayConfig, GatewayEvent, HttpConfig,
-    StdioConfig, UpstreamConfig, UpstreamState,
+    Redacted, StdioConfig, UpstreamConfig, UpstreamState,
 };
 use rmcp::model::JsonObject;
 use serde_json::json;
@@ -19,6 +19,16 @@ use crate::support::{
 
 fn args(v: serde_json::Value) -> Option<JsonObject> {
     v.as_object().cloned()
+}
+
+/// Calls the upstream's `add` tool through the gateway with `a` and `b`.
+async fn add(gw: &Gateway, a: i64, b: i64) -> Result<Redacted<rmcp::model::CallToolResult>, Error> {
+    gw.call_tool(
+        "py__add",
+        args(json!({"a": a, "b": b})),
+        CallOptions::default(),
+    )
+    .await
 }
 
 fn text_of(result: &rmcp::model::CallToolResult) -> String {
@@ -78,14 +88,7 @@ async fn python_sdk_upstream_over_streamable_http_with_client_credentials() {
         ]
     );
 
-    let sum = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 2, "b": 3})),
-            CallOptions::default(),
-        )
-        .await
-        .expect("add");
+    let sum = add(&gw, 2, 3).await.expect("add");
     assert_eq!(sum.value.structured_content, Some(json!({"result": 5})));
     assert_eq!(text_of(&sum.value), "5");
 
@@ -195,14 +198,7 @@ async fn an_https_upstream_is_verified_against_the_configured_ca_and_reached_onl
     };
 
     let (gw, _events) = gateway(https(server.https_url(), Some(&ca))).await;
-    let sum = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 20, "b": 22})),
-            CallOptions::default(),
-        )
-        .await
-        .expect("add over https");
+    let sum = add(&gw, 20, 22).await.expect("add over https");
     assert_eq!(text_of(&sum.value), "42");
     gw.shutdown().await;
 
@@ -312,12 +308,7 @@ async fn a_crashed_stdio_upstream_restarts_and_a_changed_definition_is_withheld_
     assert_eq!(withheld.len(), 1);
     assert_eq!(withheld[0].offered_hash, offered.hash);
     assert_eq!(gw.health()[0].withheld, 1);
-    let sum = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 1, "b": 1})),
-            CallOptions::default(),
-        )
+    let sum = add(&gw, 1, 1)
         .await
         .expect("other tools still work after the restart");
     assert_eq!(text_of(&sum.value), "2");
@@ -377,14 +368,7 @@ async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
         .call_tool("py__crash", None, CallOptions::default())
         .await;
     assert!(crash.is_err(), "{crash:?}");
-    let err = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 1, "b": 2})),
-            CallOptions::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = add(&gw, 1, 2).await.unwrap_err();
     assert!(
         matches!(err, Error::Unavailable { .. } | Error::Transport { .. }),
         "{err:?}"
@@ -403,14 +387,7 @@ async fn a_crashed_http_upstream_is_reconnected_when_it_comes_back() {
     .await;
     let mut answer = None;
     for _ in 0..50 {
-        match gw
-            .call_tool(
-                "py__add",
-                args(json!({"a": 1, "b": 2})),
-                CallOptions::default(),
-            )
-            .await
-        {
+        match add(&gw, 1, 2).await {
             Ok(r) => {
                 answer = Some(r);
                 break;
@@ -469,14 +446,7 @@ async fn an_idle_upstream_that_stops_answering_is_marked_down_by_a_ping_and_come
         h.state == UpstreamState::Up && h.connects >= 2
     })
     .await;
-    let answer = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 2, "b": 2})),
-            CallOptions::default(),
-        )
-        .await
-        .expect("calls work again");
+    let answer = add(&gw, 2, 2).await.expect("calls work again");
     assert_eq!(text_of(&answer.value), "4");
     gw.shutdown().await;
 }
@@ -506,14 +476,7 @@ async fn an_upstream_that_requires_a_client_certificate_is_reached_with_the_conf
     };
 
     let (gw, _events) = gateway(mtls(Some((&client_cert, &client_key)))).await;
-    let sum = gw
-        .call_tool(
-            "py__add",
-            args(json!({"a": 40, "b": 2})),
-            CallOptions::default(),
-        )
-        .await
-        .expect("add over mutual TLS");
+    let sum = add(&gw, 40, 2).await.expect("add over mutual TLS");
     assert_eq!(text_of(&sum.value), "42");
     gw.shutdown().await;
 
