@@ -7,6 +7,8 @@ pub mod bounded;
 pub mod cache;
 #[cfg(feature = "schema-testing")]
 pub mod schema_testing;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 mod store_error;
 
 pub use store_error::{BoxError, StoreError};

@@ -1,21 +1,21 @@
 //! Pins in an embedded SQLite file (feature `sqlite`).
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mcp_core::StoreError;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use mcp_core::sqlite::{Schema, SharedConnection, map_error as map_err};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     PinRecord, PinStore, PinnedDefinition, validate_namespace, validate_record, validate_tool_name,
 };
 
-/// Schema steps; `PRAGMA user_version` holds how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE tool_pins (
+/// The pin store's schema; `PRAGMA user_version` holds how many steps ran.
+const SCHEMA: Schema = Schema {
+    name: "pin",
+    migrations: &["CREATE TABLE tool_pins (
     namespace     TEXT    NOT NULL,
     tool          TEXT    NOT NULL,
     approved_hash TEXT    NOT NULL,
@@ -29,74 +29,35 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE tool_pins (
     rejected_text TEXT,
     version       INTEGER NOT NULL,
     PRIMARY KEY (namespace, tool)
-) STRICT;"];
-
-/// How long a call waits for another process's lock before reporting
-/// [`StoreError::Unavailable`].
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+) STRICT;"],
+};
 
 const COLUMNS: &str = "namespace, tool, approved_hash, approved_text, approved_at, approved_by, \
      pending_hash, pending_text, pending_since, rejected_hash, rejected_text, version";
 
 /// Pins in a SQLite database (WAL mode), on tokio's blocking pool.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqlitePinStore {
-    conn: Arc<Mutex<Connection>>,
-    path: Option<PathBuf>,
-}
-
-impl fmt::Debug for SqlitePinStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlitePinStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
+    db: SharedConnection,
 }
 
 impl SqlitePinStore {
     /// Opens (or creates) the database at `path`, enables WAL and runs migrations. A database
     /// of a newer schema is refused.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let for_open = path.clone();
-        let conn = blocking(move || {
-            let conn = Connection::open(&for_open)
-                .map_err(|e| map_err(&format!("cannot open {}", for_open.display()), e))?;
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-                .map_err(|e| map_err("cannot enable WAL", e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::backend(
-                    "cannot enable WAL",
-                    format!("SQLite kept journal_mode={mode}"),
-                ));
-            }
-            prepare(conn)
-        })
-        .await?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Some(path),
-        })
+        let db = SharedConnection::open(path, &SCHEMA).await?;
+        Ok(Self { db })
     }
 
     /// A private in-memory database, for tests that need no file.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = blocking(|| {
-            let conn = Connection::open_in_memory()
-                .map_err(|e| map_err("cannot open in-memory database", e))?;
-            prepare(conn)
-        })
-        .await?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: None,
-        })
+        let db = SharedConnection::open_in_memory(&SCHEMA).await?;
+        Ok(Self { db })
     }
 
     /// The database file, or `None` in memory.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.db.path()
     }
 
     async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -104,63 +65,7 @@ impl SqlitePinStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut guard)
-        })
-        .await
-    }
-}
-
-async fn blocking<T, F>(f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::backend("SQLite task did not complete", e))?
-}
-
-fn prepare(mut conn: Connection) -> Result<Connection, StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| map_err("cannot set busy timeout", e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| map_err("cannot set synchronous mode", e))?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_err("cannot start migration", e))?;
-    let applied: i64 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| map_err("cannot read schema version", e))?;
-    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
-    if applied > MIGRATIONS.len() {
-        return Err(StoreError::backend(
-            "pin database is newer than this build",
-            format!(
-                "schema version {applied}, this build knows {}",
-                MIGRATIONS.len()
-            ),
-        ));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(applied) {
-        tx.execute_batch(step)
-            .map_err(|e| map_err(&format!("migration {} failed", i + 1), e))?;
-    }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
-        .map_err(|e| map_err("cannot record schema version", e))?;
-    tx.commit()
-        .map_err(|e| map_err("cannot commit migration", e))?;
-    Ok(conn)
-}
-
-fn map_err(context: &str, e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::unavailable_from(context, e)
-        }
-        _ => StoreError::backend(context, e),
+        self.db.run(f).await
     }
 }
 

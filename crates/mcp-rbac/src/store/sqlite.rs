@@ -1,29 +1,26 @@
 //! A [`RoleStore`] in an embedded SQLite database (feature `sqlite`).
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use mcp_core::sqlite::{Schema, SharedConnection, map_error as map_err};
+use rusqlite::{Connection, params};
 
 use super::{RoleStore, validate_role, validate_user_id, with_default_role};
 
-/// Schema migrations, applied in order at open; `PRAGMA user_version` records how many ran.
+/// The role store's schema; `PRAGMA user_version` records how many migrations ran.
 /// Append only: never edit a released step.
-const MIGRATIONS: &[&str] = &["CREATE TABLE role_assignments (
+const SCHEMA: Schema = Schema {
+    name: "role",
+    migrations: &["CREATE TABLE role_assignments (
         user_id     TEXT NOT NULL,
         role        TEXT NOT NULL,
         assigned_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
         PRIMARY KEY (user_id, role)
     ) WITHOUT ROWID;
-    CREATE INDEX role_assignments_by_role ON role_assignments (role, user_id);"];
-
-/// How long a call waits for another process's lock before reporting
-/// [`StoreError::Unavailable`].
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+    CREATE INDEX role_assignments_by_role ON role_assignments (role, user_id);"],
+};
 
 /// Role assignments in a SQLite file, in WAL mode.
 ///
@@ -31,64 +28,28 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// call runs on tokio's blocking pool, so it never stalls the async runtime. Busy or locked
 /// databases map to [`StoreError::Unavailable`], other SQLite failures to
 /// [`StoreError::Backend`] with the original error as the source.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqliteRoleStore {
-    conn: Arc<Mutex<Connection>>,
-    path: Option<PathBuf>,
-}
-
-impl fmt::Debug for SqliteRoleStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteRoleStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
+    db: SharedConnection,
 }
 
 impl SqliteRoleStore {
-    /// Opens (or creates) the database at `path`, enables WAL and runs migrations.
+    /// Opens (or creates) the database at `path`, enables WAL and runs migrations. A database
+    /// of a newer schema is refused.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let for_open = path.clone();
-        let conn = blocking(move || {
-            let conn = Connection::open(&for_open)
-                .map_err(|e| map_err(&format!("cannot open {}", for_open.display()), e))?;
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-                .map_err(|e| map_err("cannot enable WAL", e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::backend(
-                    "cannot enable WAL",
-                    format!("SQLite kept journal_mode={mode}"),
-                ));
-            }
-            prepare(conn)
-        })
-        .await?;
-        tracing::debug!(path = %path.display(), "opened SQLite role store");
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Some(path),
-        })
+        let db = SharedConnection::open(path, &SCHEMA).await?;
+        Ok(Self { db })
     }
 
     /// A private in-memory database (no WAL), for tests that do not need a file.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = blocking(|| {
-            let conn = Connection::open_in_memory()
-                .map_err(|e| map_err("cannot open in-memory database", e))?;
-            prepare(conn)
-        })
-        .await?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: None,
-        })
+        let db = SharedConnection::open_in_memory(&SCHEMA).await?;
+        Ok(Self { db })
     }
 
     /// The database file, or `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.db.path()
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -97,71 +58,7 @@ impl SqliteRoleStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        blocking(move || {
-            // A panic inside `f` cannot leave a transaction open: rusqlite rolls back on drop.
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
-        })
-        .await
-    }
-}
-
-async fn blocking<T, F>(f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::backend("SQLite task did not complete", e))?
-}
-
-/// Sets connection options and brings the schema up to date.
-fn prepare(mut conn: Connection) -> Result<Connection, StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| map_err("cannot set busy timeout", e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| map_err("cannot set synchronous mode", e))?;
-    migrate(&mut conn)?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_err("cannot start migration", e))?;
-    let applied: i64 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| map_err("cannot read schema version", e))?;
-    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
-    if applied > MIGRATIONS.len() {
-        return Err(StoreError::backend(
-            "role database is newer than this build",
-            format!(
-                "schema version {applied}, this build knows {}",
-                MIGRATIONS.len()
-            ),
-        ));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(applied) {
-        tx.execute_batch(step)
-            .map_err(|e| map_err(&format!("migration {} failed", i + 1), e))?;
-        tracing::info!(version = i + 1, "applied role store migration");
-    }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
-        .map_err(|e| map_err("cannot record schema version", e))?;
-    tx.commit()
-        .map_err(|e| map_err("cannot commit migration", e))
-}
-
-/// Busy and locked databases may succeed on retry; everything else is a backend failure.
-fn map_err(context: &str, e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::unavailable_from(context, e)
-        }
-        _ => StoreError::backend(context, e),
+        self.db.run(f).await
     }
 }
 
@@ -244,6 +141,8 @@ impl RoleStore for SqliteRoleStore {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
@@ -265,7 +164,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
-        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(version, SCHEMA.migrations.len() as i64);
     }
 
     #[tokio::test]
