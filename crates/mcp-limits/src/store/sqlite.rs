@@ -1,13 +1,13 @@
 //! A [`CounterStore`] in an embedded SQLite file (feature `sqlite`): the counts survive a
 //! restart, and processes on one host that open the same file share them.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use mcp_core::sqlite::{Schema, SharedConnection, map_error};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::state::{self, Entry, Write};
 use super::{
@@ -15,8 +15,19 @@ use super::{
     epoch_ms, millis,
 };
 
-/// The schema version this code writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The counter store's schema; `PRAGMA user_version` records how many steps ran.
+const SCHEMA: Schema = Schema {
+    name: "counter",
+    migrations: &["CREATE TABLE counters (
+             key          TEXT    NOT NULL PRIMARY KEY,
+             tat          INTEGER NOT NULL,
+             count        INTEGER NOT NULL,
+             start        INTEGER NOT NULL,
+             locked_until INTEGER NOT NULL,
+             expires      INTEGER NOT NULL
+         ) STRICT;
+         CREATE INDEX counters_by_expiry ON counters (expires);"],
+};
 
 /// Counters in a SQLite database file (WAL mode). Each operation is one `IMMEDIATE`
 /// transaction (read the key's row, apply the rule, write it back), so operations on a key are
@@ -24,48 +35,28 @@ const SCHEMA_VERSION: i64 = 1;
 ///
 /// rusqlite is blocking, so every call runs on Tokio's blocking pool with the one connection
 /// behind a mutex.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqliteCounterStore {
-    conn: Arc<Mutex<Connection>>,
-    path: Arc<PathBuf>,
-}
-
-impl std::fmt::Debug for SqliteCounterStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteCounterStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
+    db: SharedConnection,
 }
 
 impl SqliteCounterStore {
     /// Opens (creating if needed) the database at `path`, turns on WAL and migrates the schema.
     /// A database written by a newer schema version is refused.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_owned();
-        let for_open = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&for_open))
-            .await
-            .map_err(|e| StoreError::backend("sqlite open task failed", e))??;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Arc::new(path),
-        })
+        let db = SharedConnection::open(path, &SCHEMA).await?;
+        Ok(Self { db })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool; `what` names the call in errors.
     async fn with_conn<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn).map_err(|e| map_error(what, e))
-        })
-        .await
-        .map_err(|e| StoreError::backend(format!("sqlite {what} task failed"), e))?
+        self.db
+            .run(move |conn| f(conn).map_err(|e| map_error(format!("sqlite {what} failed"), e)))
+            .await
     }
 
     /// Runs one operation on `key`'s row in one transaction.
@@ -114,70 +105,6 @@ impl SqliteCounterStore {
             Ok(answer)
         })
         .await
-    }
-}
-
-fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path).map_err(|e| map_error("open", e))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| map_error("configure", e))?;
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(|e| map_error("configure", e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(%mode, "sqlite counter store could not switch to WAL");
-    }
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| map_error("configure", e))?;
-    migrate(&mut conn)?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_error("migrate", e))?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| map_error("migrate", e))?;
-    match version {
-        0 => {
-            tx.execute_batch(
-                "CREATE TABLE counters (
-                     key          TEXT    NOT NULL PRIMARY KEY,
-                     tat          INTEGER NOT NULL,
-                     count        INTEGER NOT NULL,
-                     start        INTEGER NOT NULL,
-                     locked_until INTEGER NOT NULL,
-                     expires      INTEGER NOT NULL
-                 ) STRICT;
-                 CREATE INDEX counters_by_expiry ON counters (expires);",
-            )
-            .map_err(|e| map_error("migrate", e))?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(|e| map_error("migrate", e))?;
-        }
-        SCHEMA_VERSION => {}
-        newer => {
-            return Err(StoreError::Invalid(format!(
-                "counter database has schema version {newer}; this build knows up to \
-                 {SCHEMA_VERSION}"
-            )));
-        }
-    }
-    tx.commit().map_err(|e| map_error("migrate", e))
-}
-
-/// Busy or locked databases may succeed on retry; everything else will not.
-fn map_error(what: &str, err: rusqlite::Error) -> StoreError {
-    let transient = matches!(
-        err.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    );
-    if transient {
-        StoreError::unavailable_from(format!("sqlite {what}: database busy"), err)
-    } else {
-        StoreError::backend(format!("sqlite {what} failed"), err)
     }
 }
 

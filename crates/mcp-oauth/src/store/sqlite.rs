@@ -4,10 +4,10 @@
 //! (hash or id, redemption count, expiry, revoked flag). Redemption is one
 //! `UPDATE … SET uses = uses + 1 … RETURNING`, so it is atomic.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::Path;
 
 use async_trait::async_trait;
+use mcp_core::sqlite::{self, Schema, SharedConnection};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,10 +17,13 @@ use super::{
     RefreshTokenRecord, StoreError, check_key, tombstone,
 };
 
-/// The schema version this code writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The store's schema; `PRAGMA user_version` records how many steps ran.
+const SCHEMA: Schema = Schema {
+    name: "oauth",
+    migrations: &[TABLES],
+};
 
-const SCHEMA: &str = "
+const TABLES: &str = "
 CREATE TABLE oauth_clients (
     client_id TEXT NOT NULL PRIMARY KEY,
     doc       TEXT NOT NULL
@@ -69,18 +72,9 @@ CREATE TABLE oauth_consents (
 ///
 /// rusqlite is blocking, so every call runs on Tokio's blocking pool with the one connection
 /// behind a mutex.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqliteOAuthStore {
-    conn: Arc<Mutex<Connection>>,
-    path: Arc<PathBuf>,
-}
-
-impl std::fmt::Debug for SqliteOAuthStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteOAuthStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
+    db: SharedConnection,
 }
 
 /// A failure inside a blocking call: SQLite's, or a record that does not decode.
@@ -105,88 +99,34 @@ impl SqliteOAuthStore {
     /// Opens (creating if needed) the database at `path`, turns on WAL and migrates the
     /// schema. A database written by a newer schema version is refused.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_owned();
-        let for_open = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_blocking(&for_open))
-            .await
-            .map_err(|e| StoreError::backend("sqlite open task failed", e))??;
-        tracing::debug!(path = %path.display(), "opened sqlite oauth store");
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Arc::new(path),
-        })
+        let db = SharedConnection::open(path, &SCHEMA).await?;
+        Ok(Self { db })
     }
 
+    /// Runs `f` with the connection on the blocking pool; `what` names the call in errors.
     async fn with_conn<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Failure> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn).map_err(|failure| match failure {
-                Failure::Sqlite(e) => map_error(what, e),
-                Failure::Store(e) => e,
+        self.db
+            .run(move |conn| {
+                f(conn).map_err(|failure| match failure {
+                    Failure::Sqlite(e) => map_error(what, e),
+                    Failure::Store(e) => e,
+                })
             })
-        })
-        .await
-        .map_err(|e| StoreError::backend(format!("sqlite {what} task failed"), e))?
+            .await
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path).map_err(|e| map_error("open", e))?;
-    configure(&conn).map_err(|e| map_error("configure", e))?;
-    migrate(&mut conn)?;
-    Ok(conn)
-}
-
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(%mode, "sqlite oauth store could not switch to WAL");
-    }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| map_error("migrate", e))?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| map_error("migrate", e))?;
-    match version {
-        0 => {
-            tx.execute_batch(SCHEMA)
-                .map_err(|e| map_error("migrate", e))?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(|e| map_error("migrate", e))?;
-        }
-        SCHEMA_VERSION => {}
-        newer => {
-            return Err(StoreError::Invalid(format!(
-                "oauth database has schema version {newer}; this build knows up to {SCHEMA_VERSION}"
-            )));
-        }
-    }
-    tx.commit().map_err(|e| map_error("migrate", e))
-}
-
-/// Busy or locked databases may succeed on retry; a uniqueness violation is a conflict;
-/// everything else will not.
+/// A uniqueness violation is a conflict; the rest as [`sqlite::map_error`] maps it.
 fn map_error(what: &str, err: rusqlite::Error) -> StoreError {
     match err.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::unavailable_from(format!("sqlite {what}: database busy"), err)
-        }
         Some(ErrorCode::ConstraintViolation) => {
             StoreError::Conflict(format!("{what}: the record already exists"))
         }
-        _ => StoreError::backend(format!("sqlite {what} failed"), err),
+        _ => sqlite::map_error(format!("sqlite {what} failed"), err),
     }
 }
 
