@@ -64,6 +64,30 @@ async fn reopening_the_file_keeps_nodes_and_relationships() {
 }
 
 #[tokio::test]
+async fn a_database_from_a_newer_build_is_refused_and_left_as_it_is() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("graph.db");
+    drop(SqliteGraphStore::open(&path).await.unwrap());
+    let bump = |version: i64| {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", version)
+            .unwrap();
+    };
+    bump(7);
+    let err = SqliteGraphStore::open(&path).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("graph database is newer than this build"),
+        "{err}"
+    );
+    bump(1);
+    SqliteGraphStore::open(&path)
+        .await
+        .expect("the file is intact");
+}
+
+#[tokio::test]
 async fn the_database_runs_in_wal_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("graph.db");

@@ -21,6 +21,7 @@ use crate::store::read::{self, GraphRead, matches_filter};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use mcp_core::StoreError;
+use mcp_core::sqlite::{self, Schema};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -36,8 +37,10 @@ pub struct SqliteGraphStore {
     reader: Arc<Mutex<Connection>>,
 }
 
-/// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+/// The graph's schema; entry `i` of its migrations brings `user_version` from `i` to `i + 1`.
+const SCHEMA: Schema = Schema {
+    name: "graph",
+    migrations: &["
     CREATE TABLE nodes (
         id    INTEGER PRIMARY KEY,
         label TEXT NOT NULL,
@@ -54,17 +57,11 @@ const MIGRATIONS: &[&str] = &["
         UNIQUE (from_id, type, to_id)
     );
     CREATE INDEX rels_incoming ON rels (to_id, type);
-"];
+"],
+};
 
 fn backend(context: &str, err: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    let store = match err.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked) => {
-            StoreError::unavailable_from(format!("sqlite {context}"), err)
-        }
-        _ => StoreError::backend(format!("sqlite {context}"), err),
-    };
-    Error::Store(store)
+    Error::Store(sqlite::map_error(format!("sqlite {context}"), err))
 }
 
 fn decode_props(json: &str) -> Result<Properties> {
@@ -85,39 +82,11 @@ fn not_found(node: &NodeRef) -> Error {
     Error::Store(StoreError::NotFound(format!("node {node}")))
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| backend("reading schema version", e))?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
-    if version > MIGRATIONS.len() {
-        return Err(Error::Store(StoreError::Backend {
-            message: format!(
-                "sqlite graph schema version {version} is newer than this build supports ({})",
-                MIGRATIONS.len()
-            ),
-            source: None,
-        }));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction().map_err(|e| backend("migrating", e))?;
-        tx.execute_batch(sql).map_err(|e| backend("migrating", e))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(|e| backend("migrating", e))?;
-        tx.commit().map_err(|e| backend("migrating", e))?;
-        tracing::info!(version = i + 1, "migrated sqlite graph schema");
-    }
-    Ok(())
-}
-
-fn configure(conn: &mut Connection) -> Result<()> {
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-        .map_err(|e| backend("enabling WAL", e))?;
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-    )
-    .map_err(|e| backend("configuring", e))?;
-    migrate(conn)
+/// Turns on foreign keys (the relationships' `ON DELETE CASCADE`) and migrates the schema.
+fn prepare(conn: &mut Connection) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| backend("configuring", e))?;
+    sqlite::migrate(conn, &SCHEMA).map_err(Error::Store)
 }
 
 impl SqliteGraphStore {
@@ -127,7 +96,8 @@ impl SqliteGraphStore {
         let (writer, reader) = tokio::task::spawn_blocking(move || {
             let opening = |e| backend(&format!("opening {}", path.display()), e);
             let mut writer = Connection::open(&path).map_err(opening)?;
-            configure(&mut writer)?;
+            sqlite::configure_file(&writer).map_err(Error::Store)?;
+            prepare(&mut writer)?;
             let reader = Connection::open(&path).map_err(opening)?;
             reader
                 .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")
@@ -146,7 +116,7 @@ impl SqliteGraphStore {
     /// share its one connection.
     pub async fn open_in_memory() -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(|e| backend("opening in memory", e))?;
-        configure(&mut conn)?;
+        prepare(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
             writer: Arc::clone(&conn),
