@@ -1,38 +1,36 @@
 //! Users in a SQLite file.
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mcp_core::StoreError;
+use mcp_core::sqlite::{self, Schema, SharedConnection};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{User, UserStore};
 
 /// A [`UserStore`] in one SQLite file (WAL mode); calls run on blocking threads.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqliteUserStore {
-    conn: Arc<Mutex<Connection>>,
+    db: SharedConnection,
 }
 
-impl std::fmt::Debug for SqliteUserStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteUserStore").finish_non_exhaustive()
-    }
-}
+/// The user store's schema. Step 1 creates the table only if it is missing: files written
+/// before the schema was versioned have it at version 0; [`add_missing_columns`] then brings
+/// their columns up to date.
+const SCHEMA: Schema = Schema {
+    name: "user",
+    migrations: &["CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        password_hash TEXT NOT NULL
+    );"],
+};
 
 fn backend(e: rusqlite::Error) -> StoreError {
-    match e {
-        rusqlite::Error::SqliteFailure(code, _)
-            if matches!(
-                code.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ) =>
-        {
-            StoreError::unavailable_from("user database is busy", e)
-        }
-        other => StoreError::backend("user database error", other),
-    }
+    sqlite::map_error("user database error", e)
 }
 
 const COLUMNS: &str =
@@ -99,45 +97,16 @@ fn add_missing_columns(conn: &Connection) -> Result<(), StoreError> {
 impl SqliteUserStore {
     /// Opens (creating if needed) the database at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let path = path.to_owned();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-            let conn = Connection::open(&path).map_err(backend)?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))
-                .map_err(backend)?;
-            conn.execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 CREATE TABLE IF NOT EXISTS users (
-                     id TEXT PRIMARY KEY,
-                     username TEXT NOT NULL UNIQUE,
-                     disabled INTEGER NOT NULL DEFAULT 0,
-                     created_at TEXT NOT NULL,
-                     password_hash TEXT NOT NULL
-                 );",
-            )
-            .map_err(backend)?;
-            add_missing_columns(&conn)?;
-            Ok(conn)
-        })
-        .await
-        .map_err(|e| StoreError::backend("sqlite open task failed", e))??;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let db = SharedConnection::open(path, &SCHEMA).await?;
+        db.run(|conn| add_missing_columns(conn)).await?;
+        Ok(Self { db })
     }
 
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let guard = conn
-                .lock()
-                .map_err(|_| StoreError::unavailable("user database poisoned"))?;
-            f(&guard)
-        })
-        .await
-        .map_err(|e| StoreError::backend("sqlite task failed", e))?
+        self.db.run(move |conn| f(conn)).await
     }
 }
 
@@ -356,8 +325,30 @@ mod tests {
                 .is_some()
         );
         drop(store);
-        // Opening again finds the columns and adds nothing.
+        // Opening again finds the columns and adds nothing; the file now has a schema version.
         SqliteUserStore::open(&path).await.unwrap();
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite3");
+        drop(SqliteUserStore::open(&path).await.unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 2)
+            .unwrap();
+        let err = SqliteUserStore::open(&path).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("user database is newer than this build"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
