@@ -14,10 +14,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
+use mcp_core::sqlite::{self, Schema};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use serde_json::{Map, Value};
@@ -27,9 +27,11 @@ use crate::chain::{ChainHead, ChainReport, ChainVerifier, hash_canonical};
 use crate::event::{AuditEvent, timestamp_format};
 use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    "
+/// The audit log's schema; `PRAGMA user_version` records how many migrations ran.
+const SCHEMA: Schema = Schema {
+    name: "audit",
+    migrations: &[
+        "
     CREATE TABLE audit_events (
         seq           INTEGER PRIMARY KEY,
         event_id      TEXT    NOT NULL UNIQUE,
@@ -53,10 +55,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_events_user_id ON audit_events (user_id, seq);
     CREATE INDEX audit_events_timestamp ON audit_events (timestamp);
 ",
-    "
+        "
     CREATE INDEX audit_events_request_id ON audit_events (request_id, seq);
 ",
-];
+    ],
+};
 
 const COLUMNS: &str = "seq, event_id, event_type, timestamp, user_id, ip_address, user_agent, \
     resource, action, success, details, request_id, session_id, duration_ms, error_message, \
@@ -69,9 +72,6 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, event_type, times
 
 /// WAL pages between automatic checkpoints of the writer connection.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
-
-/// How long a connection waits for another writer before reporting `Unavailable`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An [`AuditSink`] stored in a SQLite database file.
 #[derive(Debug, Clone)]
@@ -100,18 +100,7 @@ impl SqliteAuditSink {
         }
         let inner = tokio::task::spawn_blocking(move || -> Result<Inner, StoreError> {
             let mut writer = open_connection(&path)?;
-            let mode: String = writer
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(map_err("enable WAL"))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Invalid(format!(
-                    "{}: SQLite refused WAL mode (journal_mode = {mode})",
-                    path.display()
-                )));
-            }
-            writer
-                .pragma_update(None, "synchronous", "NORMAL")
-                .map_err(map_err("set synchronous"))?;
+            sqlite::configure_file(&writer)?;
             // Checkpoint every 4,000 WAL pages (16 MiB) instead of SQLite's 1,000: appends
             // rewrite the same last pages of the table and its indexes, so a longer interval
             // copies each of them into the database once instead of four times, and the
@@ -120,7 +109,7 @@ impl SqliteAuditSink {
             writer
                 .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
                 .map_err(map_err("set wal_autocheckpoint"))?;
-            migrate(&mut writer)?;
+            sqlite::migrate(&mut writer, &SCHEMA)?;
             let reader = open_connection(&path)?;
             Ok(Inner {
                 path,
@@ -158,30 +147,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::unavailable_from(format!("open {}", path.display()), e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
+    conn.busy_timeout(sqlite::BUSY_TIMEOUT)
         .map_err(map_err("set busy timeout"))?;
     Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err("begin migration"))?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(map_err("read schema version"))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::Invalid(format!(
-            "audit database schema version {version} is newer than this build supports ({known})"
-        )));
-    }
-    for sql in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
-        tx.execute_batch(sql).map_err(map_err("apply migration"))?;
-    }
-    tx.pragma_update(None, "user_version", known)
-        .map_err(map_err("record schema version"))?;
-    tx.commit().map_err(map_err("commit migration"))
 }
 
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
