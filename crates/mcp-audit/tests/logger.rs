@@ -585,6 +585,98 @@ async fn invalid_config_is_refused() {
     assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
 }
 
+/// A memory sink that records the size of every append.
+#[derive(Default)]
+struct BatchRecorder {
+    inner: MemoryAuditSink,
+    batches: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl AuditSink for BatchRecorder {
+    async fn append(&self, events: &[AuditEvent]) -> Result<ChainHead, StoreError> {
+        self.batches.lock().unwrap().push(events.len());
+        self.inner.append(events).await
+    }
+
+    async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.query(filter).await
+    }
+
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.inner.verify_chain().await
+    }
+}
+
+#[tokio::test]
+async fn events_logged_while_the_writer_lets_a_small_batch_grow_are_appended_with_it() {
+    let sink = Arc::new(BatchRecorder::default());
+    // The default configuration: a 2 ms batch delay.
+    let logger = AuditLogger::new(Arc::clone(&sink), AuditLoggerConfig::default()).unwrap();
+    let mut logged = vec![logger.log(AuditEvent::new(EventType::DataRead)).await];
+    // The writer wakes for the first event and starts waiting for more (this test's runtime
+    // has one thread, so nothing else runs until the test awaits again).
+    tokio::task::yield_now().await;
+    for _ in 0..9 {
+        logged.push(logger.log(AuditEvent::new(EventType::DataRead)).await);
+    }
+    logger.flush(FLUSH).await.unwrap();
+    assert_eq!(*sink.batches.lock().unwrap(), [10], "one append of all ten");
+    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(stored, logged);
+}
+
+#[tokio::test]
+async fn without_a_batch_delay_the_writer_appends_what_is_queued_at_once() {
+    let sink = Arc::new(BatchRecorder::default());
+    let config = AuditLoggerConfig::default().batch_delay(Duration::ZERO);
+    let logger = AuditLogger::new(Arc::clone(&sink), config).unwrap();
+    logger.log(AuditEvent::new(EventType::DataRead)).await;
+    tokio::task::yield_now().await;
+    for _ in 0..9 {
+        logger.log(AuditEvent::new(EventType::DataRead)).await;
+    }
+    logger.flush(FLUSH).await.unwrap();
+    assert_eq!(*sink.batches.lock().unwrap(), [1, 9]);
+}
+
+#[tokio::test]
+async fn log_durable_does_not_wait_for_the_batch_delay() {
+    let sink = Arc::new(BatchRecorder::default());
+    // The longest delay allowed; the durable caller gives up well before it would end.
+    let config = AuditLoggerConfig::default().batch_delay(Duration::from_millis(1_000));
+    let logger = AuditLogger::new(Arc::clone(&sink), config).unwrap();
+    let before = logger.log(AuditEvent::new(EventType::DataRead)).await;
+    let id = logger
+        .log_durable(
+            AuditEvent::new(EventType::CodeExecution),
+            Duration::from_millis(900),
+        )
+        .await
+        .unwrap();
+    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect();
+    assert_eq!(stored, [before, id]);
+}
+
+#[tokio::test]
+async fn a_batch_delay_above_one_second_is_refused() {
+    let config = AuditLoggerConfig::default().batch_delay(Duration::from_millis(1_001));
+    let err = AuditLogger::new(MemoryAuditSink::new(), config).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("batch_delay_ms must be at most 1000"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn log_durable_returns_only_once_the_sink_has_the_event() {
     let sink = FlakySink::down();

@@ -346,7 +346,7 @@ async fn time_filters_compare_instants_even_for_a_row_stored_with_an_offset() {
 }
 
 #[tokio::test]
-async fn the_wal_is_checkpointed_every_4000_pages_not_every_1000() {
+async fn the_writer_does_not_checkpoint_the_wal_every_1000_pages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     let sink = SqliteAuditSink::open(&path).await.unwrap();
@@ -362,4 +362,36 @@ async fn the_wal_is_checkpointed_every_4000_pages_not_every_1000() {
     assert!(frames > 1_100, "{frames} WAL frames");
     assert!(frames < 4_000, "{frames} WAL frames");
     assert!(sink.verify_chain().await.unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn appended_events_reach_the_database_file_through_background_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sink = SqliteAuditSink::open(&path).await.unwrap();
+    let empty = std::fs::metadata(&path).unwrap().len();
+    // About 4,200 WAL pages: past the background checkpoint's 4,000 (estimated), far below
+    // the 16,000 at which the writer would checkpoint by itself.
+    for i in 0..600 {
+        let event = AuditEvent::new(EventType::DataRead).with_user(format!("u{i}"));
+        sink.append(&[event]).await.unwrap();
+    }
+    // The checkpoint runs beside the appends; wait for it to copy the pages.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut size = std::fs::metadata(&path).unwrap().len();
+    while size < empty + 20 * 4096 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        size = std::fs::metadata(&path).unwrap().len();
+    }
+    assert!(
+        size >= empty + 20 * 4096,
+        "database file {size} bytes (empty: {empty}): no checkpoint copied the WAL into it"
+    );
+    let report = sink.verify_chain().await.unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.checked, 600);
+    // A fresh connection reads every event, from the database file and the WAL.
+    drop(sink);
+    let reopened = SqliteAuditSink::open(&path).await.unwrap();
+    assert_eq!(reopened.verify_chain().await.unwrap().checked, 600);
 }

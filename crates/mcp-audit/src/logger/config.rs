@@ -14,6 +14,12 @@ pub struct AuditLoggerConfig {
     pub queue_capacity: usize,
     /// Most events written to the sink in one append (default 500).
     pub batch_size: usize,
+    /// How long the writer lets a batch of fewer than `batch_size` events grow before it
+    /// appends it (default 2 ms; 0 appends at once). Appending costs the sink a fixed amount
+    /// per batch (a transaction, a round trip), so under load a short wait turns many small
+    /// appends into a few large ones. It is skipped while a
+    /// [`log_durable`](crate::AuditLogger::log_durable) caller waits and at shutdown.
+    pub batch_delay_ms: u64,
     /// How long `log` may wait for room in a full queue before spilling (default 5 ms).
     /// This is the bound on how long logging can hold up the caller (plus one line written to
     /// the spill file).
@@ -34,6 +40,7 @@ impl Default for AuditLoggerConfig {
         Self {
             queue_capacity: 10_000,
             batch_size: 500,
+            batch_delay_ms: 2,
             enqueue_timeout_ms: 5,
             spill_path: None,
             retry_initial_ms: 50,
@@ -53,6 +60,12 @@ impl AuditLoggerConfig {
     /// Sets [`batch_size`](Self::batch_size).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets [`batch_delay_ms`](Self::batch_delay_ms).
+    pub fn batch_delay(mut self, delay: Duration) -> Self {
+        self.batch_delay_ms = millis(delay);
         self
     }
 
@@ -89,6 +102,9 @@ impl AuditLoggerConfig {
         if self.batch_size == 0 {
             return fail("batch_size must be at least 1");
         }
+        if self.batch_delay_ms > MAX_BATCH_DELAY_MS {
+            return fail("batch_delay_ms must be at most 1000");
+        }
         if self.retry_initial_ms == 0 {
             return fail("retry_initial_ms must be at least 1");
         }
@@ -101,6 +117,10 @@ impl AuditLoggerConfig {
         Ok(())
     }
 }
+
+/// The longest [`AuditLoggerConfig::batch_delay_ms`]: events wait at most this long in memory
+/// on their way to an idle sink.
+const MAX_BATCH_DELAY_MS: u64 = 1_000;
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

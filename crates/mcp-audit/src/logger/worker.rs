@@ -69,6 +69,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
 }
 
 async fn next_batch(shared: &Shared) -> Next {
+    if gathers(shared) {
+        tokio::time::sleep(Duration::from_millis(shared.config.batch_delay_ms)).await;
+    }
     let spill_range = {
         let mut state = shared.lock();
         if !state.queue.is_empty() {
@@ -110,6 +113,18 @@ async fn next_batch(shared: &Shared) -> Next {
             })
         }
     }
+}
+
+/// Whether to let the queued events wait `batch_delay_ms` for more before appending them:
+/// there are some, fewer than a full batch, nobody waits for one of them to be stored
+/// (`log_durable`), and the logger is not shutting down.
+fn gathers(shared: &Shared) -> bool {
+    if shared.config.batch_delay_ms == 0 {
+        return false;
+    }
+    let state = shared.lock();
+    let queued = state.queue.len();
+    queued > 0 && queued < shared.config.batch_size && state.waiters.is_empty() && !state.shutdown
 }
 
 /// Stores `events` in order, retrying transient failures with backoff until they succeed.

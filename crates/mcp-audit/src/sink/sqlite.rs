@@ -13,6 +13,7 @@
 //! tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -70,8 +71,14 @@ const INSERT: &str = "INSERT INTO audit_events (seq, event_id, event_type, times
     duration_ms, error_message, prev_hash, hash) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
-/// WAL pages between automatic checkpoints of the writer connection.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+/// WAL pages the appends write (estimated, see [`Checkpoints`]) between two checkpoints,
+/// which run on a connection of their own, off the appends' path.
+const CHECKPOINT_EVERY_PAGES: u64 = 4_000;
+
+/// WAL pages after which the writer connection checkpoints by itself, inside an append (SQLite's
+/// automatic checkpoint): only when the background checkpoints fall this far behind, and to
+/// rewind the WAL, which a checkpoint beside a busy writer cannot do.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_000;
 
 /// An [`AuditSink`] stored in a SQLite database file.
 #[derive(Debug, Clone)]
@@ -84,6 +91,45 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    checkpointer: Mutex<Connection>,
+    checkpoints: Checkpoints,
+}
+
+/// When to checkpoint in the background. A checkpoint copies the WAL's pages into the database
+/// file and syncs it, which takes long enough (tens of milliseconds) to hold up appends if the
+/// writer did it; `PASSIVE` checkpoints on another connection run beside the appends instead.
+/// The pages an append writes are estimated (each transaction rewrites the last page of the
+/// table and its five indexes; rows add about a fifth of a page each).
+#[derive(Debug, Default)]
+struct Checkpoints {
+    /// Estimated WAL pages written since the last checkpoint started.
+    pages: AtomicU64,
+    running: AtomicBool,
+}
+
+impl Checkpoints {
+    /// Counts an append of `events` events; true when a checkpoint should start now.
+    fn appended(&self, events: usize) -> bool {
+        let pages = 8 + u64::try_from(events).unwrap_or(u64::MAX) / 4;
+        let total = self.pages.fetch_add(pages, Ordering::Relaxed) + pages;
+        if total < CHECKPOINT_EVERY_PAGES || self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.pages.store(0, Ordering::Relaxed);
+        true
+    }
+}
+
+impl Inner {
+    fn checkpoint(&self) {
+        let result =
+            lock(&self.checkpointer)
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        self.checkpoints.running.store(false, Ordering::Release);
+        if let Err(e) = result {
+            tracing::warn!(target: "audit", path = %self.path.display(), "audit database checkpoint failed (the next one retries): {e}");
+        }
+    }
 }
 
 impl SqliteAuditSink {
@@ -101,20 +147,20 @@ impl SqliteAuditSink {
         let inner = tokio::task::spawn_blocking(move || -> Result<Inner, StoreError> {
             let mut writer = open_connection(&path)?;
             sqlite::configure_file(&writer)?;
-            // Checkpoint every 4,000 WAL pages (16 MiB) instead of SQLite's 1,000: appends
-            // rewrite the same last pages of the table and its indexes, so a longer interval
-            // copies each of them into the database once instead of four times, and the
-            // writer stalls on a checkpoint's fsync a quarter as often. Durability is the same
-            // (a commit is in the WAL either way).
+            // Checkpoints run in the background (see `Checkpoints`); the writer checkpoints
+            // only as a backstop. Durability is the same (a commit is in the WAL either way).
             writer
                 .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
                 .map_err(map_err("set wal_autocheckpoint"))?;
             sqlite::migrate(&mut writer, &SCHEMA)?;
             let reader = open_connection(&path)?;
+            let checkpointer = open_connection(&path)?;
             Ok(Inner {
                 path,
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
+                checkpointer: Mutex::new(checkpointer),
+                checkpoints: Checkpoints::default(),
             })
         })
         .await
@@ -179,28 +225,59 @@ fn join_err(err: tokio::task::JoinError) -> StoreError {
     StoreError::backend("sqlite worker task failed", err)
 }
 
-/// The parts of an event's row that take work to produce, made before the write lock.
+/// An event's row, every column owned, made before the write lock (serializing is the costly
+/// part of an append).
 struct PreparedRow {
     canonical: String,
     details: String,
     event_id: String,
+    event_type: &'static str,
     timestamp: String,
+    user_id: Option<String>,
     ip_address: Option<String>,
+    user_agent: Option<String>,
+    resource: Option<String>,
+    action: Option<String>,
+    success: bool,
+    request_id: Option<String>,
+    session_id: Option<String>,
     duration_ms: Option<i64>,
+    error_message: Option<String>,
 }
 
 fn prepare(event: &AuditEvent) -> PreparedRow {
     let details = canonical::map(&event.details);
+    let event_id = event.event_id.hyphenated().to_string();
+    let timestamp = timestamp_format::format(&event.timestamp);
+    let ip_address = event.ip_address.map(|ip| ip.to_string());
+    let canonical = canonical::as_stored(
+        event,
+        canonical::StoredText {
+            event_id: &event_id,
+            timestamp: &timestamp,
+            ip_address: ip_address.as_deref(),
+            details: &details,
+        },
+    );
     PreparedRow {
-        canonical: canonical::event_with_details(event, &details),
+        canonical,
         details,
-        event_id: event.event_id.to_string(),
-        timestamp: timestamp_format::format(&event.timestamp),
-        ip_address: event.ip_address.map(|ip| ip.to_string()),
+        event_id,
+        event_type: event.event_type.as_str(),
+        timestamp,
+        user_id: event.user_id.clone(),
+        ip_address,
+        user_agent: event.user_agent.clone(),
+        resource: event.resource.clone(),
+        action: event.action.clone(),
+        success: event.success,
+        request_id: event.request_id.clone(),
+        session_id: event.session_id.clone(),
         // `validate` has refused durations above i64::MAX.
         duration_ms: event
             .duration_ms
             .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+        error_message: event.error_message.clone(),
     }
 }
 
@@ -218,11 +295,7 @@ fn read_head(conn: &Connection) -> Result<ChainHead, StoreError> {
         .map(|head| head.unwrap_or_else(ChainHead::genesis))
 }
 
-fn append_rows(
-    conn: &mut Connection,
-    events: &[AuditEvent],
-    rows: &[PreparedRow],
-) -> Result<ChainHead, StoreError> {
+fn append_rows(conn: &mut Connection, rows: &[PreparedRow]) -> Result<ChainHead, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err("begin append"))?;
@@ -231,7 +304,7 @@ fn append_rows(
         let mut insert = tx
             .prepare_cached(INSERT)
             .map_err(map_err("prepare insert"))?;
-        for (event, row) in events.iter().zip(rows) {
+        for row in rows {
             let seq = head.seq + 1;
             let hash = hash_canonical(&head.hash, &row.canonical);
             let seq_sql = i64::try_from(seq).map_err(|_| {
@@ -241,19 +314,19 @@ fn append_rows(
                 .execute(rusqlite::params![
                     seq_sql,
                     row.event_id,
-                    event.event_type.as_str(),
+                    row.event_type,
                     row.timestamp,
-                    event.user_id,
+                    row.user_id,
                     row.ip_address,
-                    event.user_agent,
-                    event.resource,
-                    event.action,
-                    event.success,
+                    row.user_agent,
+                    row.resource,
+                    row.action,
+                    row.success,
                     row.details,
-                    event.request_id,
-                    event.session_id,
+                    row.request_id,
+                    row.session_id,
                     row.duration_ms,
-                    event.error_message,
+                    row.error_message,
                     head.hash,
                     hash,
                 ])
@@ -481,13 +554,17 @@ impl AuditSink for SqliteAuditSink {
         if events.is_empty() {
             return self.blocking(|inner| read_head(&lock(&inner.writer))).await;
         }
-        let events = events.to_vec();
-        self.blocking(move |inner| {
-            // Serializing is the costly part: do it before taking the write lock.
-            let rows: Vec<PreparedRow> = events.iter().map(prepare).collect();
-            append_rows(&mut lock(&inner.writer), &events, &rows)
-        })
-        .await
+        // Rows that own their columns, so the events need no copy for the blocking pool.
+        let rows: Vec<PreparedRow> = events.iter().map(prepare).collect();
+        let head = self
+            .blocking(move |inner| append_rows(&mut lock(&inner.writer), &rows))
+            .await?;
+        if self.inner.checkpoints.appended(events.len()) {
+            let inner = Arc::clone(&self.inner);
+            // Not awaited: the append is done; the checkpoint runs beside the next ones.
+            drop(tokio::task::spawn_blocking(move || inner.checkpoint()));
+        }
+        Ok(head)
     }
 
     async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
