@@ -192,6 +192,55 @@ async fn a_value_of_four_kib_is_stored_on_neo4j_or_refused_on_falkordb() {
 }
 
 #[tokio::test]
+async fn a_query_of_exactly_the_size_cap_runs_and_one_byte_more_is_refused_on_falkordb() {
+    use mcp_core::bolt::neo4rs::{BoltNull, BoltType};
+    use mcp_core::bolt::{MAX_QUERY_TEXT, query_text_len};
+    let Some(db) = client("size_cap_boundary") else {
+        return;
+    };
+    let numbers = vec![i64::MIN, -1, 0, 7, i64::MAX];
+    let mixed = BoltType::List(
+        vec![
+            BoltType::from(-2.5f64),
+            BoltType::from(false),
+            BoltType::Null(BoltNull),
+            BoltType::from(r"it's \ odd"),
+        ]
+        .into(),
+    );
+    let query = |s: &str| {
+        db.query("RETURN $n AS n, $m AS m, size($s) AS len")
+            .param("n", numbers.clone())
+            .param("m", mixed.clone())
+            .param("s", s)
+    };
+    // Pad with characters that render escaped (two bytes each) and plain ones.
+    let mut text = "'\\".repeat(300);
+    let short = query_text_len(&query(&text));
+    text.push_str(&"x".repeat(MAX_QUERY_TEXT - short));
+    assert_eq!(query_text_len(&query(&text)), MAX_QUERY_TEXT);
+    let rows = db.read(query(&text)).await.unwrap();
+    assert_eq!(rows[0].get::<Vec<i64>>("n").unwrap(), numbers);
+    assert_eq!(
+        rows[0].get::<i64>("len").unwrap(),
+        i64::try_from(text.chars().count()).unwrap()
+    );
+    text.push('x');
+    let over = db.read(query(&text)).await;
+    match db.server() {
+        mcp_core::bolt::BoltServer::FalkorDb => {
+            assert!(
+                matches!(over, Err(mcp_core::StoreError::Invalid(_))),
+                "{over:?}"
+            );
+        }
+        _ => assert_eq!(over.unwrap().len(), 1),
+    }
+    // The server is still up.
+    db.ping().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_pool_recovers_after_the_server_restarts() {
     use mcp_core::bolt::testing::PrivateFalkorDb;
     let Some(shared) = bolt_test_config("pool_recovers") else {

@@ -71,48 +71,77 @@ fn escape_str(s: &str) -> Result<String, StoreError> {
     Ok(s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// About how many bytes `value` takes once escaped and spliced into a FalkorDB query (an
-/// upper estimate; `usize::MAX` for a value that cannot be sent): what a caller packing
-/// several values into one query counts against [`MAX_QUERY_TEXT`].
+/// How many bytes `value` takes once escaped and spliced into a FalkorDB query (`usize::MAX`
+/// for a value that cannot be sent): what a caller packing several values into one query
+/// counts against [`MAX_QUERY_TEXT`]. Exact for strings, integers, floats, booleans, nulls,
+/// lists and maps (FalkorDB 4.16.3 renders them as Cypher literals: integers in decimal,
+/// floats with six decimals, `NULL`, `[a, b]`, `{k: v}`); 64 for other kinds.
 pub fn rendered_text_len(value: &BoltType) -> usize {
     escape_value(value).map_or(usize::MAX, |v| rendered_len(&v))
 }
 
-/// About how many bytes FalkorDB's rendering of `value` takes (an upper estimate).
+/// The length of the text FalkorDB renders for `query` (`CYPHER name=value ... ` before the
+/// query): what [`MAX_QUERY_TEXT`] limits. `usize::MAX` when a parameter cannot be sent.
+pub fn query_text_len(query: &Query) -> usize {
+    escape_params(query.get_params()).map_or(usize::MAX, |params| text_len(query, &params))
+}
+
+fn text_len(query: &Query, escaped: &BoltMap) -> usize {
+    // `CYPHER `, then `name=value ` per parameter, then the query.
+    "CYPHER ".len()
+        + escaped
+            .value
+            .iter()
+            .map(|(k, v)| (k.value.len() + 2).saturating_add(rendered_len(v)))
+            .fold(0usize, usize::saturating_add)
+        + query.query().len()
+}
+
+/// How many bytes FalkorDB's rendering of the (escaped) `value` takes.
 fn rendered_len(value: &BoltType) -> usize {
+    /// `[a, b]` and `{k: v, l: w}`: brackets, and `, ` between items.
+    fn joined(items: impl ExactSizeIterator<Item = usize>) -> usize {
+        let separators = 2 * items.len().saturating_sub(1);
+        items.fold(2 + separators, usize::saturating_add)
+    }
     match value {
         BoltType::String(s) => s.value.len() + 2,
-        BoltType::Boolean(_) | BoltType::Null(_) => 5,
-        BoltType::Integer(_) => 20,
-        BoltType::Float(_) => 32,
-        BoltType::List(list) => {
-            2 + list
-                .value
-                .iter()
-                .map(|v| rendered_len(v) + 2)
-                .sum::<usize>()
+        BoltType::Boolean(b) => {
+            if b.value {
+                "true".len()
+            } else {
+                "false".len()
+            }
         }
-        BoltType::Map(map) => {
-            2 + map
-                .value
+        BoltType::Null(_) => "NULL".len(),
+        BoltType::Integer(i) => decimal_len(i.value),
+        // `%f`: every integer digit and six decimals; `-inf` or `nan` (which FalkorDB's
+        // parser then refuses) when not finite.
+        BoltType::Float(f) if f.value.is_finite() => format!("{:.6}", f.value).len(),
+        BoltType::Float(_) => "-inf".len(),
+        BoltType::List(list) => joined(list.value.iter().map(rendered_len)),
+        BoltType::Map(map) => joined(
+            map.value
                 .iter()
-                .map(|(k, v)| k.value.len() + 2 + rendered_len(v) + 2)
-                .sum::<usize>()
-        }
+                .map(|(k, v)| (k.value.len() + 2).saturating_add(rendered_len(v))),
+        ),
         _ => 64,
     }
+}
+
+/// Characters of `i` in decimal, with its sign.
+fn decimal_len(i: i64) -> usize {
+    let digits = i
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(i < 0)
 }
 
 /// `query` with its parameters escaped, aimed at `graph`.
 pub(crate) fn prepare(query: &Query, graph: Option<&str>) -> Result<Query, StoreError> {
     let params = escape_params(query.get_params())?;
-    let text = "CYPHER ".len()
-        + query.query().len()
-        + params
-            .value
-            .iter()
-            .map(|(k, v)| k.value.len() + 2 + rendered_len(v))
-            .sum::<usize>();
+    let text = text_len(query, &params);
     if text > MAX_QUERY_TEXT {
         return Err(StoreError::Invalid(format!(
             "query with parameters is about {text} bytes; FalkorDB's Bolt endpoint crashes at \
@@ -136,7 +165,95 @@ mod tests {
         assert_eq!(rendered_text_len(&BoltType::from(r"a'\")), 7);
         assert_eq!(rendered_text_len(&BoltType::from("a\0b")), usize::MAX);
         let list = BoltType::List(vec![BoltType::from("x"), BoltType::from(1i64)].into());
-        assert_eq!(rendered_text_len(&list), 2 + (3 + 2) + (20 + 2));
+        assert_eq!(rendered_text_len(&list), "['x', 1]".len());
+    }
+
+    #[test]
+    fn integers_and_floats_count_as_falkordb_prints_them() {
+        let cases: [(i64, &str); 8] = [
+            (0, "0"),
+            (9, "9"),
+            (10, "10"),
+            (-1, "-1"),
+            (-10, "-10"),
+            (999_999, "999999"),
+            (i64::MAX, "9223372036854775807"),
+            (i64::MIN, "-9223372036854775808"),
+        ];
+        for (i, text) in cases {
+            assert_eq!(rendered_text_len(&BoltType::from(i)), text.len(), "{i}");
+        }
+        let floats: [(f64, &str); 5] = [
+            (1.5, "1.500000"),
+            (-1.5, "-1.500000"),
+            (-0.0, "-0.000000"),
+            (1e-300, "0.000000"),
+            (123_456_789.123_456_79, "123456789.123457"),
+        ];
+        for (f, text) in floats {
+            assert_eq!(rendered_text_len(&BoltType::from(f)), text.len(), "{f}");
+        }
+        // 1e300 prints all of its 301 integer digits.
+        assert_eq!(rendered_text_len(&BoltType::from(1e300)), 301 + 7);
+        assert_eq!(rendered_text_len(&BoltType::from(f64::NEG_INFINITY)), 4);
+    }
+
+    /// Parameters rendered the way FalkorDB 4.16.3 rendered them (read back from `GRAPH.SLOWLOG`).
+    #[test]
+    fn the_query_length_is_the_length_of_falkordbs_rendered_text() {
+        let query = neo4rs::query("RETURN $a, $b, $c, $d, $e, $f, $g, $h, $i")
+            .param(
+                "a",
+                BoltType::List(
+                    vec![
+                        BoltType::from(1i64),
+                        BoltType::from(-2i64),
+                        BoltType::from("x"),
+                        BoltType::List(Vec::<BoltType>::new().into()),
+                    ]
+                    .into(),
+                ),
+            )
+            .param("b", -9_223_372_036_854_775_807i64)
+            .param("c", 1.5f64)
+            .param("d", true)
+            .param("e", BoltType::Null(neo4rs::BoltNull))
+            .param("f", 0i64)
+            .param("g", i64::MIN)
+            .param("h", -1.5f64)
+            .param(
+                "i",
+                BoltType::List(
+                    vec![
+                        BoltType::from(true),
+                        BoltType::from(false),
+                        BoltType::Null(neo4rs::BoltNull),
+                    ]
+                    .into(),
+                ),
+            );
+        let rendered = "CYPHER a=[1, -2, 'x', []] b=-9223372036854775807 c=1.500000 d=true \
+            e=NULL f=0 g=-9223372036854775808 h=-1.500000 i=[true, false, NULL] \
+            RETURN $a, $b, $c, $d, $e, $f, $g, $h, $i";
+        assert_eq!(query_text_len(&query), rendered.len());
+
+        let mut inner = BoltMap::new();
+        inner.put("k".into(), BoltType::from("v"));
+        inner.put(
+            "n".into(),
+            BoltType::List(vec![BoltType::from(1i64), BoltType::from(2i64)].into()),
+        );
+        inner.put("m".into(), BoltType::Map(BoltMap::new()));
+        let query = neo4rs::query("RETURN $a").param("a", BoltType::Map(inner));
+        assert_eq!(
+            query_text_len(&query),
+            "CYPHER a={k: 'v', n: [1, 2], m: {}} RETURN $a".len()
+        );
+        let quoted = neo4rs::query("RETURN $s").param("s", r"it's \ ok");
+        assert_eq!(
+            query_text_len(&quoted),
+            r"CYPHER s='it\'s \\ ok' RETURN $s".len()
+        );
     }
 
     #[test]

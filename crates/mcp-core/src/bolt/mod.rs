@@ -16,5 +16,5 @@ pub mod testing;
 pub use client::{Access, BoltClient, Rows, check_identifier};
 pub use config::{BoltConfig, BoltServer, RetryPolicy};
 pub use error::map_error;
-pub use falkordb::{MAX_QUERY_TEXT, rendered_text_len};
+pub use falkordb::{MAX_QUERY_TEXT, query_text_len, rendered_text_len};
 pub use neo4rs;
