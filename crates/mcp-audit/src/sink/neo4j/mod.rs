@@ -17,23 +17,26 @@
 //! After any failed append the cached head is dropped and re-read, so a partial write or a
 //! restarted server never leaves a gap.
 //!
-//! Round trips and atomicity: an append sends its events as positional lists (a list of
-//! values per event, in the order of [`row_list`]) in the query [`APPEND`], which stores the
-//! same properties as the key-value rows written before (readers see one layout). `seq` and
-//! `prev_hash` are not sent: the query derives them from the part's first `seq` and the
-//! previous event's hash, and it writes nothing unless the event before its first one is
-//! stored with that hash (a missing link makes the append fail with
+//! Round trips and atomicity: an append sends its events in the query `APPEND`, encoded
+//! compactly (each distinct text once per query, the shared prefix of ids and timestamps
+//! once, one fixed-width text per event; see the `append` module), and the query stores the
+//! same properties as the key-value rows written by earlier versions (readers see one
+//! layout). `seq` and `prev_hash` are not sent: the query derives them from the part's first
+//! `seq` and the previous event's hash, and it writes nothing unless the event before its
+//! first one is stored with that hash (a missing link makes the append fail with
 //! [`StoreError::Conflict`] and re-read the head). On Neo4j a batch is one such query (one
 //! round trip, all or nothing). FalkorDB caps a query at about 4 KiB (see
 //! `mcp_core::bolt`), so there a batch is packed, in chain order, into as few queries as fit
-//! under that cap (about a dozen events of usual size each); a batch interrupted by an outage
+//! under that cap (about twenty events of usual size each); a batch interrupted by an outage
 //! keeps its stored prefix (still a valid chain) and reports the error, and a part whose
 //! predecessor is missing stores nothing. An event whose query alone exceeds that size is
-//! refused on FalkorDB with [`StoreError::Invalid`].
+//! refused on FalkorDB with [`StoreError::Invalid`]. Before writing, the batch's ids are
+//! checked against the stored ones (one query per about 150 ids on FalkorDB, one on Neo4j):
+//! an id already stored is a [`StoreError::Conflict`] and nothing of the batch is written.
 
 use async_trait::async_trait;
 use mcp_core::StoreError;
-use mcp_core::bolt::neo4rs::{BoltList, BoltNull, BoltType, Row};
+use mcp_core::bolt::neo4rs::{BoltType, Row};
 use mcp_core::bolt::{BoltClient, BoltConfig, BoltServer};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -43,48 +46,12 @@ use crate::chain::{ChainHead, ChainReport, ChainVerifier, hash_canonical};
 use crate::event::{AuditEvent, timestamp_format};
 use crate::sink::{AuditFilter, AuditSink, StoredEvent, validate};
 
+mod append;
+
+use append::{APPEND, DUPLICATE_CHECK, EventText};
+
 /// How often an append re-reads the head after losing a race for the next `seq` (Neo4j).
 const MAX_SEQ_RACES: u32 = 8;
-
-/// The append query. `$r` holds one positional list per event ([`row_list`]), `$s` the first
-/// event's `seq` and `$p` its `prev_hash`. It stores nothing unless `$s` is 1 or the event
-/// `$s - 1` is stored with hash `$p`, and returns how many events it stored (`n`). `MERGE` on
-/// `event_id` makes a retried query (after a lost reply) store each event once.
-const APPEND: &str = "OPTIONAL MATCH (p:AuditEvent {seq: $s - 1}) WHERE p.hash = $p \
-    WITH count(p) AS linked WHERE $s = 1 OR linked > 0 \
-    UNWIND range(0, size($r) - 1) AS i WITH i, $r[i] AS r \
-    MERGE (e:AuditEvent {event_id: r[0]}) \
-    SET e += {seq: $s + i, prev_hash: CASE i WHEN 0 THEN $p ELSE $r[i - 1][1] END, \
-    hash: r[1], event_type: r[2], timestamp: r[3], success: r[4], details: r[5], \
-    user_id: r[6], ip_address: r[7], user_agent: r[8], resource: r[9], action: r[10], \
-    request_id: r[11], session_id: r[12], duration_ms: toInteger(r[13]), \
-    error_message: r[14]} \
-    RETURN count(e) AS n";
-
-/// Bytes of rendered rows one FalkorDB append query may carry: its cap, less `CYPHER `, the
-/// query text, the parameters `s` (an integer) and `p` (a hash), and the list's brackets.
-const FALKORDB_ROWS_BUDGET: usize = mcp_core::bolt::MAX_QUERY_TEXT
-    - "CYPHER ".len()
-    - APPEND.len()
-    - ("s".len() + 2 + 20)
-    - ("p".len() + 2 + 64 + 2)
-    - ("r".len() + 2 + 2);
-
-// Room for several events of usual size (about 265 rendered bytes each) per query.
-const _: () = assert!(FALKORDB_ROWS_BUDGET > 3_000);
-
-/// Finds a stored event among the ids in `$ids`.
-const DUPLICATE_CHECK: &str =
-    "MATCH (e:AuditEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id LIMIT 1";
-
-/// Event ids per duplicate check: as many as fit FalkorDB's cap (an id renders as 36
-/// characters, quotes and a separator).
-const DUPLICATE_CHECK_IDS: usize = 90;
-
-const _: () = assert!(
-    "CYPHER ".len() + DUPLICATE_CHECK.len() + "ids".len() + 2 + 2 + DUPLICATE_CHECK_IDS * (36 + 4)
-        <= mcp_core::bolt::MAX_QUERY_TEXT
-);
 
 /// How many events `verify_chain` reads per query.
 const VERIFY_PAGE: usize = 500;
@@ -162,7 +129,7 @@ impl Neo4jAuditSink {
         // heads[i] is the chain head after the batch's first i events.
         let mut heads = Vec::with_capacity(events.len() + 1);
         heads.push(current);
-        let mut rows = Vec::with_capacity(events.len());
+        let mut texts = Vec::with_capacity(events.len());
         for event in events {
             let before = &heads[heads.len() - 1];
             let details = canonical::map(&event.details);
@@ -170,25 +137,27 @@ impl Neo4jAuditSink {
                 &before.hash,
                 &canonical::event_with_details(event, &details),
             );
-            rows.push(row_list(event, &hash, details));
+            let text = EventText::new(event, hash, details);
             let seq = before.seq + 1;
-            heads.push(ChainHead { seq, hash });
+            heads.push(ChainHead {
+                seq,
+                hash: text.hash().to_owned(),
+            });
+            texts.push(text);
         }
-        let parts = match self.client.server() {
-            BoltServer::FalkorDb => pack(rows, FALKORDB_ROWS_BUDGET),
-            _ => vec![rows],
+        let parts: Vec<std::ops::Range<usize>> = match self.client.server() {
+            BoltServer::FalkorDb => append::pack(&texts, &heads, append::FALKORDB_BUDGET),
+            // Neo4j: the whole batch in one query.
+            _ => std::iter::once(0..texts.len()).collect(),
         };
-        let mut done = 0;
         for part in parts {
             let len = part.len();
             // The head this part continues: the batch's, then the last event of the part before.
-            let after = &heads[done];
-            let query = self
-                .client
-                .query(APPEND)
-                .param("r", part)
-                .param("s", i64::try_from(after.seq + 1).unwrap_or(i64::MAX))
-                .param("p", after.hash.as_str());
+            let after = &heads[part.start];
+            let mut query = self.client.query(APPEND);
+            for (name, value) in append::params(&texts[part], after) {
+                query = query.param(name, value);
+            }
             let stored = self
                 .client
                 .write(query)
@@ -203,7 +172,6 @@ impl Neo4jAuditSink {
                     after.seq
                 )));
             }
-            done += len;
         }
         let current = heads.swap_remove(heads.len() - 1);
         *head = Some(current.clone());
@@ -220,11 +188,15 @@ impl Neo4jAuditSink {
             )));
         }
         // Checked in groups that fit FalkorDB's query size cap.
-        for group in ids.chunks(DUPLICATE_CHECK_IDS) {
-            let query = self
-                .client
-                .query(DUPLICATE_CHECK)
-                .param("ids", group.to_vec());
+        let budget = match self.client.server() {
+            BoltServer::FalkorDb => append::FALKORDB_BUDGET,
+            _ => usize::MAX,
+        };
+        for group in append::duplicate_checks(&ids, budget) {
+            let mut query = self.client.query(DUPLICATE_CHECK);
+            for (name, value) in group {
+                query = query.param(name, value);
+            }
             if let Some(row) = self.client.read(query).await?.first() {
                 let id: String = row.get("id").unwrap_or_default();
                 return Err(StoreError::Conflict(format!(
@@ -234,59 +206,6 @@ impl Neo4jAuditSink {
         }
         Ok(())
     }
-}
-
-/// Splits `rows` into consecutive parts, in order, each rendering to at most `budget` bytes
-/// on FalkorDB (a row larger than that alone goes in a part of its own, which the client
-/// then refuses as too large).
-fn pack(rows: Vec<BoltType>, budget: usize) -> Vec<Vec<BoltType>> {
-    let mut parts: Vec<Vec<BoltType>> = Vec::new();
-    let mut used = 0usize;
-    for row in rows {
-        // A list element renders as the row plus a separator.
-        let size = mcp_core::bolt::rendered_text_len(&row).saturating_add(2);
-        match parts.last_mut() {
-            Some(part) if used.saturating_add(size) <= budget => part.push(row),
-            _ => {
-                parts.push(vec![row]);
-                used = 0;
-            }
-        }
-        used = used.saturating_add(size);
-    }
-    parts
-}
-
-/// One event as the positional list [`APPEND`] reads: `event_id`, `hash`, `event_type`,
-/// `timestamp`, `success`, `details`, `user_id`, `ip_address`, `user_agent`, `resource`,
-/// `action`, `request_id`, `session_id`, `duration_ms` (as decimal text), `error_message`
-/// (absent options are nulls, which leave the property unset).
-fn row_list(event: &AuditEvent, hash: &str, details: String) -> BoltType {
-    let text = |value: Option<String>| value.map_or(BoltType::Null(BoltNull), BoltType::from);
-    // As decimal text (the query converts it back with `toInteger`): FalkorDB's size guard
-    // counts an integer as 20 bytes, its text as its digits. `validate` has refused durations
-    // above i64::MAX.
-    let duration = event.duration_ms.map_or(BoltType::Null(BoltNull), |d| {
-        BoltType::from(i64::try_from(d).unwrap_or(i64::MAX).to_string())
-    });
-    let values = vec![
-        BoltType::from(event.event_id.to_string()),
-        BoltType::from(hash),
-        BoltType::from(event.event_type.as_str()),
-        BoltType::from(timestamp_format::format(&event.timestamp)),
-        BoltType::from(event.success),
-        BoltType::from(details),
-        text(event.user_id.clone()),
-        text(event.ip_address.map(|ip| ip.to_string())),
-        text(event.user_agent.clone()),
-        text(event.resource.clone()),
-        text(event.action.clone()),
-        text(event.request_id.clone()),
-        text(event.session_id.clone()),
-        duration,
-        text(event.error_message.clone()),
-    ];
-    BoltType::List(BoltList::from(values))
 }
 
 /// Decodes one returned row; `Err` carries a message for an unreadable stored event.
@@ -519,23 +438,6 @@ mod tests {
     use super::*;
     use mcp_core::bolt::neo4rs::BoltMap;
 
-    fn row(i: i64, text: &str) -> BoltType {
-        let mut map = BoltMap::new();
-        map.put("i".into(), BoltType::from(i));
-        map.put("t".into(), BoltType::from(text));
-        BoltType::Map(map)
-    }
-
-    fn index(row: &BoltType) -> i64 {
-        match row {
-            BoltType::Map(m) => match m.get::<i64>("i") {
-                Ok(i) => i,
-                Err(e) => panic!("{e:?}"),
-            },
-            other => panic!("{other:?}"),
-        }
-    }
-
     /// The append query and row layout of 8d183ad and before: one key-value map per event.
     const LEGACY_APPEND: &str =
         "UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r";
@@ -683,7 +585,11 @@ mod tests {
         let Some(sink) = bolt_sink("audit_duplicate_groups").await else {
             return;
         };
-        let mut batch: Vec<AuditEvent> = (1..=2 * DUPLICATE_CHECK_IDS + 10).map(sample).collect();
+        let mut batch: Vec<AuditEvent> = (1..=1000).map(sample).collect();
+        let mut ids: Vec<String> = batch.iter().map(|e| e.event_id.to_string()).collect();
+        ids.sort_unstable();
+        let groups = append::duplicate_checks(&ids, append::FALKORDB_BUDGET).len();
+        assert!(groups >= 2, "{groups} duplicate checks on FalkorDB");
         // Ids are UUID v7 (time-ordered) and checked in sorted order: a later id sorts last.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let stored = sample(0);
@@ -735,13 +641,17 @@ mod tests {
         let event = sample(1);
         let details = canonical::map(&event.details);
         let hash = hash_canonical(&head.hash, &canonical::event_with_details(&event, &details));
-        let run = |s: i64, p: &str| {
-            let row = row_list(&event, &hash, details.clone());
-            sink.client
-                .query(APPEND)
-                .param("r", vec![row])
-                .param("s", s)
-                .param("p", p)
+        let text = EventText::new(&event, hash, details);
+        let run = |s: u64, p: &str| {
+            let after = ChainHead {
+                seq: s - 1,
+                hash: p.to_owned(),
+            };
+            let mut query = sink.client.query(APPEND);
+            for (name, value) in append::params(std::slice::from_ref(&text), &after) {
+                query = query.param(name, value);
+            }
+            query
         };
         // Only the event right after the stored head, with the head's hash, is written.
         let cases = [
@@ -759,47 +669,65 @@ mod tests {
         assert_eq!(report.checked, 2);
     }
 
-    #[test]
-    fn packing_keeps_the_order_and_fills_each_part_up_to_the_budget() {
-        let rows: Vec<BoltType> = (0..100)
-            .map(|i| row(i, &"x'\\".repeat(usize::try_from(i).unwrap_or(0) * 3)))
-            .collect();
-        let sizes: Vec<usize> = rows
-            .iter()
-            .map(|r| mcp_core::bolt::rendered_text_len(r) + 2)
-            .collect();
-        let parts = pack(rows, FALKORDB_ROWS_BUDGET);
-        let order: Vec<i64> = parts.iter().flatten().map(index).collect();
-        assert_eq!(order, (0..100).collect::<Vec<_>>(), "chain order kept");
-        let mut at = 0;
-        for (n, part) in parts.iter().enumerate() {
-            let used: usize = sizes[at..at + part.len()].iter().sum();
-            assert!(used <= FALKORDB_ROWS_BUDGET, "part {n} is {used} bytes");
-            // Full: the next row would not have fitted.
-            if let Some(next) = sizes.get(at + part.len()) {
-                assert!(
-                    used + next > FALKORDB_ROWS_BUDGET,
-                    "part {n} could take more"
-                );
-            }
-            at += part.len();
-        }
-        assert!(
-            parts.len() < 100 / 2,
-            "{} queries for 100 rows",
-            parts.len()
-        );
+    /// Reads every stored node's properties, in chain order.
+    async fn stored_properties(sink: &Neo4jAuditSink) -> Vec<BoltType> {
+        let query = sink
+            .client
+            .query("MATCH (e:AuditEvent) RETURN properties(e) AS p ORDER BY e.seq");
+        let rows = sink.client.read(query).await.unwrap();
+        rows.iter()
+            .map(|row| row.get::<BoltType>("p").unwrap())
+            .collect()
     }
 
-    #[test]
-    fn a_row_over_the_budget_goes_alone() {
-        let big = "y".repeat(FALKORDB_ROWS_BUDGET);
-        let parts = pack(
-            vec![row(0, "a"), row(1, &big), row(2, "b")],
-            FALKORDB_ROWS_BUDGET,
+    #[tokio::test]
+    async fn the_compact_encoding_stores_exactly_the_key_value_layout() {
+        let (Some(new), Some(old)) = (
+            bolt_sink("audit_layout_new").await,
+            bolt_sink("audit_layout_old").await,
+        ) else {
+            return;
+        };
+        // Optional fields absent and present, texts to escape, one text in several columns,
+        // failures, and durations of every width.
+        let mut events: Vec<AuditEvent> = (0..40).map(sample).collect();
+        events.push(
+            AuditEvent::new(crate::EventType::AuthFailure)
+                .with_user("same")
+                .with_resource("same")
+                .with_action("same")
+                .with_user_agent("ü€😀 'quoted' \\ back")
+                .with_ip("::1".parse().ok())
+                .with_duration_ms(u64::try_from(i64::MAX).unwrap())
+                .with_error_message("it's \\ failed")
+                .with_success(false),
         );
-        let lens: Vec<usize> = parts.iter().map(Vec::len).collect();
-        assert_eq!(lens, vec![1, 1, 1]);
-        assert!(pack(Vec::new(), FALKORDB_ROWS_BUDGET).is_empty());
+        events.push(AuditEvent::new(crate::EventType::DataRead).with_duration_ms(0));
+        new.append(&events).await.unwrap();
+
+        let mut head = ChainHead::genesis();
+        let mut rows = Vec::new();
+        for event in &events {
+            let details = canonical::map(&event.details);
+            let hash = hash_canonical(&head.hash, &canonical::event_with_details(event, &details));
+            rows.push(legacy_row(event, head.seq + 1, &head.hash, &hash, details));
+            head = ChainHead {
+                seq: head.seq + 1,
+                hash,
+            };
+        }
+        for chunk in rows.chunks(5) {
+            let query = old
+                .client
+                .query(LEGACY_APPEND)
+                .param("rows", chunk.to_vec());
+            old.client.run(query).await.expect("legacy append");
+        }
+        let (got, want) = (stored_properties(&new).await, stored_properties(&old).await);
+        assert_eq!(got.len(), events.len());
+        for (n, (got, want)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(got, want, "event {}", n + 1);
+        }
+        assert!(new.verify_chain().await.unwrap().is_intact());
     }
 }
