@@ -130,9 +130,8 @@ impl<P: Perm> FromRequest for Allowed<P> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let principal = Principal::from_request(&req, payload);
         Box::pin(async move {
             let state = req
                 .app_data::<web::Data<AppState>>()
@@ -155,7 +154,16 @@ impl<P: Perm> FromRequest for Allowed<P> {
                     return Err(ApiError::NotWired("route permission"));
                 }
             }
-            let principal = principal.await?;
+            // The route guard left the caller it authenticated: taken, not copied (a
+            // `Principal` extractor after this one authenticates again).
+            let known = req.extensions_mut().remove::<Principal>();
+            let principal = match known {
+                Some(principal) => principal,
+                None => {
+                    let ctx = CallContext::of(&req);
+                    authenticate(&state, bearer_token(&req), &ctx).await?
+                }
+            };
             let checked = req
                 .extensions()
                 .get::<Authorized>()
