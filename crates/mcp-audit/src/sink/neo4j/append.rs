@@ -93,6 +93,43 @@ impl EventText {
     }
 }
 
+/// The append query for one event alone, when its compact query is over FalkorDB's cap: `$r`
+/// is the event as one positional list ([`one_params`]). Its fixed text is shorter than
+/// [`APPEND`]'s, so the longest event FalkorDB takes is what it was before the compact
+/// encoding. Same guard, same count, same stored properties.
+pub(super) const APPEND_ONE: &str = "OPTIONAL MATCH (p:AuditEvent {seq:$s-1}) WHERE p.hash=$p \
+    WITH count(p) AS l WHERE $s=1 OR l>0 WITH $r AS r \
+    MERGE (e:AuditEvent {event_id:r[0]}) \
+    SET e+={seq:$s,prev_hash:$p,hash:r[1],event_type:r[2],timestamp:r[3],success:r[4],\
+    details:r[5],user_id:r[6],ip_address:r[7],user_agent:r[8],resource:r[9],action:r[10],\
+    request_id:r[11],session_id:r[12],duration_ms:toInteger(r[13]),error_message:r[14]} \
+    RETURN count(e) AS n";
+
+/// The parameters of [`APPEND_ONE`] for `event`, linked after `head`.
+pub(super) fn one_params(event: &EventText, head: &ChainHead) -> Vec<(&'static str, BoltType)> {
+    let text = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map_or(BoltType::Null(BoltNull), BoltType::from)
+    };
+    let [event_type, details, rest @ ..] = &event.columns;
+    let mut row = vec![
+        BoltType::from(event.id.as_str()),
+        BoltType::from(event.hash.as_str()),
+        text(event_type),
+        BoltType::from(event.timestamp.as_str()),
+        BoltType::from(event.success),
+        text(details),
+    ];
+    row.extend(rest.iter().map(text));
+    let first_seq = i64::try_from(head.seq.saturating_add(1)).unwrap_or(i64::MAX);
+    vec![
+        ("s", BoltType::from(first_seq)),
+        ("p", BoltType::from(head.hash.as_str())),
+        ("r", BoltType::List(row.into())),
+    ]
+}
+
 /// Bytes FalkorDB renders for a parameter `name=value ` whose value renders as `value` bytes.
 fn param(name: &str, value: usize) -> usize {
     name.len() + 2 + value
@@ -469,5 +506,26 @@ mod tests {
         assert!(groups.len() < 1500 / 90, "{} checks", groups.len());
         // One id alone still leaves one byte in `$r`.
         assert_eq!(duplicate_checks(&ids[..1], FALKORDB_BUDGET).len(), 1);
+    }
+
+    #[test]
+    fn an_event_over_the_compact_cap_still_fits_the_single_event_query() {
+        // The longest details an otherwise small event could carry before the compact
+        // encoding (3c99c64): 3,134 characters.
+        let event = AuditEvent::new(EventType::DataWrite)
+            .with_user("u")
+            .with_detail("t", "x".repeat(3_134));
+        let text = EventText::new(
+            &event,
+            "a".repeat(64),
+            crate::canonical::map(&event.details),
+        );
+        let head = ChainHead::genesis();
+        assert!(query_text_len(&query(std::slice::from_ref(&text), &head)) > FALKORDB_BUDGET);
+        let mut one = mcp_core::bolt::neo4rs::query(APPEND_ONE);
+        for (name, value) in one_params(&text, &head) {
+            one = one.param(name, value);
+        }
+        assert!(query_text_len(&one) <= FALKORDB_BUDGET);
     }
 }

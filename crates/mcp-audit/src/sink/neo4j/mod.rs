@@ -155,8 +155,18 @@ impl Neo4jAuditSink {
             // The head this part continues: the batch's, then the last event of the part before.
             let after = &heads[part.start];
             let mut query = self.client.query(APPEND);
-            for (name, value) in append::params(&texts[part], after) {
+            for (name, value) in append::params(&texts[part.clone()], after) {
                 query = query.param(name, value);
+            }
+            // One event too large for the compact query: the shorter single-event query.
+            if len == 1
+                && self.client.server() == BoltServer::FalkorDb
+                && mcp_core::bolt::query_text_len(&query) > append::FALKORDB_BUDGET
+            {
+                query = self.client.query(append::APPEND_ONE);
+                for (name, value) in append::one_params(&texts[part.start], after) {
+                    query = query.param(name, value);
+                }
             }
             let stored = self
                 .client
@@ -703,6 +713,13 @@ mod tests {
                 .with_success(false),
         );
         events.push(AuditEvent::new(crate::EventType::DataRead).with_duration_ms(0));
+        // Too large for the compact query: stored with the single-event query.
+        events.push(
+            AuditEvent::new(crate::EventType::DataWrite)
+                .with_user("u")
+                .with_detail("t", "x".repeat(3_100)),
+        );
+        events.push(sample(41));
         new.append(&events).await.unwrap();
 
         let mut head = ChainHead::genesis();
@@ -716,7 +733,7 @@ mod tests {
                 hash,
             };
         }
-        for chunk in rows.chunks(5) {
+        for chunk in rows.chunks(1) {
             let query = old
                 .client
                 .query(LEGACY_APPEND)
