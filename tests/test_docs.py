@@ -1,9 +1,9 @@
 """The READMEs name the storage backends the crates really have (issue 18, "Docs that match
 the code").
 
-A backend is a public type `Memory…`, `Sqlite…` or `Neo4j…` declared in a file of the same name
-(`memory.rs`, `sqlite.rs`, `neo4j.rs`) of a crate's `src/`, built when the feature that gates
-its module is on. From the source, each test derives what the docs must say:
+A backend is a public type `Memory…`, `Sqlite…` or `Neo4j…` declared in a module of the same name
+(`memory.rs`, `sqlite.rs`, `neo4j.rs`, or `neo4j/mod.rs` and the like) of a crate's `src/`, built
+when the feature that gates that module is on. From the source, each test derives what the docs must say:
 
 - every library crate has a README, doctested through `#![doc = include_str!("../README.md")]`;
 - a crate's README names each of its backend types and the feature that turns it on, never
@@ -32,11 +32,16 @@ def crate_name(crate):
     return tomllib.loads((crate / "Cargo.toml").read_text())["package"]["name"]
 
 
+def module_name(module_file):
+    """The name of the module a file holds: `neo4j` for `neo4j.rs` and for `neo4j/mod.rs`."""
+    return module_file.parent.name if module_file.name == "mod.rs" else module_file.stem
+
+
 def module_feature(module_file):
-    """The feature in the `#[cfg(feature = "…")]` on `mod <stem>;` of the parent module, or
+    """The feature in the `#[cfg(feature = "…")]` on `mod <name>;` of the parent module, or
     None when the module is always built."""
-    stem = module_file.stem
-    parent_dir = module_file.parent
+    stem = module_name(module_file)
+    parent_dir = module_file.parent.parent if module_file.name == "mod.rs" else module_file.parent
     candidates = [parent_dir / "mod.rs", parent_dir.with_suffix(".rs")]
     if parent_dir.name == "src":
         candidates = [parent_dir / "lib.rs"]
@@ -57,7 +62,7 @@ def backends(crate):
     """{type name: (kind, feature or None)} of the crate's storage backends."""
     found = {}
     for path in sorted((crate / "src").rglob("*.rs")):
-        kind = path.stem
+        kind = module_name(path)
         if kind not in KINDS:
             continue
         for name in re.findall(r"^pub struct (\w+)", path.read_text(), re.MULTILINE):
