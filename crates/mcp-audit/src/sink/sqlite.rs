@@ -104,6 +104,7 @@ struct Inner {
 struct Checkpoints {
     /// Estimated WAL pages written since the last checkpoint started.
     pages: AtomicU64,
+    /// A checkpoint has started and not ended (see [`StartedCheckpoint`]).
     running: AtomicBool,
 }
 
@@ -120,15 +121,26 @@ impl Checkpoints {
     }
 }
 
-impl Inner {
-    fn checkpoint(&self) {
+/// A background checkpoint that [`Checkpoints::appended`] started. Dropping it ends it, so one
+/// that never ran (the blocking pool refuses work while the runtime shuts down) or that
+/// panicked does not keep the next ones from starting.
+struct StartedCheckpoint(Arc<Inner>);
+
+impl StartedCheckpoint {
+    fn run(self) {
+        let inner = &self.0;
         let result =
-            lock(&self.checkpointer)
+            lock(&inner.checkpointer)
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-        self.checkpoints.running.store(false, Ordering::Release);
         if let Err(e) = result {
-            tracing::warn!(target: "audit", path = %self.path.display(), "audit database checkpoint failed (the next one retries): {e}");
+            tracing::warn!(target: "audit", path = %inner.path.display(), "audit database checkpoint failed (the next one retries): {e}");
         }
+    }
+}
+
+impl Drop for StartedCheckpoint {
+    fn drop(&mut self) {
+        self.0.checkpoints.running.store(false, Ordering::Release);
     }
 }
 
@@ -560,9 +572,9 @@ impl AuditSink for SqliteAuditSink {
             .blocking(move |inner| append_rows(&mut lock(&inner.writer), &rows))
             .await?;
         if self.inner.checkpoints.appended(events.len()) {
-            let inner = Arc::clone(&self.inner);
+            let started = StartedCheckpoint(Arc::clone(&self.inner));
             // Not awaited: the append is done; the checkpoint runs beside the next ones.
-            drop(tokio::task::spawn_blocking(move || inner.checkpoint()));
+            drop(tokio::task::spawn_blocking(move || started.run()));
         }
         Ok(head)
     }
@@ -576,5 +588,37 @@ impl AuditSink for SqliteAuditSink {
     async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
         self.blocking(|inner| run_verify(&mut lock(&inner.reader)))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_checkpoint_that_never_ran_does_not_block_the_next_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = SqliteAuditSink::open(dir.path().join("audit.db"))
+            .await
+            .unwrap();
+        let checkpoints = &sink.inner.checkpoints;
+        let many = usize::try_from(CHECKPOINT_EVERY_PAGES * 4).unwrap();
+        assert!(
+            checkpoints.appended(many),
+            "enough pages start a checkpoint"
+        );
+        let started = StartedCheckpoint(Arc::clone(&sink.inner));
+        assert!(
+            !checkpoints.appended(many),
+            "a second checkpoint started while one runs"
+        );
+        // What the blocking pool does with a task while the runtime shuts down: drops it.
+        drop(started);
+        assert!(
+            checkpoints.appended(many),
+            "the dropped checkpoint kept the next one from starting"
+        );
+        StartedCheckpoint(Arc::clone(&sink.inner)).run();
+        assert!(checkpoints.appended(many), "a finished checkpoint ends");
     }
 }
