@@ -4,7 +4,8 @@
 //! `super::…::x` climbing to the crate root) only modules of lower layers, never one of its own
 //! layer or above, and nothing uses the crate root (`lib.rs`, which wires everything). The test reads the sources, so a new import that
 //! breaks the order fails here and a new module must be placed in the table. Unit-test modules
-//! (`#[cfg(test)] mod tests`) are exempt: they may build the whole application.
+//! (`#[cfg(test)] mod tests`) are exempt: they may build the whole application. docs/architecture.md
+//! draws the same layers; a test checks that it does.
 
 /// The layers, bottom first.
 const LAYERS: &[&[&str]] = &[
@@ -230,4 +231,48 @@ fn every_module_of_the_crate_root_has_a_layer() {
             );
         }
     }
+}
+
+/// The layers the picture in docs/architecture.md ("The binary's layers") draws, bottom
+/// first: each unindented line of its `text` block names one layer's modules.
+fn documented_layers(doc: &str) -> Vec<Vec<String>> {
+    let section = &doc[doc
+        .find("## The binary's layers")
+        .expect("docs/architecture.md has a section \"The binary's layers\"")..];
+    let block = &section[section
+        .find("```text\n")
+        .expect("the section has a text block")
+        + 8..];
+    let block = &block[..block.find("```").expect("the text block ends")];
+    let mut layers: Vec<Vec<String>> = block
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with(char::is_whitespace))
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    layers.reverse();
+    layers
+}
+
+#[test]
+fn the_architecture_doc_draws_the_layers_of_the_table() {
+    let doc_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/architecture.md");
+    let documented = documented_layers(&std::fs::read_to_string(doc_path).unwrap());
+    let table: Vec<Vec<String>> = LAYERS
+        .iter()
+        .map(|layer| layer.iter().map(|m| (*m).to_owned()).collect())
+        .collect();
+    assert_eq!(
+        documented, table,
+        "docs/architecture.md draws other layers (bottom first) than LAYERS"
+    );
+}
+
+#[test]
+fn documented_layers_are_the_unindented_lines_bottom_first() {
+    let doc = "# x\n## The binary's layers\ntext\n```text\ntop a\n    about top\n\nmid\nlow b c\n    about low\n```\n```text\nnot this\n```\n";
+    assert_eq!(
+        documented_layers(doc),
+        [vec!["low", "b", "c"], vec!["mid"], vec!["top", "a"]]
+    );
 }
