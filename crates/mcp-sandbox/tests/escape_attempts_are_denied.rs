@@ -14,8 +14,11 @@ use crate::common::{self, assert_no_run_left, assert_nothing_left, host_is_healt
 async fn fork_bomb_is_contained_and_leaves_nothing_behind() {
     let s = sandbox(300_000).await;
     let started = Instant::now();
-    let r = run(&s, Language::Bash, ":(){ :|:& };:\nwait").await;
-    // The bomb hit the process limit (fork fails with EAGAIN) or the wall time, then died.
+    // Every level waits for the pipeline it started, so the run lasts until the bomb hits the
+    // process limit (fork fails with EAGAIN) or the wall time. (In the classic form, where a
+    // function returns at once, the script could end before any fork failed, leaving the
+    // orphaned tree to the sandbox's clean-up, and nothing to see in the result.)
+    let r = run(&s, Language::Bash, ":(){ :|:& wait; };:").await;
     assert!(
         r.stderr.contains("Resource temporarily unavailable") || r.timed_out,
         "{r:?}"
