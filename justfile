@@ -8,10 +8,11 @@ run *ARGS:
 test:
     ./scripts/test
 
-# fmt + clippy, as the test command runs them.
+# fmt + clippy + rustdoc, as the test command runs them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 # Criterion benchmarks of all crates.
 bench:

@@ -35,7 +35,7 @@ pub use http::HttpResponse;
 pub use pages::{Interaction, PAGE_SECURITY_HEADERS, Page, Redirect};
 pub use record::Connection;
 pub use resource::{BearerError, ProtectedResource, ProtectedResourceMetadata};
-pub use scope::{ScopeError, ScopeSet};
+pub use scope::{MAX_SCOPE_TOKEN_LEN, MAX_SCOPES, ScopeError, ScopeSet};
 pub use seams::{
     AccessTokenIssuer, AuthenticatedUser, AuthenticationError, MintedToken, PresentedToken,
     TokenRequest, UserAuthenticator,

@@ -17,6 +17,6 @@ pub use authorizer::Authorizer;
 pub use config::{RoleConfig, RolesConfig};
 pub use decision::{Decision, DenyReason};
 pub use error::Error;
-pub use permission::{MAX_PERMISSION_LEN, Permission};
+pub use permission::{MAX_PERMISSION_LEN, MAX_UPSTREAM_PERMISSION_LEN, Permission, UPSTREAM};
 pub use policy::Policy;
 pub use store::{CachedRoleStore, RoleStore};

@@ -1,4 +1,4 @@
-//! The conformance cases every [`UserStore`](crate::UserStore) passes (feature `testing`).
+//! The conformance cases every [`UserStore`] passes (feature `testing`).
 use mcp_core::StoreError;
 
 use chrono::Utc;

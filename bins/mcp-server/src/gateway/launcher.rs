@@ -1,10 +1,10 @@
 //! How the server starts stdio upstreams: in the sandbox (`BwrapSandbox::spawn_process`), or as
 //! a plain child process for the upstreams configured with `dangerous_no_sandbox`.
 //!
-//! The launcher is called from the gateway's supervisor tasks, which run on the gateway's own
-//! long-lived thread (see [`super::GatewayThread`]): bubblewrap's `--die-with-parent` follows
-//! the *thread* that started it, so a process started from a short-lived thread (a
-//! `spawn_blocking` worker) would be killed when that thread ends.
+//! The launcher is called from the gateway's supervisor tasks, which run on the runtime that
+//! called [`super::Upstreams::start`] (the actix system's, which lives as long as the server):
+//! bubblewrap's `--die-with-parent` follows the *thread* that started it, so a process started
+//! from a short-lived thread (a `spawn_blocking` worker) would be killed when that thread ends.
 use std::collections::BTreeSet;
 use std::io;
 use std::sync::Arc;

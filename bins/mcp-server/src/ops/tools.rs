@@ -518,7 +518,7 @@ pub async fn test(
         .ok_or_else(not_cancellable)
 }
 
-/// [`test`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
+/// [`test()`], stopped when `cancelled` completes first (see [`execute_or_cancel`]).
 pub async fn test_or_cancel(
     state: &AppState,
     who: &Principal,

@@ -1,7 +1,7 @@
 //! The REST route table: one handler for each rule of the permission table ([`crate::access`]).
 //!
 //! [`configure`] registers exactly the routes of [`endpoints`], and each endpoint takes its
-//! method, path and access from its [`Rule`](crate::access::Rule), so a route cannot exist
+//! method, path and access from its [`Rule`], so a route cannot exist
 //! without declaring its access; the `Allowed<P>` guard in each handler checks that `P` is what
 //! the table declares (500 otherwise), and `tests/server/every_route_requires_auth.rs` walks the
 //! table and checks 401/403/2xx for each route.

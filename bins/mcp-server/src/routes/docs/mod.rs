@@ -1,5 +1,5 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and types
-//! and made exact by [`exact`].
+//! and made exact by its `exact` module (what the attributes cannot say).
 use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::{HttpResponse, web};
