@@ -81,6 +81,15 @@ async fn stored_oldest_first(sink: &impl AuditSink) -> Vec<StoredEvent> {
     rows
 }
 
+/// The ids of everything stored, oldest first.
+async fn stored_ids_oldest_first(sink: &impl AuditSink) -> Vec<Uuid> {
+    stored_oldest_first(sink)
+        .await
+        .iter()
+        .map(|r| r.event.event_id)
+        .collect()
+}
+
 fn ip(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())
 }
@@ -402,11 +411,7 @@ async fn sink_outage_then_recovery_stores_every_event_in_logged_order() {
         );
     }
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     assert_eq!(stored, ids);
     assert!(sink.verify_chain().await.unwrap().is_intact());
     assert_eq!(logger.stats(), mcp_audit::LoggerStats::default());
@@ -448,11 +453,7 @@ async fn full_queue_spills_to_file_and_replays_in_order_after_recovery() {
         );
     }
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     assert_eq!(stored, ids);
     assert!(sink.verify_chain().await.unwrap().is_intact());
     assert_eq!(
@@ -481,11 +482,7 @@ async fn spill_file_left_by_an_earlier_run_is_replayed_before_new_events() {
     let logger = AuditLogger::new(Arc::clone(&sink), fast_retry().spill_path(&spill)).unwrap();
     let new = logger.log(AuditEvent::new(EventType::DataRead)).await;
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     let mut expected: Vec<Uuid> = old.iter().map(|e| e.event_id).collect();
     expected.push(new);
     assert_eq!(stored, expected);
@@ -518,11 +515,7 @@ async fn refused_event_is_skipped_without_blocking_the_ones_behind_it() {
     logger.log(dup).await; // same event_id: the sink answers Conflict
     let b = logger.log(AuditEvent::new(EventType::DataRead)).await;
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     assert_eq!(stored, [a, b]);
     assert_eq!(logger.stats().rejected, 1);
 }
@@ -622,11 +615,7 @@ async fn events_logged_while_the_writer_lets_a_small_batch_grow_are_appended_wit
     }
     logger.flush(FLUSH).await.unwrap();
     assert_eq!(*sink.batches.lock().unwrap(), [10], "one append of all ten");
-    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&sink.inner).await;
     assert_eq!(stored, logged);
 }
 
@@ -658,11 +647,7 @@ async fn log_durable_does_not_wait_for_the_batch_delay() {
         )
         .await
         .unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&sink.inner).await;
     assert_eq!(stored, [before, id]);
 }
 
@@ -697,11 +682,7 @@ async fn log_durable_returns_only_once_the_sink_has_the_event() {
         .unwrap();
     assert_eq!(id, expected);
     // No flush: the event must already be in the sink, after the one logged before it.
-    let stored: Vec<Uuid> = stored_oldest_first(&sink.inner)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&sink.inner).await;
     assert_eq!(stored, [before, id]);
     reviver.await.unwrap();
 }
@@ -729,11 +710,7 @@ async fn log_durable_with_the_sink_down_times_out_and_the_event_is_still_stored_
     sink.set_down(false);
     let last = logger.log(AuditEvent::new(EventType::DataWrite)).await;
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     assert_eq!(stored, [first, durable, last]);
 }
 
@@ -779,11 +756,7 @@ async fn log_durable_with_a_full_queue_returns_once_the_event_is_in_the_spill_fi
     assert_eq!(spilled.event_id, id);
     sink.set_down(false);
     logger.flush(FLUSH).await.unwrap();
-    let stored: Vec<Uuid> = stored_oldest_first(&*sink)
-        .await
-        .iter()
-        .map(|r| r.event.event_id)
-        .collect();
+    let stored = stored_ids_oldest_first(&*sink).await;
     assert_eq!(stored, [first, id]);
 }
 
