@@ -452,6 +452,22 @@ mod tests {
     const LEGACY_APPEND: &str =
         "UNWIND $rows AS r MERGE (e:AuditEvent {event_id: r.event_id}) SET e += r";
 
+    /// `events` as 8d183ad stored them, chained from the genesis head.
+    fn legacy_rows(events: &[AuditEvent]) -> Vec<BoltType> {
+        let mut head = ChainHead::genesis();
+        let mut rows = Vec::new();
+        for event in events {
+            let details = canonical::map(&event.details);
+            let hash = hash_canonical(&head.hash, &canonical::event_with_details(event, &details));
+            rows.push(legacy_row(event, head.seq + 1, &head.hash, &hash, details));
+            head = ChainHead {
+                seq: head.seq + 1,
+                hash,
+            };
+        }
+        rows
+    }
+
     fn legacy_row(
         event: &AuditEvent,
         seq: u64,
@@ -525,17 +541,7 @@ mod tests {
         };
         // Five events written the way 8d183ad wrote them.
         let legacy: Vec<AuditEvent> = (0..5).map(sample).collect();
-        let mut head = ChainHead::genesis();
-        let mut rows = Vec::new();
-        for event in &legacy {
-            let details = canonical::map(&event.details);
-            let hash = hash_canonical(&head.hash, &canonical::event_with_details(event, &details));
-            rows.push(legacy_row(event, head.seq + 1, &head.hash, &hash, details));
-            head = ChainHead {
-                seq: head.seq + 1,
-                hash,
-            };
-        }
+        let rows = legacy_rows(&legacy);
         let query = sink.client.query(LEGACY_APPEND).param("rows", rows);
         sink.client.run(query).await.expect("legacy append");
 
@@ -722,17 +728,7 @@ mod tests {
         events.push(sample(41));
         new.append(&events).await.unwrap();
 
-        let mut head = ChainHead::genesis();
-        let mut rows = Vec::new();
-        for event in &events {
-            let details = canonical::map(&event.details);
-            let hash = hash_canonical(&head.hash, &canonical::event_with_details(event, &details));
-            rows.push(legacy_row(event, head.seq + 1, &head.hash, &hash, details));
-            head = ChainHead {
-                seq: head.seq + 1,
-                hash,
-            };
-        }
+        let rows = legacy_rows(&events);
         for chunk in rows.chunks(1) {
             let query = old
                 .client
