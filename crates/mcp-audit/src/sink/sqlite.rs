@@ -156,7 +156,7 @@ impl SqliteAuditSink {
                     .to_owned(),
             ));
         }
-        let inner = tokio::task::spawn_blocking(move || -> Result<Inner, StoreError> {
+        let inner = sqlite::blocking(move || -> Result<Inner, StoreError> {
             let mut writer = open_connection(&path)?;
             sqlite::configure_file(&writer)?;
             // Checkpoints run in the background (see `Checkpoints`); the writer checkpoints
@@ -175,8 +175,7 @@ impl SqliteAuditSink {
                 checkpoints: Checkpoints::default(),
             })
         })
-        .await
-        .map_err(join_err)??;
+        .await?;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -193,9 +192,7 @@ impl SqliteAuditSink {
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(join_err)?
+        sqlite::blocking(move || work(&inner)).await
     }
 }
 
@@ -231,10 +228,6 @@ fn map_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
         }
         _ => StoreError::backend(format!("sqlite: {context}"), err),
     }
-}
-
-fn join_err(err: tokio::task::JoinError) -> StoreError {
-    StoreError::backend("sqlite worker task failed", err)
 }
 
 /// An event's row, every column owned, made before the write lock (serializing is the costly
